@@ -1,0 +1,16 @@
+#!/usr/bin/env bash
+# Installs the Debian packages exo needs to build, test and run (only the missing ones).
+set -euo pipefail
+packages=(build-essential cmake pkg-config python3 sqlite3 curl
+          libconfig-dev libjson-c-dev libcurl4-openssl-dev libmicrohttpd-dev
+          libsqlite3-dev libpq-dev libssl-dev libseccomp-dev uuid-dev libcmocka-dev)
+missing=()
+for p in "${packages[@]}"; do
+  dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
+done
+[ ${#missing[@]} -eq 0 ] && exit 0
+echo "installing: ${missing[*]}"
+SUDO=""
+[ "$(id -u)" -ne 0 ] && SUDO=sudo
+$SUDO apt-get update -qq
+DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq --no-install-recommends "${missing[@]}"
