@@ -212,7 +212,7 @@ class Process:
     def alive(self):
         return self.proc is not None and self.proc.poll() is None
 
-    def signal(self, sig):
+    def send_signal(self, sig):
         if self.alive():
             self.proc.send_signal(sig)
 
