@@ -1,0 +1,267 @@
+"""exo benchmark driver: runs every workload side by side in one run and prints a table.
+
+Usage (normally through bench/run.sh):  python3 bench/bench.py --build DIR [--quick]
+Writes bench/results/<timestamp>.json as well.
+"""
+
+import argparse
+import json
+import os
+import resource
+import subprocess
+import sys
+import tempfile
+import time
+
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "tests", "integration"))
+import harness  # noqa: E402  (the programs are started exactly as the tests start them)
+
+NS = "benchns"
+
+
+def progress(msg):
+    sys.stderr.write(f"[bench {time.strftime('%H:%M:%S')}] {msg}\n")
+    sys.stderr.flush()
+
+
+def peak_rss_kb(pid):
+    try:
+        with open(f"/proc/{pid}/status") as f:
+            for line in f:
+                if line.startswith("VmHWM:"):
+                    return int(line.split()[1])
+    except OSError:
+        pass
+    return None
+
+
+def pct(values, q):
+    if not values:
+        return None
+    values = sorted(values)
+    return values[min(len(values) - 1, int(q * (len(values) - 1) + 0.5))]
+
+
+def exo_bench(build, args):
+    out = subprocess.run([os.path.join(build, "bin", "exo-bench")] + args, capture_output=True,
+                         text=True, check=False)
+    sys.stderr.write(out.stderr)
+    if out.returncode != 0:
+        raise RuntimeError(f"exo-bench {args[0]} failed: {out.stderr[-2000:]}")
+    return json.loads(out.stdout)
+
+
+def put_and_validate(api, name, nodes):
+    r = api.put_graph(name, {"secrets": {}, "nodes": nodes,
+                             "retry_policy": {"max_retries": 0}})
+    if r.status != 201:
+        raise RuntimeError(f"graph {name}: {r}")
+    g = api.wait_validated(name)
+    if g["validation_status"] != "VALID":
+        raise RuntimeError(f"graph {name} invalid: {g['validation_errors']}")
+
+
+def wait_all_runs(api, run_ids, timeout):
+    """Waits until none of the runs is pending; returns the finish time (monotonic)."""
+    pending = set(run_ids)
+    deadline = time.monotonic() + timeout
+    last_report = 0
+    while pending and time.monotonic() < deadline:
+        page = 1
+        while True:
+            r = api.runs(page, 1000)
+            runs = r.json["runs"]
+            for run in runs:
+                if run["run_id"] in pending and run["pending_count"] == 0 and run["total_count"] > 0:
+                    pending.discard(run["run_id"])
+            if len(runs) < 1000 or not pending:
+                break
+            page += 1
+        if time.monotonic() - last_report > 2:
+            progress(f"  {len(run_ids) - len(pending)}/{len(run_ids)} runs finished")
+            last_report = time.monotonic()
+        if pending:
+            time.sleep(0.05)
+    if pending:
+        raise RuntimeError(f"{len(pending)} runs did not finish within {timeout}s")
+    return time.monotonic()
+
+
+def chain_workload(api, runs):
+    put_and_validate(api, "chain", [
+        {"node_name": "BenchStep", "namespace": NS, "identifier": "a",
+         "inputs": {"prev_finished_us": "0"}, "next_nodes": ["b"]},
+        {"node_name": "BenchStep", "namespace": NS, "identifier": "b",
+         "inputs": {"prev_finished_us": "${{ a.outputs.finished_us }}"}, "next_nodes": ["c"]},
+        {"node_name": "BenchStep", "namespace": NS, "identifier": "c",
+         "inputs": {"prev_finished_us": "${{ b.outputs.finished_us }}"}, "next_nodes": []},
+    ])
+    progress(f"chain: triggering {runs} runs of a 3-node chain")
+    t0 = time.monotonic()
+    run_ids = []
+    for _ in range(runs):
+        r = api.trigger("chain")
+        if r.status != 200:
+            raise RuntimeError(f"trigger: {r}")
+        run_ids.append(r.json["run_id"])
+    t1 = wait_all_runs(api, run_ids, timeout=600)
+    elapsed = t1 - t0
+    hops = []
+    sample = run_ids[:: max(1, len(run_ids) // 200)]
+    for run_id in sample:
+        for st in api.run_states("chain", run_id):
+            hop = int(st["outputs"].get("hop_us", "-1"))
+            if hop >= 0:
+                hops.append(hop / 1000.0)
+    return {"runs": runs, "states": 3 * runs, "seconds": round(elapsed, 3),
+            "states_per_s": round(3 * runs / elapsed, 1),
+            "hop_p50_ms": pct(hops, 0.5), "hop_p99_ms": pct(hops, 0.99), "hop_samples": len(hops)}
+
+
+def fanout_workload(api, branches):
+    put_and_validate(api, "fan", [
+        {"node_name": "BenchFan", "namespace": NS, "identifier": "fan",
+         "inputs": {"count": str(branches)}, "next_nodes": ["work"]},
+        {"node_name": "BenchStep", "namespace": NS, "identifier": "work",
+         "inputs": {"prev_finished_us": "0"}, "next_nodes": ["join"]},
+        {"node_name": "BenchStep", "namespace": NS, "identifier": "join",
+         "inputs": {"prev_finished_us": "0"}, "next_nodes": [],
+         "unites": {"identifier": "fan", "strategy": "ALL_SUCCESS"}},
+    ])
+    progress(f"fan-out: one node fanning out to {branches} branches, then one united node")
+    t0 = time.monotonic()
+    r = api.trigger("fan")
+    run_id = r.json["run_id"]
+    run = api.wait_run_finished(run_id, timeout=600)
+    elapsed = time.monotonic() - t0
+    g = api.run_graph(run_id).json
+    joins = [n for n in g["nodes"] if n["identifier"] == "join"]
+    return {"branches": branches, "seconds_to_united_success": round(elapsed, 3),
+            "united_states": len(joins), "run_status": run["status"], "total_states": run["total_count"]}
+
+
+def main():
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--build", required=True)
+    ap.add_argument("--quick", action="store_true", help="smaller workloads (a smoke run)")
+    ap.add_argument("--workers", type=int, default=8)
+    opts = ap.parse_args()
+    harness.BUILD_DIR = os.path.abspath(opts.build)
+    harness.BIN_DIR = os.path.join(harness.BUILD_DIR, "bin")
+    harness.PLUGIN_DIR = os.path.join(harness.BUILD_DIR, "plugins")
+    build = harness.BUILD_DIR
+
+    chain_runs = 300 if opts.quick else 20000
+    sm_states = 2000 if opts.quick else 50000
+    growth_levels = "1000,10000" if opts.quick else "10000,100000,1000000"
+    results = {"machine": {"cpus": os.cpu_count()}, "quick": opts.quick}
+
+    with tempfile.TemporaryDirectory(prefix="exo-bench-") as tmp:
+        # 1-2: the whole system (state manager + exo-host with fork-per-state sandboxing).
+        sm = harness.StateManager(os.path.join(tmp), port=None).start()
+        try:
+            api = sm.api(NS)
+            host = harness.Host(tmp, sm.url, NS, ["bench_step.so", "bench_fan.so"],
+                                workers=opts.workers, batch_size=32, poll_interval_ms=1000,
+                                extra=f'state_dir = "{tmp}/host-state";').start()
+            try:
+                harness.wait_until(lambda: api.request("GET", api.ns_path("/nodes/")).json["count"] >= 2,
+                                   30, what="exo-host registration")
+                results["chain"] = chain_workload(api, chain_runs)
+                results["fanout"] = fanout_workload(api, 100 if opts.quick else 1000)
+                results["host_peak_rss_kb"] = peak_rss_kb(host.proc.pid)
+            finally:
+                host.stop()
+            # 5: floors, measured against the same server and disk.
+            progress("floors")
+            results["floors"] = exo_bench(build, ["floors", "--uri", sm.url, "--key", harness.API_KEY,
+                                                  "--dir", tmp])
+            # 3: the state manager alone.
+            progress("state manager alone")
+            results["sm_alone"] = exo_bench(build, ["sm-load", "--uri", sm.url, "--key", harness.API_KEY,
+                                                    "--states", str(sm_states), "--workers", "4",
+                                                    "--batch", "16"])
+            results["sm_peak_rss_kb_after_load"] = peak_rss_kb(sm.proc.pid)
+        finally:
+            sm.stop()
+
+        # 6: growth, on a fresh database.
+        progress("growth")
+        gdir = os.path.join(tmp, "growth")
+        os.mkdir(gdir)
+        sm = harness.StateManager(gdir).start()
+        try:
+            rows = exo_bench(build, ["growth", "--uri", sm.url, "--key", harness.API_KEY,
+                                     "--levels", growth_levels, "--workers", "4"])
+            results["growth"] = rows
+            results["growth_sm_peak_rss_kb"] = peak_rss_kb(sm.proc.pid)
+        finally:
+            sm.stop()
+
+        # 4: sandbox cost per state against a bare fork, same run.
+        progress("sandbox cost")
+        sb = subprocess.run([os.path.join(build, "bin", "exo-host"), "--bench-sandbox", "2000"],
+                            capture_output=True, text=True)
+        if sb.returncode == 0:
+            results["sandbox"] = json.loads(sb.stdout)
+        else:
+            results["sandbox"] = {"error": sb.stderr.strip()[-500:]}
+
+    print_table(results)
+    outdir = os.path.join(os.path.dirname(os.path.abspath(__file__)), "results")
+    os.makedirs(outdir, exist_ok=True)
+    path = os.path.join(outdir, time.strftime("%Y%m%d-%H%M%S") + ".json")
+    with open(path, "w") as f:
+        json.dump(results, f, indent=2)
+    print(f"\nJSON: {path}")
+
+
+def print_table(r):
+    def row(name, value, target=""):
+        print(f"  {name:<52} {value!s:>14}  {target}")
+
+    print("\nexo benchmark" + (" (quick)" if r["quick"] else ""))
+    c = r["chain"]
+    print("1. chain (3 no-op nodes x N runs, fork-per-state sandbox)")
+    row("states/s end to end", c["states_per_s"], ">= 3000")
+    row("per-hop latency p50 (ms)", c["hop_p50_ms"], "<= 5")
+    row("per-hop latency p99 (ms)", c["hop_p99_ms"], "<= 50")
+    f = r["fanout"]
+    print(f"2. fan-out {f['branches']} branches + unite")
+    row("trigger -> united SUCCESS (s)", f["seconds_to_united_success"])
+    row("united states created", f["united_states"], "== 1")
+    s = r["sm_alone"]
+    print("3. state manager alone (load generator, no forking)")
+    row("state transitions/s", round(s["transitions_per_s"]), ">= 10000")
+    row("enqueue p50 / p99 (ms)", f"{s['enqueue_p50_ms']:.2f} / {s['enqueue_p99_ms']:.2f}")
+    row("executed p50 / p99 (ms)", f"{s['executed_p50_ms']:.2f} / {s['executed_p99_ms']:.2f}")
+    sb = r["sandbox"]
+    print("4. sandbox cost per state")
+    if "error" in sb:
+        row("error", sb["error"][:60])
+    else:
+        row("sandboxed child p50 (ms)", sb.get("sandbox_p50_ms"))
+        row("bare fork+_exit+waitpid p50 (ms)", sb.get("bare_fork_p50_ms"))
+        row("ratio", sb.get("ratio"), "<= 2")
+    fl = r["floors"]
+    print("5. floors (same run)")
+    row("HTTP keep-alive /health p50 (ms)", f"{fl['http_health_p50_ms']:.3f}")
+    row("SQLite one-row transaction p50 (ms)", f"{fl['sqlite_txn_p50_ms']:.3f}")
+    row("fork+_exit+waitpid p50 (ms)", f"{fl['fork_wait_p50_ms']:.3f}")
+    print("6. growth (latency with N states stored)")
+    for g in r["growth"]:
+        row(f"{g['stored_states']:>8} stored: enqueue / executed p50 (ms)",
+            f"{g['enqueue_p50_ms']:.2f} / {g['executed_p50_ms']:.2f}")
+    if len(r["growth"]) >= 2:
+        a, b = r["growth"][0], r["growth"][-1]
+        ratio = max(b["enqueue_p50_ms"] / max(a["enqueue_p50_ms"], 1e-6),
+                    b["executed_p50_ms"] / max(a["executed_p50_ms"], 1e-6))
+        row("worst p50 ratio largest/smallest", round(ratio, 2), "<= 1.5")
+    print("peak RSS")
+    row("exo-host (kB)", r.get("host_peak_rss_kb"))
+    row("exo-state-manager after load (kB)", r.get("sm_peak_rss_kb_after_load"))
+    row("exo-state-manager after growth (kB)", r.get("growth_sm_peak_rss_kb"))
+
+
+if __name__ == "__main__":
+    main()

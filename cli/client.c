@@ -1,0 +1,188 @@
+#include "client.h"
+
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+/* Generous enough for a slow server, short enough that a dead one is noticed. */
+#define CONNECT_TIMEOUT_MS 5000
+#define TOTAL_TIMEOUT_MS 30000
+
+int client_open(cli_ctx *ctx)
+{
+    if (exo_http_global_init() != 0) {
+        fprintf(stderr, "exoctl: cannot initialise libcurl\n");
+        return -1;
+    }
+    ctx->http = exo_http_new(ctx->uri, ctx->api_key);
+    if (!ctx->http) {
+        fprintf(stderr, "exoctl: out of memory\n");
+        return -1;
+    }
+    exo_http_set_timeouts(ctx->http, CONNECT_TIMEOUT_MS, TOTAL_TIMEOUT_MS);
+    return 0;
+}
+
+void client_close(cli_ctx *ctx)
+{
+    exo_http_free(ctx->http);
+    ctx->http = NULL;
+}
+
+/* Appends "/" + escaped segment to a growing path; returns the new path or NULL. */
+static char *append_segment(char *path, const char *segment)
+{
+    char *escaped = exo_http_escape(segment);
+    if (!escaped) {
+        free(path);
+        return NULL;
+    }
+    size_t old = strlen(path);
+    size_t add = strlen(escaped);
+    char *grown = realloc(path, old + 1 + add + 1);
+    if (!grown) {
+        free(path);
+        free(escaped);
+        return NULL;
+    }
+    grown[old] = '/';
+    memcpy(grown + old + 1, escaped, add + 1);
+    free(escaped);
+    return grown;
+}
+
+static char *build_ns_path(const char *namespace_name, va_list segments)
+{
+    char *path = strdup("/v0/namespace");
+    if (path)
+        path = append_segment(path, namespace_name);
+    for (const char *seg = va_arg(segments, const char *); path && seg;
+         seg = va_arg(segments, const char *))
+        path = append_segment(path, seg);
+    return path;
+}
+
+/* Prints the elements of a 422 detail list: "loc.path: msg" per line. */
+static void print_detail_list(json_object *detail)
+{
+    size_t n = json_object_array_length(detail);
+    for (size_t i = 0; i < n; i++) {
+        json_object *item = json_object_array_get_idx(detail, i);
+        json_object *loc = NULL, *msg = NULL;
+        json_object_object_get_ex(item, "loc", &loc);
+        json_object_object_get_ex(item, "msg", &msg);
+        fprintf(stderr, "  ");
+        size_t nloc = json_object_is_type(loc, json_type_array) ? json_object_array_length(loc) : 0;
+        for (size_t j = 0; j < nloc; j++)
+            fprintf(stderr, "%s%s", j ? "." : "",
+                    json_object_get_string(json_object_array_get_idx(loc, j)));
+        fprintf(stderr, "%s%s\n", nloc ? ": " : "",
+                msg ? json_object_get_string(msg) : json_object_to_json_string(item));
+    }
+}
+
+void client_print_http_error(const char *what, long status, json_object *body, const char *raw_body)
+{
+    json_object *detail = NULL;
+    if (json_object_is_type(body, json_type_object))
+        json_object_object_get_ex(body, "detail", &detail);
+    if (json_object_is_type(detail, json_type_string)) {
+        fprintf(stderr, "exoctl: %s: HTTP %ld: %s\n", what, status, json_object_get_string(detail));
+        return;
+    }
+    if (json_object_is_type(detail, json_type_array)) {
+        fprintf(stderr, "exoctl: %s: HTTP %ld: the server rejected the request:\n", what, status);
+        print_detail_list(detail);
+        return;
+    }
+    if (status == 401) {
+        fprintf(stderr, "exoctl: %s: HTTP 401: invalid API key (check EXOSPHERE_API_KEY or --api-key)\n",
+                what);
+        return;
+    }
+    fprintf(stderr, "exoctl: %s: HTTP %ld: %s\n", what, status,
+            raw_body && raw_body[0] ? raw_body : "(empty answer)");
+}
+
+/* Sends the request; returns 0 when an answer arrived, with *status and *out set
+ * (*out NULL when the body is not JSON). */
+static int send_request(cli_ctx *ctx, const char *what, const char *method, const char *path,
+                        json_object *body, long *status, json_object **out, char **raw)
+{
+    *out = NULL;
+    *raw = NULL;
+    const char *text = body ? json_object_to_json_string_ext(body, JSON_C_TO_STRING_PLAIN) : NULL;
+    exo_http_response resp;
+    if (exo_http_call(ctx->http, method, path, text, &resp) != 0) {
+        fprintf(stderr, "exoctl: %s: cannot reach the state manager at %s: %s\n", what, ctx->uri,
+                resp.error);
+        exo_http_response_free(&resp);
+        return -1;
+    }
+    *status = resp.status;
+    *out = json_tokener_parse(resp.body);
+    *raw = resp.body; /* ownership moves to the caller */
+    return 0;
+}
+
+static int finish_call(const char *what, long status, json_object **out, char *raw)
+{
+    int ok = status >= 200 && status < 300;
+    if (ok && !*out)
+        fprintf(stderr, "exoctl: %s: the server's answer is not JSON: %.200s\n", what, raw);
+    else if (!ok)
+        client_print_http_error(what, status, *out, raw);
+    free(raw);
+    if (ok && *out)
+        return 0;
+    json_object_put(*out);
+    *out = NULL;
+    return -1;
+}
+
+int client_call(cli_ctx *ctx, const char *what, const char *method, const char *path,
+                json_object *body, json_object **out)
+{
+    long status = 0;
+    char *raw;
+    if (send_request(ctx, what, method, path, body, &status, out, &raw) != 0)
+        return -1;
+    return finish_call(what, status, out, raw);
+}
+
+int client_ns_call(cli_ctx *ctx, const char *what, const char *method, json_object *body,
+                   json_object **out, ...)
+{
+    *out = NULL;
+    va_list ap;
+    va_start(ap, out);
+    char *path = build_ns_path(ctx->namespace_name, ap);
+    va_end(ap);
+    if (!path) {
+        fprintf(stderr, "exoctl: out of memory\n");
+        return -1;
+    }
+    int rc = client_call(ctx, what, method, path, body, out);
+    free(path);
+    return rc;
+}
+
+int client_ns_call_status(cli_ctx *ctx, const char *what, const char *method, json_object *body,
+                          long *status, json_object **out, ...)
+{
+    *out = NULL;
+    va_list ap;
+    va_start(ap, out);
+    char *path = build_ns_path(ctx->namespace_name, ap);
+    va_end(ap);
+    if (!path) {
+        fprintf(stderr, "exoctl: out of memory\n");
+        return -1;
+    }
+    char *raw;
+    int rc = send_request(ctx, what, method, path, body, status, out, &raw);
+    free(raw);
+    free(path);
+    return rc;
+}

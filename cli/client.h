@@ -1,0 +1,48 @@
+/* exoctl's view of the state manager API: one connection, JSON in and out, and
+ * error reporting that shows the server's own detail.
+ *
+ * Every call prints a message to stderr when it fails, so commands only decide
+ * what to do next (normally: return EXIT_FAILURE). */
+#ifndef EXOCTL_CLIENT_H
+#define EXOCTL_CLIENT_H
+
+#include <json-c/json.h>
+
+#include "http_client.h"
+
+/* Settings resolved from flags and environment, plus the open connection. */
+typedef struct cli_ctx {
+    const char *uri;
+    const char *api_key;
+    const char *namespace_name; /* NULL when neither -n nor EXOSPHERE_NAMESPACE is set */
+    int json;                   /* --json: machine-readable output */
+    exo_http *http;
+} cli_ctx;
+
+/* Opens the connection (uri must be set).  Returns 0, or -1 after printing why. */
+int client_open(cli_ctx *ctx);
+void client_close(cli_ctx *ctx);
+
+/* Calls METHOD /v0/namespace/{ns}/<segments...>; segments are NULL-terminated and
+ * each is percent-encoded; an empty segment "" produces a trailing slash (nodes/).
+ * body may be NULL.  On a 2xx answer stores the parsed JSON in *out (caller puts it)
+ * and returns 0.  Otherwise prints "<what>: <reason>" with the server's detail and
+ * returns -1.  *out is NULL after a failure. */
+int client_ns_call(cli_ctx *ctx, const char *what, const char *method, json_object *body,
+                   json_object **out, ...) __attribute__((sentinel));
+
+/* Same for a path outside a namespace, e.g. "/v0/namespaces". */
+int client_call(cli_ctx *ctx, const char *what, const char *method, const char *path,
+                json_object *body, json_object **out);
+
+/* Like client_ns_call but also returns the HTTP status and stays silent on a
+ * non-2xx answer (for callers that handle e.g. 404 themselves).  Returns -1 only
+ * when no answer arrived (after printing why); *out holds the parsed body or NULL. */
+int client_ns_call_status(cli_ctx *ctx, const char *what, const char *method, json_object *body,
+                          long *status, json_object **out, ...) __attribute__((sentinel));
+
+/* Prints "exoctl: <what>: HTTP <status>: <detail>" for an error answer body. */
+void client_print_http_error(const char *what, long status, json_object *body,
+                             const char *raw_body);
+
+#endif

@@ -1,0 +1,53 @@
+/* exoctl's command table and the command implementations.
+ *
+ * A command is one or two words ("trigger", "graph put").  Each declares its
+ * positional arguments and options; main.c finds it, parses the command line,
+ * checks the positional count and resolves settings before calling run().
+ *
+ * Exit codes of run(): EXIT_OK on success, EXIT_FAIL when the server refused or
+ * the outcome is a failure (graph INVALID, run FAILED), EXIT_USAGE for bad
+ * arguments, EXIT_TIMEOUT when a --wait ran out of time. */
+#ifndef EXOCTL_COMMANDS_H
+#define EXOCTL_COMMANDS_H
+
+#include "args.h"
+#include "client.h"
+
+enum { EXIT_OK = 0, EXIT_FAIL = 1, EXIT_USAGE = 2, EXIT_TIMEOUT = 3 };
+
+typedef struct command {
+    const char *group;   /* first word for two-word commands, NULL otherwise */
+    const char *name;    /* the (last) command word */
+    const char *args;    /* positional arguments as shown in usage, e.g. "NAME" */
+    const char *summary; /* one line for the command list */
+    const char *details; /* extra help text, may be NULL */
+    size_t min_positional;
+    size_t max_positional;
+    int needs_namespace;
+    const arg_spec *options; /* NULL-name-terminated; may be NULL */
+    int (*run)(const struct command *cmd, cli_ctx *ctx, const parsed_args *args);
+} command;
+
+/* NULL-name-terminated table of every command. */
+extern const command commands[];
+
+/* Prints a usage error naming the problem plus the command's usage line, and
+ * returns EXIT_USAGE.  cmd may be NULL for errors before a command is known. */
+int usage_error(const command *cmd, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+
+/* Default wait for --wait without --timeout. */
+#define DEFAULT_WAIT_MS (300 * 1000)
+/* Pause between two polls of a --wait loop. */
+#define POLL_INTERVAL_MS 200
+
+int cmd_graph_put(const command *cmd, cli_ctx *ctx, const parsed_args *args);
+int cmd_graph_get(const command *cmd, cli_ctx *ctx, const parsed_args *args);
+int cmd_graph_list(const command *cmd, cli_ctx *ctx, const parsed_args *args);
+int cmd_trigger(const command *cmd, cli_ctx *ctx, const parsed_args *args);
+int cmd_run_list(const command *cmd, cli_ctx *ctx, const parsed_args *args);
+int cmd_run_show(const command *cmd, cli_ctx *ctx, const parsed_args *args);
+int cmd_state_retry(const command *cmd, cli_ctx *ctx, const parsed_args *args);
+int cmd_nodes_list(const command *cmd, cli_ctx *ctx, const parsed_args *args);
+int cmd_namespaces(const command *cmd, cli_ctx *ctx, const parsed_args *args);
+
+#endif

@@ -1,0 +1,62 @@
+/* host.conf: parsing, defaults, environment fallback and validation.
+ *
+ * Contract: host_conf_load() either fills *out completely (every default applied,
+ * URI and API key resolved, every path absolute) and returns 0, or returns -1 with
+ * err holding one line "FILE:LINE: what is wrong" (or "FILE: ..." when the problem
+ * has no line, e.g. a missing setting).  Relative paths in host.conf are resolved
+ * against the directory of host.conf. */
+#ifndef EXO_HOST_CONFIG_H
+#define EXO_HOST_CONFIG_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+/* Limits applied to one state's child process (sandbox group, or a plugin's override). */
+typedef struct host_sandbox_conf {
+    int64_t timeout_ms;   /* wall clock; the process group is killed after it */
+    int64_t memory_mb;    /* RLIMIT_AS; 0 = unlimited */
+    int64_t cpu_seconds;  /* RLIMIT_CPU; 0 = unlimited */
+    int64_t open_files;   /* RLIMIT_NOFILE */
+    int64_t file_size_mb; /* RLIMIT_FSIZE */
+    int64_t processes;    /* extra processes a state may create; 0 = fork/clone blocked */
+    int64_t output_kb;    /* limit of the result and of printed output, each */
+    bool network;         /* false: socket creation is a blocked system call */
+    char user[64];        /* user to run as when the host runs as root ("" = stay) */
+} host_sandbox_conf;
+
+typedef struct host_plugin_conf {
+    char *path; /* absolute path of the .so */
+    int line;   /* line in host.conf, for messages */
+    host_sandbox_conf sandbox;
+} host_plugin_conf;
+
+typedef struct host_conf {
+    char *file;           /* host.conf as given */
+    char *namespace_;
+    char *name;           /* runtime name */
+    char *uri;            /* state manager base URI, without trailing slashes */
+    char *api_key;
+    char *version;        /* API version, "v0" */
+    int workers;
+    int batch_size;
+    int prefetch;         /* claims beyond free workers (default 0) */
+    int64_t poll_interval_ms;
+    int64_t wait_ms;      /* long-poll time sent to states/enqueue; 0 = plain polling */
+    int64_t lease_ms;     /* lease asked for and kept alive; 0 = do not send */
+    int64_t grace_ms;     /* shutdown: running states get this long to finish */
+    int64_t register_timeout_ms; /* give up registering after this long; 0 = never */
+    char *state_dir;      /* spool and scratch directories live here */
+    char *plugin_dir;
+    host_plugin_conf *plugins;
+    size_t n_plugins;
+    host_sandbox_conf sandbox;
+} host_conf;
+
+int host_conf_load(const char *path, host_conf *out, char *err, size_t errlen);
+void host_conf_free(host_conf *conf);
+
+/* The defaults of the sandbox group (used by --describe, which has no host.conf). */
+void host_sandbox_defaults(host_sandbox_conf *sb);
+
+#endif

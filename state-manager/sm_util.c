@@ -1,0 +1,134 @@
+#include "sm_util.h"
+
+#include <ctype.h>
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/random.h>
+#include <time.h>
+#include <uuid/uuid.h>
+
+static int random_bytes(unsigned char *buf, size_t len)
+{
+    size_t got = 0;
+    while (got < len) {
+        ssize_t n = getrandom(buf + got, len - got, 0);
+        if (n < 0) {
+            if (errno == EINTR)
+                continue;
+            return -1;
+        }
+        got += (size_t)n;
+    }
+    return 0;
+}
+
+int exo_id_new(char out[EXO_ID_LEN + 1])
+{
+    unsigned char raw[EXO_ID_LEN / 2];
+    if (random_bytes(raw, sizeof raw) != 0)
+        return -1;
+    for (size_t i = 0; i < sizeof raw; i++)
+        snprintf(out + 2 * i, 3, "%02x", raw[i]);
+    out[EXO_ID_LEN] = '\0';
+    return 0;
+}
+
+int exo_id_valid(const char *s)
+{
+    if (!s || strlen(s) != EXO_ID_LEN)
+        return 0;
+    for (size_t i = 0; i < EXO_ID_LEN; i++)
+        if (!isxdigit((unsigned char)s[i]))
+            return 0;
+    return 1;
+}
+
+void exo_id_normalize(const char *s, char out[EXO_ID_LEN + 1])
+{
+    for (size_t i = 0; i < EXO_ID_LEN; i++)
+        out[i] = (char)tolower((unsigned char)s[i]);
+    out[EXO_ID_LEN] = '\0';
+}
+
+void exo_uuid4(char out[EXO_UUID_LEN + 1])
+{
+    uuid_t u;
+    uuid_generate_random(u);
+    uuid_unparse_lower(u, out);
+}
+
+int exo_uuid_parseable(const char *s)
+{
+    if (!s)
+        return 0;
+    if (!strncasecmp(s, "urn:uuid:", 9))
+        s += 9;
+    size_t len = strlen(s);
+    if (len >= 2 && s[0] == '{' && s[len - 1] == '}') {
+        s++;
+        len -= 2;
+    }
+    size_t hex = 0;
+    for (size_t i = 0; i < len; i++) {
+        if (s[i] == '-')
+            continue;
+        if (!isxdigit((unsigned char)s[i]))
+            return 0;
+        hex++;
+    }
+    return hex == 32;
+}
+
+void exo_iso_time(int64_t ms, char out[40])
+{
+    time_t secs = (time_t)(ms / 1000);
+    int frac = (int)(ms % 1000);
+    if (frac < 0) {
+        frac += 1000;
+        secs -= 1;
+    }
+    struct tm tm;
+    if (!gmtime_r(&secs, &tm)) {
+        snprintf(out, 40, "1970-01-01T00:00:00");
+        return;
+    }
+    size_t n = strftime(out, 40, "%Y-%m-%dT%H:%M:%S", &tm);
+    if (frac)
+        snprintf(out + n, 40 - n, ".%03d000", frac);
+}
+
+json_object *exo_json_time(int64_t ms)
+{
+    char buf[40];
+    exo_iso_time(ms, buf);
+    return json_object_new_string(buf);
+}
+
+const char *exo_json_text(json_object *obj)
+{
+    return json_object_to_json_string_ext(obj, JSON_C_TO_STRING_PLAIN | JSON_C_TO_STRING_NOSLASHESCAPE);
+}
+
+json_object *exo_json_parse(const char *text)
+{
+    if (!text)
+        return NULL;
+    return json_tokener_parse(text);
+}
+
+char *exo_strdup_or_null(const char *s)
+{
+    return s ? strdup(s) : NULL;
+}
+
+char *exo_trim_dup(const char *s)
+{
+    while (*s && isspace((unsigned char)*s))
+        s++;
+    size_t len = strlen(s);
+    while (len && isspace((unsigned char)s[len - 1]))
+        len--;
+    return strndup(s, len);
+}

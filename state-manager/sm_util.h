@@ -1,0 +1,36 @@
+/* Small helpers of the state manager: ids, timestamps, JSON text. */
+#ifndef EXO_SM_UTIL_H
+#define EXO_SM_UTIL_H
+
+#include <json-c/json.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#define EXO_ID_LEN 24   /* state / graph / node ids: 24 lower-case hex chars */
+#define EXO_UUID_LEN 36
+
+/* New random 24-hex id (getrandom).  Returns 0, -1 when the kernel gives no randomness. */
+int exo_id_new(char out[EXO_ID_LEN + 1]);
+/* 1 if s is exactly 24 hex characters (either case). */
+int exo_id_valid(const char *s);
+/* Lower-cases a valid id into out. */
+void exo_id_normalize(const char *s, char out[EXO_ID_LEN + 1]);
+/* New UUID4, canonical lower-case. */
+void exo_uuid4(char out[EXO_UUID_LEN + 1]);
+/* 1 if s parses as a UUID (hyphens, braces, "urn:uuid:" prefix removed: 32 hex digits). */
+int exo_uuid_parseable(const char *s);
+
+/* Unix ms -> "YYYY-MM-DDTHH:MM:SS[.ffffff]" in UTC (fraction only when non-zero). */
+void exo_iso_time(int64_t ms, char out[40]);
+json_object *exo_json_time(int64_t ms);
+
+/* Compact JSON text (no slash escaping); the string belongs to obj. */
+const char *exo_json_text(json_object *obj);
+/* Parses stored JSON text; NULL on failure (never for text we wrote ourselves). */
+json_object *exo_json_parse(const char *text);
+/* strdup that returns NULL for NULL. */
+char *exo_strdup_or_null(const char *s);
+/* Trimmed copy (ASCII whitespace) of s; NULL on allocation failure. */
+char *exo_trim_dup(const char *s);
+
+#endif
