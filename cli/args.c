@@ -1,5 +1,6 @@
 #include "args.h"
 
+#include <ctype.h>
 #include <errno.h>
 #include <math.h>
 #include <stdio.h>
@@ -85,12 +86,12 @@ int args_parse(int argc, char **argv, const arg_spec *command_specs, parsed_args
     int only_positional = 0;
     for (int i = 0; i < argc; i++) {
         const char *word = argv[i];
-        if (only_positional || !looks_like_option(word)) {
-            out->positional[out->positional_count++] = word;
+        if (!only_positional && strcmp(word, "--") == 0) {
+            only_positional = 1;
             continue;
         }
-        if (strcmp(word, "--") == 0) {
-            only_positional = 1;
+        if (only_positional || !looks_like_option(word)) {
+            out->positional[out->positional_count++] = word;
             continue;
         }
         const char *value;
@@ -207,4 +208,12 @@ int args_split_pair(const char *option, const char *text, char **key, const char
         return -2;
     *value = eq + 1;
     return 0;
+}
+
+int args_is_blank(const char *text)
+{
+    for (; *text; text++)
+        if (!isspace((unsigned char)*text))
+            return 0;
+    return 1;
 }

@@ -51,6 +51,9 @@ void args_free(parsed_args *args);
  * the word is not a global option.  *takes_value is set when the value is the next word. */
 const arg_spec *args_find_global(const char *word, int *takes_value);
 
+/* True when text is empty or only white space (names the server would trim away). */
+int args_is_blank(const char *text);
+
 int args_has(const parsed_args *args, const char *name);
 /* Last value given for a value option, or NULL. */
 const char *args_value(const parsed_args *args, const char *name);

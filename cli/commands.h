@@ -35,6 +35,12 @@ extern const command commands[];
  * returns EXIT_USAGE.  cmd may be NULL for errors before a command is known. */
 int usage_error(const command *cmd, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 
+/* Checks the connection settings (URI, API key, namespace when the command needs
+ * one) and opens the connection.  Commands call it after checking their own
+ * arguments, so that argument errors are reported first.  Returns EXIT_OK or the
+ * exit code to return (after printing why). */
+int command_connect(const command *cmd, cli_ctx *ctx);
+
 /* Default wait for --wait without --timeout. */
 #define DEFAULT_WAIT_MS (300 * 1000)
 /* Pause between two polls of a --wait loop. */

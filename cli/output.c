@@ -145,3 +145,33 @@ const char *json_get_string(json_object *object, const char *key)
         return NULL;
     return json_object_get_string(value);
 }
+
+/* "a, b, c" from an array of strings. */
+void json_join_names(json_object *value, char *buf, size_t len)
+{
+    buf[0] = '\0';
+    size_t used = 0;
+    if (json_object_is_type(value, json_type_array)) {
+        for (size_t i = 0; i < json_object_array_length(value) && used < len; i++) {
+            used += (size_t)snprintf(buf + used, len - used, "%s%s", i ? ", " : "",
+                                     json_cell(json_object_array_get_idx(value, i)));
+        }
+    } else if (json_object_is_type(value, json_type_object)) {
+        json_object_object_foreach(value, key, unused) {
+            (void)unused;
+            if (used >= len)
+                break;
+            used += (size_t)snprintf(buf + used, len - used, "%s%s", used ? ", " : "", key);
+        }
+    }
+    if (buf[0] == '\0')
+        snprintf(buf, len, "-");
+}
+
+json_object *json_member(json_object *object, const char *key)
+{
+    json_object *value = NULL;
+    json_object_object_get_ex(object, key, &value);
+    return value;
+}
+

@@ -29,4 +29,11 @@ void print_key_values(FILE *out, const char *indent, json_object *object);
 /* String member of an object, or NULL when absent or not a string. */
 const char *json_get_string(json_object *object, const char *key);
 
+/* Member of an object, or NULL (also when object is not an object). */
+json_object *json_member(json_object *object, const char *key);
+
+/* "a, b, c" from an array of values or from an object's keys; "-" when empty.
+ * Truncated to fit buf. */
+void json_join_names(json_object *value, char *buf, size_t len);
+
 #endif

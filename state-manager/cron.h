@@ -3,8 +3,13 @@
  * Accepted: 5 fields "minute hour day-of-month month day-of-week", optionally a 6th
  * field (seconds) and a 7th (year, 1970-2099), or one of @yearly @annually @monthly
  * @weekly @daily @midnight @hourly.  Each field: "*", "?" (day fields), numbers,
- * ranges a-b, steps */n and a-b/n and a/n, comma lists; month names JAN-DEC and
- * weekday names SUN-SAT (case-insensitive); weekday 0-7 (0 and 7 = Sunday).
+ * ranges a-b, steps (star)/n, a-b/n and a/n, comma lists; month names JAN-DEC and
+ * weekday names SUN-SAT (case-insensitive); weekday 0-6, and 7 = Sunday in the
+ * 5-field form (croniter rejects 7 when a seconds/year field is present); "L" (last
+ * day) in day-of-month; "<wd>#<n>" (n-th weekday, n 1-5) and "L<wd>" (last such
+ * weekday of the month) in day-of-week, not mixed with plain weekdays.  croniter's
+ * range quirks are reproduced: a range may wrap (FRI-MON), and "a-a" means the
+ * whole cycle.  Aliases match the whole text case-insensitively (no padding).
  * Day-of-month and day-of-week use classic cron OR semantics when both are
  * restricted.  All times are UTC.  Pure functions, thread-safe. */
 #ifndef EXO_SM_CRON_H
@@ -21,6 +26,9 @@ typedef struct exo_cron {
     uint16_t months;   /* bit m (1-12) */
     uint8_t dow;       /* bit d (0-6, 0 = Sunday) */
     int dom_any;       /* day-of-month field was "*" / "?" */
+    int dom_last;      /* "L": last day of the month */
+    uint8_t dow_nth[7];  /* per weekday: bit n (1-5) for "<wd>#<n>" */
+    uint8_t dow_last;    /* bit wd for "L<wd>" */
     int dow_any;       /* day-of-week field was "*" / "?" */
     uint64_t years[3]; /* bit (y - 1970) for years 1970-2099; all set when no year field */
 } exo_cron;

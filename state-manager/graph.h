@@ -7,7 +7,8 @@
  * that has no unites, and T->U for every uniting node U (unites target T; the
  * nodes that list U do not count as its parents), X is an ancestor of N iff X
  * lies on every path from the root to N (strict dominator).  Independent of
- * next_nodes order.  Pure module, thread-safe on distinct graphs; a parsed graph
+ * next_nodes order.  A uniting node is reachable (connected) only when its target
+ * is reachable and some reachable node lists it in next_nodes.  Pure module, thread-safe on distinct graphs; a parsed graph
  * is read-only for the functions taking const. */
 #ifndef EXO_SM_GRAPH_H
 #define EXO_SM_GRAPH_H
@@ -47,9 +48,11 @@ typedef struct exo_graph {
 } exo_graph;
 
 /* Parses a PUT /graph body (loc prefix "body").  Records every field-level problem
- * in rc (§2.3.1-§2.3.4, triggers with the cron check, required "secrets"/"nodes").
+ * in rc (§2.3.1-§2.3.4, triggers with the cron check, required "secrets"/"nodes";
+ * a non-object body gives one "model_attributes_type" error at ["body"]).
  * Returns the graph when rc recorded nothing new, else NULL (also NULL on OOM,
- * with an error "internal"/"Out of memory" recorded). */
+ * with an error of type "internal", msg "Out of memory", or rc->oom set).
+ * Node inputs are deep-copied; the body is not retained. */
 exo_graph *exo_graph_from_body(json_object *body, exo_reqcheck *rc);
 /* Loads the stored form (exo_graph_to_json(g, 1)).  NULL with *err (malloc'd) on failure. */
 exo_graph *exo_graph_from_stored(json_object *stored, char **err);
@@ -109,8 +112,5 @@ json_object *exo_graph_verify(const exo_graph *g, exo_registered_lookup_fn looku
 /* §5.2 "string type" rule for one JSON-schema property: 1 string, 0 not a string,
  * -1 unexpected (no "type": *err_text set to static "'type'"). */
 int exo_schema_is_string(json_object *prop, const char **err_text);
-
-/* Python repr of a JSON value ('a', 1, True, None, ['a'], {'k': 1}); malloc'd. */
-char *exo_py_repr(json_object *v);
 
 #endif

@@ -17,7 +17,11 @@
 #define MSG_DICT "Input should be a valid dictionary"
 #define MSG_LIST "Input should be a valid list"
 
-void exo_reqcheck_init(exo_reqcheck *rc) { rc->errors = NULL; }
+void exo_reqcheck_init(exo_reqcheck *rc)
+{
+    rc->errors = NULL;
+    rc->oom = 0;
+}
 
 void exo_reqcheck_free(exo_reqcheck *rc)
 {
@@ -28,7 +32,7 @@ void exo_reqcheck_free(exo_reqcheck *rc)
 
 int exo_reqcheck_failed(const exo_reqcheck *rc)
 {
-    return rc->errors != NULL && json_object_array_length(rc->errors) > 0;
+    return rc->oom || (rc->errors != NULL && json_object_array_length(rc->errors) > 0);
 }
 
 static int segment_is_index(const char *s, size_t len)
@@ -74,7 +78,8 @@ static void add_with_loc(exo_reqcheck *rc, json_object *loc, const char *type, c
         rc->errors = json_object_new_array();
     json_object *err = json_object_new_object();
     if (!rc->errors || !err || !loc) {
-        /* Out of memory: nothing sensible can be recorded; keep "failed" true when possible. */
+        /* Out of memory: the error cannot be described, but the check must still fail. */
+        rc->oom = 1;
         json_object_put(err);
         json_object_put(loc);
         json_object_put(ctx);
@@ -86,8 +91,10 @@ static void add_with_loc(exo_reqcheck *rc, json_object *loc, const char *type, c
     json_object_object_add(err, "input", input ? json_object_get(input) : NULL);
     if (ctx)
         json_object_object_add(err, "ctx", ctx);
-    if (json_object_array_add(rc->errors, err) != 0)
+    if (json_object_array_add(rc->errors, err) != 0) {
+        rc->oom = 1;
         json_object_put(err);
+    }
 }
 
 void exo_reqcheck_add(exo_reqcheck *rc, const char *loc, const char *type, const char *msg,
@@ -365,6 +372,4 @@ int exo_req_value_int(exo_reqcheck *rc, json_object *value, const char *loc, int
     return 0;
 }
 
-/* Kept for callers composing locs by hand (e.g. "body.nodes.0" + "inputs"). */
-char *exo_reqcheck_join_loc(const char *prefix, const char *key);
 char *exo_reqcheck_join_loc(const char *prefix, const char *key) { return join_loc(prefix, key); }

@@ -21,6 +21,7 @@
 
 typedef struct exo_reqcheck {
     json_object *errors; /* NULL until the first error, then a JSON array */
+    int oom;             /* an error could not be recorded (out of memory): still "failed" */
 } exo_reqcheck;
 
 void exo_reqcheck_init(exo_reqcheck *rc);
@@ -67,6 +68,9 @@ int exo_req_value_string(exo_reqcheck *rc, json_object *value, const char *loc, 
 int exo_req_value_int(exo_reqcheck *rc, json_object *value, const char *loc, int64_t *out);
 /* Lax integer conversion without recording anything: 0 ok, -1 not an integer. */
 int exo_lax_int(json_object *value, int64_t *out);
+
+/* "prefix" + "." + key (or key alone when prefix is empty); malloc'd, NULL on OOM. */
+char *exo_reqcheck_join_loc(const char *prefix, const char *key);
 
 /* 422 body {"detail":[...errors...]}; returns a new object (empty list when no error). */
 json_object *exo_reqcheck_detail(const exo_reqcheck *rc);

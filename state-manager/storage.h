@@ -51,6 +51,7 @@ typedef struct exo_state_row {
     char *fanout_id, *manual_retry_fanout_id;
     char exec_group[EXO_ID_LEN + 1]; /* the instance id shared by fan-out siblings */
     int64_t lease_expires_at;  /* 0 = no lease */
+    int64_t lease_ms;          /* length of the current lease (set by claim / renew only) */
 } exo_state_row;
 
 typedef struct exo_run_row {
@@ -105,7 +106,8 @@ typedef struct exo_storage_ops {
     /* Runs and the run store. */
     int (*run_insert)(exo_storage *s, const char *run_id, const char *ns, const char *graph,
                       int64_t version, int64_t created_at);
-    int (*run_version)(exo_storage *s, const char *run_id, int64_t *version); /* 1: none */
+    /* Graph version and namespace a run was triggered with; *ns malloc'd. */
+    int (*run_version)(exo_storage *s, const char *run_id, int64_t *version, char **ns); /* 1: none */
     int (*run_page)(exo_storage *s, const char *ns, int64_t offset, int64_t limit,
                     exo_run_row **out, size_t *n, int64_t *total);
     int (*store_put)(exo_storage *s, const char *run_id, const char *ns, const char *graph,
@@ -122,7 +124,7 @@ typedef struct exo_storage_ops {
      * enqueue_after <= now: sets QUEUED and lease_expires_at.  *next_due = earliest
      * future enqueue_after of such states (0 when none). */
     int (*state_claim)(exo_storage *s, const char *ns, const char *const *nodes, size_t nnodes,
-                       int64_t now, int64_t lease_until, size_t limit,
+                       int64_t now, int64_t lease_ms, size_t limit,
                        exo_state_row **out, size_t *n, int64_t *next_due);
     /* Ancestor-instance index used by unite evaluation. */
     int (*ancestors_copy)(exo_storage *s, const char *from_state, const char *to_state);
@@ -132,7 +134,7 @@ typedef struct exo_storage_ops {
     int (*group_has_status)(exo_storage *s, const char *group, unsigned mask);
     int (*states_of_run)(exo_storage *s, const char *ns, const char *run_id, exo_state_row **out, size_t *n);
     /* Leases: renew returns 1 when the state is not QUEUED (or unknown). */
-    int (*lease_renew)(exo_storage *s, const char *id, int64_t until);
+    int (*lease_renew)(exo_storage *s, const char *id, int64_t until, int64_t lease_ms);
     int (*lease_expired)(exo_storage *s, int64_t now, size_t limit, char (**ids)[EXO_ID_LEN + 1], size_t *n);
 
     /* Cron trigger records.  trigger_insert ignores duplicates. */

@@ -56,4 +56,10 @@ char *exo_template_render(const exo_template *t, exo_template_lookup_fn lookup, 
 char *exo_template_render_text(const char *text, exo_template_lookup_fn lookup, void *ud,
                                char **err);
 
+/* Python repr of a JSON value ('a', 1, 1.5, True, None, ['a', 1], {'k': 1}) as the
+ * reference's messages show it; NULL means JSON null.  malloc'd, NULL on OOM. */
+char *exo_py_repr(json_object *v);
+/* Python repr of a str ('it''s' quoting rules of CPython). malloc'd, NULL on OOM. */
+char *exo_py_str_repr(const char *s);
+
 #endif

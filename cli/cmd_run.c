@@ -1,0 +1,367 @@
+/* trigger / run list / run show */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "commands.h"
+#include "output.h"
+#include "run_status.h"
+
+/* Adds every KEY=VALUE of a repeatable option to a JSON object (later keys win). */
+static int add_pairs(const command *cmd, const parsed_args *args, const char *option,
+                     json_object *object)
+{
+    char label[64], err[512];
+    snprintf(label, sizeof label, "--%s", option);
+    const char *text;
+    for (size_t i = 0; (text = args_nth_value(args, option, i)) != NULL; i++) {
+        char *key;
+        const char *value;
+        int rc = args_split_pair(label, text, &key, &value, err, sizeof err);
+        if (rc == -1)
+            return usage_error(cmd, "%s", err);
+        json_object *string = rc == 0 ? json_object_new_string(value) : NULL;
+        if (!string || json_object_object_add(object, key, string) != 0) {
+            json_object_put(string);
+            free(key);
+            fprintf(stderr, "exoctl: out of memory\n");
+            return EXIT_FAIL;
+        }
+        free(key);
+    }
+    return EXIT_OK;
+}
+
+/* Builds {"inputs": {...}, "store": {...}, "start_delay": N} from the options. */
+static int build_trigger_body(const command *cmd, const parsed_args *args, json_object **out)
+{
+    *out = NULL;
+    int64_t start_delay = 0;
+    char err[256];
+    const char *delay = args_value(args, "start-delay");
+    /* 2^53: the largest integer every JSON reader keeps exact. */
+    if (delay && args_parse_int("--start-delay", delay, 0, (int64_t)1 << 53, &start_delay, err,
+                                sizeof err) != 0)
+        return usage_error(cmd, "%s", err);
+    json_object *body = json_object_new_object();
+    json_object *inputs = json_object_new_object();
+    json_object *store = json_object_new_object();
+    json_object *delay_value = json_object_new_int64(start_delay);
+    if (!body || !inputs || !store || !delay_value) {
+        json_object_put(body);
+        json_object_put(inputs);
+        json_object_put(store);
+        json_object_put(delay_value);
+        fprintf(stderr, "exoctl: out of memory\n");
+        return EXIT_FAIL;
+    }
+    json_object_object_add(body, "inputs", inputs);
+    json_object_object_add(body, "store", store);
+    json_object_object_add(body, "start_delay", delay_value);
+    int rc = add_pairs(cmd, args, "input", inputs);
+    if (rc == EXIT_OK)
+        rc = add_pairs(cmd, args, "store", store);
+    if (rc != EXIT_OK) {
+        json_object_put(body);
+        return rc;
+    }
+    *out = body;
+    return EXIT_OK;
+}
+
+static void print_counts(FILE *out, const run_summary *s)
+{
+    fprintf(out, "%lld states: %lld success, %lld pending, %lld errored, %lld retried",
+            (long long)s->total, (long long)s->success, (long long)s->pending,
+            (long long)s->errored, (long long)s->retried);
+}
+
+static json_object *summary_json(const char *run_id, const char *graph, const run_summary *s)
+{
+    json_object *o = json_object_new_object();
+    if (!o)
+        return NULL;
+    json_object_object_add(o, "run_id", json_object_new_string(run_id));
+    json_object_object_add(o, "graph_name", json_object_new_string(graph));
+    json_object_object_add(o, "status", json_object_new_string(s->status));
+    json_object_object_add(o, "success_count", json_object_new_int64(s->success));
+    json_object_object_add(o, "pending_count", json_object_new_int64(s->pending));
+    json_object_object_add(o, "errored_count", json_object_new_int64(s->errored));
+    json_object_object_add(o, "retried_count", json_object_new_int64(s->retried));
+    json_object_object_add(o, "total_count", json_object_new_int64(s->total));
+    return o;
+}
+
+/* One line per state of a states/run/{id}/graph answer: where each state ended. */
+static int print_state_table(json_object *run_graph)
+{
+    static const char *const headers[] = {"  IDENTIFIER", "NODE", "STATUS", "STATE_ID", "ERROR"};
+    text_table *table = table_new(5, headers);
+    json_object *nodes = json_member(run_graph, "nodes");
+    size_t n = json_object_is_type(nodes, json_type_array) ? json_object_array_length(nodes) : 0;
+    int rc = table ? 0 : -1;
+    for (size_t i = 0; i < n && rc == 0; i++) {
+        json_object *node = json_object_array_get_idx(nodes, i);
+        char identifier[256];
+        snprintf(identifier, sizeof identifier, "  %s", json_cell(json_member(node, "identifier")));
+        const char *row[] = {identifier, json_cell(json_member(node, "node_name")),
+                             json_cell(json_member(node, "status")),
+                             json_cell(json_member(node, "id")),
+                             json_cell(json_member(node, "error"))};
+        rc = table_add_row(table, row);
+    }
+    if (rc == 0)
+        table_print(table, stdout);
+    else
+        fprintf(stderr, "exoctl: out of memory\n");
+    table_free(table);
+    return rc;
+}
+
+/* --wait part of trigger: polls, then reports the final status and every state. */
+static int wait_and_report(cli_ctx *ctx, const char *graph, const char *run_id, int64_t timeout_ms,
+                           int quiet)
+{
+    json_object *run_graph;
+    run_summary summary;
+    int rc = run_wait(ctx, run_id, timeout_ms, &run_graph, &summary);
+    if (rc == EXIT_OK && !ctx->json && !quiet)
+        print_state_table(run_graph);
+    json_object_put(run_graph);
+    if (rc != EXIT_OK)
+        return rc;
+    if (ctx->json) {
+        json_object *o = summary_json(run_id, graph, &summary);
+        if (!o) {
+            fprintf(stderr, "exoctl: out of memory\n");
+            return EXIT_FAIL;
+        }
+        print_json(stdout, o);
+        json_object_put(o);
+    } else if (!quiet) {
+        printf("run %s: %s (", run_id, summary.status);
+        print_counts(stdout, &summary);
+        printf(")\n");
+    }
+    return strcmp(summary.status, "SUCCESS") == 0 ? EXIT_OK : EXIT_FAIL;
+}
+
+int cmd_trigger(const command *cmd, cli_ctx *ctx, const parsed_args *args)
+{
+    const char *graph = args->positional[0];
+    if (args_is_blank(graph))
+        return usage_error(cmd, "graph NAME must not be empty");
+    int wait = args_has(args, "wait");
+    int quiet = args_has(args, "quiet");
+    int64_t timeout_ms = DEFAULT_WAIT_MS;
+    char err[256];
+    const char *timeout = args_value(args, "timeout");
+    if (timeout && !wait)
+        return usage_error(cmd, "--timeout only makes sense with --wait");
+    if (timeout && args_parse_seconds("--timeout", timeout, &timeout_ms, err, sizeof err) != 0)
+        return usage_error(cmd, "%s", err);
+    if (quiet && ctx->json)
+        return usage_error(cmd, "--quiet and --json exclude each other");
+
+    json_object *body;
+    int rc = build_trigger_body(cmd, args, &body);
+    if (rc == EXIT_OK)
+        rc = command_connect(cmd, ctx);
+    if (rc != EXIT_OK) {
+        json_object_put(body);
+        return rc;
+    }
+    json_object *answer;
+    rc = client_ns_call(ctx, "triggering the graph", "POST", body, &answer, "graph", graph,
+                        "trigger", NULL);
+    json_object_put(body);
+    if (rc != 0)
+        return EXIT_FAIL;
+    const char *run_id = json_get_string(answer, "run_id");
+    if (!run_id) {
+        fprintf(stderr, "exoctl: triggering the graph: the answer has no run_id: %s\n",
+                json_object_to_json_string(answer));
+        json_object_put(answer);
+        return EXIT_FAIL;
+    }
+    if (quiet)
+        printf("%s\n", run_id);
+    else if (ctx->json && !wait)
+        print_json(stdout, answer);
+    else if (!ctx->json)
+        printf("run %s created (graph %s)%s\n", run_id, graph, wait ? ", waiting..." : "");
+    fflush(stdout);
+    rc = wait ? wait_and_report(ctx, graph, run_id, timeout_ms, quiet) : EXIT_OK;
+    json_object_put(answer);
+    return rc;
+}
+
+int cmd_run_list(const command *cmd, cli_ctx *ctx, const parsed_args *args)
+{
+    int64_t page = 1, size = 20;
+    char err[256];
+    const char *text = args_value(args, "page");
+    if (text && args_parse_int("--page", text, 1, 1000000000, &page, err, sizeof err) != 0)
+        return usage_error(cmd, "%s", err);
+    text = args_value(args, "size");
+    if (text && args_parse_int("--size", text, 1, 1000000, &size, err, sizeof err) != 0)
+        return usage_error(cmd, "%s", err);
+    char page_text[32], size_text[32];
+    snprintf(page_text, sizeof page_text, "%lld", (long long)page);
+    snprintf(size_text, sizeof size_text, "%lld", (long long)size);
+    int connected = command_connect(cmd, ctx);
+    if (connected != EXIT_OK)
+        return connected;
+    json_object *answer;
+    if (client_ns_call(ctx, "listing runs", "GET", NULL, &answer, "runs", page_text, size_text,
+                       NULL) != 0)
+        return EXIT_FAIL;
+    if (ctx->json) {
+        print_json(stdout, answer);
+        json_object_put(answer);
+        return EXIT_OK;
+    }
+    static const char *const headers[] = {"RUN_ID", "GRAPH", "STATUS", "SUCCESS", "PENDING",
+                                          "ERRORED", "RETRIED", "TOTAL", "CREATED"};
+    text_table *table = table_new(9, headers);
+    json_object *runs = json_member(answer, "runs");
+    size_t n = json_object_is_type(runs, json_type_array) ? json_object_array_length(runs) : 0;
+    int rc = table ? EXIT_OK : EXIT_FAIL;
+    for (size_t i = 0; i < n && rc == EXIT_OK; i++) {
+        json_object *r = json_object_array_get_idx(runs, i);
+        /* json_cell keeps each number's text alive inside r until r is freed. */
+        const char *row[] = {json_cell(json_member(r, "run_id")),
+                             json_cell(json_member(r, "graph_name")),
+                             json_cell(json_member(r, "status")),
+                             json_cell(json_member(r, "success_count")),
+                             json_cell(json_member(r, "pending_count")),
+                             json_cell(json_member(r, "errored_count")),
+                             json_cell(json_member(r, "retried_count")),
+                             json_cell(json_member(r, "total_count")),
+                             json_cell(json_member(r, "created_at"))};
+        if (table_add_row(table, row) != 0)
+            rc = EXIT_FAIL;
+    }
+    if (rc != EXIT_OK) {
+        fprintf(stderr, "exoctl: out of memory\n");
+    } else if (n == 0) {
+        printf("no runs on page %lld (namespace %s has %s runs)\n", (long long)page,
+               ctx->namespace_name, json_cell(json_member(answer, "total")));
+    } else {
+        table_print(table, stdout);
+        printf("page %lld, %zu of %s runs\n", (long long)page, n,
+               json_cell(json_member(answer, "total")));
+    }
+    table_free(table);
+    json_object_put(answer);
+    return rc;
+}
+
+/* ---- run show ---------------------------------------------------------------- */
+
+/* Fetches the details of every state listed in the run graph into a new array, in
+ * the run graph's order (storage order, which is creation order). */
+static int fetch_state_details(cli_ctx *ctx, const char *run_id, json_object *run_graph,
+                               json_object **out)
+{
+    const char *graph = json_get_string(run_graph, "graph_name");
+    json_object *nodes = json_member(run_graph, "nodes");
+    size_t n = json_object_is_type(nodes, json_type_array) ? json_object_array_length(nodes) : 0;
+    json_object *states = json_object_new_array_ext((int)n);
+    if (!states) {
+        fprintf(stderr, "exoctl: out of memory\n");
+        return -1;
+    }
+    for (size_t i = 0; i < n; i++) {
+        const char *id = json_get_string(json_object_array_get_idx(nodes, i), "id");
+        json_object *detail;
+        if (!id || client_ns_call(ctx, "reading a state", "GET", NULL, &detail, "graph",
+                                  graph ? graph : "", "run", run_id, "node", id, NULL) != 0) {
+            if (!id)
+                fprintf(stderr, "exoctl: run %s: a state without an id in the run graph\n", run_id);
+            json_object_put(states);
+            return -1;
+        }
+        if (json_object_array_add(states, detail) != 0) {
+            json_object_put(detail);
+            json_object_put(states);
+            fprintf(stderr, "exoctl: out of memory\n");
+            return -1;
+        }
+    }
+    *out = states;
+    return 0;
+}
+
+static void print_state(size_t index, json_object *state)
+{
+    printf("\n[%zu] %s  %s  %s\n", index, json_cell(json_member(state, "identifier")),
+           json_cell(json_member(state, "node_name")), json_cell(json_member(state, "status")));
+    printf("    state id:  %s\n", json_cell(json_member(state, "id")));
+    char parents[1024];
+    json_join_names(json_member(state, "parents"), parents, sizeof parents);
+    printf("    parents:   %s\n", parents);
+    printf("    created:   %s  updated: %s\n", json_cell(json_member(state, "created_at")),
+           json_cell(json_member(state, "updated_at")));
+    printf("    inputs:\n");
+    print_key_values(stdout, "      ", json_member(state, "inputs"));
+    printf("    outputs:\n");
+    print_key_values(stdout, "      ", json_member(state, "outputs"));
+    json_object *error = json_member(state, "error");
+    if (error && !json_object_is_type(error, json_type_null))
+        printf("    error:     %s\n", json_cell(error));
+}
+
+static int print_run_json(const char *run_id, json_object *run_graph, const run_summary *summary,
+                          json_object *states)
+{
+    json_object *o = summary_json(run_id, json_cell(json_member(run_graph, "graph_name")), summary);
+    if (!o)
+        return -1;
+    json_object_object_add(o, "execution_summary",
+                           json_object_get(json_member(run_graph, "execution_summary")));
+    json_object_object_add(o, "states", json_object_get(states));
+    print_json(stdout, o);
+    json_object_put(o);
+    return 0;
+}
+
+int cmd_run_show(const command *cmd, cli_ctx *ctx, const parsed_args *args)
+{
+    const char *run_id = args->positional[0];
+    if (args_is_blank(run_id))
+        return usage_error(cmd, "RUN_ID must not be empty");
+    int connected = command_connect(cmd, ctx);
+    if (connected != EXIT_OK)
+        return connected;
+    json_object *run_graph;
+    if (run_fetch_graph(ctx, run_id, &run_graph) != 0)
+        return EXIT_FAIL;
+    run_summary summary;
+    run_summarize(run_graph, &summary);
+    if (summary.total == 0) {
+        fprintf(stderr, "exoctl: run %s not found in namespace %s (it has no states)\n", run_id,
+                ctx->namespace_name);
+        json_object_put(run_graph);
+        return EXIT_FAIL;
+    }
+    json_object *states;
+    if (fetch_state_details(ctx, run_id, run_graph, &states) != 0) {
+        json_object_put(run_graph);
+        return EXIT_FAIL;
+    }
+    int rc = EXIT_OK;
+    if (ctx->json) {
+        rc = print_run_json(run_id, run_graph, &summary, states) == 0 ? EXIT_OK : EXIT_FAIL;
+    } else {
+        printf("run %s  graph %s  status %s\n", run_id,
+               json_cell(json_member(run_graph, "graph_name")), summary.status);
+        print_counts(stdout, &summary);
+        printf("\n");
+        for (size_t i = 0; i < json_object_array_length(states); i++)
+            print_state(i + 1, json_object_array_get_idx(states, i));
+    }
+    json_object_put(states);
+    json_object_put(run_graph);
+    return rc;
+}

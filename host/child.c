@@ -1,0 +1,354 @@
+#include "child.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <signal.h>
+#include <stdbool.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/prctl.h>
+#include <unistd.h>
+
+#include "sandbox.h"
+
+/* The host side of exo_ctx: the plugin sees only `pub`. */
+typedef struct host_ctx {
+    exo_ctx pub;
+    const host_job *job;
+    json_object *outputs; /* array of objects */
+    json_object *store;   /* NULL until exo_store_set */
+    char *error;          /* set by exo_fail or SDK misuse */
+    json_object *prune;   /* set by exo_prune */
+    int64_t requeue_ms;   /* > 0 after exo_requeue_after */
+} host_ctx;
+
+static host_ctx *from_pub(exo_ctx *ctx)
+{
+    return (host_ctx *)ctx; /* pub is the first member */
+}
+
+static void set_error(host_ctx *c, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+static void set_error(host_ctx *c, const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    char *msg = NULL;
+    if (vasprintf(&msg, fmt, ap) < 0)
+        msg = NULL;
+    va_end(ap);
+    free(c->error);
+    c->error = msg ? msg : strdup("out of memory while formatting the error");
+}
+
+static void child_log(host_ctx *c, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+static void child_log(host_ctx *c, const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    char line[2048];
+    int n = vsnprintf(line, sizeof line, fmt, ap);
+    va_end(ap);
+    if (n < 0)
+        return;
+    dprintf(STDERR_FILENO, "[%s] %s\n", c->job->node->name, line);
+}
+
+static const char *api_input(exo_ctx *ctx, const char *name)
+{
+    host_ctx *c = from_pub(ctx);
+    json_object *v = NULL;
+    if (!name || !host_field_find(&c->job->node->inputs, name) ||
+        !json_object_object_get_ex(c->job->inputs, name, &v))
+        return NULL;
+    return json_object_get_string(v);
+}
+
+static const char *api_secret(exo_ctx *ctx, const char *name)
+{
+    host_ctx *c = from_pub(ctx);
+    json_object *v = NULL;
+    if (!name || !c->job->secrets || !host_field_find(&c->job->node->secrets, name) ||
+        !json_object_object_get_ex(c->job->secrets, name, &v))
+        return NULL;
+    return json_object_get_string(v);
+}
+
+static json_object *current_output(host_ctx *c)
+{
+    size_t n = json_object_array_length(c->outputs);
+    if (n > 0)
+        return json_object_array_get_idx(c->outputs, n - 1);
+    json_object *o = json_object_new_object();
+    if (!o || json_object_array_add(c->outputs, o) != 0) {
+        json_object_put(o);
+        return NULL;
+    }
+    return o;
+}
+
+static int api_output(exo_ctx *ctx, const char *name, const char *value)
+{
+    host_ctx *c = from_pub(ctx);
+    if (!name || !host_field_find(&c->job->node->outputs, name)) {
+        child_log(c, "exo_output: '%s' is not a declared output; ignored", name ? name : "(null)");
+        return EXO_ERROR;
+    }
+    if (!value) {
+        child_log(c, "exo_output: value of '%s' is NULL; ignored", name);
+        return EXO_ERROR;
+    }
+    json_object *o = current_output(c);
+    json_object *s = json_object_new_string(value);
+    if (!o || !s || json_object_object_add(o, name, s) != 0) {
+        json_object_put(s);
+        return EXO_ERROR;
+    }
+    return EXO_OK;
+}
+
+static int api_voutputf(exo_ctx *ctx, const char *name, const char *fmt, va_list ap)
+{
+    char *value = NULL;
+    if (!fmt || vasprintf(&value, fmt, ap) < 0)
+        return EXO_ERROR;
+    int rc = api_output(ctx, name, value);
+    free(value);
+    return rc;
+}
+
+static int api_next_output(exo_ctx *ctx)
+{
+    host_ctx *c = from_pub(ctx);
+    json_object *o = json_object_new_object();
+    if (!o || json_object_array_add(c->outputs, o) != 0) {
+        json_object_put(o);
+        return EXO_ERROR;
+    }
+    return EXO_OK;
+}
+
+static int api_vfail(exo_ctx *ctx, const char *fmt, va_list ap)
+{
+    host_ctx *c = from_pub(ctx);
+    char *msg = NULL;
+    if (!fmt || vasprintf(&msg, fmt, ap) < 0)
+        msg = NULL;
+    free(c->error);
+    c->error = msg;
+    if (!c->error || !c->error[0]) {
+        free(c->error);
+        c->error = strdup("the node failed without a message");
+    }
+    return EXO_ERROR;
+}
+
+static int api_prune(exo_ctx *ctx, const char *json_object_text)
+{
+    host_ctx *c = from_pub(ctx);
+    json_object *data = json_object_text ? json_tokener_parse(json_object_text)
+                                         : json_object_new_object();
+    if (!data || !json_object_is_type(data, json_type_object)) {
+        json_object_put(data);
+        set_error(c, "exo_prune: the data is not a JSON object");
+        return EXO_ERROR;
+    }
+    json_object_put(c->prune);
+    c->prune = data;
+    return EXO_OK;
+}
+
+static int api_requeue_after(exo_ctx *ctx, int64_t delay_ms)
+{
+    host_ctx *c = from_pub(ctx);
+    if (delay_ms < 1) {
+        set_error(c, "Delay must be greater than 0 (exo_requeue_after got %lld ms)",
+                  (long long)delay_ms);
+        return EXO_ERROR;
+    }
+    c->requeue_ms = delay_ms;
+    return EXO_OK;
+}
+
+static int api_store_set(exo_ctx *ctx, const char *key, const char *value)
+{
+    host_ctx *c = from_pub(ctx);
+    if (!key || !*key || strchr(key, '.') || !value) {
+        child_log(c, "exo_store_set: key must be non-empty without '.', value non-NULL");
+        return EXO_ERROR;
+    }
+    if (!c->store && !(c->store = json_object_new_object()))
+        return EXO_ERROR;
+    json_object *s = json_object_new_string(value);
+    if (!s || json_object_object_add(c->store, key, s) != 0) {
+        json_object_put(s);
+        return EXO_ERROR;
+    }
+    return EXO_OK;
+}
+
+static void api_vlog(exo_ctx *ctx, const char *fmt, va_list ap)
+{
+    host_ctx *c = from_pub(ctx);
+    char line[2048];
+    if (!fmt || vsnprintf(line, sizeof line, fmt, ap) < 0)
+        return;
+    child_log(c, "%s", line);
+}
+
+static const char *api_state_id(exo_ctx *ctx)
+{
+    return from_pub(ctx)->job->state_id;
+}
+
+static const char *api_identifier(exo_ctx *ctx)
+{
+    return from_pub(ctx)->job->identifier;
+}
+
+static const exo_api host_api = {
+    .abi_version = EXO_ABI_VERSION,
+    .struct_size = sizeof(exo_api),
+    .input = api_input,
+    .secret = api_secret,
+    .output = api_output,
+    .voutputf = api_voutputf,
+    .next_output = api_next_output,
+    .vfail = api_vfail,
+    .prune = api_prune,
+    .requeue_after = api_requeue_after,
+    .store_set = api_store_set,
+    .vlog = api_vlog,
+    .state_id = api_state_id,
+    .identifier = api_identifier,
+};
+
+static json_object *result_of(host_ctx *c, int rc)
+{
+    json_object *r = json_object_new_object();
+    if (!r)
+        return NULL;
+    if (c->error) {
+        json_object_object_add(r, "kind", json_object_new_string("error"));
+        json_object_object_add(r, "error", json_object_new_string(c->error));
+    } else if (c->prune) {
+        json_object_object_add(r, "kind", json_object_new_string("prune"));
+        json_object_object_add(r, "data", json_object_get(c->prune));
+    } else if (c->requeue_ms > 0) {
+        json_object_object_add(r, "kind", json_object_new_string("requeue"));
+        json_object_object_add(r, "delay_ms", json_object_new_int64(c->requeue_ms));
+    } else if (rc != EXO_OK) {
+        json_object_object_add(r, "kind", json_object_new_string("error"));
+        char msg[128];
+        snprintf(msg, sizeof msg, "exo_execute returned %d without calling exo_fail", rc);
+        json_object_object_add(r, "error", json_object_new_string(msg));
+    } else {
+        json_object_object_add(r, "kind", json_object_new_string("outputs"));
+        json_object_object_add(r, "outputs", json_object_get(c->outputs));
+        if (c->store)
+            json_object_object_add(r, "store", json_object_get(c->store));
+    }
+    return r;
+}
+
+json_object *host_child_execute(const host_job *job)
+{
+    host_ctx c;
+    memset(&c, 0, sizeof c);
+    c.pub.api = &host_api;
+    c.job = job;
+    if (!(c.outputs = json_object_new_array()))
+        return NULL;
+    int rc = job->node->execute(&c.pub);
+    json_object *r = result_of(&c, rc);
+    json_object_put(c.outputs);
+    json_object_put(c.store);
+    json_object_put(c.prune);
+    free(c.error);
+    return r;
+}
+
+static void write_all(int fd, const char *buf, size_t len)
+{
+    while (len > 0) {
+        ssize_t n = write(fd, buf, len);
+        if (n < 0 && errno == EINTR)
+            continue;
+        if (n <= 0)
+            _exit(120);
+        buf += n;
+        len -= (size_t)n;
+    }
+}
+
+static void write_result(json_object *r)
+{
+    const char *text = json_object_to_json_string_ext(r, JSON_C_TO_STRING_PLAIN);
+    write_all(HOST_RESULT_FD, text, strlen(text));
+}
+
+static void fail_setup(const char *what) __attribute__((noreturn));
+static void fail_setup(const char *what)
+{
+    json_object *r = json_object_new_object();
+    char msg[600];
+    snprintf(msg, sizeof msg, "sandbox setup failed: %s", what);
+    if (r) {
+        json_object_object_add(r, "kind", json_object_new_string("error"));
+        json_object_object_add(r, "error", json_object_new_string(msg));
+        write_result(r);
+    }
+    _exit(121);
+}
+
+/* Moves fd to a number >= 10 so that the dup2 calls below cannot clobber it. */
+static int lift_fd(int fd)
+{
+    int lifted = fcntl(fd, F_DUPFD, 10);
+    if (lifted < 0)
+        _exit(122);
+    return lifted;
+}
+
+static void setup_descriptors(int result_fd, int output_fd)
+{
+    result_fd = lift_fd(result_fd);
+    output_fd = lift_fd(output_fd);
+    int devnull = open("/dev/null", O_RDONLY);
+    if (devnull < 0 || dup2(devnull, STDIN_FILENO) < 0 || dup2(output_fd, STDOUT_FILENO) < 0 ||
+        dup2(output_fd, STDERR_FILENO) < 0 || dup2(result_fd, HOST_RESULT_FD) < 0)
+        _exit(123);
+    if (close_range(HOST_RESULT_FD + 1, ~0U, 0) < 0) {
+        for (int fd = HOST_RESULT_FD + 1; fd < 65536; fd++)
+            close(fd);
+    }
+}
+
+static void reset_signals(void)
+{
+    for (int sig = 1; sig < NSIG; sig++)
+        if (sig != SIGKILL && sig != SIGSTOP)
+            signal(sig, SIG_DFL);
+    sigset_t none;
+    sigemptyset(&none);
+    sigprocmask(SIG_SETMASK, &none, NULL);
+}
+
+void host_child_main(const host_job *job, const host_sandbox_conf *sb, const char *scratch,
+                     int result_fd, int output_fd)
+{
+    pid_t parent = getppid();
+    setpgid(0, 0);
+    reset_signals();
+    if (prctl(PR_SET_PDEATHSIG, SIGKILL) < 0 || getppid() != parent)
+        _exit(124);
+    setup_descriptors(result_fd, output_fd);
+    char err[512];
+    if (host_sandbox_enter(sb, scratch, err, sizeof err) < 0)
+        fail_setup(err);
+    json_object *r = host_child_execute(job);
+    if (!r)
+        fail_setup("out of memory");
+    write_result(r);
+    _exit(0);
+}

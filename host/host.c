@@ -1,0 +1,283 @@
+/* The event loop: one thread, one poll (curl_multi_poll) over libcurl's sockets, the
+ * child pipes and a signalfd.  See host.h for why there is no other thread. */
+#include "host.h"
+
+#include <errno.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/signalfd.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "clock.h"
+#include "host_internal.h"
+#include "log.h"
+#include "run.h"
+#include "sandbox.h"
+#include "spool.h"
+
+#define MAX_EXTRA_FDS 1024
+#define SHUTDOWN_DELIVERY_MS 15000
+#define STOP_POLL_WAIT_MS 1000
+
+static int open_signalfd(void)
+{
+    sigset_t set;
+    sigemptyset(&set);
+    sigaddset(&set, SIGCHLD);
+    sigaddset(&set, SIGTERM);
+    sigaddset(&set, SIGINT);
+    sigaddset(&set, SIGHUP);
+    if (sigprocmask(SIG_BLOCK, &set, NULL) < 0)
+        return -1;
+    signal(SIGPIPE, SIG_IGN);
+    return signalfd(-1, &set, SFD_NONBLOCK | SFD_CLOEXEC);
+}
+
+static void begin_shutdown(host *h, int sig)
+{
+    if (h->stopping) {
+        log_info("%s again: still stopping", sigabbrev_np(sig) ? sigabbrev_np(sig) : "signal");
+        return;
+    }
+    int64_t now = exo_mono_ms();
+    h->stopping = true;
+    h->stop_kill_ms = now + h->conf.grace_ms;
+    if (h->stop_kill_ms == now)
+        h->stop_kill_ms = now + 1; /* 0 means "not set" */
+    h->stop_give_up_ms = h->stop_kill_ms + SHUTDOWN_DELIVERY_MS;
+    log_info("SIG%s: stopping: no new claims, %zu running state(s) get %lld ms",
+             sigabbrev_np(sig) ? sigabbrev_np(sig) : "?", host_states_count(h, PH_RUNNING),
+             (long long)h->conf.grace_ms);
+    /* An in-flight claim may already hold states (its answer may be on the wire):
+     * give it a moment to arrive so that they are released rather than left to
+     * their lease; a long-poll that is still waiting then gets cancelled. */
+    h->stop_poll_ms = now + STOP_POLL_WAIT_MS;
+    host_states_release_waiting(h);
+}
+
+/* SIGHUP: a new configuration and plugin set for states that start from now on;
+ * running states keep the plugin set they started with. */
+static void reload(host *h)
+{
+    host_conf conf;
+    char err[4096];
+    if (host_conf_load(h->conf.file, &conf, err, sizeof err) < 0) {
+        log_error("SIGHUP: reload failed, keeping the running configuration: %s", err);
+        return;
+    }
+    host_node *nodes = NULL;
+    size_t n = 0;
+    if (host_plugins_load_all(&conf, &nodes, &n, err, sizeof err) < 0) {
+        log_error("SIGHUP: reload failed, keeping the running configuration:\n%s", err);
+        host_conf_free(&conf);
+        return;
+    }
+    plugin_set *set = plugin_set_new(nodes, n);
+    if (!set) {
+        log_error("SIGHUP: out of memory");
+        host_nodes_free(nodes, n);
+        host_conf_free(&conf);
+        return;
+    }
+    plugin_set_release(h->plugins);
+    h->plugins = set;
+    host_conf_free(&h->conf);
+    h->conf = conf;
+    h->lease_enabled = h->conf.lease_ms > 0;
+    log_info("SIGHUP: reloaded %s (%zu node%s); registering again", h->conf.file, n,
+             n == 1 ? "" : "s");
+    host_register_now(h);
+}
+
+static void handle_signals(host *h)
+{
+    struct signalfd_siginfo si;
+    for (;;) {
+        ssize_t n = read(h->sigfd, &si, sizeof si);
+        if (n != (ssize_t)sizeof si)
+            return;
+        switch (si.ssi_signo) {
+        case SIGCHLD:
+            host_states_reap(h);
+            break;
+        case SIGTERM:
+        case SIGINT:
+            begin_shutdown(h, (int)si.ssi_signo);
+            break;
+        case SIGHUP:
+            if (!h->stopping)
+                reload(h);
+            break;
+        default:
+            break;
+        }
+    }
+}
+
+static unsigned collect_fds(host *h, struct curl_waitfd *fds)
+{
+    unsigned n = 0;
+    fds[n++] = (struct curl_waitfd){h->sigfd, CURL_WAIT_POLLIN, 0};
+    for (hstate *s = h->states; s && n + 2 <= MAX_EXTRA_FDS; s = s->next) {
+        if (!s->has_run)
+            continue;
+        if (s->run.result_fd >= 0)
+            fds[n++] = (struct curl_waitfd){s->run.result_fd, CURL_WAIT_POLLIN, 0};
+        if (s->run.output_fd >= 0)
+            fds[n++] = (struct curl_waitfd){s->run.output_fd, CURL_WAIT_POLLIN, 0};
+    }
+    return n;
+}
+
+static int wait_timeout(const host *h, int64_t now)
+{
+    int64_t next = host_claims_next_ms(h);
+    int64_t t = host_states_next_ms(h);
+    if (t < next)
+        next = t;
+    t = host_reports_next_ms(h);
+    if (t < next)
+        next = t;
+    if (h->stopping && h->stop_give_up_ms < next)
+        next = h->stop_give_up_ms;
+    if (h->stopping && h->poll_inflight && h->stop_poll_ms < next)
+        next = h->stop_poll_ms;
+    int64_t wait = next == INT64_MAX ? 1000 : next - now;
+    if (wait < 0)
+        wait = 0;
+    return wait > 1000 ? 1000 : (int)wait;
+}
+
+static bool finished_stopping(host *h, int64_t now)
+{
+    if (!h->stopping)
+        return false;
+    if (h->poll_inflight && now >= h->stop_poll_ms)
+        host_http_cancel(h->http, h->poll_req);
+    if (!h->states && !h->reports && !h->poll_inflight)
+        return true;
+    if (now >= h->stop_give_up_ms && host_states_count(h, PH_RUNNING) == 0) {
+        size_t left = 0;
+        for (report *r = h->reports; r; r = r->next)
+            left++;
+        log_warn("stopping with %zu undelivered report(s); they stay in the spool (%s) and are "
+                 "delivered at the next start",
+                 left, h->spool_dir);
+        return true;
+    }
+    return false;
+}
+
+static int loop(host *h)
+{
+    static struct curl_waitfd fds[MAX_EXTRA_FDS]; /* reused every iteration; large */
+    for (;;) {
+        int64_t now = exo_mono_ms();
+        host_states_dispatch(h, now);
+        host_claims_tick(h, now);
+        host_reports_tick(h, now);
+        if (h->fatal)
+            return 1;
+        if (finished_stopping(h, now))
+            return 0;
+        unsigned n = collect_fds(h, fds);
+        if (host_http_wait(h->http, fds, n, wait_timeout(h, exo_mono_ms())) < 0)
+            return 1;
+        for (unsigned i = 1; i < n; i++)
+            if (fds[i].revents)
+                host_states_readable(h, fds[i].fd);
+        if (fds[0].revents)
+            handle_signals(h);
+        host_states_tick(h, exo_mono_ms());
+    }
+}
+
+static int prepare_dirs(host *h)
+{
+    char err[512];
+    if (asprintf(&h->spool_dir, "%s/spool", h->conf.state_dir) < 0 ||
+        asprintf(&h->scratch_dir, "%s/exo-host-%ld", h->conf.scratch_dir, (long)getpid()) < 0) {
+        log_error("out of memory");
+        return -1;
+    }
+    if (host_spool_init(h->spool_dir, err, sizeof err) < 0) {
+        log_error("%s", err);
+        return -1;
+    }
+    /* Private to this process (a pid from an earlier run is stale: clean it). */
+    if (host_remove_tree(h->scratch_dir) < 0 && errno != ENOENT)
+        log_warn("cannot clean %s: %m", h->scratch_dir);
+    if (host_mkdirs(h->scratch_dir, 0711) < 0 || chmod(h->scratch_dir, 0711) < 0) {
+        log_error("cannot create the scratch directory %s: %m", h->scratch_dir);
+        return -1;
+    }
+    return 0;
+}
+
+static void host_free(host *h)
+{
+    while (h->reports) {
+        report *r = h->reports;
+        h->reports = r->next;
+        free(r->file);
+        free(r->state_id);
+        free(r->node);
+        free(r->path);
+        free(r->body);
+        free(r);
+    }
+    while (h->states)
+        host_state_remove(h, h->states);
+    host_http_free(h->http);
+    plugin_set_release(h->plugins);
+    if (h->scratch_dir && rmdir(h->scratch_dir) < 0 && errno != ENOENT)
+        log_warn("cannot remove %s: %m", h->scratch_dir);
+    host_conf_free(&h->conf);
+    free(h->spool_dir);
+    free(h->scratch_dir);
+    if (h->sigfd >= 0)
+        close(h->sigfd);
+}
+
+int host_run_forever(host_conf *conf, host_node *nodes, size_t n_nodes)
+{
+    host h;
+    memset(&h, 0, sizeof h);
+    h.conf = *conf;
+    memset(conf, 0, sizeof *conf);
+    h.sigfd = -1;
+    h.plugins = plugin_set_new(nodes, n_nodes);
+    h.lease_enabled = h.conf.lease_ms > 0;
+    h.reg_fatal_on_reject = true;
+    int rc = 1;
+    if (!h.plugins) {
+        host_nodes_free(nodes, n_nodes);
+        goto done;
+    }
+    if ((h.sigfd = open_signalfd()) < 0) {
+        log_error("signalfd: %m");
+        goto done;
+    }
+    if (curl_global_init(CURL_GLOBAL_DEFAULT) != CURLE_OK || !(h.http = host_http_new())) {
+        log_error("cannot initialise libcurl");
+        goto done;
+    }
+    if (prepare_dirs(&h) < 0)
+        goto done;
+    host_sandbox_log_layers();
+    log_info("exo-host %s: %zu node(s), %d worker(s), state manager %s, namespace %s",
+             h.conf.name, n_nodes, h.conf.workers, h.conf.uri, h.conf.namespace_);
+    host_reports_replay(&h);
+    h.reg_started_ms = exo_mono_ms();
+    host_register_now(&h);
+    rc = loop(&h);
+    if (rc == 0)
+        log_info("stopped");
+done:
+    host_free(&h);
+    curl_global_cleanup();
+    return rc;
+}

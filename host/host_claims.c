@@ -1,0 +1,250 @@
+/* Talking to the state manager about work: registration (PUT nodes/), claims
+ * (POST states/enqueue, long-poll with wait_ms) and lease keep-alive. */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "clock.h"
+#include "host_internal.h"
+#include "log.h"
+#include "schema.h"
+
+#define BACKOFF_CAP_MS 30000
+#define REQUEST_TIMEOUT_MS 60000
+
+static bool retryable(long status)
+{
+    return status == 0 || status == 408 || status == 429 || status >= 500;
+}
+
+/* ---- registration ---------------------------------------------------------- */
+
+static void on_registered(void *arg, const host_http_result *res)
+{
+    host *h = arg;
+    int64_t now = exo_mono_ms();
+    if (res->status == 200) {
+        h->reg = REG_DONE;
+        h->reg_attempts = 0;
+        h->poll_next_ms = now;
+        h->reg_fatal_on_reject = false;
+        log_info("registered %zu node%s with %s (namespace %s, runtime %s)", h->plugins->n,
+                 h->plugins->n == 1 ? "" : "s", h->conf.uri, h->conf.namespace_, h->conf.name);
+        return;
+    }
+    h->reg = REG_PENDING;
+    h->reg_attempts++;
+    if (!retryable(res->status) && h->reg_fatal_on_reject) {
+        log_error("registration rejected by the state manager: %ld %.500s", res->status, res->body);
+        h->fatal = true;
+        return;
+    }
+    if (h->conf.register_timeout_ms > 0 && h->reg_fatal_on_reject &&
+        now - h->reg_started_ms > h->conf.register_timeout_ms) {
+        log_error("registration did not succeed within %lld ms (last: %s); giving up",
+                  (long long)h->conf.register_timeout_ms,
+                  res->status ? "an error status" : res->error);
+        h->fatal = true;
+        return;
+    }
+    int64_t delay = host_backoff_ms(h->reg_attempts, 500, BACKOFF_CAP_MS);
+    if (res->status)
+        log_warn("registration failed: %ld %.300s; retrying in %lld ms", res->status, res->body,
+                 (long long)delay);
+    else
+        log_warn("registration failed: %s; retrying in %lld ms", res->error, (long long)delay);
+    h->reg_next_ms = now + delay;
+}
+
+void host_register_now(host *h)
+{
+    h->reg = REG_PENDING;
+    h->reg_next_ms = exo_mono_ms();
+}
+
+static void send_registration(host *h)
+{
+    json_object *body = host_registration_body(h->conf.name, h->conf.namespace_,
+                                               h->plugins->nodes, h->plugins->n);
+    char *path = host_ns_path(h, "/nodes/");
+    char *url = path ? host_url(h, path) : NULL;
+    unsigned long id = 0;
+    if (body && url)
+        id = host_http_start(h->http, "PUT", url, h->conf.api_key,
+                             json_object_to_json_string_ext(body, JSON_C_TO_STRING_PLAIN),
+                             REQUEST_TIMEOUT_MS, on_registered, h);
+    json_object_put(body);
+    free(path);
+    free(url);
+    if (id) {
+        h->reg = REG_INFLIGHT;
+    } else {
+        log_error("cannot start the registration request (out of memory?)");
+        h->reg_next_ms = exo_mono_ms() + 1000;
+    }
+}
+
+/* ---- claims ------------------------------------------------------------------ */
+
+static int claim_wanted(const host *h)
+{
+    int busy = (int)(host_states_count(h, PH_SECRETS) + host_states_count(h, PH_RUNNING));
+    int waiting = (int)host_states_count(h, PH_WAITING);
+    int want = h->conf.workers - busy - waiting + h->conf.prefetch;
+    if (want > h->conf.batch_size)
+        want = h->conf.batch_size;
+    return want < 0 ? 0 : want;
+}
+
+static void on_claimed(void *arg, const host_http_result *res)
+{
+    host *h = arg;
+    int64_t now = exo_mono_ms();
+    h->poll_inflight = false;
+    json_object *body = res->status == 200 ? json_tokener_parse(res->body) : NULL;
+    json_object *states = NULL;
+    if (!body || !json_object_is_type(body, json_type_object) ||
+        (json_object_object_get_ex(body, "states", &states) &&
+         !json_object_is_type(states, json_type_array))) {
+        h->poll_failures++;
+        int64_t delay = host_backoff_ms(h->poll_failures, 2 * h->conf.poll_interval_ms,
+                                        BACKOFF_CAP_MS);
+        if (res->status)
+            log_warn("claiming states failed: %ld %.300s; next try in %lld ms", res->status,
+                     res->body, (long long)delay);
+        else
+            log_warn("claiming states failed: %s; next try in %lld ms", res->error,
+                     (long long)delay);
+        h->poll_next_ms = now + delay;
+        json_object_put(body);
+        return;
+    }
+    h->poll_failures = 0;
+    size_t n = states ? json_object_array_length(states) : 0;
+    size_t added = 0;
+    for (size_t i = 0; i < n; i++)
+        if (host_state_add(h, json_object_array_get_idx(states, i)))
+            added++;
+    if (n > 0)
+        log_debug("claimed %zu state%s", added, added == 1 ? "" : "s");
+    if (h->stopping)
+        host_states_release_waiting(h); /* the answer arrived after SIGTERM */
+    /* An empty answer that came back before poll_interval means the server does not
+     * hold long-polls: wait out the rest of the interval. */
+    h->poll_next_ms = n > 0 ? now : h->poll_sent_ms + h->conf.poll_interval_ms;
+    json_object_put(body);
+}
+
+static void send_claim(host *h, int want, int64_t now)
+{
+    json_object *body = json_object_new_object();
+    json_object *nodes = json_object_new_array();
+    if (!body || !nodes) {
+        json_object_put(body);
+        json_object_put(nodes);
+        return;
+    }
+    for (size_t i = 0; i < h->plugins->n; i++)
+        json_object_array_add(nodes, json_object_new_string(h->plugins->nodes[i].name));
+    json_object_object_add(body, "nodes", nodes);
+    json_object_object_add(body, "batch_size", json_object_new_int(want));
+    if (h->conf.wait_ms > 0)
+        json_object_object_add(body, "wait_ms", json_object_new_int64(h->conf.wait_ms));
+    if (h->conf.lease_ms > 0)
+        json_object_object_add(body, "lease_ms", json_object_new_int64(h->conf.lease_ms));
+    char *path = host_ns_path(h, "/states/enqueue");
+    char *url = path ? host_url(h, path) : NULL;
+    unsigned long id = 0;
+    if (url)
+        id = host_http_start(h->http, "POST", url, h->conf.api_key,
+                             json_object_to_json_string_ext(body, JSON_C_TO_STRING_PLAIN),
+                             (long)(h->conf.wait_ms + REQUEST_TIMEOUT_MS), on_claimed, h);
+    json_object_put(body);
+    free(path);
+    free(url);
+    if (!id) {
+        h->poll_next_ms = now + h->conf.poll_interval_ms;
+        return;
+    }
+    h->poll_inflight = true;
+    h->poll_req = id;
+    h->poll_sent_ms = now;
+}
+
+/* ---- lease keep-alive -------------------------------------------------------- */
+
+static void on_leased(void *arg, const host_http_result *res)
+{
+    host *h = arg;
+    h->lease_inflight = false;
+    if (res->status == 404 || res->status == 405) {
+        h->lease_enabled = false;
+        log_info("the state manager has no lease endpoint (%ld): claims are not kept alive",
+                 res->status);
+    } else if (res->status < 200 || res->status > 299) {
+        log_warn("lease keep-alive failed: %s",
+                 res->status ? "error status from the state manager" : res->error);
+    }
+}
+
+static void send_lease(host *h, int64_t now)
+{
+    h->lease_next_ms = now + h->conf.lease_ms / 3;
+    json_object *ids = json_object_new_array();
+    if (!ids)
+        return;
+    for (hstate *s = h->states; s; s = s->next)
+        json_object_array_add(ids, json_object_new_string(s->id));
+    if (json_object_array_length(ids) == 0) {
+        json_object_put(ids);
+        return;
+    }
+    json_object *body = json_object_new_object();
+    if (!body) {
+        json_object_put(ids);
+        return;
+    }
+    json_object_object_add(body, "state_ids", ids);
+    json_object_object_add(body, "lease_ms", json_object_new_int64(h->conf.lease_ms));
+    char *path = host_ns_path(h, "/states/lease");
+    char *url = path ? host_url(h, path) : NULL;
+    if (url && host_http_start(h->http, "POST", url, h->conf.api_key,
+                               json_object_to_json_string_ext(body, JSON_C_TO_STRING_PLAIN),
+                               REQUEST_TIMEOUT_MS, on_leased, h))
+        h->lease_inflight = true;
+    json_object_put(body);
+    free(path);
+    free(url);
+}
+
+/* ---- tick -------------------------------------------------------------------- */
+
+void host_claims_tick(host *h, int64_t now)
+{
+    if (h->reg == REG_PENDING && !h->stopping && now >= h->reg_next_ms)
+        send_registration(h);
+    if (h->reg != REG_DONE || h->stopping)
+        return;
+    if (!h->poll_inflight && now >= h->poll_next_ms) {
+        int want = claim_wanted(h);
+        if (want > 0)
+            send_claim(h, want, now);
+    }
+    if (h->conf.lease_ms > 0 && h->lease_enabled && !h->lease_inflight && now >= h->lease_next_ms)
+        send_lease(h, now);
+}
+
+int64_t host_claims_next_ms(const host *h)
+{
+    int64_t next = INT64_MAX;
+    if (h->stopping)
+        return next;
+    if (h->reg == REG_PENDING)
+        next = h->reg_next_ms;
+    if (h->reg == REG_DONE && !h->poll_inflight && claim_wanted(h) > 0 && h->poll_next_ms < next)
+        next = h->poll_next_ms;
+    if (h->reg == REG_DONE && h->conf.lease_ms > 0 && h->lease_enabled && !h->lease_inflight &&
+        h->states && h->lease_next_ms < next)
+        next = h->lease_next_ms;
+    return next;
+}

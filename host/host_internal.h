@@ -1,0 +1,134 @@
+/* Internal state of the host event loop, shared by host*.c only. */
+#ifndef EXO_HOST_INTERNAL_H
+#define EXO_HOST_INTERNAL_H
+
+#include <json-c/json.h>
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "config.h"
+#include "http.h"
+#include "plugin.h"
+#include "run.h"
+
+/* The nodes of one configuration generation; states keep the set they started
+ * with alive across a SIGHUP reload. */
+typedef struct plugin_set {
+    host_node *nodes;
+    size_t n;
+    int refs;
+} plugin_set;
+
+typedef enum {
+    PH_WAITING,   /* claimed, waiting for a worker */
+    PH_SECRETS,   /* fetching secrets (occupies a worker slot) */
+    PH_RUNNING,   /* child running */
+    PH_REPORTING, /* report being delivered */
+} state_phase;
+
+typedef struct report report;
+
+typedef struct host host;
+
+typedef struct hstate {
+    host *owner;
+    char *id;
+    char *node_name;
+    char *identifier;
+    json_object *inputs; /* as received */
+    state_phase phase;
+    plugin_set *set;
+    const host_node *node;
+    json_object *valid_inputs;
+    json_object *secrets;
+    unsigned long secrets_req;
+    host_run run;
+    bool has_run;
+    int64_t claimed_ms;
+    int64_t start_ms;
+    report *report;
+    struct hstate *next;
+} hstate;
+
+struct report {
+    char *file;     /* spool file; NULL when spooling failed */
+    char *state_id;
+    char *node;
+    char *path;     /* "/v0/namespace/ns/state/ID/executed" */
+    char *body;
+    int attempts;
+    int64_t next_ms;
+    bool inflight;
+    hstate *state;  /* NULL for replayed reports */
+    host *owner;
+    struct report *next;
+};
+
+typedef enum { REG_PENDING, REG_INFLIGHT, REG_DONE } reg_phase;
+
+struct host {
+    host_conf conf;
+    plugin_set *plugins;
+    host_http *http;
+    int sigfd;
+    char *spool_dir;
+    char *scratch_dir;
+    hstate *states; /* arrival order */
+    report *reports;
+
+    reg_phase reg;
+    int reg_attempts;
+    int64_t reg_next_ms;
+    int64_t reg_started_ms;
+    bool reg_fatal_on_reject; /* startup: a rejected registration ends the host */
+
+    bool poll_inflight;
+    unsigned long poll_req;
+    int64_t poll_next_ms;
+    int64_t poll_sent_ms;
+    int poll_failures;
+
+    bool lease_enabled;
+    bool lease_inflight;
+    int64_t lease_next_ms;
+
+    bool stopping;
+    int64_t stop_poll_ms;    /* an in-flight claim is cancelled at this time */
+    int64_t stop_kill_ms;    /* running children are killed at this time */
+    int64_t stop_give_up_ms; /* undelivered reports stay spooled after this */
+    bool fatal;
+};
+
+/* host_util.c */
+int64_t host_backoff_ms(int attempt, int64_t base_ms, int64_t cap_ms);
+char *host_ns_path(const host *h, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+char *host_url(const host *h, const char *path);
+plugin_set *plugin_set_new(host_node *nodes, size_t n);
+void plugin_set_release(plugin_set *set);
+const host_node *plugin_set_find(const plugin_set *set, const char *name);
+
+/* host_claims.c: registration, enqueue (claims), lease keep-alive */
+void host_claims_tick(host *h, int64_t now);
+int64_t host_claims_next_ms(const host *h);
+void host_register_now(host *h);
+
+/* host_states.c: dispatch, secrets, children */
+void host_states_dispatch(host *h, int64_t now);
+void host_states_reap(host *h);
+void host_states_readable(host *h, int fd);
+void host_states_tick(host *h, int64_t now);
+int64_t host_states_next_ms(const host *h);
+size_t host_states_count(const host *h, state_phase phase);
+hstate *host_state_add(host *h, json_object *claim);
+void host_state_remove(host *h, hstate *s);
+void host_state_finish(host *h, hstate *s, host_outcome *out, int64_t now);
+void host_states_release_waiting(host *h);
+
+/* host_reports.c: spool + delivery with retries */
+void host_report_create(host *h, hstate *s, const char *state_id, const char *node,
+                        host_report_kind kind, json_object *body);
+void host_reports_replay(host *h);
+void host_reports_tick(host *h, int64_t now);
+int64_t host_reports_next_ms(const host *h);
+
+#endif

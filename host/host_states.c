@@ -1,0 +1,341 @@
+/* Claimed states from arrival to report: dispatch to free workers, input checks,
+ * secrets, the child process, and the one log line per state. */
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/wait.h>
+
+#include "clock.h"
+#include "host_internal.h"
+#include "log.h"
+#include "http_client.h"
+#include "validate.h"
+
+#define REQUEST_TIMEOUT_MS 60000
+
+size_t host_states_count(const host *h, state_phase phase)
+{
+    size_t n = 0;
+    for (const hstate *s = h->states; s; s = s->next)
+        n += s->phase == phase;
+    return n;
+}
+
+static char *string_member(json_object *o, const char *key)
+{
+    json_object *v = NULL;
+    if (!json_object_object_get_ex(o, key, &v) || !json_object_is_type(v, json_type_string))
+        return NULL;
+    return strdup(json_object_get_string(v));
+}
+
+hstate *host_state_add(host *h, json_object *claim)
+{
+    if (!claim || !json_object_is_type(claim, json_type_object)) {
+        log_warn("claimed state is not an object; skipped");
+        return NULL;
+    }
+    hstate *s = calloc(1, sizeof *s);
+    if (!s)
+        return NULL;
+    s->id = string_member(claim, "state_id");
+    s->node_name = string_member(claim, "node_name");
+    s->identifier = string_member(claim, "identifier");
+    if (!s->id || !s->id[0] || !s->node_name) {
+        log_warn("claimed state without a state_id or node_name string; skipped: %.300s",
+                 json_object_to_json_string(claim));
+        free(s->id);
+        free(s->node_name);
+        free(s->identifier);
+        free(s);
+        return NULL;
+    }
+    json_object *inputs = NULL;
+    if (json_object_object_get_ex(claim, "inputs", &inputs))
+        s->inputs = json_object_get(inputs);
+    s->owner = h;
+    s->phase = PH_WAITING;
+    s->claimed_ms = exo_mono_ms();
+    hstate **tail = &h->states;
+    while (*tail)
+        tail = &(*tail)->next;
+    *tail = s;
+    return s;
+}
+
+void host_state_remove(host *h, hstate *s)
+{
+    for (hstate **p = &h->states; *p; p = &(*p)->next)
+        if (*p == s) {
+            *p = s->next;
+            break;
+        }
+    if (s->has_run)
+        host_run_cleanup(&s->run);
+    free(s->id);
+    free(s->node_name);
+    free(s->identifier);
+    json_object_put(s->inputs);
+    json_object_put(s->valid_inputs);
+    json_object_put(s->secrets); /* secret strings are freed with it */
+    plugin_set_release(s->set);
+    free(s);
+}
+
+void host_state_finish(host *h, hstate *s, host_outcome *out, int64_t now)
+{
+    int64_t started = s->start_ms ? s->start_ms : s->claimed_ms;
+    log_info("state %s node %s %lld ms: %s", s->id, s->node_name, (long long)(now - started),
+             out->summary);
+    if (s->has_run) {
+        host_run_cleanup(&s->run);
+        s->has_run = false;
+    }
+    if (!out->body) {
+        /* Out of memory building the body: a plain errored is the best we can do. */
+        host_outcome_errored(out, "the host ran out of memory building the report");
+    }
+    s->phase = PH_REPORTING;
+    host_report_create(h, s, s->id, s->node_name, out->kind, out->body);
+    json_object_put(out->body);
+    out->body = NULL;
+}
+
+static void finish_errored(host *h, hstate *s, const char *message)
+{
+    host_outcome out;
+    memset(&out, 0, sizeof out);
+    host_outcome_errored(&out, message);
+    host_state_finish(h, s, &out, exo_mono_ms());
+}
+
+/* Wipes host credentials from a child's copy of the host's memory. */
+static void scrub_child(void *arg)
+{
+    host *h = arg;
+    if (h->conf.api_key)
+        explicit_bzero(h->conf.api_key, strlen(h->conf.api_key));
+    host_http_scrub(h->http);
+}
+
+static void start_child(host *h, hstate *s)
+{
+    host_job job = {s->node, s->id, s->identifier, s->valid_inputs, s->secrets};
+    char err[512];
+    s->start_ms = exo_mono_ms();
+    if (host_run_start(&s->run, &job, &s->node->sandbox, h->scratch_dir, scrub_child, h, err,
+                       sizeof err) < 0) {
+        char msg[600];
+        snprintf(msg, sizeof msg, "the host could not start the state: %s", err);
+        finish_errored(h, s, msg);
+        return;
+    }
+    s->has_run = true;
+    s->phase = PH_RUNNING;
+    log_debug("state %s node %s: started (pid %ld)", s->id, s->node_name, (long)s->run.pid);
+    /* The child has its copy; the parent's copy of the secrets is no longer needed. */
+    if (s->secrets) {
+        json_object_object_foreach(s->secrets, key, value)
+        {
+            (void)key;
+            const char *v = json_object_get_string(value);
+            explicit_bzero((char *)v, strlen(v));
+        }
+        json_object_put(s->secrets);
+        s->secrets = NULL;
+    }
+}
+
+static void wipe_strings(json_object *obj)
+{
+    if (!obj || !json_object_is_type(obj, json_type_object))
+        return;
+    json_object_object_foreach(obj, key, value)
+    {
+        (void)key;
+        if (json_object_is_type(value, json_type_string)) {
+            const char *t = json_object_get_string(value);
+            explicit_bzero((char *)t, strlen(t));
+        }
+    }
+}
+
+static void on_secrets(void *arg, const host_http_result *res)
+{
+    hstate *s = arg;
+    host *h = s->owner;
+    s->secrets_req = 0;
+    if (s->phase != PH_SECRETS)
+        return; /* released during shutdown */
+    if (res->status == 0) {
+        char msg[600];
+        snprintf(msg, sizeof msg, "could not fetch secrets: %s", res->error);
+        finish_errored(h, s, msg);
+        return;
+    }
+    json_object *body = NULL, *map = NULL;
+    if (res->status == 200 && (body = json_tokener_parse(res->body)) &&
+        json_object_is_type(body, json_type_object))
+        json_object_object_get_ex(body, "secrets", &map);
+    if (res->status != 200)
+        log_warn("state %s: fetching secrets answered %ld; continuing without secrets", s->id,
+                 res->status);
+    json_object *selected = NULL;
+    char err[512];
+    int rc = host_select_secrets(s->node, map, &selected, err, sizeof err);
+    wipe_strings(map);
+    json_object_put(body);
+    explicit_bzero((char *)res->body, res->len);
+    if (rc < 0) {
+        finish_errored(h, s, err);
+        return;
+    }
+    s->secrets = selected;
+    start_child(h, s);
+}
+
+static void fetch_secrets(host *h, hstate *s)
+{
+    char *id = exo_http_escape(s->id);
+    char *path = id ? host_ns_path(h, "/state/%s/secrets", id) : NULL;
+    char *url = path ? host_url(h, path) : NULL;
+    s->phase = PH_SECRETS;
+    s->start_ms = exo_mono_ms();
+    unsigned long req = url ? host_http_start(h->http, "GET", url, h->conf.api_key, NULL,
+                                              REQUEST_TIMEOUT_MS, on_secrets, s)
+                            : 0;
+    free(id);
+    free(path);
+    free(url);
+    if (!req) {
+        finish_errored(h, s, "could not fetch secrets: the request could not be started");
+        return;
+    }
+    s->secrets_req = req;
+}
+
+/* Moves one waiting state forward: unknown node and bad inputs end it right here. */
+static void dispatch_one(host *h, hstate *s)
+{
+    const host_node *node = plugin_set_find(h->plugins, s->node_name);
+    if (!node) {
+        char msg[600];
+        snprintf(msg, sizeof msg, "unknown node '%s'", s->node_name);
+        finish_errored(h, s, msg);
+        return;
+    }
+    s->set = h->plugins;
+    s->set->refs++;
+    s->node = node;
+    char err[512];
+    if (host_validate_inputs(node, s->inputs, &s->valid_inputs, err, sizeof err) < 0) {
+        finish_errored(h, s, err);
+        return;
+    }
+    if (node->secrets.count > 0)
+        fetch_secrets(h, s);
+    else
+        start_child(h, s);
+}
+
+void host_states_dispatch(host *h, int64_t now)
+{
+    (void)now;
+    if (h->stopping)
+        return;
+    for (hstate *s = h->states; s; s = s->next) {
+        if (s->phase != PH_WAITING)
+            continue;
+        size_t busy = host_states_count(h, PH_SECRETS) + host_states_count(h, PH_RUNNING);
+        if (busy >= (size_t)h->conf.workers)
+            return;
+        dispatch_one(h, s);
+    }
+}
+
+static hstate *find_by_pid(host *h, pid_t pid)
+{
+    for (hstate *s = h->states; s; s = s->next)
+        if (s->has_run && s->run.pid == pid)
+            return s;
+    return NULL;
+}
+
+void host_states_reap(host *h)
+{
+    for (;;) {
+        int status = 0;
+        struct rusage ru;
+        pid_t pid = wait4(-1, &status, WNOHANG, &ru);
+        if (pid <= 0)
+            return;
+        hstate *s = find_by_pid(h, pid);
+        if (s)
+            host_run_reaped(&s->run, status, &ru);
+    }
+}
+
+void host_states_readable(host *h, int fd)
+{
+    for (hstate *s = h->states; s; s = s->next)
+        if (s->has_run && (s->run.result_fd == fd || s->run.output_fd == fd)) {
+            host_run_on_readable(&s->run, fd);
+            return;
+        }
+}
+
+void host_states_tick(host *h, int64_t now)
+{
+    for (hstate *s = h->states; s; s = s->next) {
+        if (s->phase != PH_RUNNING)
+            continue;
+        host_run_check_deadline(&s->run, now);
+        if (h->stopping && h->stop_kill_ms && now >= h->stop_kill_ms)
+            host_run_kill(&s->run);
+        if (host_run_finished(&s->run, now)) {
+            host_outcome out;
+            host_run_outcome(&s->run, s->node, &out);
+            host_state_finish(h, s, &out, now);
+        }
+    }
+}
+
+int64_t host_states_next_ms(const host *h)
+{
+    int64_t next = INT64_MAX;
+    for (const hstate *s = h->states; s; s = s->next) {
+        if (s->phase != PH_RUNNING)
+            continue;
+        int64_t t = s->run.exited ? s->run.exited_ms + 1001 : s->run.deadline_ms;
+        if (s->run.exited && s->run.result_fd < 0 && s->run.output_fd < 0)
+            t = 0;
+        if (t < next)
+            next = t;
+    }
+    if (h->stopping && h->stop_kill_ms && host_states_count(h, PH_RUNNING) > 0 &&
+        h->stop_kill_ms < next)
+        next = h->stop_kill_ms;
+    return next;
+}
+
+/* Shutdown: states that never started go back to the state manager right away
+ * (re-enqueue-after 1 ms has no status precondition and costs no retry). */
+void host_states_release_waiting(host *h)
+{
+    for (hstate *s = h->states; s; s = s->next) {
+        if (s->phase != PH_WAITING && s->phase != PH_SECRETS)
+            continue;
+        bool fetching = s->phase == PH_SECRETS;
+        s->phase = PH_REPORTING;
+        if (fetching && s->secrets_req)
+            host_http_cancel(h->http, s->secrets_req);
+        json_object *body = json_object_new_object();
+        if (!body)
+            continue;
+        json_object_object_add(body, "enqueue_after", json_object_new_int(1));
+        log_info("state %s node %s: released (host stopping)", s->id, s->node_name);
+        host_report_create(h, s, s->id, s->node_name, HOST_REPORT_REQUEUE, body);
+        json_object_put(body);
+    }
+}

@@ -1,0 +1,371 @@
+#include "plugin.h"
+
+#include <dlfcn.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "log.h"
+
+#define PROBE_TIMEOUT_MS 10000
+
+static int check_elf(const char *path, char *err, size_t errlen)
+{
+    int fd = open(path, O_RDONLY | O_CLOEXEC);
+    if (fd < 0) {
+        snprintf(err, errlen, "%s: cannot open: %s", path, strerror(errno));
+        return -1;
+    }
+    unsigned char magic[4] = {0};
+    ssize_t n = read(fd, magic, sizeof magic);
+    close(fd);
+    if (n != 4 || memcmp(magic, "\177ELF", 4) != 0) {
+        snprintf(err, errlen, "%s: not an ELF shared object", path);
+        return -1;
+    }
+    return 0;
+}
+
+/* Child side of the probe: dlopen and report dlerror() through fd. */
+static void probe_child(const char *path, int fd) __attribute__((noreturn));
+static void probe_child(const char *path, int fd)
+{
+    /* A crash must kill the probe, whatever handlers the host (or a sanitizer or a
+     * test framework) installed. */
+    const int fatal[] = {SIGSEGV, SIGBUS, SIGABRT, SIGILL, SIGFPE};
+    for (size_t i = 0; i < sizeof fatal / sizeof fatal[0]; i++)
+        signal(fatal[i], SIG_DFL);
+    void *h = dlopen(path, RTLD_NOW | RTLD_LOCAL);
+    if (!h) {
+        const char *e = dlerror();
+        size_t len = e ? strlen(e) : 0;
+        if (len && write(fd, e, len) < 0)
+            _exit(3);
+        _exit(2);
+    }
+    _exit(0);
+}
+
+static int wait_probe(pid_t pid, int *status)
+{
+    struct timespec step = {0, 5 * 1000 * 1000};
+    for (int waited = 0; waited < PROBE_TIMEOUT_MS; waited += 5) {
+        pid_t r = waitpid(pid, status, WNOHANG);
+        if (r == pid)
+            return 0;
+        if (r < 0 && errno != EINTR)
+            return -1;
+        nanosleep(&step, NULL);
+    }
+    kill(pid, SIGKILL);
+    waitpid(pid, status, 0);
+    return 1;
+}
+
+int host_plugin_probe(const char *path, char *err, size_t errlen)
+{
+    if (check_elf(path, err, errlen) < 0)
+        return -1;
+    int fds[2];
+    if (pipe2(fds, O_CLOEXEC) < 0) {
+        snprintf(err, errlen, "%s: cannot probe: pipe: %s", path, strerror(errno));
+        return -1;
+    }
+    fflush(NULL);
+    pid_t pid = fork();
+    if (pid < 0) {
+        snprintf(err, errlen, "%s: cannot probe: fork: %s", path, strerror(errno));
+        close(fds[0]);
+        close(fds[1]);
+        return -1;
+    }
+    if (pid == 0) {
+        close(fds[0]);
+        probe_child(path, fds[1]);
+    }
+    close(fds[1]);
+    int status = 0;
+    int w = wait_probe(pid, &status);
+    char msg[1024] = "";
+    ssize_t n = read(fds[0], msg, sizeof msg - 1);
+    msg[n > 0 ? n : 0] = '\0';
+    close(fds[0]);
+    if (w < 0) {
+        snprintf(err, errlen, "%s: cannot probe: waitpid: %s", path, strerror(errno));
+        return -1;
+    }
+    if (w > 0) {
+        snprintf(err, errlen, "%s: loading did not finish within %d ms (constructor hangs?)", path,
+                 PROBE_TIMEOUT_MS);
+        return -1;
+    }
+    if (WIFSIGNALED(status)) {
+        const char *sig = sigabbrev_np(WTERMSIG(status));
+        snprintf(err, errlen, "%s: crashed while loading (killed by SIG%s)", path, sig ? sig : "?");
+        return -1;
+    }
+    int code = WEXITSTATUS(status);
+    if (code == 2 || code == 3) {
+        snprintf(err, errlen, "%s: cannot load: %s", path, msg[0] ? msg : "dlopen failed");
+        return -1;
+    }
+    if (code != 0) {
+        snprintf(err, errlen, "%s: crashed while loading (exit status %d)", path, code);
+        return -1;
+    }
+    return 0;
+}
+
+static bool valid_field_name(const char *s, size_t len)
+{
+    if (len == 0 || !((s[0] >= 'A' && s[0] <= 'Z') || (s[0] >= 'a' && s[0] <= 'z')))
+        return false;
+    for (size_t i = 1; i < len; i++) {
+        char c = s[i];
+        if (!((c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') ||
+              c == '_'))
+            return false;
+    }
+    return true;
+}
+
+static void free_fields(host_field_list *l)
+{
+    for (size_t i = 0; i < l->count; i++) {
+        free(l->items[i].name);
+        free(l->items[i].def);
+    }
+    free(l->items);
+    l->items = NULL;
+    l->count = 0;
+}
+
+/* Copies one exo_field_list, splitting "name=default" and checking names. */
+static int copy_fields(const exo_field_list *in, const char *kind, bool allow_default,
+                       const char *origin, host_field_list *out, char *err, size_t errlen)
+{
+    out->count = 0;
+    out->items = NULL;
+    if (in->count == 0)
+        return 0;
+    if (!in->names || in->count > 4096) {
+        snprintf(err, errlen, "%s: the %s list is malformed", origin, kind);
+        return -1;
+    }
+    if (!(out->items = calloc(in->count, sizeof *out->items))) {
+        snprintf(err, errlen, "%s: out of memory", origin);
+        return -1;
+    }
+    for (size_t i = 0; i < in->count; i++) {
+        const char *entry = in->names[i];
+        if (!entry) {
+            snprintf(err, errlen, "%s: %s #%zu is NULL", origin, kind, i + 1);
+            goto fail;
+        }
+        const char *eq = strchr(entry, '=');
+        size_t len = eq ? (size_t)(eq - entry) : strlen(entry);
+        if (!valid_field_name(entry, len)) {
+            snprintf(err, errlen, "%s: %s name '%.*s' is not valid (want [A-Za-z][A-Za-z0-9_]*)",
+                     origin, kind, (int)len, entry);
+            goto fail;
+        }
+        if (eq && !allow_default) {
+            snprintf(err, errlen, "%s: %s '%.*s' cannot have a default", origin, kind, (int)len,
+                     entry);
+            goto fail;
+        }
+        host_field *f = &out->items[i];
+        f->name = strndup(entry, len);
+        f->def = eq ? strdup(eq + 1) : NULL;
+        out->count = i + 1;
+        if (!f->name || (eq && !f->def)) {
+            snprintf(err, errlen, "%s: out of memory", origin);
+            goto fail;
+        }
+        for (size_t j = 0; j < i; j++) {
+            if (strcmp(out->items[j].name, f->name) == 0) {
+                snprintf(err, errlen, "%s: %s '%s' is declared twice", origin, kind, f->name);
+                goto fail;
+            }
+        }
+    }
+    return 0;
+fail:
+    free_fields(out);
+    return -1;
+}
+
+int host_node_from_def(const exo_node_def *def, const char *origin, host_node *out, char *err,
+                       size_t errlen)
+{
+    memset(out, 0, sizeof *out);
+    if (def->abi_version != EXO_ABI_VERSION) {
+        snprintf(err, errlen, "%s: built for plugin ABI version %u, this host supports version %u",
+                 origin, def->abi_version, EXO_ABI_VERSION);
+        return -1;
+    }
+    size_t need = offsetof(exo_node_def, secrets) + sizeof def->secrets;
+    if (def->struct_size < need) {
+        snprintf(err, errlen, "%s: exo_node descriptor is too small (%u bytes, need %zu)", origin,
+                 def->struct_size, need);
+        return -1;
+    }
+    if (!def->name || !def->name[0]) {
+        snprintf(err, errlen, "%s: the node has no name", origin);
+        return -1;
+    }
+    for (const char *p = def->name; *p; p++) {
+        if ((unsigned char)*p < 0x20 || *p == '/' || *p == '"' || *p == '\\') {
+            snprintf(err, errlen, "%s: node name '%s' contains a character that is not allowed",
+                     origin, def->name);
+            return -1;
+        }
+    }
+    if (!(out->name = strdup(def->name)) || !(out->path = strdup(origin))) {
+        snprintf(err, errlen, "%s: out of memory", origin);
+        goto fail;
+    }
+    if (copy_fields(&def->inputs, "input", true, origin, &out->inputs, err, errlen) < 0 ||
+        copy_fields(&def->outputs, "output", true, origin, &out->outputs, err, errlen) < 0 ||
+        copy_fields(&def->secrets, "secret", false, origin, &out->secrets, err, errlen) < 0)
+        goto fail;
+    return 0;
+fail:
+    host_node_free(out);
+    return -1;
+}
+
+int host_plugin_load(const char *path, const host_sandbox_conf *sandbox, host_node *out,
+                     char *err, size_t errlen)
+{
+    memset(out, 0, sizeof *out);
+    if (host_plugin_probe(path, err, errlen) < 0)
+        return -1;
+    void *dl = dlopen(path, RTLD_NOW | RTLD_LOCAL);
+    if (!dl) {
+        const char *e = dlerror();
+        snprintf(err, errlen, "%s: cannot load: %s", path, e ? e : "dlopen failed");
+        return -1;
+    }
+    const exo_node_def *def = dlsym(dl, "exo_node");
+    if (!def) {
+        snprintf(err, errlen, "%s: does not export exo_node (declare the node with EXO_NODE)", path);
+        dlclose(dl);
+        return -1;
+    }
+    void *exec = dlsym(dl, "exo_execute");
+    if (!exec) {
+        snprintf(err, errlen, "%s: does not export exo_execute", path);
+        dlclose(dl);
+        return -1;
+    }
+    if (host_node_from_def(def, path, out, err, errlen) < 0) {
+        dlclose(dl);
+        return -1;
+    }
+    /* POSIX leaves object-to-function pointer conversion to the implementation;
+     * dlsym on Linux guarantees it. */
+    memcpy(&out->execute, &exec, sizeof exec);
+    out->dl = dl;
+    if (sandbox)
+        out->sandbox = *sandbox;
+    else
+        host_sandbox_defaults(&out->sandbox);
+    return 0;
+}
+
+void host_node_free(host_node *node)
+{
+    if (!node)
+        return;
+    free(node->name);
+    free(node->path);
+    free_fields(&node->inputs);
+    free_fields(&node->outputs);
+    free_fields(&node->secrets);
+    /* The handle is deliberately not dlclose'd: forked children of an older plugin
+     * set may still be described by it, and unloading buys nothing in a host. */
+    memset(node, 0, sizeof *node);
+}
+
+void host_nodes_free(host_node *nodes, size_t n)
+{
+    for (size_t i = 0; i < n; i++)
+        host_node_free(&nodes[i]);
+    free(nodes);
+}
+
+int host_nodes_check_unique(const host_node *nodes, size_t n, char *err, size_t errlen)
+{
+    for (size_t i = 0; i < n; i++)
+        for (size_t j = 0; j < i; j++)
+            if (strcmp(nodes[i].name, nodes[j].name) == 0) {
+                snprintf(err, errlen, "duplicate node name '%s': declared by %s and by %s",
+                         nodes[i].name, nodes[j].path, nodes[i].path);
+                return -1;
+            }
+    return 0;
+}
+
+const host_field *host_field_find(const host_field_list *list, const char *name)
+{
+    for (size_t i = 0; i < list->count; i++)
+        if (strcmp(list->items[i].name, name) == 0)
+            return &list->items[i];
+    return NULL;
+}
+
+static void append_line(char *err, size_t errlen, const char *line)
+{
+    size_t used = strlen(err);
+    if (used + 2 >= errlen)
+        return;
+    snprintf(err + used, errlen - used, "%s%s", used ? "\n" : "", line);
+}
+
+int host_plugins_load_all(const host_conf *conf, host_node **out, size_t *n_out, char *err,
+                          size_t errlen)
+{
+    *out = NULL;
+    *n_out = 0;
+    err[0] = '\0';
+    host_node *nodes = calloc(conf->n_plugins, sizeof *nodes);
+    if (!nodes) {
+        snprintf(err, errlen, "out of memory");
+        return -1;
+    }
+    size_t loaded = 0;
+    bool failed = false;
+    for (size_t i = 0; i < conf->n_plugins; i++) {
+        char one[1024];
+        const host_plugin_conf *p = &conf->plugins[i];
+        if (host_plugin_load(p->path, &p->sandbox, &nodes[loaded], one, sizeof one) < 0) {
+            char line[1200];
+            snprintf(line, sizeof line, "%s:%d: plugin %s", conf->file, p->line, one);
+            append_line(err, errlen, line);
+            failed = true;
+            continue;
+        }
+        loaded++;
+    }
+    char dup[1024];
+    if (!failed && host_nodes_check_unique(nodes, loaded, dup, sizeof dup) < 0) {
+        char line[1200];
+        snprintf(line, sizeof line, "%s: %s", conf->file, dup);
+        append_line(err, errlen, line);
+        failed = true;
+    }
+    if (failed) {
+        host_nodes_free(nodes, loaded);
+        return -1;
+    }
+    *out = nodes;
+    *n_out = loaded;
+    return 0;
+}

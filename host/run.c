@@ -1,0 +1,406 @@
+#include "run.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <ftw.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include "clock.h"
+#include "log.h"
+#include "validate.h"
+
+#define FORWARD_LIMIT (16 * 1024) /* printed bytes copied into the host log per state */
+
+void host_format_kib(int64_t kib, char *buf, size_t len)
+{
+    if (kib % 1024 == 0)
+        snprintf(buf, len, "%lld MiB", (long long)(kib / 1024));
+    else
+        snprintf(buf, len, "%lld KiB", (long long)kib);
+}
+
+static int remove_entry(const char *path, const struct stat *sb, int flag, struct FTW *ftw)
+{
+    (void)sb;
+    (void)flag;
+    (void)ftw;
+    return remove(path) < 0 && errno != ENOENT ? -1 : 0;
+}
+
+int host_remove_tree(const char *path)
+{
+    return nftw(path, remove_entry, 16, FTW_DEPTH | FTW_PHYS);
+}
+
+static void close_fd(int *fd)
+{
+    if (*fd >= 0)
+        close(*fd);
+    *fd = -1;
+}
+
+int host_run_start(host_run *r, const host_job *job, const host_sandbox_conf *sb,
+                   const char *scratch_root, void (*scrub)(void *), void *scrub_arg, char *err,
+                   size_t errlen)
+{
+    memset(r, 0, sizeof *r);
+    r->result_fd = r->output_fd = -1;
+    r->pid = -1;
+    r->sb = *sb;
+    int res[2] = {-1, -1}, outp[2] = {-1, -1};
+    size_t n = strlen(scratch_root) + 32;
+    r->scratch = malloc(n);
+    if (asprintf(&r->log_prefix, "state %s (%s)", job->state_id, job->node->name) < 0)
+        r->log_prefix = NULL;
+    if (!r->scratch || !r->log_prefix) {
+        snprintf(err, errlen, "out of memory");
+        goto fail;
+    }
+    snprintf(r->scratch, n, "%s/state-XXXXXX", scratch_root);
+    if (!mkdtemp(r->scratch)) {
+        snprintf(err, errlen, "cannot create scratch directory in %s: %s", scratch_root,
+                 strerror(errno));
+        free(r->scratch);
+        r->scratch = NULL;
+        goto fail;
+    }
+    if (pipe2(res, O_CLOEXEC) < 0 || pipe2(outp, O_CLOEXEC) < 0) {
+        snprintf(err, errlen, "pipe: %s", strerror(errno));
+        goto fail;
+    }
+    fflush(NULL);
+    r->started_ms = exo_mono_ms();
+    r->deadline_ms = r->started_ms + sb->timeout_ms;
+    pid_t pid = fork();
+    if (pid < 0) {
+        snprintf(err, errlen, "fork: %s", strerror(errno));
+        goto fail;
+    }
+    if (pid == 0) {
+        close(res[0]);
+        close(outp[0]);
+        if (scrub)
+            scrub(scrub_arg);
+        host_child_main(job, sb, r->scratch, res[1], outp[1]);
+    }
+    setpgid(pid, pid); /* also done by the child: whichever runs first wins */
+    r->pid = pid;
+    close(res[1]);
+    close(outp[1]);
+    r->result_fd = res[0];
+    r->output_fd = outp[0];
+    fcntl(r->result_fd, F_SETFL, O_NONBLOCK);
+    fcntl(r->output_fd, F_SETFL, O_NONBLOCK);
+    return 0;
+fail:
+    for (int i = 0; i < 2; i++) {
+        close_fd(&res[i]);
+        close_fd(&outp[i]);
+    }
+    host_run_cleanup(r);
+    return -1;
+}
+
+static void kill_group(host_run *r)
+{
+    if (r->pid > 0 && !r->exited) {
+        kill(-r->pid, SIGKILL);
+        kill(r->pid, SIGKILL);
+    }
+}
+
+static size_t output_limit(const host_run *r)
+{
+    return (size_t)r->sb.output_kb * 1024;
+}
+
+static void forward_line(host_run *r)
+{
+    if (r->line_len == 0)
+        return;
+    if (r->forwarded < FORWARD_LIMIT)
+        log_info("%s: %.*s", r->log_prefix, (int)r->line_len, r->line);
+    else if (r->forwarded - r->line_len < FORWARD_LIMIT)
+        log_info("%s: (further output not logged)", r->log_prefix);
+    r->line_len = 0;
+}
+
+static void forward_output(host_run *r, const char *buf, size_t n)
+{
+    for (size_t i = 0; i < n; i++) {
+        r->forwarded++;
+        if (buf[i] == '\n' || r->line_len == sizeof r->line) {
+            forward_line(r);
+            if (buf[i] == '\n')
+                continue;
+        }
+        r->line[r->line_len++] = buf[i];
+    }
+}
+
+static void read_result(host_run *r)
+{
+    char buf[65536];
+    for (;;) {
+        ssize_t n = read(r->result_fd, buf, sizeof buf);
+        if (n < 0 && errno == EINTR)
+            continue;
+        if (n < 0)
+            return; /* EAGAIN: more later */
+        if (n == 0) {
+            close_fd(&r->result_fd);
+            return;
+        }
+        if (r->result_len + (size_t)n > output_limit(r)) {
+            r->output_exceeded = true;
+            kill_group(r);
+            close_fd(&r->result_fd);
+            return;
+        }
+        char *grown = realloc(r->result, r->result_len + (size_t)n + 1);
+        if (!grown) {
+            kill_group(r);
+            close_fd(&r->result_fd);
+            return;
+        }
+        memcpy(grown + r->result_len, buf, (size_t)n);
+        r->result_len += (size_t)n;
+        grown[r->result_len] = '\0';
+        r->result = grown;
+    }
+}
+
+static void read_output(host_run *r)
+{
+    char buf[65536];
+    for (;;) {
+        ssize_t n = read(r->output_fd, buf, sizeof buf);
+        if (n < 0 && errno == EINTR)
+            continue;
+        if (n < 0)
+            return;
+        if (n == 0) {
+            forward_line(r);
+            close_fd(&r->output_fd);
+            return;
+        }
+        r->output_len += (size_t)n;
+        if (r->output_len > output_limit(r)) {
+            r->output_exceeded = true;
+            kill_group(r);
+            close_fd(&r->output_fd);
+            return;
+        }
+        forward_output(r, buf, (size_t)n);
+    }
+}
+
+void host_run_on_readable(host_run *r, int fd)
+{
+    if (fd == r->result_fd)
+        read_result(r);
+    else if (fd == r->output_fd)
+        read_output(r);
+}
+
+void host_run_reaped(host_run *r, int status, const struct rusage *ru)
+{
+    r->exited = true;
+    r->status = status;
+    r->exited_ms = exo_mono_ms();
+    if (ru)
+        r->ru = *ru;
+    /* Stray processes of the group (if fork was allowed) die with it. */
+    kill(-r->pid, SIGKILL);
+}
+
+void host_run_check_deadline(host_run *r, int64_t now_ms)
+{
+    if (!r->exited && !r->timed_out && now_ms >= r->deadline_ms) {
+        r->timed_out = true;
+        kill_group(r);
+    }
+}
+
+void host_run_kill(host_run *r)
+{
+    if (!r->exited) {
+        r->killed_by_host = true;
+        kill_group(r);
+    }
+}
+
+bool host_run_finished(const host_run *r, int64_t now_ms)
+{
+    if (!r->exited)
+        return false;
+    if (r->result_fd < 0 && r->output_fd < 0)
+        return true;
+    return now_ms - r->exited_ms > 1000; /* a escaped grandchild keeps a pipe open */
+}
+
+void host_outcome_errored(host_outcome *out, const char *message)
+{
+    out->kind = HOST_REPORT_ERRORED;
+    out->body = json_object_new_object();
+    if (out->body)
+        json_object_object_add(out->body, "error", json_object_new_string(message));
+    snprintf(out->summary, sizeof out->summary, "errored: %s", message);
+}
+
+static void outcome_from_result(const host_run *r, const host_node *node, json_object *res,
+                                host_outcome *out)
+{
+    json_object *kind_obj = NULL;
+    const char *kind = json_object_object_get_ex(res, "kind", &kind_obj)
+                           ? json_object_get_string(kind_obj)
+                           : "";
+    char msg[1024];
+    json_object *v = NULL;
+    if (strcmp(kind, "error") == 0) {
+        json_object_object_get_ex(res, "error", &v);
+        const char *text = v ? json_object_get_string(v) : NULL;
+        host_outcome_errored(out, text && *text ? text : "the node failed without a message");
+    } else if (strcmp(kind, "blocked") == 0) {
+        json_object_object_get_ex(res, "syscall", &v);
+        snprintf(msg, sizeof msg, "blocked system call: %s", v ? json_object_get_string(v) : "?");
+        host_outcome_errored(out, msg);
+    } else if (strcmp(kind, "memory") == 0) {
+        snprintf(msg, sizeof msg, "memory limit %lld MiB exceeded", (long long)r->sb.memory_mb);
+        host_outcome_errored(out, msg);
+    } else if (strcmp(kind, "prune") == 0) {
+        json_object_object_get_ex(res, "data", &v);
+        if (!v || !json_object_is_type(v, json_type_object)) {
+            host_outcome_errored(out, "exo_prune: the data is not a JSON object");
+            return;
+        }
+        out->kind = HOST_REPORT_PRUNE;
+        out->body = json_object_new_object();
+        if (out->body)
+            json_object_object_add(out->body, "data", json_object_get(v));
+        snprintf(out->summary, sizeof out->summary, "pruned");
+    } else if (strcmp(kind, "requeue") == 0) {
+        json_object_object_get_ex(res, "delay_ms", &v);
+        int64_t ms = v ? json_object_get_int64(v) : 0;
+        if (ms < 1) {
+            host_outcome_errored(out, "Delay must be greater than 0");
+            return;
+        }
+        out->kind = HOST_REPORT_REQUEUE;
+        out->body = json_object_new_object();
+        if (out->body)
+            json_object_object_add(out->body, "enqueue_after", json_object_new_int64(ms));
+        snprintf(out->summary, sizeof out->summary, "re-enqueue after %lld ms", (long long)ms);
+    } else if (strcmp(kind, "outputs") == 0) {
+        json_object *outputs = NULL, *clean = NULL, *store = NULL;
+        json_object_object_get_ex(res, "outputs", &outputs);
+        if (host_validate_outputs(node, outputs, &clean, msg, sizeof msg) < 0) {
+            host_outcome_errored(out, msg);
+            return;
+        }
+        if (json_object_object_get_ex(res, "store", &store) &&
+            host_validate_store(store, msg, sizeof msg) < 0) {
+            json_object_put(clean);
+            host_outcome_errored(out, msg);
+            return;
+        }
+        out->kind = HOST_REPORT_EXECUTED;
+        out->body = json_object_new_object();
+        if (!out->body) {
+            json_object_put(clean);
+            return;
+        }
+        size_t n = json_object_array_length(clean);
+        json_object_object_add(out->body, "outputs", clean);
+        if (store)
+            json_object_object_add(out->body, "store", json_object_get(store));
+        snprintf(out->summary, sizeof out->summary, "executed (%zu output%s%s)", n,
+                 n == 1 ? "" : "s", store ? ", store" : "");
+    } else {
+        snprintf(msg, sizeof msg, "the node sent a result of unknown kind '%s'", kind);
+        host_outcome_errored(out, msg);
+    }
+}
+
+static void signal_outcome(const host_run *r, host_outcome *out)
+{
+    int sig = WTERMSIG(r->status);
+    double cpu = (double)r->ru.ru_utime.tv_sec + (double)r->ru.ru_stime.tv_sec +
+                 (double)(r->ru.ru_utime.tv_usec + r->ru.ru_stime.tv_usec) / 1e6;
+    char msg[256];
+    if (sig == SIGXCPU || (sig == SIGKILL && r->sb.cpu_seconds > 0 && cpu >= (double)r->sb.cpu_seconds)) {
+        snprintf(msg, sizeof msg, "CPU time limit %lld s exceeded", (long long)r->sb.cpu_seconds);
+    } else if (sig == SIGXFSZ) {
+        snprintf(msg, sizeof msg, "file size limit %lld MiB exceeded",
+                 (long long)r->sb.file_size_mb);
+    } else {
+        const char *name = sigabbrev_np(sig);
+        if (name)
+            snprintf(msg, sizeof msg, "killed by SIG%s", name);
+        else
+            snprintf(msg, sizeof msg, "killed by signal %d", sig);
+    }
+    host_outcome_errored(out, msg);
+}
+
+void host_run_outcome(const host_run *r, const host_node *node, host_outcome *out)
+{
+    memset(out, 0, sizeof *out);
+    char msg[256], size[32];
+    if (r->killed_by_host) {
+        host_outcome_errored(out, "host shutting down: the state did not finish within the "
+                                  "grace period");
+        return;
+    }
+    if (r->timed_out) {
+        snprintf(msg, sizeof msg, "timed out after %lld ms", (long long)r->sb.timeout_ms);
+        host_outcome_errored(out, msg);
+        return;
+    }
+    if (r->output_exceeded) {
+        host_format_kib(r->sb.output_kb, size, sizeof size);
+        snprintf(msg, sizeof msg, "output larger than %s", size);
+        host_outcome_errored(out, msg);
+        return;
+    }
+    json_object *res = r->result_len ? json_tokener_parse(r->result) : NULL;
+    bool has_kind = res && json_object_is_type(res, json_type_object) &&
+                    json_object_object_get_ex(res, "kind", NULL);
+    if (has_kind && (WIFEXITED(r->status) ||
+                     strcmp(json_object_get_string(json_object_object_get(res, "kind")),
+                            "memory") == 0)) {
+        outcome_from_result(r, node, res, out);
+    } else if (WIFSIGNALED(r->status)) {
+        signal_outcome(r, out);
+    } else if (r->result_len && !has_kind) {
+        host_outcome_errored(out, "the node sent an unreadable result");
+    } else {
+        host_outcome_errored(out, "exited without a result");
+        if (WIFEXITED(r->status))
+            snprintf(out->summary, sizeof out->summary,
+                     "errored: exited without a result (exit status %d)", WEXITSTATUS(r->status));
+    }
+    json_object_put(res);
+}
+
+void host_run_cleanup(host_run *r)
+{
+    close_fd(&r->result_fd);
+    close_fd(&r->output_fd);
+    if (r->scratch) {
+        if (host_remove_tree(r->scratch) < 0 && errno != ENOENT)
+            log_warn("cannot remove scratch directory %s: %s", r->scratch, strerror(errno));
+        free(r->scratch);
+        r->scratch = NULL;
+    }
+    free(r->result);
+    r->result = NULL;
+    free(r->log_prefix);
+    r->log_prefix = NULL;
+}

@@ -1,0 +1,95 @@
+/* Parent side of one state's child process: start it, collect its result and its
+ * printed output through two non-blocking pipes, enforce the wall-clock and output
+ * limits, and turn what happened into the report to send.
+ *
+ * Lifecycle: host_run_start -> (host_run_on_readable on POLLIN of either fd,
+ * host_run_reaped when waitpid returned it, host_run_check_deadline on timer) ...
+ * -> host_run_finished() -> host_run_outcome -> host_run_cleanup. */
+#ifndef EXO_HOST_RUN_H
+#define EXO_HOST_RUN_H
+
+#include <json-c/json.h>
+#include <stdbool.h>
+#include <stdint.h>
+#include <sys/resource.h>
+#include <sys/types.h>
+
+#include "child.h"
+#include "config.h"
+
+typedef enum {
+    HOST_REPORT_EXECUTED,
+    HOST_REPORT_ERRORED,
+    HOST_REPORT_PRUNE,
+    HOST_REPORT_REQUEUE,
+} host_report_kind;
+
+/* The report for a state: which endpoint and the body to send. */
+typedef struct host_outcome {
+    host_report_kind kind;
+    json_object *body;
+    char summary[512]; /* for the one log line per state */
+} host_outcome;
+
+typedef struct host_run {
+    pid_t pid;
+    int result_fd; /* -1 once closed */
+    int output_fd;
+    char *scratch;
+    char *log_prefix; /* "state <id> (<node>)" for forwarded output */
+    host_sandbox_conf sb;
+    int64_t started_ms;
+    int64_t deadline_ms;
+    int64_t exited_ms;
+    char *result;
+    size_t result_len;
+    size_t output_len;
+    char line[1024]; /* partial line of printed output */
+    size_t line_len;
+    size_t forwarded;
+    bool exited;
+    int status;
+    struct rusage ru;
+    bool timed_out;
+    bool output_exceeded;
+    bool killed_by_host; /* shutdown grace expired */
+} host_run;
+
+/* Forks the child for job.  scratch_root: directory in which the private scratch
+ * directory is created.  scrub() runs in the child before the sandbox (wipes
+ * host credentials from the child's copy of memory). */
+int host_run_start(host_run *r, const host_job *job, const host_sandbox_conf *sb,
+                   const char *scratch_root, void (*scrub)(void *), void *scrub_arg, char *err,
+                   size_t errlen);
+
+/* Reads what is available on fd (one of the run's pipes).  Kills the child when the
+ * output limit is exceeded. */
+void host_run_on_readable(host_run *r, int fd);
+
+void host_run_reaped(host_run *r, int status, const struct rusage *ru);
+
+/* Kills the child's process group when its deadline has passed. */
+void host_run_check_deadline(host_run *r, int64_t now_ms);
+
+/* Kills the process group now (shutdown); the outcome names the reason. */
+void host_run_kill(host_run *r);
+
+/* Done: the child was reaped and both pipes are at EOF (or 1 s passed since exit). */
+bool host_run_finished(const host_run *r, int64_t now_ms);
+
+/* Decides the report from the run and the node's declared outputs. */
+void host_run_outcome(const host_run *r, const host_node *node, host_outcome *out);
+
+/* Closes the pipes and removes the scratch directory. */
+void host_run_cleanup(host_run *r);
+
+/* Outcome helpers also used for states that never ran. */
+void host_outcome_errored(host_outcome *out, const char *message);
+
+/* "1 MiB", "512 KiB" */
+void host_format_kib(int64_t kib, char *buf, size_t len);
+
+/* Removes a directory tree (no symlinks followed). */
+int host_remove_tree(const char *path);
+
+#endif

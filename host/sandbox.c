@@ -1,0 +1,363 @@
+#include "sandbox.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <grp.h>
+#include <linux/landlock.h>
+#include <pwd.h>
+#include <sched.h>
+#include <seccomp.h>
+#include <signal.h>
+#include <stdbool.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/prctl.h>
+#include <sys/resource.h>
+#include <sys/syscall.h>
+#include <unistd.h>
+
+#include "child.h"
+#include "log.h"
+
+#if defined(__SANITIZE_ADDRESS__)
+#define HOST_UNDER_ASAN 1
+#elif defined(__has_feature)
+#if __has_feature(address_sanitizer)
+#define HOST_UNDER_ASAN 1
+#endif
+#endif
+#ifndef HOST_UNDER_ASAN
+#define HOST_UNDER_ASAN 0
+#endif
+
+#ifndef LANDLOCK_ACCESS_FS_TRUNCATE
+#define LANDLOCK_ACCESS_FS_TRUNCATE (1ULL << 14) /* kernel ABI 3; older uapi headers lack it */
+#endif
+
+/* System calls that trap in every sandbox. */
+static const char *const always_blocked[] = {
+    "ptrace", "process_vm_readv", "process_vm_writev", "mount", "umount2", "pivot_root",
+    "chroot", "move_mount", "open_tree", "fsopen", "fsmount", "fsconfig", "fspick",
+    "init_module", "finit_module", "delete_module", "kexec_load", "kexec_file_load", "bpf",
+    "reboot", "unshare", "setns", "swapon", "swapoff", "acct", "settimeofday",
+    "clock_settime", "adjtimex", "clock_adjtime", "perf_event_open", "keyctl", "add_key",
+    "request_key", "iopl", "ioperm", "open_by_handle_at", "name_to_handle_at", "quotactl",
+    "userfaultfd", "lookup_dcookie", "syslog", "personality", NULL};
+
+/* Syscall numbers and names for the SIGSYS handler, filled before the filter is
+ * loaded (a signal handler can only read static data). */
+#define MAX_TRAPPED 64
+static struct {
+    int nr;
+    const char *name;
+} trapped[MAX_TRAPPED];
+static size_t n_trapped;
+/* Whether the memory-exhaustion crash handler may report "memory" (limit applied). */
+static volatile sig_atomic_t memory_limited;
+
+int host_sandbox_memory_limit_supported(void)
+{
+    return !HOST_UNDER_ASAN;
+}
+
+static void write_fd_str(int fd, const char *s)
+{
+    size_t len = strlen(s);
+    while (len > 0) {
+        ssize_t n = write(fd, s, len);
+        if (n <= 0)
+            return;
+        s += n;
+        len -= (size_t)n;
+    }
+}
+
+static void on_sigsys(int sig, siginfo_t *info, void *uc)
+{
+    (void)sig;
+    (void)uc;
+    const char *name = "unknown";
+    for (size_t i = 0; i < n_trapped; i++)
+        if (trapped[i].nr == info->si_syscall)
+            name = trapped[i].name;
+    write_fd_str(HOST_RESULT_FD, "{\"kind\":\"blocked\",\"syscall\":\"");
+    write_fd_str(HOST_RESULT_FD, name);
+    write_fd_str(HOST_RESULT_FD, "\"}");
+    _exit(0);
+}
+
+static void on_crash(int sig)
+{
+    int saved = errno;
+    if (memory_limited && saved == ENOMEM)
+        write_fd_str(HOST_RESULT_FD, "{\"kind\":\"memory\"}");
+    raise(sig); /* SA_RESETHAND restored the default action: die of the signal */
+}
+
+static int set_limit(int resource, rlim_t soft, rlim_t hard, const char *name, char *err,
+                     size_t errlen)
+{
+    struct rlimit rl = {soft, hard};
+    if (setrlimit(resource, &rl) < 0) {
+        snprintf(err, errlen, "setrlimit(%s): %s", name, strerror(errno));
+        return -1;
+    }
+    return 0;
+}
+
+static int drop_user(const host_sandbox_conf *sb, const char *scratch, bool *dropped, char *err,
+                     size_t errlen)
+{
+    *dropped = false;
+    if (geteuid() != 0 || !sb->user[0])
+        return 0;
+    struct passwd pw, *found = NULL;
+    char buf[4096];
+    if (getpwnam_r(sb->user, &pw, buf, sizeof buf, &found) != 0 || !found) {
+        snprintf(err, errlen, "user '%s' does not exist", sb->user);
+        return -1;
+    }
+    if (chown(scratch, pw.pw_uid, pw.pw_gid) < 0 || setgroups(0, NULL) < 0 ||
+        setgid(pw.pw_gid) < 0 || setuid(pw.pw_uid) < 0) {
+        snprintf(err, errlen, "cannot switch to user '%s': %s", sb->user, strerror(errno));
+        return -1;
+    }
+    *dropped = true;
+    return 0;
+}
+
+static int apply_limits(const host_sandbox_conf *sb, bool dropped, char *err, size_t errlen)
+{
+    const rlim_t mib = 1024 * 1024;
+    if (set_limit(RLIMIT_CORE, 0, 0, "RLIMIT_CORE", err, errlen) < 0 ||
+        set_limit(RLIMIT_NOFILE, (rlim_t)sb->open_files, (rlim_t)sb->open_files, "RLIMIT_NOFILE",
+                  err, errlen) < 0)
+        return -1;
+    if (sb->file_size_mb > 0 &&
+        set_limit(RLIMIT_FSIZE, (rlim_t)sb->file_size_mb * mib, (rlim_t)sb->file_size_mb * mib,
+                  "RLIMIT_FSIZE", err, errlen) < 0)
+        return -1;
+    if (sb->cpu_seconds > 0 &&
+        set_limit(RLIMIT_CPU, (rlim_t)sb->cpu_seconds, (rlim_t)sb->cpu_seconds + 1, "RLIMIT_CPU",
+                  err, errlen) < 0)
+        return -1;
+    if (sb->memory_mb > 0 && !HOST_UNDER_ASAN) {
+        if (set_limit(RLIMIT_AS, (rlim_t)sb->memory_mb * mib, (rlim_t)sb->memory_mb * mib,
+                      "RLIMIT_AS", err, errlen) < 0)
+            return -1;
+        memory_limited = 1;
+    }
+    if (sb->processes > 0 && dropped &&
+        set_limit(RLIMIT_NPROC, (rlim_t)sb->processes + 1, (rlim_t)sb->processes + 1,
+                  "RLIMIT_NPROC", err, errlen) < 0)
+        return -1;
+    return 0;
+}
+
+static int landlock_abi(void)
+{
+    long abi = syscall(SYS_landlock_create_ruleset, NULL, 0, LANDLOCK_CREATE_RULESET_VERSION);
+    return abi < 0 ? 0 : (int)abi;
+}
+
+static uint64_t landlock_write_rights(int abi)
+{
+    uint64_t rights = LANDLOCK_ACCESS_FS_WRITE_FILE | LANDLOCK_ACCESS_FS_REMOVE_DIR |
+                      LANDLOCK_ACCESS_FS_REMOVE_FILE | LANDLOCK_ACCESS_FS_MAKE_CHAR |
+                      LANDLOCK_ACCESS_FS_MAKE_DIR | LANDLOCK_ACCESS_FS_MAKE_REG |
+                      LANDLOCK_ACCESS_FS_MAKE_SOCK | LANDLOCK_ACCESS_FS_MAKE_FIFO |
+                      LANDLOCK_ACCESS_FS_MAKE_BLOCK | LANDLOCK_ACCESS_FS_MAKE_SYM;
+    if (abi >= 2)
+        rights |= LANDLOCK_ACCESS_FS_REFER;
+    if (abi >= 3)
+        rights |= LANDLOCK_ACCESS_FS_TRUNCATE;
+    return rights;
+}
+
+static int landlock_allow(int ruleset, const char *path, uint64_t rights)
+{
+    int fd = open(path, O_PATH | O_CLOEXEC);
+    if (fd < 0)
+        return -1;
+    struct landlock_path_beneath_attr attr = {.allowed_access = rights, .parent_fd = fd};
+    long rc = syscall(SYS_landlock_add_rule, ruleset, LANDLOCK_RULE_PATH_BENEATH, &attr, 0);
+    close(fd);
+    return rc < 0 ? -1 : 0;
+}
+
+/* Writes are allowed below the scratch directory and to /dev/null only.  The ruleset
+ * is built before the user is dropped (the new user may not be able to reach the
+ * scratch directory by its absolute path) and enforced after PR_SET_NO_NEW_PRIVS.
+ * Returns the ruleset fd, -2 when Landlock is unavailable, -1 on error. */
+static int landlock_prepare(const char *scratch, char *err, size_t errlen)
+{
+    int abi = landlock_abi();
+    if (abi <= 0)
+        return -2; /* logged once at start by host_sandbox_log_layers */
+    uint64_t rights = landlock_write_rights(abi);
+    struct landlock_ruleset_attr attr = {.handled_access_fs = rights};
+    int ruleset = (int)syscall(SYS_landlock_create_ruleset, &attr, sizeof attr, 0);
+    if (ruleset < 0) {
+        snprintf(err, errlen, "landlock_create_ruleset: %s", strerror(errno));
+        return -1;
+    }
+    uint64_t file_rights = LANDLOCK_ACCESS_FS_WRITE_FILE |
+                           (abi >= 3 ? LANDLOCK_ACCESS_FS_TRUNCATE : 0);
+    if (landlock_allow(ruleset, scratch, rights) < 0 ||
+        landlock_allow(ruleset, "/dev/null", file_rights) < 0) {
+        snprintf(err, errlen, "landlock_add_rule: %s", strerror(errno));
+        close(ruleset);
+        return -1;
+    }
+    return ruleset;
+}
+
+static int landlock_enforce(int ruleset, char *err, size_t errlen)
+{
+    if (ruleset == -2)
+        return 0;
+    long rc = syscall(SYS_landlock_restrict_self, ruleset, 0);
+    close(ruleset);
+    if (rc < 0) {
+        snprintf(err, errlen, "landlock_restrict_self: %s", strerror(errno));
+        return -1;
+    }
+    return 0;
+}
+
+static int trap(scmp_filter_ctx f, const char *name)
+{
+    int nr = seccomp_syscall_resolve_name(name);
+    if (nr == __NR_SCMP_ERROR)
+        return 0; /* not a system call on this architecture */
+    if (n_trapped < MAX_TRAPPED) {
+        trapped[n_trapped].nr = nr;
+        trapped[n_trapped].name = name;
+        n_trapped++;
+    }
+    return seccomp_rule_add(f, SCMP_ACT_TRAP, nr, 0);
+}
+
+static int add_process_rules(scmp_filter_ctx f)
+{
+    int rc = 0;
+    int clone_nr = seccomp_syscall_resolve_name("clone");
+    if (n_trapped < MAX_TRAPPED) {
+        trapped[n_trapped].nr = clone_nr;
+        trapped[n_trapped].name = "clone";
+        n_trapped++;
+    }
+    /* Threads (CLONE_THREAD) stay allowed; new processes trap. */
+    rc |= seccomp_rule_add(f, SCMP_ACT_TRAP, clone_nr, 1,
+                           SCMP_A0(SCMP_CMP_MASKED_EQ, CLONE_THREAD, 0));
+    rc |= trap(f, "fork");
+    rc |= trap(f, "vfork");
+    /* clone3 passes its flags in memory that seccomp cannot read: answer ENOSYS so
+     * that libc falls back to clone, which the rule above inspects. */
+    int clone3 = seccomp_syscall_resolve_name("clone3");
+    if (clone3 != __NR_SCMP_ERROR)
+        rc |= seccomp_rule_add(f, SCMP_ACT_ERRNO(ENOSYS), clone3, 0);
+    return rc;
+}
+
+static int apply_seccomp(const host_sandbox_conf *sb, char *err, size_t errlen)
+{
+    struct sigaction sa;
+    memset(&sa, 0, sizeof sa);
+    sa.sa_sigaction = on_sigsys;
+    sa.sa_flags = SA_SIGINFO;
+    if (sigaction(SIGSYS, &sa, NULL) < 0) {
+        snprintf(err, errlen, "sigaction(SIGSYS): %s", strerror(errno));
+        return -1;
+    }
+    scmp_filter_ctx f = seccomp_init(SCMP_ACT_ALLOW);
+    if (!f) {
+        snprintf(err, errlen, "seccomp_init failed");
+        return -1;
+    }
+    int rc = 0;
+    n_trapped = 0;
+    for (const char *const *s = always_blocked; *s; s++)
+        rc |= trap(f, *s);
+    if (!sb->network)
+        rc |= trap(f, "socket");
+    if (sb->processes == 0)
+        rc |= add_process_rules(f);
+    if (rc != 0) {
+        seccomp_release(f);
+        snprintf(err, errlen, "seccomp_rule_add failed");
+        return -1;
+    }
+    rc = seccomp_load(f);
+    seccomp_release(f);
+    if (rc != 0) {
+        snprintf(err, errlen, "seccomp_load: %s", strerror(-rc));
+        return -1;
+    }
+    return 0;
+}
+
+static int install_crash_handlers(char *err, size_t errlen)
+{
+    if (HOST_UNDER_ASAN)
+        return 0; /* ASan owns these signals */
+    static char altstack[64 * 1024]; /* per child process; used only by on_crash */
+    stack_t ss = {.ss_sp = altstack, .ss_size = sizeof altstack, .ss_flags = 0};
+    if (sigaltstack(&ss, NULL) < 0) {
+        snprintf(err, errlen, "sigaltstack: %s", strerror(errno));
+        return -1;
+    }
+    struct sigaction sa;
+    memset(&sa, 0, sizeof sa);
+    sa.sa_handler = on_crash;
+    sa.sa_flags = SA_ONSTACK | SA_RESETHAND | SA_NODEFER;
+    const int sigs[] = {SIGSEGV, SIGBUS, SIGABRT};
+    for (size_t i = 0; i < sizeof sigs / sizeof sigs[0]; i++)
+        if (sigaction(sigs[i], &sa, NULL) < 0) {
+            snprintf(err, errlen, "sigaction: %s", strerror(errno));
+            return -1;
+        }
+    return 0;
+}
+
+int host_sandbox_enter(const host_sandbox_conf *sb, const char *scratch, char *err,
+                       size_t errlen)
+{
+    if (chdir(scratch) < 0) {
+        snprintf(err, errlen, "chdir(%s): %s", scratch, strerror(errno));
+        return -1;
+    }
+    if (setenv("TMPDIR", scratch, 1) < 0 || setenv("HOME", scratch, 1) < 0) {
+        snprintf(err, errlen, "setenv: %s", strerror(errno));
+        return -1;
+    }
+    int ruleset = landlock_prepare(scratch, err, errlen);
+    if (ruleset == -1)
+        return -1;
+    bool dropped = false;
+    if (drop_user(sb, scratch, &dropped, err, errlen) < 0 ||
+        apply_limits(sb, dropped, err, errlen) < 0 || install_crash_handlers(err, errlen) < 0)
+        return -1;
+    if (prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) < 0) {
+        snprintf(err, errlen, "PR_SET_NO_NEW_PRIVS: %s", strerror(errno));
+        return -1;
+    }
+    if (landlock_enforce(ruleset, err, errlen) < 0)
+        return -1;
+    return apply_seccomp(sb, err, errlen);
+}
+
+void host_sandbox_log_layers(void)
+{
+    int abi = landlock_abi();
+    if (abi <= 0)
+        log_warn("sandbox: Landlock is not available on this kernel; writes outside the "
+                 "scratch directory are limited only by file permissions");
+    else
+        log_debug("sandbox: Landlock ABI %d: writes confined to the scratch directory", abi);
+    if (HOST_UNDER_ASAN)
+        log_warn("sandbox: built with AddressSanitizer: RLIMIT_AS (memory_mb) is not applied");
+    if (geteuid() != 0)
+        log_info("sandbox: not running as root: states run as the host's own user");
+}

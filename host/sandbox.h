@@ -1,0 +1,36 @@
+/* The per-state sandbox, applied by the child to itself before it runs the node.
+ *
+ * Layers, in the order they are applied:
+ *   1. cwd = the private scratch directory (created and later removed by the parent),
+ *      TMPDIR/HOME point there;
+ *   2. when the host runs as root and sandbox.user is set: chown the scratch
+ *      directory, drop supplementary groups, setgid, setuid;
+ *   3. rlimits: RLIMIT_AS (skipped under AddressSanitizer), RLIMIT_CPU, RLIMIT_NOFILE,
+ *      RLIMIT_FSIZE, RLIMIT_CORE = 0, RLIMIT_NPROC when processes > 0 and the user
+ *      was dropped;
+ *   4. PR_SET_NO_NEW_PRIVS;
+ *   5. Landlock (where the kernel has it): writes only below the scratch directory
+ *      and to /dev/null; reading stays allowed;
+ *   6. seccomp (libseccomp): ptrace, mount, module loading, kexec, bpf, reboot,
+ *      namespace escapes and friends trap with SIGSYS; so do socket() unless
+ *      network = true, and process creation unless processes > 0.  The SIGSYS
+ *      handler writes {"kind":"blocked","syscall":NAME} to the result channel.
+ * A SIGSEGV/SIGBUS/SIGABRT that follows a failed allocation (errno == ENOMEM) under
+ * a memory limit writes {"kind":"memory"} before the child dies of the signal. */
+#ifndef EXO_HOST_SANDBOX_H
+#define EXO_HOST_SANDBOX_H
+
+#include <stddef.h>
+
+#include "config.h"
+
+int host_sandbox_enter(const host_sandbox_conf *sb, const char *scratch, char *err,
+                       size_t errlen);
+
+/* Logs once, at start, which layers this kernel/build cannot provide. */
+void host_sandbox_log_layers(void);
+
+/* Whether RLIMIT_AS can be applied in this process (not under AddressSanitizer). */
+int host_sandbox_memory_limit_supported(void);
+
+#endif

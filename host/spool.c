@@ -1,0 +1,151 @@
+#include "spool.h"
+
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "clock.h"
+#include "log.h"
+
+int host_mkdirs(const char *path, mode_t mode)
+{
+    char *copy = strdup(path);
+    if (!copy)
+        return -1;
+    for (char *p = copy + 1; *p; p++) {
+        if (*p != '/')
+            continue;
+        *p = '\0';
+        if (mkdir(copy, mode) < 0 && errno != EEXIST) {
+            free(copy);
+            return -1;
+        }
+        *p = '/';
+    }
+    int rc = mkdir(copy, mode) < 0 && errno != EEXIST ? -1 : 0;
+    free(copy);
+    return rc;
+}
+
+int host_spool_init(const char *dir, char *err, size_t errlen)
+{
+    if (host_mkdirs(dir, 0700) < 0) {
+        snprintf(err, errlen, "cannot create spool directory %s: %s", dir, strerror(errno));
+        return -1;
+    }
+    return 0;
+}
+
+static int write_all(int fd, const char *s, size_t len)
+{
+    while (len > 0) {
+        ssize_t n = write(fd, s, len);
+        if (n < 0 && errno == EINTR)
+            continue;
+        if (n <= 0)
+            return -1;
+        s += n;
+        len -= (size_t)n;
+    }
+    return 0;
+}
+
+static int fsync_dir(const char *dir)
+{
+    int fd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+    if (fd < 0)
+        return -1;
+    int rc = fsync(fd);
+    close(fd);
+    return rc;
+}
+
+char *host_spool_write(const char *dir, const char *state_id, const char *node, const char *path,
+                       json_object *body)
+{
+    /* Sequence within one millisecond keeps replay order; the host is single-threaded. */
+    static unsigned seq;
+    json_object *entry = json_object_new_object();
+    if (!entry)
+        return NULL;
+    json_object_object_add(entry, "state_id", json_object_new_string(state_id));
+    json_object_object_add(entry, "node", json_object_new_string(node ? node : ""));
+    json_object_object_add(entry, "path", json_object_new_string(path));
+    json_object_object_add(entry, "body", json_object_get(body));
+    const char *text = json_object_to_json_string_ext(entry, JSON_C_TO_STRING_PLAIN);
+    char *file = NULL, *tmp = NULL;
+    int fd = -1;
+    if (asprintf(&file, "%s/%013lld-%06u.json", dir, (long long)exo_now_ms(), seq++ % 1000000) < 0)
+        file = NULL;
+    if (!file || asprintf(&tmp, "%s.tmp", file) < 0)
+        goto fail;
+    fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
+    if (fd < 0 || write_all(fd, text, strlen(text)) < 0 || fsync(fd) < 0)
+        goto fail;
+    if (close(fd) < 0) {
+        fd = -1;
+        goto fail;
+    }
+    fd = -1;
+    if (rename(tmp, file) < 0 || fsync_dir(dir) < 0)
+        goto fail;
+    free(tmp);
+    json_object_put(entry);
+    return file;
+fail: {
+    int saved = errno;
+    if (fd >= 0)
+        close(fd);
+    if (tmp)
+        unlink(tmp);
+    free(tmp);
+    free(file);
+    json_object_put(entry);
+    errno = saved;
+    return NULL;
+}
+}
+
+int host_spool_remove(const char *file)
+{
+    return unlink(file) < 0 && errno != ENOENT ? -1 : 0;
+}
+
+static int by_name(const struct dirent **a, const struct dirent **b)
+{
+    return strcmp((*a)->d_name, (*b)->d_name);
+}
+
+static int is_entry(const struct dirent *d)
+{
+    size_t n = strlen(d->d_name);
+    return n > 5 && strcmp(d->d_name + n - 5, ".json") == 0;
+}
+
+int host_spool_replay(const char *dir, host_spool_fn fn, void *arg)
+{
+    struct dirent **names = NULL;
+    int n = scandir(dir, &names, is_entry, by_name);
+    if (n < 0)
+        return -1;
+    for (int i = 0; i < n; i++) {
+        char *file = NULL;
+        if (asprintf(&file, "%s/%s", dir, names[i]->d_name) >= 0) {
+            json_object *entry = json_object_from_file(file);
+            if (entry && json_object_is_type(entry, json_type_object))
+                fn(arg, file, entry);
+            else
+                log_warn("spool: %s is not a valid entry; left in place", file);
+            json_object_put(entry);
+            free(file);
+        }
+        free(names[i]);
+    }
+    free(names);
+    return n;
+}

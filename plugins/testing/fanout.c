@@ -1,0 +1,21 @@
+/* Healthy: one output object per comma-separated item (fan-out). */
+#include <exo/node.h>
+#include <string.h>
+
+EXO_NODE("FanOutNode", EXO_INPUTS("items"), EXO_OUTPUTS("item"), EXO_SECRETS());
+
+int exo_execute(exo_ctx *ctx)
+{
+    const char *items = exo_input(ctx, "items");
+    int index = 0;
+    while (*items) {
+        size_t len = strcspn(items, ",");
+        if (index++ > 0)
+            exo_next_output(ctx);
+        exo_outputf(ctx, "item", "%.*s", (int)len, items);
+        items += len;
+        if (*items == ',')
+            items++;
+    }
+    return EXO_OK;
+}

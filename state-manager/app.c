@@ -1,0 +1,104 @@
+#include "app.h"
+
+#include <errno.h>
+#include <string.h>
+#include <time.h>
+
+#include "clock.h"
+#include "log.h"
+
+int exo_app_init(exo_app *app)
+{
+    memset(app, 0, sizeof *app);
+    pthread_condattr_t attr;
+    if (pthread_condattr_init(&attr) != 0 || pthread_condattr_setclock(&attr, CLOCK_MONOTONIC) != 0)
+        return -1;
+    int rc = pthread_mutex_init(&app->db_lock, NULL) || pthread_mutex_init(&app->work_lock, NULL) ||
+             pthread_cond_init(&app->work_cond, &attr) || pthread_mutex_init(&app->verify_lock, NULL) ||
+             pthread_cond_init(&app->verify_cond, &attr);
+    pthread_condattr_destroy(&attr);
+    atomic_init(&app->stopping, 0);
+    return rc ? -1 : 0;
+}
+
+void exo_app_destroy(exo_app *app)
+{
+    pthread_mutex_destroy(&app->db_lock);
+    pthread_mutex_destroy(&app->work_lock);
+    pthread_cond_destroy(&app->work_cond);
+    pthread_mutex_destroy(&app->verify_lock);
+    pthread_cond_destroy(&app->verify_cond);
+}
+
+void exo_app_lock(exo_app *app)
+{
+    pthread_mutex_lock(&app->db_lock);
+}
+
+void exo_app_unlock(exo_app *app)
+{
+    pthread_mutex_unlock(&app->db_lock);
+}
+
+void exo_app_notify_work(exo_app *app)
+{
+    pthread_mutex_lock(&app->work_lock);
+    app->work_seq++;
+    pthread_cond_broadcast(&app->work_cond);
+    pthread_mutex_unlock(&app->work_lock);
+}
+
+uint64_t exo_app_work_seq(exo_app *app)
+{
+    pthread_mutex_lock(&app->work_lock);
+    uint64_t seq = app->work_seq;
+    pthread_mutex_unlock(&app->work_lock);
+    return seq;
+}
+
+void exo_app_wait_work(exo_app *app, uint64_t seen, int64_t deadline)
+{
+    pthread_mutex_lock(&app->work_lock);
+    while (app->work_seq == seen && !atomic_load(&app->stopping)) {
+        int64_t now = exo_mono_ms();
+        if (now >= deadline)
+            break;
+        /* wake at least every 500 ms to notice shutdown */
+        int64_t until = deadline - now > 500 ? now + 500 : deadline;
+        struct timespec ts = {.tv_sec = until / 1000, .tv_nsec = (until % 1000) * 1000000};
+        int rc = pthread_cond_timedwait(&app->work_cond, &app->work_lock, &ts);
+        if (rc != 0 && rc != ETIMEDOUT && rc != EINTR)
+            break;
+    }
+    pthread_mutex_unlock(&app->work_lock);
+}
+
+void exo_app_request_verify(exo_app *app, int all)
+{
+    pthread_mutex_lock(&app->verify_lock);
+    app->verify_pending = 1;
+    if (all)
+        app->verify_all = 1;
+    pthread_cond_broadcast(&app->verify_cond);
+    pthread_mutex_unlock(&app->verify_lock);
+}
+
+int exo_app_tx(exo_app *app, int (*body)(exo_app *app, void *arg), void *arg)
+{
+    exo_app_lock(app);
+    const exo_storage_ops *ops = app->db->ops;
+    int rc = ops->begin(app->db);
+    if (rc == 0) {
+        rc = body(app, arg);
+        if (rc >= 0) {
+            if (ops->commit(app->db) != 0) {
+                ops->rollback(app->db);
+                rc = -1;
+            }
+        } else {
+            ops->rollback(app->db);
+        }
+    }
+    exo_app_unlock(app);
+    return rc;
+}

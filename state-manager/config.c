@@ -1,0 +1,209 @@
+#include "config.h"
+
+#include <ctype.h>
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#define LEASE_MAX_MS (24LL * 3600 * 1000)
+
+static const char *const default_origins[] = {"http://localhost:3000", "http://localhost:3001",
+                                              "http://127.0.0.1:3000", "http://127.0.0.1:3001"};
+
+static const char usage[] =
+    "usage: exo-state-manager [--listen HOST:PORT] [--db PATH|postgres://...]\n"
+    "  --listen   address to serve on (default 0.0.0.0:8000)\n"
+    "  --db       SQLite database file (default exo.db)\n"
+    "environment: STATE_MANAGER_SECRET (required), SECRETS_ENCRYPTION_KEY, TRIGGER_RETENTION_HOURS,\n"
+    "             CORS_ORIGINS, EXO_DEFAULT_LEASE_MS\n";
+
+static int parse_listen(exo_sm_config *cfg, const char *v, char *err, size_t errlen)
+{
+    const char *colon = strrchr(v, ':');
+    if (!colon || colon == v || !colon[1]) {
+        snprintf(err, errlen, "--listen %s: expected HOST:PORT, e.g. 127.0.0.1:8000", v);
+        return -1;
+    }
+    char *end;
+    errno = 0;
+    long port = strtol(colon + 1, &end, 10);
+    if (errno || *end || port < 1 || port > 65535) {
+        snprintf(err, errlen, "--listen %s: port must be an integer 1-65535", v);
+        return -1;
+    }
+    size_t hl = (size_t)(colon - v);
+    if (hl >= sizeof cfg->listen_host) {
+        snprintf(err, errlen, "--listen %s: host too long", v);
+        return -1;
+    }
+    memcpy(cfg->listen_host, v, hl);
+    cfg->listen_host[hl] = '\0';
+    cfg->listen_port = (int)port;
+    return 0;
+}
+
+static int env_int(const char *name, int64_t def, int64_t min, int64_t max, int64_t *out, char *err, size_t errlen)
+{
+    const char *v = getenv(name);
+    if (!v || !*v) {
+        *out = def;
+        return 0;
+    }
+    char *end;
+    errno = 0;
+    long long n = strtoll(v, &end, 10);
+    while (*end && isspace((unsigned char)*end))
+        end++;
+    if (errno || *end || end == v || n < min || n > max) {
+        snprintf(err, errlen, "%s=%s: expected an integer between %lld and %lld", name, v, (long long)min,
+                 (long long)max);
+        return -1;
+    }
+    *out = n;
+    return 0;
+}
+
+static int add_origin(exo_sm_config *cfg, const char *start, size_t len)
+{
+    while (len && isspace((unsigned char)*start)) {
+        start++;
+        len--;
+    }
+    while (len && isspace((unsigned char)start[len - 1]))
+        len--;
+    if (!len || cfg->cors_count >= EXO_MAX_CORS_ORIGINS)
+        return 0;
+    char *o = strndup(start, len);
+    if (!o)
+        return -1;
+    cfg->cors_origins[cfg->cors_count++] = o;
+    return 0;
+}
+
+static int load_cors(exo_sm_config *cfg)
+{
+    const char *v = getenv("CORS_ORIGINS");
+    if (v) {
+        const char *p = v;
+        for (;;) {
+            const char *comma = strchr(p, ',');
+            size_t len = comma ? (size_t)(comma - p) : strlen(p);
+            if (add_origin(cfg, p, len) != 0)
+                return -1;
+            if (!comma)
+                break;
+            p = comma + 1;
+        }
+    }
+    if (cfg->cors_count == 0)
+        for (size_t i = 0; i < sizeof default_origins / sizeof *default_origins; i++)
+            if (add_origin(cfg, default_origins[i], strlen(default_origins[i])) != 0)
+                return -1;
+    return 0;
+}
+
+/* Loads KEY=VALUE lines of ./.env into the environment without overriding
+ * variables that are already set (§13).  A missing file is fine. */
+static void load_dotenv(void)
+{
+    FILE *f = fopen(".env", "r");
+    if (!f)
+        return;
+    char line[8192];
+    while (fgets(line, sizeof line, f)) {
+        char *p = line;
+        while (isspace((unsigned char)*p))
+            p++;
+        if (*p == '#' || !*p)
+            continue;
+        if (!strncmp(p, "export ", 7))
+            p += 7;
+        char *eq = strchr(p, '=');
+        if (!eq)
+            continue;
+        *eq = '\0';
+        char *key = p, *val = eq + 1;
+        size_t kl = strlen(key);
+        while (kl && isspace((unsigned char)key[kl - 1]))
+            key[--kl] = '\0';
+        size_t vl = strlen(val);
+        while (vl && isspace((unsigned char)val[vl - 1]))
+            val[--vl] = '\0';
+        while (isspace((unsigned char)*val)) {
+            val++;
+            vl--;
+        }
+        if (vl >= 2 && (val[0] == '"' || val[0] == '\'') && val[vl - 1] == val[0]) {
+            val[vl - 1] = '\0';
+            val++;
+        }
+        if (kl)
+            setenv(key, val, 0);
+    }
+    fclose(f);
+}
+
+int exo_sm_config_load(exo_sm_config *cfg, int argc, char **argv, char *err, size_t errlen)
+{
+    memset(cfg, 0, sizeof *cfg);
+    snprintf(cfg->listen_host, sizeof cfg->listen_host, "0.0.0.0");
+    cfg->listen_port = 8000;
+    snprintf(cfg->db, sizeof cfg->db, "exo.db");
+    for (int i = 1; i < argc; i++) {
+        const char *a = argv[i];
+        if (!strcmp(a, "--help") || !strcmp(a, "-h")) {
+            fputs(usage, stdout);
+            return 1;
+        }
+        int is_listen = !strcmp(a, "--listen"), is_db = !strcmp(a, "--db");
+        if (!is_listen && !is_db && strcmp(a, "--mode") != 0) {
+            snprintf(err, errlen, "unknown argument '%s'\n%s", a, usage);
+            return -1;
+        }
+        if (i + 1 >= argc) {
+            snprintf(err, errlen, "%s needs a value\n%s", a, usage);
+            return -1;
+        }
+        const char *v = argv[++i];
+        if (is_listen && parse_listen(cfg, v, err, errlen) != 0)
+            return -1;
+        if (is_db) {
+            if (!*v || strlen(v) >= sizeof cfg->db) {
+                snprintf(err, errlen, "--db: expected a file path or postgres:// URI");
+                return -1;
+            }
+            snprintf(cfg->db, sizeof cfg->db, "%s", v);
+        }
+    }
+    load_dotenv();
+    const char *secret = getenv("STATE_MANAGER_SECRET");
+    if (!secret || !*secret) {
+        snprintf(err, errlen, "STATE_MANAGER_SECRET is not set or empty: set it to the API key clients must send "
+                              "in the x-api-key header");
+        return -1;
+    }
+    cfg->api_secret = strdup(secret);
+    if (!cfg->api_secret) {
+        snprintf(err, errlen, "out of memory");
+        return -1;
+    }
+    cfg->have_key = exo_secret_key_from_env(&cfg->key, cfg->key_error, sizeof cfg->key_error) == 0;
+    if (env_int("TRIGGER_RETENTION_HOURS", 720, 0, 1000000, &cfg->trigger_retention_ms, err, errlen) != 0 ||
+        env_int("EXO_DEFAULT_LEASE_MS", 1800000, 1, LEASE_MAX_MS, &cfg->default_lease_ms, err, errlen) != 0)
+        return -1;
+    cfg->trigger_retention_ms *= 3600 * 1000;
+    if (load_cors(cfg) != 0) {
+        snprintf(err, errlen, "out of memory");
+        return -1;
+    }
+    return 0;
+}
+
+void exo_sm_config_free(exo_sm_config *cfg)
+{
+    free(cfg->api_secret);
+    for (size_t i = 0; i < cfg->cors_count; i++)
+        free(cfg->cors_origins[i]);
+    memset(cfg, 0, sizeof *cfg);
+}

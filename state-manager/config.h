@@ -1,0 +1,31 @@
+/* Command line and environment configuration of exo-state-manager. */
+#ifndef EXO_SM_CONFIG_H
+#define EXO_SM_CONFIG_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "secrets_crypto.h"
+
+#define EXO_MAX_CORS_ORIGINS 64
+
+typedef struct exo_sm_config {
+    char listen_host[256];
+    int listen_port;
+    char db[4096];
+    char *api_secret;               /* STATE_MANAGER_SECRET (required, non-empty) */
+    int have_key;                   /* SECRETS_ENCRYPTION_KEY decoded successfully */
+    char key_error[160];            /* why not, when !have_key */
+    exo_secret_key key;
+    int64_t trigger_retention_ms;   /* TRIGGER_RETENTION_HOURS (default 720) */
+    int64_t default_lease_ms;       /* EXO_DEFAULT_LEASE_MS (default 1800000) */
+    char *cors_origins[EXO_MAX_CORS_ORIGINS];
+    size_t cors_count;
+} exo_sm_config;
+
+/* Parses argv and the environment.  Returns 0, 1 when --help was printed,
+ * -1 with a message in err. */
+int exo_sm_config_load(exo_sm_config *cfg, int argc, char **argv, char *err, size_t errlen);
+void exo_sm_config_free(exo_sm_config *cfg);
+
+#endif

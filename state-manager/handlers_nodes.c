@@ -1,0 +1,152 @@
+/* Registered nodes (§3.5, §3.6), namespaces (§3.18) and health (§3.1). */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "clock.h"
+#include "handlers.h"
+#include "log.h"
+
+void h_health(exo_req *req, exo_resp *resp)
+{
+    (void)req;
+    json_object *o = json_object_new_object();
+    json_object_object_add(o, "message", json_object_new_string("OK"));
+    exo_resp_json(resp, 200, o);
+}
+
+typedef struct nodes_tx {
+    const char *ns, *runtime_name;
+    json_object *nodes; /* validated array */
+} nodes_tx;
+
+static int nodes_body(exo_app *app, void *arg)
+{
+    nodes_tx *t = arg;
+    int64_t now = exo_now_ms();
+    size_t n = json_object_array_length(t->nodes);
+    for (size_t i = 0; i < n; i++) {
+        json_object *node = json_object_array_get_idx(t->nodes, i);
+        exo_node_row row = {0};
+        if (exo_id_new(row.id) != 0)
+            return -1;
+        row.created_at = row.updated_at = now;
+        row.name = (char *)json_object_get_string(json_object_object_get(node, "name"));
+        row.namespace_name = (char *)t->ns;
+        row.runtime_name = (char *)t->runtime_name;
+        row.inputs_schema = json_object_object_get(node, "inputs_schema");
+        row.outputs_schema = json_object_object_get(node, "outputs_schema");
+        row.secrets = json_object_object_get(node, "secrets");
+        if (app->db->ops->node_upsert(app->db, &row) != 0)
+            return -1;
+    }
+    return 0;
+}
+
+void h_nodes_put(exo_req *req, exo_resp *resp)
+{
+    exo_reqcheck rc;
+    exo_reqcheck_init(&rc);
+    json_object *body = exo_req_body_object(req, &rc), *nodes = NULL;
+    const char *runtime_name = NULL;
+    if (body) {
+        exo_req_string(&rc, body, "runtime_name", "body", 1, &runtime_name);
+        if (exo_req_array(&rc, body, "nodes", "body", 1, &nodes) == 0) {
+            for (size_t i = 0; i < json_object_array_length(nodes); i++) {
+                json_object *node = json_object_array_get_idx(nodes, i), *tmp;
+                char loc[64];
+                snprintf(loc, sizeof loc, "body.nodes.%zu", i);
+                if (!json_object_is_type(node, json_type_object)) {
+                    exo_reqcheck_add(&rc, loc, "model_type",
+                                     "Input should be a valid dictionary or instance of NodeRegistrationModel", node,
+                                     NULL);
+                    continue;
+                }
+                const char *name;
+                exo_req_string(&rc, node, "name", loc, 1, &name);
+                exo_req_object(&rc, node, "inputs_schema", loc, 1, &tmp);
+                exo_req_object(&rc, node, "outputs_schema", loc, 1, &tmp);
+                exo_req_string_list(&rc, node, "secrets", loc, 1, &tmp);
+            }
+        }
+    }
+    if (exo_reqcheck_failed(&rc)) {
+        exo_resp_422(resp, &rc);
+        exo_reqcheck_free(&rc);
+        return;
+    }
+    exo_reqcheck_free(&rc);
+    nodes_tx t = {.ns = req->params[0], .runtime_name = runtime_name, .nodes = nodes};
+    if (exo_app_tx(req->app, nodes_body, &t) < 0) {
+        exo_resp_500(resp);
+        return;
+    }
+    exo_app_request_verify(req->app, 1);
+    json_object *o = json_object_new_object(), *arr = json_object_new_array();
+    for (size_t i = 0; i < json_object_array_length(nodes); i++) {
+        json_object *node = json_object_array_get_idx(nodes, i), *echo = json_object_new_object();
+        const char *keys[] = {"name", "inputs_schema", "outputs_schema", "secrets"};
+        for (size_t k = 0; k < 4; k++)
+            json_object_object_add(echo, keys[k], json_object_get(json_object_object_get(node, keys[k])));
+        json_object_array_add(arr, echo);
+    }
+    json_object_object_add(o, "runtime_name", json_object_new_string(runtime_name));
+    json_object_object_add(o, "registered_nodes", arr);
+    log_info("namespace %s: runtime %s registered %zu node(s)", req->params[0], runtime_name,
+             json_object_array_length(nodes));
+    exo_resp_json(resp, 200, o);
+}
+
+void h_nodes_list(exo_req *req, exo_resp *resp)
+{
+    exo_app *app = req->app;
+    exo_node_row *rows = NULL;
+    size_t n = 0;
+    exo_app_lock(app);
+    int rc = app->db->ops->node_list(app->db, req->params[0], &rows, &n);
+    exo_app_unlock(app);
+    if (rc != 0) {
+        exo_node_rows_free(rows, n);
+        exo_resp_500(resp);
+        return;
+    }
+    json_object *o = json_object_new_object(), *arr = json_object_new_array();
+    for (size_t i = 0; i < n; i++) {
+        exo_node_row *r = &rows[i];
+        json_object *e = json_object_new_object();
+        json_object_object_add(e, "_id", json_object_new_string(r->id));
+        json_object_object_add(e, "created_at", exo_json_time(r->created_at));
+        json_object_object_add(e, "updated_at", exo_json_time(r->updated_at));
+        json_object_object_add(e, "name", json_object_new_string(r->name));
+        json_object_object_add(e, "namespace", json_object_new_string(r->namespace_name));
+        json_object_object_add(e, "runtime_name", json_object_new_string(r->runtime_name));
+        json_object_object_add(e, "runtime_namespace", json_object_new_string(r->namespace_name));
+        json_object_object_add(e, "inputs_schema", json_object_get(r->inputs_schema));
+        json_object_object_add(e, "outputs_schema", json_object_get(r->outputs_schema));
+        json_object_object_add(e, "secrets", json_object_get(r->secrets));
+        json_object_array_add(arr, e);
+    }
+    json_object_object_add(o, "namespace", json_object_new_string(req->params[0]));
+    json_object_object_add(o, "count", json_object_new_int64((int64_t)n));
+    json_object_object_add(o, "nodes", arr);
+    exo_node_rows_free(rows, n);
+    exo_resp_json(resp, 200, o);
+}
+
+void h_namespaces(exo_req *req, exo_resp *resp)
+{
+    exo_app *app = req->app;
+    json_object *arr = NULL;
+    exo_app_lock(app);
+    int rc = app->db->ops->namespaces(app->db, &arr);
+    exo_app_unlock(app);
+    if (rc != 0) {
+        json_object_put(arr);
+        exo_resp_500(resp);
+        return;
+    }
+    json_object *o = json_object_new_object();
+    json_object_object_add(o, "namespaces", arr);
+    json_object_object_add(o, "count", json_object_new_int64((int64_t)json_object_array_length(arr)));
+    exo_resp_json(resp, 200, o);
+}

@@ -1,0 +1,46 @@
+/* Request / response model seen by the endpoint handlers.  The HTTP plumbing
+ * (server.c) has already routed, parsed the JSON body and checked the API key. */
+#ifndef EXO_SM_HTTP_H
+#define EXO_SM_HTTP_H
+
+#include <json-c/json.h>
+#include <stddef.h>
+
+#include "app.h"
+#include "reqcheck.h"
+
+#define EXO_MAX_PATH_PARAMS 5
+#define EXO_BODY_LIMIT (16u * 1024 * 1024)
+#define EXO_JSON_DEPTH 64
+
+typedef struct exo_req {
+    exo_app *app;
+    const char *method;
+    const char *params[EXO_MAX_PATH_PARAMS]; /* URL-decoded path parameters in order */
+    size_t nparams;
+    json_object *body;   /* parsed body; NULL when absent/empty or not JSON-typed */
+    int body_raw;        /* body bytes present but not JSON-typed (fails validation) */
+    const char *raw;     /* body bytes (NUL-terminated copy) */
+    size_t raw_len;
+    const char *request_id;
+} exo_req;
+
+typedef struct exo_resp {
+    int status;
+    json_object *body;   /* owned */
+} exo_resp;
+
+typedef void (*exo_handler)(exo_req *req, exo_resp *resp);
+
+void exo_resp_json(exo_resp *r, int status, json_object *body);
+void exo_resp_detail(exo_resp *r, int status, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
+/* The reference's generic 500 body (§1.6). */
+void exo_resp_500(exo_resp *r);
+/* 422 with the checker's errors. */
+void exo_resp_422(exo_resp *r, const exo_reqcheck *rc);
+
+/* Body of an endpoint that takes a JSON object: records "missing" (no body / null)
+ * or "model_attributes_type" (not an object) at loc ["body"] and returns NULL then. */
+json_object *exo_req_body_object(exo_req *req, exo_reqcheck *rc);
+
+#endif

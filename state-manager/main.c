@@ -1,0 +1,92 @@
+/* exo-state-manager: the Exosphere-compatible state manager (HTTP API on
+ * libmicrohttpd, SQLite storage, background verification / cron / lease reaper). */
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "app.h"
+#include "background.h"
+#include "clock.h"
+#include "config.h"
+#include "engine.h"
+#include "log.h"
+#include "server.h"
+
+/* Signal flag: set by the SIGTERM/SIGINT handler, read by the main loop. */
+static volatile sig_atomic_t stop_signal;
+
+static void on_signal(int sig)
+{
+    stop_signal = sig;
+}
+
+static int install_signals(void)
+{
+    struct sigaction sa;
+    memset(&sa, 0, sizeof sa);
+    sa.sa_handler = on_signal;
+    sigemptyset(&sa.sa_mask);
+    if (sigaction(SIGTERM, &sa, NULL) != 0 || sigaction(SIGINT, &sa, NULL) != 0)
+        return -1;
+    signal(SIGPIPE, SIG_IGN);
+    return 0;
+}
+
+int main(int argc, char **argv)
+{
+    exo_log_init("exo-state-manager");
+    static exo_app app; /* process-wide context; static only to keep it off the stack */
+    char err[1024];
+    if (exo_app_init(&app) != 0) {
+        log_error("cannot initialise synchronisation primitives");
+        return 1;
+    }
+    int rc = exo_sm_config_load(&app.cfg, argc, argv, err, sizeof err);
+    if (rc != 0) {
+        if (rc < 0)
+            log_error("%s", err);
+        exo_sm_config_free(&app.cfg);
+        return rc < 0 ? 2 : 0;
+    }
+    if (!app.cfg.have_key)
+        log_warn("SECRETS_ENCRYPTION_KEY: %s; graphs with secrets will be refused until it is set", app.cfg.key_error);
+    app.db = exo_storage_open(app.cfg.db, err, sizeof err);
+    if (!app.db) {
+        log_error("%s", err);
+        exo_sm_config_free(&app.cfg);
+        return 1;
+    }
+    if (install_signals() != 0) {
+        log_error("cannot install signal handlers");
+        return 1;
+    }
+    exo_background *bg = exo_background_start(&app, err, sizeof err);
+    exo_server *srv = bg ? exo_server_start(&app, err, sizeof err) : NULL;
+    if (!srv) {
+        log_error("%s", err);
+        atomic_store(&app.stopping, 1);
+        exo_background_stop(bg);
+        app.db->ops->close(app.db);
+        exo_sm_config_free(&app.cfg);
+        return 1;
+    }
+    log_info("listening on %s:%d, database %s (%s)", app.cfg.listen_host, app.cfg.listen_port, app.cfg.db,
+             app.db->ops->backend);
+    while (!stop_signal)
+        pause();
+    log_info("signal %d received: shutting down", (int)stop_signal);
+    atomic_store(&app.stopping, 1);
+    exo_app_notify_work(&app); /* release long-polling requests */
+    exo_server_stop(srv);
+    exo_background_stop(bg);
+    exo_app_lock(&app);
+    exo_engine_cache_free();
+    app.db->ops->close(app.db);
+    exo_app_unlock(&app);
+    exo_sm_config_free(&app.cfg);
+    exo_app_destroy(&app);
+    log_info("stopped");
+    return 0;
+}

@@ -1,0 +1,909 @@
+/* SQLite backend of the storage interface (storage.h).
+ * One connection in WAL mode; the caller serialises access.  Every query is a
+ * prepared statement with bound parameters. */
+#include <sqlite3.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "log.h"
+#include "storage.h"
+
+typedef struct sqlite_storage {
+    exo_storage base;
+    sqlite3 *db;
+} sqlite_storage;
+
+static sqlite3 *DB(exo_storage *s)
+{
+    return ((sqlite_storage *)s)->db;
+}
+
+static const char *const schema_sql =
+    "CREATE TABLE IF NOT EXISTS nodes(seq INTEGER PRIMARY KEY AUTOINCREMENT, id TEXT NOT NULL UNIQUE,"
+    " namespace_name TEXT NOT NULL, name TEXT NOT NULL, runtime_name TEXT NOT NULL,"
+    " inputs_schema TEXT NOT NULL, outputs_schema TEXT NOT NULL, secrets TEXT NOT NULL,"
+    " created_at INTEGER NOT NULL, updated_at INTEGER NOT NULL, UNIQUE(namespace_name, name));"
+    "CREATE TABLE IF NOT EXISTS graphs(seq INTEGER PRIMARY KEY AUTOINCREMENT, id TEXT NOT NULL UNIQUE,"
+    " namespace_name TEXT NOT NULL, name TEXT NOT NULL, version INTEGER NOT NULL,"
+    " validation_status TEXT NOT NULL, validation_errors TEXT NOT NULL,"
+    " created_at INTEGER NOT NULL, updated_at INTEGER NOT NULL, UNIQUE(namespace_name, name));"
+    "CREATE TABLE IF NOT EXISTS graph_versions(version INTEGER PRIMARY KEY AUTOINCREMENT,"
+    " namespace_name TEXT NOT NULL, name TEXT NOT NULL, template TEXT NOT NULL);"
+    "CREATE TABLE IF NOT EXISTS runs(seq INTEGER PRIMARY KEY AUTOINCREMENT, run_id TEXT NOT NULL UNIQUE,"
+    " namespace_name TEXT NOT NULL, graph_name TEXT NOT NULL, graph_version INTEGER NOT NULL,"
+    " created_at INTEGER NOT NULL);"
+    "CREATE INDEX IF NOT EXISTS runs_by_ns ON runs(namespace_name, created_at, seq);"
+    "CREATE TABLE IF NOT EXISTS store(run_id TEXT NOT NULL, namespace_name TEXT NOT NULL,"
+    " graph_name TEXT NOT NULL, key TEXT NOT NULL, value TEXT NOT NULL,"
+    " PRIMARY KEY(run_id, namespace_name, graph_name, key));"
+    "CREATE TABLE IF NOT EXISTS states(seq INTEGER PRIMARY KEY AUTOINCREMENT, id TEXT NOT NULL UNIQUE,"
+    " created_at INTEGER NOT NULL, updated_at INTEGER NOT NULL, node_name TEXT NOT NULL,"
+    " namespace_name TEXT NOT NULL, identifier TEXT NOT NULL, graph_name TEXT NOT NULL,"
+    " run_id TEXT NOT NULL, status TEXT NOT NULL, inputs TEXT NOT NULL, outputs TEXT NOT NULL,"
+    " data TEXT NOT NULL, error TEXT, parents TEXT NOT NULL, does_unites INTEGER NOT NULL,"
+    " unite_key TEXT UNIQUE, enqueue_after INTEGER NOT NULL, retry_count INTEGER NOT NULL,"
+    " fanout_id TEXT NOT NULL, manual_retry_fanout_id TEXT NOT NULL, exec_group TEXT NOT NULL,"
+    " lease_expires_at INTEGER NOT NULL DEFAULT 0, lease_ms INTEGER NOT NULL DEFAULT 0,"
+    " UNIQUE(node_name, namespace_name, graph_name, identifier, run_id, retry_count, fanout_id));"
+    "CREATE INDEX IF NOT EXISTS states_claim ON states(namespace_name, status, node_name, enqueue_after);"
+    "CREATE INDEX IF NOT EXISTS states_run ON states(run_id, status);"
+    "CREATE INDEX IF NOT EXISTS states_lease ON states(status, lease_expires_at);"
+    /* one row per (ancestor instance, descendant state), with the descendant's status
+       mirrored so that "does instance g have a blocking descendant" is one index seek */
+    "CREATE TABLE IF NOT EXISTS state_ancestors(ancestor_group TEXT NOT NULL, state_id TEXT NOT NULL,"
+    " status TEXT NOT NULL, PRIMARY KEY(ancestor_group, state_id));"
+    "CREATE INDEX IF NOT EXISTS state_ancestors_status ON state_ancestors(ancestor_group, status);"
+    "CREATE INDEX IF NOT EXISTS state_ancestors_state ON state_ancestors(state_id);"
+    "CREATE TABLE IF NOT EXISTS triggers(id INTEGER PRIMARY KEY AUTOINCREMENT, type TEXT NOT NULL,"
+    " expression TEXT NOT NULL, namespace_name TEXT NOT NULL, graph_name TEXT NOT NULL,"
+    " trigger_time INTEGER NOT NULL, trigger_status TEXT NOT NULL, expires_at INTEGER,"
+    " UNIQUE(type, expression, graph_name, namespace_name, trigger_time));"
+    "CREATE INDEX IF NOT EXISTS triggers_due ON triggers(trigger_status, trigger_time);";
+
+/* ---- statement helpers ------------------------------------------------------- */
+
+static sqlite3_stmt *prep(exo_storage *s, const char *sql)
+{
+    sqlite3_stmt *st = NULL;
+    if (sqlite3_prepare_v2(DB(s), sql, -1, &st, NULL) != SQLITE_OK) {
+        log_error("sqlite prepare failed: %s (%.80s)", sqlite3_errmsg(DB(s)), sql);
+        return NULL;
+    }
+    return st;
+}
+
+static int bind_text(sqlite3_stmt *st, int i, const char *v)
+{
+    return v ? sqlite3_bind_text(st, i, v, -1, SQLITE_TRANSIENT) : sqlite3_bind_null(st, i);
+}
+
+static int bind_json(sqlite3_stmt *st, int i, json_object *v)
+{
+    return sqlite3_bind_text(st, i, v ? exo_json_text(v) : "null", -1, SQLITE_TRANSIENT);
+}
+
+/* Binds a printf-like list: t = text, j = json, i = int64. */
+static int bindv(sqlite3_stmt *st, const char *fmt, va_list ap)
+{
+    int idx = 1;
+    for (const char *f = fmt; *f; f++, idx++) {
+        int rc;
+        if (*f == 't')
+            rc = bind_text(st, idx, va_arg(ap, const char *));
+        else if (*f == 'j')
+            rc = bind_json(st, idx, va_arg(ap, json_object *));
+        else
+            rc = sqlite3_bind_int64(st, idx, va_arg(ap, int64_t));
+        if (rc != SQLITE_OK)
+            return -1;
+    }
+    return 0;
+}
+
+static sqlite3_stmt *prep_bind(exo_storage *s, const char *sql, const char *fmt, ...)
+{
+    sqlite3_stmt *st = prep(s, sql);
+    if (!st)
+        return NULL;
+    va_list ap;
+    va_start(ap, fmt);
+    int rc = bindv(st, fmt, ap);
+    va_end(ap);
+    if (rc != 0) {
+        log_error("sqlite bind failed: %s", sqlite3_errmsg(DB(s)));
+        sqlite3_finalize(st);
+        return NULL;
+    }
+    return st;
+}
+
+/* Runs a statement that returns no rows.  0 ok, 1 constraint violation, -1 error. */
+static int exec_stmt(exo_storage *s, sqlite3_stmt *st)
+{
+    if (!st)
+        return -1;
+    int rc = sqlite3_step(st);
+    sqlite3_finalize(st);
+    if (rc == SQLITE_DONE || rc == SQLITE_ROW)
+        return 0;
+    if ((rc & 0xff) == SQLITE_CONSTRAINT)
+        return 1;
+    log_error("sqlite step failed: %s", sqlite3_errmsg(DB(s)));
+    return -1;
+}
+
+#define EXEC(s, sql, fmt, ...) exec_stmt((s), prep_bind((s), (sql), (fmt), ##__VA_ARGS__))
+
+static char *col_text(sqlite3_stmt *st, int i)
+{
+    const unsigned char *t = sqlite3_column_text(st, i);
+    return t ? strdup((const char *)t) : NULL;
+}
+
+static json_object *col_json(sqlite3_stmt *st, int i)
+{
+    const unsigned char *t = sqlite3_column_text(st, i);
+    return t ? exo_json_parse((const char *)t) : NULL;
+}
+
+static void col_id(sqlite3_stmt *st, int i, char out[EXO_ID_LEN + 1])
+{
+    const unsigned char *t = sqlite3_column_text(st, i);
+    snprintf(out, EXO_ID_LEN + 1, "%s", t ? (const char *)t : "");
+}
+
+/* Grows *rows by one zeroed element; returns it or NULL. */
+static void *grow(void **rows, size_t *n, size_t elem)
+{
+    void *p = realloc(*rows, (*n + 1) * elem);
+    if (!p)
+        return NULL;
+    *rows = p;
+    memset((char *)p + *n * elem, 0, elem);
+    return (char *)p + (*n)++ * elem;
+}
+
+static int step_error(exo_storage *s, int rc)
+{
+    if (rc == SQLITE_DONE)
+        return 0;
+    log_error("sqlite step failed: %s", sqlite3_errmsg(DB(s)));
+    return -1;
+}
+
+/* ---- transactions -------------------------------------------------------------- */
+
+static int sq_exec_sql(exo_storage *s, const char *sql)
+{
+    char *msg = NULL;
+    if (sqlite3_exec(DB(s), sql, NULL, NULL, &msg) != SQLITE_OK) {
+        log_error("sqlite '%s' failed: %s", sql, msg ? msg : "?");
+        sqlite3_free(msg);
+        return -1;
+    }
+    return 0;
+}
+
+static int sq_begin(exo_storage *s) { return sq_exec_sql(s, "BEGIN IMMEDIATE"); }
+static int sq_commit(exo_storage *s) { return sq_exec_sql(s, "COMMIT"); }
+
+static int sq_rollback(exo_storage *s)
+{
+    if (sqlite3_get_autocommit(DB(s)))
+        return 0; /* already rolled back by SQLite after an error */
+    return sq_exec_sql(s, "ROLLBACK");
+}
+
+static int savepoint_sql(exo_storage *s, const char *verb, const char *name)
+{
+    char sql[128];
+    snprintf(sql, sizeof sql, "%s %s", verb, name);
+    return sq_exec_sql(s, sql);
+}
+
+static int sq_savepoint(exo_storage *s, const char *n) { return savepoint_sql(s, "SAVEPOINT", n); }
+static int sq_release(exo_storage *s, const char *n) { return savepoint_sql(s, "RELEASE SAVEPOINT", n); }
+static int sq_rollback_to(exo_storage *s, const char *n) { return savepoint_sql(s, "ROLLBACK TO SAVEPOINT", n); }
+
+static void sq_close(exo_storage *s)
+{
+    sqlite3_close(DB(s));
+    free(s);
+}
+
+/* ---- nodes ------------------------------------------------------------------------ */
+
+#define NODE_COLS "id, created_at, updated_at, name, namespace_name, runtime_name, inputs_schema, outputs_schema, secrets"
+
+static void read_node(sqlite3_stmt *st, exo_node_row *r)
+{
+    col_id(st, 0, r->id);
+    r->created_at = sqlite3_column_int64(st, 1);
+    r->updated_at = sqlite3_column_int64(st, 2);
+    r->name = col_text(st, 3);
+    r->namespace_name = col_text(st, 4);
+    r->runtime_name = col_text(st, 5);
+    r->inputs_schema = col_json(st, 6);
+    r->outputs_schema = col_json(st, 7);
+    r->secrets = col_json(st, 8);
+}
+
+static int sq_node_upsert(exo_storage *s, const exo_node_row *r)
+{
+    return EXEC(s,
+                "INSERT INTO nodes(" NODE_COLS ") VALUES(?,?,?,?,?,?,?,?,?)"
+                " ON CONFLICT(namespace_name, name) DO UPDATE SET runtime_name=excluded.runtime_name,"
+                " inputs_schema=excluded.inputs_schema, outputs_schema=excluded.outputs_schema,"
+                " secrets=excluded.secrets",
+                "tiitttjjj", r->id, r->created_at, r->updated_at, r->name, r->namespace_name,
+                r->runtime_name, r->inputs_schema, r->outputs_schema, r->secrets);
+}
+
+static int sq_node_get(exo_storage *s, const char *ns, const char *name, exo_node_row *out)
+{
+    sqlite3_stmt *st = prep_bind(s, "SELECT " NODE_COLS " FROM nodes WHERE namespace_name=? AND name=?",
+                                 "tt", ns, name);
+    if (!st)
+        return -1;
+    int rc = sqlite3_step(st), ret;
+    if (rc == SQLITE_ROW) {
+        read_node(st, out);
+        ret = 0;
+    } else {
+        ret = rc == SQLITE_DONE ? 1 : step_error(s, rc);
+    }
+    sqlite3_finalize(st);
+    return ret;
+}
+
+static int sq_node_list(exo_storage *s, const char *ns, exo_node_row **out, size_t *n)
+{
+    *out = NULL;
+    *n = 0;
+    sqlite3_stmt *st = prep_bind(s, "SELECT " NODE_COLS " FROM nodes WHERE namespace_name=? ORDER BY seq", "t", ns);
+    if (!st)
+        return -1;
+    int rc;
+    while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+        exo_node_row *r = grow((void **)out, n, sizeof **out);
+        if (!r) {
+            sqlite3_finalize(st);
+            return -1;
+        }
+        read_node(st, r);
+    }
+    sqlite3_finalize(st);
+    return step_error(s, rc);
+}
+
+static int sq_namespaces(exo_storage *s, json_object **out)
+{
+    *out = json_object_new_array();
+    sqlite3_stmt *st = prep(s, "SELECT DISTINCT namespace_name FROM nodes WHERE namespace_name <> ''"
+                               " ORDER BY CAST(namespace_name AS BLOB)");
+    if (!st || !*out) {
+        sqlite3_finalize(st);
+        return -1;
+    }
+    int rc;
+    while ((rc = sqlite3_step(st)) == SQLITE_ROW)
+        json_object_array_add(*out, json_object_new_string((const char *)sqlite3_column_text(st, 0)));
+    sqlite3_finalize(st);
+    return step_error(s, rc);
+}
+
+/* ---- graphs ----------------------------------------------------------------------- */
+
+#define GRAPH_COLS "g.id, g.created_at, g.updated_at, g.namespace_name, g.name, g.version, v.template," \
+                   " g.validation_status, g.validation_errors"
+
+static void read_graph(sqlite3_stmt *st, exo_graph_row *r)
+{
+    col_id(st, 0, r->id);
+    r->created_at = sqlite3_column_int64(st, 1);
+    r->updated_at = sqlite3_column_int64(st, 2);
+    r->namespace_name = col_text(st, 3);
+    r->name = col_text(st, 4);
+    r->version = sqlite3_column_int64(st, 5);
+    r->template_ = col_json(st, 6);
+    r->validation_status = col_text(st, 7);
+    r->validation_errors = col_json(st, 8);
+}
+
+static int sq_graph_get(exo_storage *s, const char *ns, const char *name, exo_graph_row *out)
+{
+    sqlite3_stmt *st = prep_bind(s,
+                                 "SELECT " GRAPH_COLS " FROM graphs g JOIN graph_versions v ON v.version = g.version"
+                                 " WHERE g.namespace_name=? AND g.name=?",
+                                 "tt", ns, name);
+    if (!st)
+        return -1;
+    int rc = sqlite3_step(st), ret;
+    if (rc == SQLITE_ROW) {
+        read_graph(st, out);
+        ret = 0;
+    } else {
+        ret = rc == SQLITE_DONE ? 1 : step_error(s, rc);
+    }
+    sqlite3_finalize(st);
+    return ret;
+}
+
+static int sq_graph_save(exo_storage *s, exo_graph_row *r)
+{
+    if (EXEC(s, "INSERT INTO graph_versions(namespace_name, name, template) VALUES(?,?,?)", "ttj",
+             r->namespace_name, r->name, r->template_) != 0)
+        return -1;
+    r->version = sqlite3_last_insert_rowid(DB(s));
+    return EXEC(s,
+                "INSERT INTO graphs(id, created_at, updated_at, namespace_name, name, version,"
+                " validation_status, validation_errors) VALUES(?,?,?,?,?,?,?,?)"
+                " ON CONFLICT(namespace_name, name) DO UPDATE SET updated_at=excluded.updated_at,"
+                " version=excluded.version, validation_status=excluded.validation_status,"
+                " validation_errors=excluded.validation_errors",
+                "tiittitj", r->id, r->created_at, r->updated_at, r->namespace_name, r->name, r->version,
+                r->validation_status, r->validation_errors) == 0
+               ? 0
+               : -1;
+}
+
+static int sq_graph_set_validation(exo_storage *s, const char *ns, const char *name, int64_t version,
+                                   const char *status, json_object *errors, int64_t now)
+{
+    if (EXEC(s,
+             "UPDATE graphs SET validation_status=?, validation_errors=?, updated_at=?"
+             " WHERE namespace_name=? AND name=? AND version=?",
+             "tjitti", status, errors, now, ns, name, version) != 0)
+        return -1;
+    return sqlite3_changes(DB(s)) == 1 ? 0 : 1;
+}
+
+static int sq_graph_list(exo_storage *s, const char *ns, exo_graph_row **out, size_t *n)
+{
+    *out = NULL;
+    *n = 0;
+    sqlite3_stmt *st = ns ? prep_bind(s,
+                                      "SELECT " GRAPH_COLS " FROM graphs g JOIN graph_versions v ON v.version = g.version"
+                                      " WHERE g.namespace_name=? ORDER BY g.seq",
+                                      "t", ns)
+                          : prep(s, "SELECT " GRAPH_COLS " FROM graphs g JOIN graph_versions v ON v.version = g.version"
+                                    " ORDER BY g.seq");
+    if (!st)
+        return -1;
+    int rc;
+    while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+        exo_graph_row *r = grow((void **)out, n, sizeof **out);
+        if (!r) {
+            sqlite3_finalize(st);
+            return -1;
+        }
+        read_graph(st, r);
+    }
+    sqlite3_finalize(st);
+    return step_error(s, rc);
+}
+
+static int sq_graph_version(exo_storage *s, int64_t version, json_object **tpl)
+{
+    sqlite3_stmt *st = prep_bind(s, "SELECT template FROM graph_versions WHERE version=?", "i", version);
+    if (!st)
+        return -1;
+    int rc = sqlite3_step(st), ret;
+    if (rc == SQLITE_ROW) {
+        *tpl = col_json(st, 0);
+        ret = *tpl ? 0 : -1;
+    } else {
+        ret = rc == SQLITE_DONE ? 1 : step_error(s, rc);
+    }
+    sqlite3_finalize(st);
+    return ret;
+}
+
+/* ---- runs and store ------------------------------------------------------------- */
+
+static int sq_run_insert(exo_storage *s, const char *run_id, const char *ns, const char *graph, int64_t version,
+                         int64_t created_at)
+{
+    return EXEC(s, "INSERT INTO runs(run_id, namespace_name, graph_name, graph_version, created_at) VALUES(?,?,?,?,?)",
+                "tttii", run_id, ns, graph, version, created_at) == 0
+               ? 0
+               : -1;
+}
+
+static int sq_run_version(exo_storage *s, const char *run_id, int64_t *version, char **ns)
+{
+    sqlite3_stmt *st = prep_bind(s, "SELECT graph_version, namespace_name FROM runs WHERE run_id=?", "t", run_id);
+    if (!st)
+        return -1;
+    int rc = sqlite3_step(st), ret;
+    if (rc == SQLITE_ROW) {
+        *version = sqlite3_column_int64(st, 0);
+        *ns = col_text(st, 1);
+        ret = *ns ? 0 : -1;
+    } else {
+        ret = rc == SQLITE_DONE ? 1 : step_error(s, rc);
+    }
+    sqlite3_finalize(st);
+    return ret;
+}
+
+static int run_counts(exo_storage *s, exo_run_row *r)
+{
+    sqlite3_stmt *st = prep_bind(s, "SELECT status, count(*) FROM states WHERE run_id=? GROUP BY status", "t",
+                                 r->run_id);
+    if (!st)
+        return -1;
+    int rc;
+    while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+        int idx = exo_status_from_name((const char *)sqlite3_column_text(st, 0));
+        if (idx >= 0)
+            r->counts[idx] = sqlite3_column_int64(st, 1);
+    }
+    sqlite3_finalize(st);
+    return step_error(s, rc);
+}
+
+static int sq_run_page(exo_storage *s, const char *ns, int64_t offset, int64_t limit, exo_run_row **out, size_t *n,
+                       int64_t *total)
+{
+    *out = NULL;
+    *n = 0;
+    sqlite3_stmt *st = prep_bind(s, "SELECT count(*) FROM runs WHERE namespace_name=?", "t", ns);
+    if (!st)
+        return -1;
+    int rc = sqlite3_step(st);
+    *total = rc == SQLITE_ROW ? sqlite3_column_int64(st, 0) : 0;
+    sqlite3_finalize(st);
+    if (rc != SQLITE_ROW)
+        return step_error(s, rc);
+    st = prep_bind(s,
+                   "SELECT run_id, graph_name, created_at FROM runs WHERE namespace_name=?"
+                   " ORDER BY created_at DESC, seq DESC LIMIT ? OFFSET ?",
+                   "tii", ns, limit, offset);
+    if (!st)
+        return -1;
+    while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+        exo_run_row *r = grow((void **)out, n, sizeof **out);
+        if (!r) {
+            sqlite3_finalize(st);
+            return -1;
+        }
+        r->run_id = col_text(st, 0);
+        r->graph_name = col_text(st, 1);
+        r->created_at = sqlite3_column_int64(st, 2);
+    }
+    sqlite3_finalize(st);
+    if (step_error(s, rc) != 0)
+        return -1;
+    for (size_t i = 0; i < *n; i++)
+        if (run_counts(s, &(*out)[i]) != 0)
+            return -1;
+    return 0;
+}
+
+static int sq_store_put(exo_storage *s, const char *run_id, const char *ns, const char *graph, const char *key,
+                        const char *value)
+{
+    return EXEC(s,
+                "INSERT INTO store(run_id, namespace_name, graph_name, key, value) VALUES(?,?,?,?,?)"
+                " ON CONFLICT(run_id, namespace_name, graph_name, key) DO UPDATE SET value=excluded.value",
+                "ttttt", run_id, ns, graph, key, value) == 0
+               ? 0
+               : -1;
+}
+
+static int sq_store_get(exo_storage *s, const char *run_id, const char *ns, const char *graph, const char *key,
+                        char **value)
+{
+    sqlite3_stmt *st = prep_bind(s,
+                                 "SELECT value FROM store WHERE run_id=? AND namespace_name=? AND graph_name=? AND key=?",
+                                 "tttt", run_id, ns, graph, key);
+    if (!st)
+        return -1;
+    int rc = sqlite3_step(st), ret;
+    if (rc == SQLITE_ROW) {
+        *value = col_text(st, 0);
+        ret = *value ? 0 : -1;
+    } else {
+        ret = rc == SQLITE_DONE ? 1 : step_error(s, rc);
+    }
+    sqlite3_finalize(st);
+    return ret;
+}
+
+/* ---- states ------------------------------------------------------------------------ */
+
+#define STATE_COLS "id, created_at, updated_at, node_name, namespace_name, identifier, graph_name, run_id," \
+                   " status, inputs, outputs, data, error, parents, does_unites, unite_key, enqueue_after,"  \
+                   " retry_count, fanout_id, manual_retry_fanout_id, exec_group, lease_expires_at, lease_ms"
+
+static void read_state(sqlite3_stmt *st, exo_state_row *r)
+{
+    col_id(st, 0, r->id);
+    r->created_at = sqlite3_column_int64(st, 1);
+    r->updated_at = sqlite3_column_int64(st, 2);
+    r->node_name = col_text(st, 3);
+    r->namespace_name = col_text(st, 4);
+    r->identifier = col_text(st, 5);
+    r->graph_name = col_text(st, 6);
+    r->run_id = col_text(st, 7);
+    const unsigned char *status = sqlite3_column_text(st, 8);
+    snprintf(r->status, sizeof r->status, "%s", status ? (const char *)status : "");
+    r->inputs = col_json(st, 9);
+    r->outputs = col_json(st, 10);
+    r->data = col_json(st, 11);
+    r->error = col_text(st, 12);
+    r->parents = col_json(st, 13);
+    r->does_unites = sqlite3_column_int(st, 14);
+    r->unite_key = col_text(st, 15);
+    r->enqueue_after = sqlite3_column_int64(st, 16);
+    r->retry_count = sqlite3_column_int64(st, 17);
+    r->fanout_id = col_text(st, 18);
+    r->manual_retry_fanout_id = col_text(st, 19);
+    col_id(st, 20, r->exec_group);
+    r->lease_expires_at = sqlite3_column_int64(st, 21);
+    r->lease_ms = sqlite3_column_int64(st, 22);
+}
+
+static int sq_state_insert(exo_storage *s, const exo_state_row *r)
+{
+    return EXEC(s, "INSERT INTO states(" STATE_COLS ") VALUES(?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
+                "tiitttttt" "jjjtjitiitttii", r->id, r->created_at, r->updated_at, r->node_name, r->namespace_name,
+                r->identifier, r->graph_name, r->run_id, r->status, r->inputs, r->outputs, r->data, r->error,
+                r->parents, (int64_t)r->does_unites, r->unite_key, r->enqueue_after, r->retry_count, r->fanout_id,
+                r->manual_retry_fanout_id, r->exec_group, r->lease_expires_at, r->lease_ms);
+}
+
+static int sq_state_get(exo_storage *s, const char *id, exo_state_row *out)
+{
+    sqlite3_stmt *st = prep_bind(s, "SELECT " STATE_COLS " FROM states WHERE id=?", "t", id);
+    if (!st)
+        return -1;
+    int rc = sqlite3_step(st), ret;
+    if (rc == SQLITE_ROW) {
+        read_state(st, out);
+        ret = 0;
+    } else {
+        ret = rc == SQLITE_DONE ? 1 : step_error(s, rc);
+    }
+    sqlite3_finalize(st);
+    return ret;
+}
+
+static int mirror_status(exo_storage *s, const char *id, const char *status)
+{
+    return EXEC(s, "UPDATE state_ancestors SET status=? WHERE state_id=?", "tt", status, id) == 0 ? 0 : -1;
+}
+
+static int sq_state_update(exo_storage *s, const exo_state_row *r)
+{
+    if (mirror_status(s, r->id, r->status) != 0)
+        return -1;
+    return EXEC(s,
+                "UPDATE states SET updated_at=?, status=?, inputs=?, outputs=?, data=?, error=?, parents=?,"
+                " enqueue_after=?, exec_group=?, lease_expires_at=? WHERE id=?",
+                "itjjjtjitit", r->updated_at, r->status, r->inputs, r->outputs, r->data, r->error, r->parents,
+                r->enqueue_after, r->exec_group, r->lease_expires_at, r->id) == 0
+               ? 0
+               : -1;
+}
+
+/* "?,?,?" for n parameters, appended to buf. */
+static char *claim_sql(const char *head, size_t nnodes, const char *tail)
+{
+    size_t len = strlen(head) + 2 * nnodes + strlen(tail) + 1;
+    char *sql = malloc(len);
+    if (!sql)
+        return NULL;
+    char *p = sql + sprintf(sql, "%s", head);
+    for (size_t i = 0; i < nnodes; i++)
+        p += sprintf(p, i ? ",?" : "?");
+    strcpy(p, tail);
+    return sql;
+}
+
+static sqlite3_stmt *prep_nodes_query(exo_storage *s, const char *head, const char *tail, const char *ns,
+                                      const char *const *nodes, size_t nnodes, int64_t a, int64_t b, int bind_b)
+{
+    char *sql = claim_sql(head, nnodes, tail);
+    if (!sql)
+        return NULL;
+    sqlite3_stmt *st = prep(s, sql);
+    free(sql);
+    if (!st)
+        return NULL;
+    int idx = 1;
+    int rc = bind_text(st, idx++, ns);
+    for (size_t i = 0; i < nnodes && rc == SQLITE_OK; i++)
+        rc = bind_text(st, idx++, nodes[i]);
+    if (rc == SQLITE_OK)
+        rc = sqlite3_bind_int64(st, idx++, a);
+    if (rc == SQLITE_OK && bind_b)
+        rc = sqlite3_bind_int64(st, idx++, b);
+    if (rc != SQLITE_OK) {
+        sqlite3_finalize(st);
+        return NULL;
+    }
+    return st;
+}
+
+static int sq_state_claim(exo_storage *s, const char *ns, const char *const *nodes, size_t nnodes, int64_t now,
+                          int64_t lease_ms, size_t limit, exo_state_row **out, size_t *n, int64_t *next_due)
+{
+    int64_t lease_until = now + lease_ms;
+    *out = NULL;
+    *n = 0;
+    *next_due = 0;
+    if (nnodes == 0)
+        return 0;
+    sqlite3_stmt *st = prep_nodes_query(s, "SELECT " STATE_COLS " FROM states WHERE namespace_name=?"
+                                           " AND status='CREATED' AND node_name IN (",
+                                        ") AND enqueue_after<=? LIMIT ?", ns, nodes, nnodes, now, (int64_t)limit, 1);
+    if (!st)
+        return -1;
+    int rc;
+    while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+        exo_state_row *r = grow((void **)out, n, sizeof **out);
+        if (!r) {
+            sqlite3_finalize(st);
+            return -1;
+        }
+        read_state(st, r);
+    }
+    sqlite3_finalize(st);
+    if (step_error(s, rc) != 0)
+        return -1;
+    for (size_t i = 0; i < *n; i++) {
+        exo_state_row *r = &(*out)[i];
+        snprintf(r->status, sizeof r->status, "QUEUED");
+        r->lease_expires_at = lease_until;
+        r->lease_ms = lease_ms;
+        if (EXEC(s, "UPDATE states SET status='QUEUED', lease_expires_at=?, lease_ms=? WHERE id=? AND status='CREATED'",
+                 "iit", lease_until, lease_ms, r->id) != 0 ||
+            mirror_status(s, r->id, "QUEUED") != 0)
+            return -1;
+    }
+    if (*n > 0)
+        return 0;
+    st = prep_nodes_query(s, "SELECT min(enqueue_after) FROM states WHERE namespace_name=?"
+                             " AND status='CREATED' AND node_name IN (",
+                          ") AND enqueue_after>?", ns, nodes, nnodes, now, 0, 0);
+    if (!st)
+        return -1;
+    rc = sqlite3_step(st);
+    if (rc == SQLITE_ROW && sqlite3_column_type(st, 0) != SQLITE_NULL)
+        *next_due = sqlite3_column_int64(st, 0);
+    sqlite3_finalize(st);
+    return rc == SQLITE_ROW ? 0 : step_error(s, rc);
+}
+
+static int sq_ancestors_copy(exo_storage *s, const char *from, const char *to)
+{
+    return EXEC(s,
+                "INSERT OR IGNORE INTO state_ancestors(ancestor_group, state_id, status)"
+                " SELECT a.ancestor_group, s.id, s.status FROM state_ancestors a, states s"
+                " WHERE a.state_id=? AND s.id=?",
+                "tt", from, to) == 0
+               ? 0
+               : -1;
+}
+
+static int sq_ancestor_add(exo_storage *s, const char *group, const char *state_id)
+{
+    return EXEC(s,
+                "INSERT OR IGNORE INTO state_ancestors(ancestor_group, state_id, status)"
+                " SELECT ?, id, status FROM states WHERE id=?",
+                "tt", group, state_id) == 0
+               ? 0
+               : -1;
+}
+
+static int sq_group_has_status(exo_storage *s, const char *group, unsigned mask)
+{
+    char in[256] = "";
+    size_t len = 0;
+    for (int i = 0; i < EXO_ST_COUNT; i++)
+        if (mask & (1u << i))
+            len += (size_t)snprintf(in + len, sizeof in - len, "%s'%s'", len ? "," : "", exo_status_names[i]);
+    if (!len)
+        return 0;
+    char sql[512];
+    snprintf(sql, sizeof sql,
+             "SELECT 1 FROM state_ancestors WHERE ancestor_group=? AND status IN (%s) LIMIT 1",
+             in);
+    sqlite3_stmt *st = prep_bind(s, sql, "t", group);
+    if (!st)
+        return -1;
+    int rc = sqlite3_step(st);
+    sqlite3_finalize(st);
+    if (rc == SQLITE_ROW)
+        return 1;
+    return step_error(s, rc);
+}
+
+static int sq_states_of_run(exo_storage *s, const char *ns, const char *run_id, exo_state_row **out, size_t *n)
+{
+    *out = NULL;
+    *n = 0;
+    sqlite3_stmt *st = prep_bind(s, "SELECT " STATE_COLS " FROM states WHERE run_id=? AND namespace_name=? ORDER BY seq",
+                                 "tt", run_id, ns);
+    if (!st)
+        return -1;
+    int rc;
+    while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+        exo_state_row *r = grow((void **)out, n, sizeof **out);
+        if (!r) {
+            sqlite3_finalize(st);
+            return -1;
+        }
+        read_state(st, r);
+    }
+    sqlite3_finalize(st);
+    return step_error(s, rc);
+}
+
+static int sq_lease_renew(exo_storage *s, const char *id, int64_t until, int64_t lease_ms)
+{
+    if (EXEC(s, "UPDATE states SET lease_expires_at=?, lease_ms=? WHERE id=? AND status='QUEUED'", "iit", until,
+             lease_ms, id) != 0)
+        return -1;
+    return sqlite3_changes(DB(s)) == 1 ? 0 : 1;
+}
+
+static int sq_lease_expired(exo_storage *s, int64_t now, size_t limit, char (**ids)[EXO_ID_LEN + 1], size_t *n)
+{
+    *ids = NULL;
+    *n = 0;
+    sqlite3_stmt *st = prep_bind(s,
+                                 "SELECT id FROM states WHERE status='QUEUED' AND lease_expires_at>0"
+                                 " AND lease_expires_at<=? LIMIT ?",
+                                 "ii", now, (int64_t)limit);
+    if (!st)
+        return -1;
+    int rc;
+    while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+        char(*slot)[EXO_ID_LEN + 1] = grow((void **)ids, n, sizeof **ids);
+        if (!slot) {
+            sqlite3_finalize(st);
+            return -1;
+        }
+        col_id(st, 0, *slot);
+    }
+    sqlite3_finalize(st);
+    return step_error(s, rc);
+}
+
+/* ---- triggers --------------------------------------------------------------------- */
+
+static int sq_trigger_insert(exo_storage *s, const char *expr, const char *ns, const char *graph, int64_t t,
+                             int64_t expires)
+{
+    return EXEC(s,
+                "INSERT OR IGNORE INTO triggers(type, expression, namespace_name, graph_name, trigger_time,"
+                " trigger_status, expires_at) VALUES('CRON',?,?,?,?,'PENDING',?)",
+                "tttii", expr, ns, graph, t, expires) == 0
+               ? 0
+               : -1;
+}
+
+static int sq_trigger_delete_pending(exo_storage *s, const char *ns, const char *graph, const char *expr)
+{
+    return EXEC(s,
+                "DELETE FROM triggers WHERE trigger_status='PENDING' AND type='CRON' AND namespace_name=?"
+                " AND graph_name=? AND expression=?",
+                "ttt", ns, graph, expr) == 0
+               ? 0
+               : -1;
+}
+
+static int sq_trigger_claim(exo_storage *s, int64_t now, exo_trigger_row *out)
+{
+    sqlite3_stmt *st = prep_bind(s,
+                                 "SELECT id, expression, namespace_name, graph_name, trigger_time FROM triggers"
+                                 " WHERE trigger_status='PENDING' AND trigger_time<=? ORDER BY trigger_time LIMIT 1",
+                                 "i", now);
+    if (!st)
+        return -1;
+    int rc = sqlite3_step(st);
+    if (rc != SQLITE_ROW) {
+        sqlite3_finalize(st);
+        return rc == SQLITE_DONE ? 1 : step_error(s, rc);
+    }
+    out->id = sqlite3_column_int64(st, 0);
+    out->expression = col_text(st, 1);
+    out->namespace_name = col_text(st, 2);
+    out->graph_name = col_text(st, 3);
+    out->trigger_time = sqlite3_column_int64(st, 4);
+    sqlite3_finalize(st);
+    return EXEC(s, "UPDATE triggers SET trigger_status='TRIGGERING' WHERE id=?", "i", out->id) == 0 ? 0 : -1;
+}
+
+static int sq_trigger_finish(exo_storage *s, int64_t id, const char *status, int64_t expires_at)
+{
+    return EXEC(s, "UPDATE triggers SET trigger_status=?, expires_at=? WHERE id=?", "tii", status, expires_at, id) == 0
+               ? 0
+               : -1;
+}
+
+static int sq_trigger_housekeeping(exo_storage *s, int64_t now, int at_startup)
+{
+    if (at_startup &&
+        EXEC(s, "UPDATE triggers SET trigger_status='PENDING' WHERE trigger_status='TRIGGERING'", "") != 0)
+        return -1;
+    return EXEC(s,
+                "DELETE FROM triggers WHERE trigger_status IN ('TRIGGERED','FAILED')"
+                " AND (expires_at IS NULL OR expires_at<=?)",
+                "i", now) == 0
+               ? 0
+               : -1;
+}
+
+static const exo_storage_ops sqlite_ops = {
+    .backend = "sqlite",
+    .close = sq_close,
+    .begin = sq_begin,
+    .commit = sq_commit,
+    .rollback = sq_rollback,
+    .savepoint = sq_savepoint,
+    .release = sq_release,
+    .rollback_to = sq_rollback_to,
+    .node_upsert = sq_node_upsert,
+    .node_get = sq_node_get,
+    .node_list = sq_node_list,
+    .namespaces = sq_namespaces,
+    .graph_get = sq_graph_get,
+    .graph_save = sq_graph_save,
+    .graph_set_validation = sq_graph_set_validation,
+    .graph_list = sq_graph_list,
+    .graph_version = sq_graph_version,
+    .run_insert = sq_run_insert,
+    .run_version = sq_run_version,
+    .run_page = sq_run_page,
+    .store_put = sq_store_put,
+    .store_get = sq_store_get,
+    .state_insert = sq_state_insert,
+    .state_get = sq_state_get,
+    .state_update = sq_state_update,
+    .state_claim = sq_state_claim,
+    .ancestors_copy = sq_ancestors_copy,
+    .ancestor_add = sq_ancestor_add,
+    .group_has_status = sq_group_has_status,
+    .states_of_run = sq_states_of_run,
+    .lease_renew = sq_lease_renew,
+    .lease_expired = sq_lease_expired,
+    .trigger_insert = sq_trigger_insert,
+    .trigger_delete_pending = sq_trigger_delete_pending,
+    .trigger_claim = sq_trigger_claim,
+    .trigger_finish = sq_trigger_finish,
+    .trigger_housekeeping = sq_trigger_housekeeping,
+};
+
+exo_storage *exo_storage_sqlite_open(const char *path, char *err, size_t errlen)
+{
+    sqlite_storage *s = calloc(1, sizeof *s);
+    if (!s) {
+        snprintf(err, errlen, "out of memory");
+        return NULL;
+    }
+    s->base.ops = &sqlite_ops;
+    if (sqlite3_open_v2(path, &s->db, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_NOMUTEX, NULL) !=
+        SQLITE_OK) {
+        snprintf(err, errlen, "cannot open database %s: %s", path, s->db ? sqlite3_errmsg(s->db) : "out of memory");
+        sqlite3_close(s->db);
+        free(s);
+        return NULL;
+    }
+    sqlite3_busy_timeout(s->db, 5000);
+    char *msg = NULL;
+    if (sqlite3_exec(s->db, "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL; PRAGMA foreign_keys=ON;", NULL, NULL,
+                     &msg) != SQLITE_OK ||
+        sqlite3_exec(s->db, schema_sql, NULL, NULL, &msg) != SQLITE_OK) {
+        snprintf(err, errlen, "cannot initialise database %s: %s", path, msg ? msg : sqlite3_errmsg(s->db));
+        sqlite3_free(msg);
+        sqlite3_close(s->db);
+        free(s);
+        return NULL;
+    }
+    return &s->base;
+}
