@@ -347,6 +347,7 @@ void host_child_main(const host_job *job, const host_sandbox_conf *sb, const cha
     if (host_sandbox_enter(sb, scratch, err, sizeof err) < 0)
         fail_setup(err);
     json_object *r = host_child_execute(job);
+    fflush(NULL); /* what the node printf'ed is in stdio buffers; _exit would drop it */
     if (!r)
         fail_setup("out of memory");
     write_result(r);

@@ -402,7 +402,8 @@ int host_conf_load(const char *path, host_conf *out, char *err, size_t errlen)
         if (config_error_type(&cfg) == CONFIG_ERR_FILE_IO)
             snprintf(err, errlen, "%s: cannot read: %s", path, strerror(errno));
         else
-            snprintf(err, errlen, "%s:%d: %s", config_error_file(&cfg) ? config_error_file(&cfg) : path,
+            snprintf(err, errlen, "%s:%d: %s",
+                     config_error_file(&cfg) ? config_error_file(&cfg) : path,
                      config_error_line(&cfg), config_error_text(&cfg));
         goto done;
     }

@@ -7,6 +7,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/prctl.h>
 #include <sys/signalfd.h>
 #include <sys/stat.h>
 #include <unistd.h>
@@ -267,6 +268,10 @@ int host_run_forever(host_conf *conf, host_node *nodes, size_t n_nodes)
     }
     if (prepare_dirs(&h) < 0)
         goto done;
+    /* Processes a state leaves behind are re-parented to the host and reaped by
+     * its wait4(-1) instead of piling up under init. */
+    if (prctl(PR_SET_CHILD_SUBREAPER, 1) < 0)
+        log_warn("PR_SET_CHILD_SUBREAPER: %m");
     host_sandbox_log_layers();
     log_info("exo-host %s: %zu node(s), %d worker(s), state manager %s, namespace %s",
              h.conf.name, n_nodes, h.conf.workers, h.conf.uri, h.conf.namespace_);

@@ -184,6 +184,12 @@ static void on_leased(void *arg, const host_http_result *res)
     } else if (res->status < 200 || res->status > 299) {
         log_warn("lease keep-alive failed: %s",
                  res->status ? "error status from the state manager" : res->error);
+    } else {
+        json_object *body = json_tokener_parse(res->body), *lost = NULL;
+        if (body && json_object_object_get_ex(body, "lost", &lost) &&
+            json_object_is_type(lost, json_type_array))
+            host_states_lease_lost(h, lost);
+        json_object_put(body);
     }
 }
 
@@ -208,9 +214,12 @@ static void send_lease(host *h, int64_t now)
     json_object_object_add(body, "lease_ms", json_object_new_int64(h->conf.lease_ms));
     char *path = host_ns_path(h, "/states/lease");
     char *url = path ? host_url(h, path) : NULL;
+    /* A renewal that hangs longer than its period is worth nothing: give up and
+     * send a fresh one. */
+    long timeout = (long)(h->conf.lease_ms / 3 > 1000 ? h->conf.lease_ms / 3 : 1000);
     if (url && host_http_start(h->http, "POST", url, h->conf.api_key,
                                json_object_to_json_string_ext(body, JSON_C_TO_STRING_PLAIN),
-                               REQUEST_TIMEOUT_MS, on_leased, h))
+                               timeout, on_leased, h))
         h->lease_inflight = true;
     json_object_put(body);
     free(path);

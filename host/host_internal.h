@@ -47,6 +47,7 @@ typedef struct hstate {
     int64_t claimed_ms;
     int64_t start_ms;
     report *report;
+    bool lease_lost; /* the state manager gave the state up: run it no further */
     struct hstate *next;
 } hstate;
 
@@ -99,7 +100,7 @@ struct host {
     bool fatal;
 };
 
-/* host_util.c */
+/* host_util.c; backoff: base_ms * 2^(attempt-1), capped, plus up to 25 % jitter */
 int64_t host_backoff_ms(int attempt, int64_t base_ms, int64_t cap_ms);
 char *host_ns_path(const host *h, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 char *host_url(const host *h, const char *path);
@@ -123,6 +124,7 @@ hstate *host_state_add(host *h, json_object *claim);
 void host_state_remove(host *h, hstate *s);
 void host_state_finish(host *h, hstate *s, host_outcome *out, int64_t now);
 void host_states_release_waiting(host *h);
+void host_states_lease_lost(host *h, json_object *ids);
 
 /* host_reports.c: spool + delivery with retries */
 void host_report_create(host *h, hstate *s, const char *state_id, const char *node,

@@ -287,17 +287,25 @@ void host_states_readable(host *h, int fd)
 
 void host_states_tick(host *h, int64_t now)
 {
-    for (hstate *s = h->states; s; s = s->next) {
+    hstate *next = NULL;
+    for (hstate *s = h->states; s; s = next) {
+        next = s->next; /* s may be removed below */
         if (s->phase != PH_RUNNING)
             continue;
         host_run_check_deadline(&s->run, now);
         if (h->stopping && h->stop_kill_ms && now >= h->stop_kill_ms)
             host_run_kill(&s->run);
-        if (host_run_finished(&s->run, now)) {
-            host_outcome out;
-            host_run_outcome(&s->run, s->node, &out);
-            host_state_finish(h, s, &out, now);
+        if (!host_run_finished(&s->run, now))
+            continue;
+        if (s->lease_lost) {
+            log_warn("state %s node %s: stopped, the state manager ended its lease", s->id,
+                     s->node_name);
+            host_state_remove(h, s);
+            continue;
         }
+        host_outcome out;
+        host_run_outcome(&s->run, s->node, &out);
+        host_state_finish(h, s, &out, now);
     }
 }
 
@@ -337,5 +345,32 @@ void host_states_release_waiting(host *h)
         log_info("state %s node %s: released (host stopping)", s->id, s->node_name);
         host_report_create(h, s, s->id, s->node_name, HOST_REPORT_REQUEUE, body);
         json_object_put(body);
+    }
+}
+
+/* The state manager reports that it gave these claims up (their lease expired and
+ * the retry policy took over): running them further only duplicates work. */
+void host_states_lease_lost(host *h, json_object *ids)
+{
+    size_t n = json_object_array_length(ids);
+    for (size_t i = 0; i < n; i++) {
+        const char *id = json_object_get_string(json_object_array_get_idx(ids, i));
+        for (hstate *s = h->states; id && s; s = s->next) {
+            if (strcmp(s->id, id) != 0 || s->phase == PH_REPORTING)
+                continue;
+            s->lease_lost = true;
+            if (s->phase == PH_RUNNING) {
+                host_run_kill(&s->run);
+            } else {
+                log_warn("state %s node %s: dropped, the state manager ended its lease", s->id,
+                         s->node_name);
+                if (s->phase == PH_SECRETS && s->secrets_req) {
+                    s->phase = PH_WAITING; /* on_secrets ignores the cancelled answer */
+                    host_http_cancel(h->http, s->secrets_req);
+                }
+                host_state_remove(h, s);
+            }
+            break;
+        }
     }
 }

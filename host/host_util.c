@@ -18,9 +18,10 @@ int64_t host_backoff_ms(int attempt, int64_t base_ms, int64_t cap_ms)
     uint32_t r = 0;
     if (getrandom(&r, sizeof r, GRND_NONBLOCK) != (ssize_t)sizeof r)
         r = (uint32_t)attempt * 2654435761u;
-    /* "Equal jitter": between half and all of the delay. */
-    int64_t half = d / 2;
-    return half + (half > 0 ? (int64_t)(r % (uint32_t)(half + 1)) : 0);
+    /* Jitter on top (up to a quarter), so that the delay is never shorter than d:
+     * hosts that failed together do not retry together. */
+    int64_t quarter = d / 4;
+    return d + (quarter > 0 ? (int64_t)(r % (uint32_t)(quarter + 1)) : 0);
 }
 
 char *host_ns_path(const host *h, const char *fmt, ...)

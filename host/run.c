@@ -13,9 +13,10 @@
 
 #include "clock.h"
 #include "log.h"
+#include "sandbox.h"
 #include "validate.h"
 
-#define FORWARD_LIMIT (16 * 1024) /* printed bytes copied into the host log per state */
+#define FORWARD_LIMIT (4 * 1024) /* printed bytes copied into the host log per state */
 
 void host_format_kib(int64_t kib, char *buf, size_t len)
 {
@@ -45,6 +46,8 @@ static void close_fd(int *fd)
     *fd = -1;
 }
 
+static void kill_group(host_run *r);
+
 int host_run_start(host_run *r, const host_job *job, const host_sandbox_conf *sb,
                    const char *scratch_root, void (*scrub)(void *), void *scrub_arg, char *err,
                    size_t errlen)
@@ -70,6 +73,8 @@ int host_run_start(host_run *r, const host_job *job, const host_sandbox_conf *sb
         r->scratch = NULL;
         goto fail;
     }
+    if (host_sandbox_prepare(sb, err, errlen) < 0)
+        goto fail;
     if (pipe2(res, O_CLOEXEC) < 0 || pipe2(outp, O_CLOEXEC) < 0) {
         snprintf(err, errlen, "pipe: %s", strerror(errno));
         goto fail;
@@ -95,9 +100,19 @@ int host_run_start(host_run *r, const host_job *job, const host_sandbox_conf *sb
     close(outp[1]);
     r->result_fd = res[0];
     r->output_fd = outp[0];
-    fcntl(r->result_fd, F_SETFL, O_NONBLOCK);
-    fcntl(r->output_fd, F_SETFL, O_NONBLOCK);
+    if (fcntl(r->result_fd, F_SETFL, O_NONBLOCK) < 0 ||
+        fcntl(r->output_fd, F_SETFL, O_NONBLOCK) < 0) {
+        /* Blocking reads would stall the loop: give this state up. */
+        snprintf(err, errlen, "fcntl(O_NONBLOCK): %s", strerror(errno));
+        kill_group(r);
+        waitpid(pid, NULL, 0);
+        r->pid = -1;
+        goto fail_parent;
+    }
     return 0;
+fail_parent:
+    host_run_cleanup(r);
+    return -1;
 fail:
     for (int i = 0; i < 2; i++) {
         close_fd(&res[i]);
@@ -334,7 +349,8 @@ static void signal_outcome(const host_run *r, host_outcome *out)
     double cpu = (double)r->ru.ru_utime.tv_sec + (double)r->ru.ru_stime.tv_sec +
                  (double)(r->ru.ru_utime.tv_usec + r->ru.ru_stime.tv_usec) / 1e6;
     char msg[256];
-    if (sig == SIGXCPU || (sig == SIGKILL && r->sb.cpu_seconds > 0 && cpu >= (double)r->sb.cpu_seconds)) {
+    bool cpu_spent = r->sb.cpu_seconds > 0 && cpu >= (double)r->sb.cpu_seconds;
+    if (sig == SIGXCPU || (sig == SIGKILL && cpu_spent)) {
         snprintf(msg, sizeof msg, "CPU time limit %lld s exceeded", (long long)r->sb.cpu_seconds);
     } else if (sig == SIGXFSZ) {
         snprintf(msg, sizeof msg, "file size limit %lld MiB exceeded",

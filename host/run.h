@@ -44,7 +44,7 @@ typedef struct host_run {
     char *result;
     size_t result_len;
     size_t output_len;
-    char line[1024]; /* partial line of printed output */
+    char line[256]; /* partial line of printed output */
     size_t line_len;
     size_t forwarded;
     bool exited;

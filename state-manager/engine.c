@@ -335,33 +335,26 @@ static int unite_create(exo_app *app, const exo_graph *g, const exo_node_tpl *u,
 {
     exo_state_row t = {0}, st = {0};
     anc_map anc = {0};
-    json_object *schema = NULL;
-    char *build_err = NULL;
+    json_object *schema = NULL, *inputs = NULL;
+    char *build_err = NULL, *store_ns = NULL;
     int ret = -1;
     int rc = app->db->ops->state_get(app->db, group, &t);
     if (rc != 0) {
         ret = rc < 0 ? -1 : 0;
         goto out;
     }
-    char *store_ns = NULL;
     if (!exo_engine_run_graph(app, t.run_id, &store_ns))
         goto out;
-    json_object *inputs = NULL;
     rc = registered_schema(app, u, &schema, &build_err);
-    if (rc < 0) {
-        free(store_ns);
+    if (rc < 0)
         goto out;
-    }
     if (rc == 0) {
-        if (anc_load(app, t.parents, &anc) != 0) {
-            free(store_ns);
+        if (anc_load(app, t.parents, &anc) != 0)
             goto out;
-        }
         render_ctx c = {.app = app, .g = g, .self_ident = t.identifier, .self_outputs = t.outputs, .anc = &anc,
                         .run_id = t.run_id, .store_ns = store_ns, .graph_name = t.graph_name, .target = u->identifier};
         inputs = build_inputs(&c, u, schema, &build_err);
     }
-    free(store_ns);
     if (!inputs && mode == MODE_EXECUTED) {
         *err = build_err;
         build_err = NULL;
@@ -373,6 +366,7 @@ static int unite_create(exo_app *app, const exo_graph *g, const exo_node_tpl *u,
     if (inputs) {
         json_object_put(st.inputs);
         st.inputs = inputs;
+        inputs = NULL;
     } else {
         set_status(&st, EXO_ST_ERRORED);
         if (set_error(&st, build_err) != 0)
@@ -395,6 +389,8 @@ static int unite_create(exo_app *app, const exo_graph *g, const exo_node_tpl *u,
     ret = 0;
 out:
     free(build_err);
+    free(store_ns);
+    json_object_put(inputs);
     json_object_put(schema);
     anc_free(&anc);
     exo_state_row_free(&t);
@@ -419,7 +415,16 @@ static int on_final(exo_app *app, const exo_graph *g, const exo_state_row *st, i
             continue;
         char group[EXO_ID_LEN + 1];
         memcpy(group, tstate.exec_group, sizeof group);
+        char *key = fmt_err("%s|%s|%s", tstate.run_id, u->identifier, group);
         exo_state_row_free(&tstate);
+        if (!key)
+            return -1;
+        rc = app->db->ops->unite_exists(app->db, key);
+        free(key);
+        if (rc < 0)
+            return -1;
+        if (rc == 1)
+            continue; /* already united */
         rc = unite_ready(app, u, group);
         if (rc < 0)
             return -1;
@@ -536,10 +541,10 @@ static int make_executed_set(exo_app *app, exo_state_row *st, json_object *outpu
     *n_out = 1;
     for (size_t i = 1; i < n; i++) {
         exo_state_row *sib = &S[i];
+        *n_out = i + 1; /* freed by the caller even when half built */
         if (exo_state_init(sib, st->node_name, st->namespace_name, st->identifier, st->graph_name, st->run_id, now) !=
             0)
             return -1;
-        *n_out = i + 1;
         json_object_put(sib->inputs);
         sib->inputs = json_copy(st->inputs);
         json_object_put(sib->parents);

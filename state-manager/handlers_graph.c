@@ -95,11 +95,11 @@ static int upsert_body(exo_app *app, void *arg)
     row.name = (char *)u->name;
     row.template_ = u->stored;
     row.validation_status = (char *)"PENDING";
-    row.validation_errors = NULL;
-    json_object *errors = json_object_new_array();
-    row.validation_errors = errors;
+    row.validation_errors = json_object_new_array();
+    if (!row.validation_errors)
+        return -1;
     rc = ops->graph_save(app->db, &row);
-    json_object_put(errors);
+    json_object_put(row.validation_errors);
     u->created_at = row.created_at;
     u->updated_at = row.updated_at;
     return rc;

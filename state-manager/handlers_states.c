@@ -12,6 +12,7 @@
 #include "secrets_crypto.h"
 
 #define BATCH_CAP 1000
+#define NODES_CAP 1000
 #define WAIT_CAP_MS 60000
 #define LEASE_MIN_MS 1000
 #define LEASE_CAP_MS (24LL * 3600 * 1000)
@@ -168,6 +169,10 @@ void h_enqueue(exo_req *req, exo_resp *resp)
     if (batch > BATCH_CAP)
         batch = BATCH_CAP;
     size_t nn = json_object_array_length(nodes);
+    if (nn > NODES_CAP) {
+        exo_resp_detail(resp, 400, "Too many node names: at most %d per enqueue call", NODES_CAP);
+        return;
+    }
     const char **names = calloc(nn ? nn : 1, sizeof *names);
     if (!names) {
         exo_resp_500(resp);
@@ -210,6 +215,7 @@ void h_enqueue(exo_req *req, exo_resp *resp)
 /* ---- lease keep-alive (extension) ------------------------------------------------------ */
 
 typedef struct lease_tx {
+    const char *ns;
     json_object *ids, *renewed, *lost;
     int64_t lease_ms;
 } lease_tx;
@@ -225,7 +231,7 @@ static int lease_body(exo_app *app, void *arg)
         if (exo_id_valid(id)) {
             char norm[EXO_ID_LEN + 1];
             exo_id_normalize(id, norm);
-            rc = app->db->ops->lease_renew(app->db, norm, until, t->lease_ms);
+            rc = app->db->ops->lease_renew(app->db, t->ns, norm, until, t->lease_ms);
             if (rc < 0)
                 return -1;
         }
@@ -239,7 +245,7 @@ void h_lease(exo_req *req, exo_resp *resp)
     exo_reqcheck rc;
     exo_reqcheck_init(&rc);
     json_object *body = exo_req_body_object(req, &rc);
-    lease_tx t = {.lease_ms = req->app->cfg.default_lease_ms};
+    lease_tx t = {.ns = req->params[0], .lease_ms = req->app->cfg.default_lease_ms};
     if (body) {
         exo_req_string_list(&rc, body, "state_ids", "body", 1, &t.ids);
         if (exo_req_int(&rc, body, "lease_ms", "body", 0, &t.lease_ms) == 0)
@@ -335,12 +341,8 @@ static int errored_fn(exo_req *req, exo_resp *resp, exo_state_row *st, void *arg
         exo_resp_detail(resp, 400, "State is not queued or executed");
         return 0;
     }
-    exo_graph_row g = {0};
-    int rc = app->db->ops->graph_get(app->db, req->params[0], st->graph_name, &g);
-    exo_graph_row_free(&g);
-    if (rc < 0)
-        return -1;
-    if (rc == 1) {
+    /* the run's own graph version (also right for states of cross-namespace node templates) */
+    if (!exo_engine_run_graph(app, st->run_id, NULL)) {
         exo_resp_detail(resp, 404, "Graph template not found");
         return 0;
     }
@@ -503,7 +505,12 @@ static int secrets_fn(exo_req *req, exo_resp *resp, exo_state_row *st, void *arg
     (void)arg;
     exo_app *app = req->app;
     exo_graph_row g = {0};
-    int rc = app->db->ops->graph_get(app->db, req->params[0], st->graph_name, &g);
+    int64_t version;
+    char *run_ns = NULL;
+    int rc = app->db->ops->run_version(app->db, st->run_id, &version, &run_ns);
+    if (rc == 0)
+        rc = app->db->ops->graph_get(app->db, run_ns, st->graph_name, &g);
+    free(run_ns);
     if (rc < 0)
         return -1;
     if (rc == 1) {

@@ -22,6 +22,8 @@ struct exo_server {
 
 /* Per-request state kept by MHD between access-handler calls. */
 typedef struct conn_ctx {
+    char *raw_uri;   /* request target as sent (for the query string of redirects) */
+    int started;
     char *body;
     size_t len, cap;
     int too_large;
@@ -187,6 +189,15 @@ static int headers_allowed(const char *list)
     return 1;
 }
 
+static int method_allowed(const char *method)
+{
+    static const char *const methods[] = {"GET", "POST", "PUT", "DELETE", "OPTIONS", "PATCH"};
+    for (size_t i = 0; i < sizeof methods / sizeof *methods; i++)
+        if (!strcmp(methods[i], method))
+            return 1;
+    return 0;
+}
+
 /* Starlette-style CORS pre-flight answer. */
 static enum MHD_Result preflight(exo_app *app, struct MHD_Connection *c, const char *request_id)
 {
@@ -196,7 +207,7 @@ static enum MHD_Result preflight(exo_app *app, struct MHD_Connection *c, const c
     char failures[128] = "";
     if (!origin_allowed(app, origin))
         strcat(failures, "origin");
-    if (!strstr(cors_methods, method) || !*method)
+    if (!method_allowed(method))
         strcat(failures, *failures ? ", method" : "method");
     if (!headers_allowed(req_headers))
         strcat(failures, *failures ? ", headers" : "headers");
@@ -281,7 +292,9 @@ static json_object *parse_body(const char *buf, size_t len, json_object **invali
     if (!tok)
         return NULL;
     json_tokener_set_flags(tok, JSON_TOKENER_STRICT);
-    json_object *obj = json_tokener_parse_ex(tok, buf, (int)len);
+    /* buf[len] is a NUL: passing it tells the tokener that the input ends (a bare
+       literal such as `null` or `5` is complete only then) */
+    json_object *obj = json_tokener_parse_ex(tok, buf, (int)len + 1);
     enum json_tokener_error jerr = json_tokener_get_error(tok);
     size_t end = json_tokener_get_parse_end(tok);
     const char *msg = NULL;
@@ -301,7 +314,12 @@ static json_object *parse_body(const char *buf, size_t len, json_object **invali
     json_object_put(obj);
     json_object *err = json_object_new_object(), *loc = json_object_new_array(), *ctx = json_object_new_object();
     json_object_array_add(loc, json_object_new_string("body"));
-    json_object_array_add(loc, json_object_new_int64((int64_t)end));
+    /* the reference reports a character (not byte) offset */
+    int64_t chars = 0;
+    for (size_t i = 0; i < end && i < len; i++)
+        if (((unsigned char)buf[i] & 0xC0) != 0x80)
+            chars++;
+    json_object_array_add(loc, json_object_new_int64(chars));
     json_object_object_add(err, "type", json_object_new_string("json_invalid"));
     json_object_object_add(err, "loc", loc);
     json_object_object_add(err, "msg", json_object_new_string("JSON decode error"));
@@ -380,12 +398,15 @@ static enum MHD_Result dispatch(exo_app *app, struct MHD_Connection *c, const ch
     if (rr == EXO_ROUTE_NOT_FOUND) {
         char location[4096];
         if (strlen(url) < sizeof location - 2 && slash_redirect(url, location, sizeof location)) {
-            char absolute[4400];
+            char absolute[8800];
             const char *host = header(c, "Host");
+            const char *query = cc->raw_uri ? strchr(cc->raw_uri, '?') : NULL;
+            if (!query || strlen(query) > 4096)
+                query = "";
             if (host && strlen(host) < 256)
-                snprintf(absolute, sizeof absolute, "http://%s%s", host, location);
+                snprintf(absolute, sizeof absolute, "http://%s%s%s", host, location, query);
             else
-                snprintf(absolute, sizeof absolute, "%s", location);
+                snprintf(absolute, sizeof absolute, "%s%s", location, query);
             ret = send_text(app, c, 307, "application/json", "", request_id, "Location", absolute);
         } else {
             ret = send_detail(app, c, 404, "Not Found", request_id, NULL, NULL);
@@ -444,11 +465,10 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const cha
     (void)version;
     exo_app *app = cls;
     conn_ctx *cc = *con_cls;
-    if (!cc) {
-        cc = calloc(1, sizeof *cc);
-        if (!cc)
-            return MHD_NO;
-        *con_cls = cc;
+    if (!cc)
+        return MHD_NO; /* uri_logger could not allocate */
+    if (!cc->started) {
+        cc->started = 1;
         return MHD_YES;
     }
     if (*upload_size) {
@@ -483,6 +503,18 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const cha
     return dispatch(app, c, url, method, cc, request_id);
 }
 
+/* Called by MHD at the start of every request with the raw request target; the
+ * returned context becomes the request's con_cls. */
+static void *uri_logger(void *cls, const char *uri, struct MHD_Connection *c)
+{
+    (void)cls;
+    (void)c;
+    conn_ctx *cc = calloc(1, sizeof *cc);
+    if (cc && uri)
+        cc->raw_uri = strdup(uri);
+    return cc;
+}
+
 static void on_completed(void *cls, struct MHD_Connection *c, void **con_cls, enum MHD_RequestTerminationCode toe)
 {
     (void)cls;
@@ -490,6 +522,7 @@ static void on_completed(void *cls, struct MHD_Connection *c, void **con_cls, en
     (void)toe;
     conn_ctx *cc = *con_cls;
     if (cc) {
+        free(cc->raw_uri);
         free(cc->body);
         free(cc);
         *con_cls = NULL;
@@ -532,6 +565,7 @@ exo_server *exo_server_start(exo_app *app, char *err, size_t errlen)
                                    MHD_OPTION_EXTERNAL_LOGGER, mhd_log, NULL,
                                    MHD_OPTION_SOCK_ADDR, (struct sockaddr *)&addr,
                                    MHD_OPTION_NOTIFY_COMPLETED, on_completed, NULL,
+                                   MHD_OPTION_URI_LOG_CALLBACK, uri_logger, NULL,
                                    MHD_OPTION_CONNECTION_LIMIT, (unsigned)512,
                                    MHD_OPTION_CONNECTION_TIMEOUT, (unsigned)300,
                                    MHD_OPTION_END);

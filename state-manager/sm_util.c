@@ -115,7 +115,18 @@ json_object *exo_json_parse(const char *text)
 {
     if (!text)
         return NULL;
-    return json_tokener_parse(text);
+    /* stored documents embed client JSON that was accepted with a depth limit of 64;
+       leave room for the wrapping levels */
+    json_tokener *tok = json_tokener_new_ex(128);
+    if (!tok)
+        return NULL;
+    json_object *obj = json_tokener_parse_ex(tok, text, -1);
+    if (json_tokener_get_error(tok) != json_tokener_success) {
+        json_object_put(obj);
+        obj = NULL;
+    }
+    json_tokener_free(tok);
+    return obj;
 }
 
 char *exo_strdup_or_null(const char *s)

@@ -132,9 +132,11 @@ typedef struct exo_storage_ops {
     /* 1 when some descendant of instance `group` has one of the statuses in mask
      * (bit i = exo_status i), 0 when none. */
     int (*group_has_status)(exo_storage *s, const char *group, unsigned mask);
+    /* 1 when a state with this unite_key exists, 0 when not. */
+    int (*unite_exists)(exo_storage *s, const char *unite_key);
     int (*states_of_run)(exo_storage *s, const char *ns, const char *run_id, exo_state_row **out, size_t *n);
     /* Leases: renew returns 1 when the state is not QUEUED (or unknown). */
-    int (*lease_renew)(exo_storage *s, const char *id, int64_t until, int64_t lease_ms);
+    int (*lease_renew)(exo_storage *s, const char *ns, const char *id, int64_t until, int64_t lease_ms);
     int (*lease_expired)(exo_storage *s, int64_t now, size_t limit, char (**ids)[EXO_ID_LEN + 1], size_t *n);
 
     /* Cron trigger records.  trigger_insert ignores duplicates. */

@@ -722,6 +722,18 @@ static int sq_group_has_status(exo_storage *s, const char *group, unsigned mask)
     return step_error(s, rc);
 }
 
+static int sq_unite_exists(exo_storage *s, const char *key)
+{
+    sqlite3_stmt *st = prep_bind(s, "SELECT 1 FROM states WHERE unite_key=?", "t", key);
+    if (!st)
+        return -1;
+    int rc = sqlite3_step(st);
+    sqlite3_finalize(st);
+    if (rc == SQLITE_ROW)
+        return 1;
+    return step_error(s, rc);
+}
+
 static int sq_states_of_run(exo_storage *s, const char *ns, const char *run_id, exo_state_row **out, size_t *n)
 {
     *out = NULL;
@@ -743,10 +755,10 @@ static int sq_states_of_run(exo_storage *s, const char *ns, const char *run_id, 
     return step_error(s, rc);
 }
 
-static int sq_lease_renew(exo_storage *s, const char *id, int64_t until, int64_t lease_ms)
+static int sq_lease_renew(exo_storage *s, const char *ns, const char *id, int64_t until, int64_t lease_ms)
 {
-    if (EXEC(s, "UPDATE states SET lease_expires_at=?, lease_ms=? WHERE id=? AND status='QUEUED'", "iit", until,
-             lease_ms, id) != 0)
+    if (EXEC(s, "UPDATE states SET lease_expires_at=?, lease_ms=? WHERE id=? AND namespace_name=? AND status='QUEUED'",
+             "iitt", until, lease_ms, id, ns) != 0)
         return -1;
     return sqlite3_changes(DB(s)) == 1 ? 0 : 1;
 }
@@ -869,6 +881,7 @@ static const exo_storage_ops sqlite_ops = {
     .ancestors_copy = sq_ancestors_copy,
     .ancestor_add = sq_ancestor_add,
     .group_has_status = sq_group_has_status,
+    .unite_exists = sq_unite_exists,
     .states_of_run = sq_states_of_run,
     .lease_renew = sq_lease_renew,
     .lease_expired = sq_lease_expired,

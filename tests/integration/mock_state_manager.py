@@ -45,6 +45,7 @@ class MockStateManager:
         self.requests = []
         self.pending = []          # states not yet handed out
         self.secrets = {}          # state_id -> secrets map
+        self.lost = set()          # state ids the lease endpoint reports as lost
         self.statuses = {}         # endpoint kind -> list of statuses to answer first
         self.cond = threading.Condition()
         self.server = None
@@ -105,6 +106,12 @@ class MockStateManager:
             self.pending.append({"state_id": state_id, "node_name": node_name, "identifier": identifier,
                                  "inputs": inputs if inputs is not None else {},
                                  "created_at": "2025-01-31T02:00:01.204518"})
+            self.cond.notify_all()
+
+    def add_raw_state(self, obj):
+        """Hands out obj as-is with the next claim (malformed or unknown states)."""
+        with self.cond:
+            self.pending.append({"__raw__": obj})
             self.cond.notify_all()
 
     def set_statuses(self, kind, statuses):
@@ -176,7 +183,11 @@ class MockStateManager:
             status = self._scripted("lease")
             if status:
                 return status, {"detail": "scripted"}
-            return (200, {"status": "OK"}) if self.lease else (404, {"detail": "Not Found"})
+            if not self.lease:
+                return 404, {"detail": "Not Found"}
+            ids = (req.json or {}).get("state_ids") or []
+            return 200, {"renewed": [i for i in ids if i not in self.lost],
+                         "lost": [i for i in ids if i in self.lost]}
         m = STATE_PATH.match(path)
         if m:
             kind = m.group(3)
@@ -196,10 +207,12 @@ class MockStateManager:
         deadline = time.monotonic() + (wait_ms / 1000.0 if self.long_poll else 0)
         with self.cond:
             while True:
-                taken = [s for s in self.pending if s["node_name"] in nodes][:max(batch, 0)]
+                taken = [s for s in self.pending
+                         if "__raw__" in s or s["node_name"] in nodes][:max(batch, 0)]
                 if taken or time.monotonic() >= deadline or self.server is None:
                     break
                 self.cond.wait(min(0.05, max(deadline - time.monotonic(), 0.001)))
             for s in taken:
                 self.pending.remove(s)
-        return {"count": len(taken), "namespace": "ns", "status": "QUEUED", "states": taken}
+        states = [s["__raw__"] if "__raw__" in s else s for s in taken]
+        return {"count": len(states), "namespace": "ns", "status": "QUEUED", "states": states}

@@ -105,7 +105,7 @@ class HostConformance(ExoTestCase):
         m.add_state(sid(7), "EchoNode", {"suffix": "!"})
         m.add_state(sid(8), "EchoNode", {"text": 5})
         m.add_state(sid(9), "EchoNode", {"text": "a"})
-        self.host(["sample.so", "fanout.so", "fail.so", "prune.so", "requeue.so", "store_set.so", "echo.so"])
+        h = self.host(["sample.so", "fanout.so", "fail.so", "prune.so", "requeue.so", "store_set.so", "echo.so"])
         self.assertEqual(m.wait_report(sid(1)), ("executed", {"outputs": [{"message": "success", "processed_data": "completed:d"}]}))
         self.assertEqual(m.wait_report(sid(2)), ("executed", {"outputs": [{"item": "part-1"}, {"item": "part-2"}, {"item": "part-3"}]}))
         self.assertEqual(m.wait_report(sid(3)), ("errored", {"error": "upstream API answered 503"}))
@@ -128,6 +128,25 @@ class HostConformance(ExoTestCase):
             self.assertEqual(r.headers.get("content-type"), "application/json")
         # No node declares secrets here: no secrets request at all.
         self.assertEqual(m.find("GET"), [])
+        # What a node prints or logs goes to the host's log, attributed to its state.
+        self.assertIn(f"state {sid(2)} (FanOutNode): splitting part-1,part-2,part-3", h.log())
+        self.assertIn(f"[FanOutNode] state {sid(2)}", h.log())
+
+    def test_unknown_node_and_malformed_states(self):
+        m = self.mock
+        m.add_raw_state({"node_name": "EchoNode", "inputs": {"text": "no id"}})
+        m.add_raw_state({"state_id": sid(1), "node_name": "Ghost", "inputs": {}})
+        m.add_raw_state("not an object")
+        m.add_raw_state({"state_id": sid(2), "node_name": "EchoNode", "inputs": "not an object"})
+        m.add_state(sid(3), "EchoNode", {"text": "fine"})
+        h = self.host(["echo.so"], workers=8)
+        self.assertEqual(m.wait_report(sid(1)), ("errored", {"error": "unknown node 'Ghost'"}))
+        kind, body = m.wait_report(sid(2))
+        self.assertEqual(kind, "errored")
+        self.assertIn("inputs", body["error"])
+        self.assertEqual(m.wait_report(sid(3)), ("executed", {"outputs": [{"text": "fine"}]}))
+        self.assertTrue(h.alive())
+        self.assertIn("skipped", h.log())
 
     def test_secrets_only_for_declaring_nodes_and_never_in_env(self):
         m = self.mock
@@ -182,6 +201,18 @@ class HostConformance(ExoTestCase):
         self.assertEqual(leases[0].json, {"state_ids": [sid(1)], "lease_ms": 3000})
         self.assertEqual(m.wait_report(sid(1))[0], "executed")
 
+    def test_lost_lease_stops_the_state_without_a_report(self):
+        m = self.mock
+        m.lease = True
+        m.lost.add(sid(1))
+        m.add_state(sid(1), "SleepNode", {"seconds": "3600"})
+        h = self.host(["sleep_long.so", "echo.so"], extra="lease_ms = 3000;")
+        m.wait_for(lambda: m.find("POST", "/states/lease$"), what="a lease keep-alive")
+        wait_until(lambda: "ended its lease" in h.log(), 20, what="the lost state to stop")
+        m.add_state(sid(2), "EchoNode", {"text": "next"})
+        self.assertEqual(m.wait_report(sid(2))[0], "executed")
+        self.assertEqual(m.reports(sid(1)), [])
+
     def test_lease_endpoint_missing_is_not_retried(self):
         m = self.mock
         m.lease = False  # answers 404 like the reference state manager
@@ -190,6 +221,11 @@ class HostConformance(ExoTestCase):
         m.wait_for(lambda: m.find("POST", "/states/lease$"), what="a lease keep-alive")
         self.assertEqual(m.wait_report(sid(1))[0], "executed")
         self.assertEqual(len(m.find("POST", "/states/lease$")), 1)
+
+    def test_network_allowed_per_plugin(self):
+        self.mock.add_state(sid(1), "SocketNode", {})
+        self.host(['{ path = "open_socket.so"; sandbox = { network = true; }; }'])
+        self.assertEqual(self.mock.wait_report(sid(1)), ("executed", {"outputs": [{"socket": "opened"}]}))
 
     # ---- configuration -------------------------------------------------------
     def test_environment_fallback(self):

@@ -85,6 +85,8 @@ class ApiTest(ExoTestCase):
         self.assertEqual(err["type"], "json_invalid")
         self.assertEqual(err["loc"][0], "body")
         self.assertIsInstance(err["loc"][1], int)
+        r = api.request("PUT", api.ns_path("/nodes/"), raw='{"ü€": x}')
+        self.assertEqual(r.json["detail"][0]["loc"], ["body", 7])  # a character offset, not bytes
         r = api.request("PUT", api.ns_path("/nodes/"), raw=b"\xff\xfe{}")
         self.assertEqual((r.status, r.json), (400, {"detail": "There was an error parsing the body"}))
 
@@ -108,6 +110,17 @@ class ApiTest(ExoTestCase):
         except (ConnectionError, OSError):
             pass  # the server may close the connection while the client still sends
         self.assertEqual(self.api.request("GET", "/v0/namespaces").status, 200)
+
+    def test_deep_but_allowed_documents_round_trip(self):
+        schema = {"type": "string"}
+        for _ in range(28):  # 56 levels + 4 of the body: within the 64 limit
+            schema = {"type": "object", "properties": {"p": schema}}
+        node = node_def("Deep")
+        node["inputs_schema"] = schema
+        self.assertEqual(self.api.register([node]).status, 200)
+        r = self.api.request("GET", self.api.ns_path("/nodes/"))
+        self.assertEqual(r.status, 200)
+        self.assertEqual(r.json["nodes"][0]["inputs_schema"], schema)
 
     def test_cors_preflight_and_simple_request(self):
         r = self.api.request("OPTIONS", self.api.ns_path("/nodes/"), headers={
@@ -402,6 +415,8 @@ class ApiTest(ExoTestCase):
                              {"state_ids": [st["state_id"], "0" * 24, "bad"], "lease_ms": 60000})
         self.assertEqual(r.status, 200, r)
         self.assertEqual(r.json, {"renewed": [st["state_id"]], "lost": ["0" * 24, "bad"]})
+        r = self.api.request("POST", self.api.ns_path("/states/lease", "otherns"), {"state_ids": [st["state_id"]]})
+        self.assertEqual(r.json, {"renewed": [], "lost": [st["state_id"]]})
         r = self.api.request("POST", self.api.ns_path("/states/lease"), {"lease_ms": 5})
         self.assertEqual(r.status, 422)
 

@@ -242,10 +242,12 @@ class EngineTest(ExoTestCase):
         self.assertEqual(self.api.executed(first["state_id"], []).status, 400)  # too late
         # keep-alive: a renewed lease does not expire
         sid = retry[0]["state_id"]
-        for _ in range(4):
-            r = self.api.request("POST", self.api.ns_path("/states/lease"), {"state_ids": [sid], "lease_ms": 1000})
+        r = self.api.request("POST", self.api.ns_path("/states/lease"), {"state_ids": [sid], "lease_ms": 3000})
+        self.assertEqual(r.json["renewed"], [sid])
+        for _ in range(8):  # well past the 1000 ms of the claim
+            time.sleep(0.5)
+            r = self.api.request("POST", self.api.ns_path("/states/lease"), {"state_ids": [sid], "lease_ms": 3000})
             self.assertEqual(r.json["renewed"], [sid])
-            time.sleep(0.4)
         self.assertEqual(self.api.executed(sid, []).status, 200)
         self.assertEqual(self.api.wait_run_finished(run)["status"], "SUCCESS")
 
@@ -263,6 +265,21 @@ class EngineTest(ExoTestCase):
             self.assertEqual(self.api.executed(b["state_id"], []).status, 200)
         info = self.api.wait_run_finished(run)
         self.assertEqual((info["status"], info["total_count"]), ("SUCCESS", 4))
+
+    def test_kill_9_loses_no_committed_report(self):
+        import signal
+        self.api.register([node_def("A", [], ["y"]), node_def("B", ["y"], [])])
+        self.setup_graph([node("A", "a", next_nodes=["b"]), node("B", "b", {"y": "${{ a.outputs.y }}"})])
+        run = self.api.trigger("g").json["run_id"]
+        self.assertEqual(self.api.executed(self.claim_exactly("A", 1)[0]["state_id"], [{"y": "1"}]).status, 200)
+        port, db = self.sm.port, self.sm.db
+        self.sm.stop(signal.SIGKILL)
+        self.sm = self.start_state_manager(port=port, db=db)
+        self.api = self.sm.api(NS)
+        b = self.claim_exactly("B", 1)[0]
+        self.assertEqual(b["inputs"], {"y": "1"})
+        self.api.executed(b["state_id"], [])
+        self.assertEqual(self.api.wait_run_finished(run)["status"], "SUCCESS")
 
     # ---- cron -----------------------------------------------------------------------------------------
     def test_cron_trigger_starts_runs(self):
@@ -301,6 +318,53 @@ class EngineTest(ExoTestCase):
         self.assertEqual(len(pending), 1)
         self.assertGreater(pending[0][0], now_ms)
 
+    def test_cross_namespace_node_template(self):
+        other = self.sm.api("otherns")
+        self.api.register([node_def("A", [], ["y"])])
+        other.register([node_def("B", ["y", "k"], [])])
+        nodes = [node("A", "a", next_nodes=["b"]),
+                 {"node_name": "B", "namespace": "otherns", "identifier": "b",
+                  "inputs": {"y": "${{ a.outputs.y }}", "k": "${{ store.k }}"}}]
+        self.setup_graph(nodes, store_config={"required_keys": ["k"], "default_values": {}})
+        run = self.api.trigger("g", store={"k": "K"}).json["run_id"]
+        self.api.executed(self.claim_exactly("A", 1)[0]["state_id"], [{"y": "Y"}])
+        b = wait_until(lambda: other.enqueue(["B"], 1).json["states"], what="B in otherns")[0]
+        self.assertEqual(b["inputs"], {"y": "Y", "k": "K"})
+        r = other.errored(b["state_id"], "transient")
+        self.assertEqual(r.json, {"status": "ERRORED", "retry_created": True})
+        b2 = wait_until(lambda: other.enqueue(["B"], 1).json["states"], timeout=30, what="retry of B")[0]
+        self.assertEqual(other.executed(b2["state_id"], []).status, 200)
+        self.assertEqual(self.api.wait_run_finished(run)["status"], "SUCCESS")
+
+    def test_manual_retry_conflicts_and_unite_build_failure(self):
+        self.fanout_unite_graph("ALL_DONE")
+        run = self.api.trigger("g").json["run_id"]
+        root = self.claim_exactly("R", 1)[0]
+        self.api.executed(root["state_id"], [{"v": "a"}, {"v": "b"}, {"v": "c"}])
+        b1, b2, b3 = self.claim_exactly("B", 3)
+        self.api.errored(b1["state_id"], "x")
+        self.api.errored(b2["state_id"], "y")
+        mr = lambda sid, f: self.api.request("POST", self.api.ns_path(f"/state/{sid}/manual-retry"), {"fanout_id": f})
+        self.assertEqual(mr(b1["state_id"], "lane-1").status, 200)
+        r = mr(b2["state_id"], "lane-1")  # same node, same run, same fanout_id: a duplicate lane
+        self.assertEqual((r.status, r.json), (409, {"detail": "Duplicate retry state detected"}))
+        self.assertEqual(self.api.node_details("g", run, b2["state_id"]).json["status"], "ERRORED")
+        retry = self.claim_exactly("B", 1)[0]
+        self.assertEqual(retry["inputs"], {"v": "a"})
+        self.api.executed(retry["state_id"], [{"w": "1"}])
+        self.assertEqual(self.claim("U"), [])  # b3 still runs
+        # U's registered schema changes under the running run: U cannot be built
+        self.api.register([node_def("U", ["first", "missing"], [])])
+        self.api.executed(b3["state_id"], [{"w": "3"}])
+        det = self.api.node_details("g", run, b3["state_id"]).json
+        self.assertEqual(det["status"], "NEXT_CREATED_ERROR")
+        self.assertIn("Field 'missing' not found in inputs for template 'u'", det["error"])
+        us = self.states(run, "u")
+        self.assertEqual(len(us), 1)  # created ERRORED so that the failure shows on the node (exo §0)
+        self.assertEqual(us[0]["status"], "ERRORED")
+        self.assertIn("Field 'missing' not found", us[0]["error"])
+        self.assertEqual(self.claim("U"), [])
+        self.assertEqual(self.api.wait_run_finished(run)["status"], "FAILED")
 
 if __name__ == "__main__":
     main()

@@ -35,6 +35,12 @@ class StartupTest(ExoTestCase):
         self.assertNotEqual(p.returncode, 0)
         self.assertIn("PostgreSQL support is not built yet", p.stderr)
 
+    def test_unusable_database_path(self):
+        p = self.run_sm(["--listen", f"127.0.0.1:{free_port()}", "--db", "/nonexistent-dir/x.db"],
+                        {"STATE_MANAGER_SECRET": "k"})
+        self.assertNotEqual(p.returncode, 0)
+        self.assertIn("/nonexistent-dir/x.db", p.stderr)
+
     def test_bad_arguments(self):
         for args in (["--listen", "nope"], ["--bogus"], ["--db"]):
             p = self.run_sm(args, {"STATE_MANAGER_SECRET": "k"})

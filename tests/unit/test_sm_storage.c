@@ -1,0 +1,252 @@
+/* Unit tests of the state manager's storage layer (storage.h, SQLite backend):
+ * claims, uniqueness keys, the ancestor-instance index, conditional graph
+ * validation updates, trigger records, backend selection. */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include <cmocka.h>
+
+#include "storage.h"
+
+typedef struct fixture {
+    char path[64];
+    exo_storage *db;
+} fixture;
+
+static int setup(void **state)
+{
+    fixture *f = calloc(1, sizeof *f);
+    assert_non_null(f);
+    snprintf(f->path, sizeof f->path, "/tmp/exo-storage-test-XXXXXX");
+    int fd = mkstemp(f->path);
+    assert_true(fd >= 0);
+    close(fd);
+    char err[256];
+    f->db = exo_storage_open(f->path, err, sizeof err);
+    assert_non_null(f->db);
+    *state = f;
+    return 0;
+}
+
+static int teardown(void **state)
+{
+    fixture *f = *state;
+    f->db->ops->close(f->db);
+    char wal[80];
+    unlink(f->path);
+    snprintf(wal, sizeof wal, "%s-wal", f->path);
+    unlink(wal);
+    snprintf(wal, sizeof wal, "%s-shm", f->path);
+    unlink(wal);
+    free(f);
+    return 0;
+}
+
+/* A CREATED state of node `node` in namespace "ns" with the given lane. */
+static void make_state(exo_state_row *st, const char *node, const char *fanout, int64_t enqueue_after)
+{
+    memset(st, 0, sizeof *st);
+    assert_int_equal(exo_id_new(st->id), 0);
+    memcpy(st->exec_group, st->id, sizeof st->exec_group);
+    st->created_at = st->updated_at = 1000;
+    st->node_name = strdup(node);
+    st->namespace_name = strdup("ns");
+    st->identifier = strdup("ident");
+    st->graph_name = strdup("g");
+    st->run_id = strdup("run-1");
+    snprintf(st->status, sizeof st->status, "CREATED");
+    st->inputs = json_object_new_object();
+    st->outputs = json_object_new_object();
+    st->data = json_object_new_object();
+    st->parents = json_object_new_object();
+    st->enqueue_after = enqueue_after;
+    st->fanout_id = strdup(fanout);
+    st->manual_retry_fanout_id = strdup("");
+}
+
+static void insert(exo_storage *db, const char *node, const char *fanout, int64_t enqueue_after, char id_out[25])
+{
+    exo_state_row st;
+    make_state(&st, node, fanout, enqueue_after);
+    assert_int_equal(db->ops->state_insert(db, &st), 0);
+    if (id_out)
+        memcpy(id_out, st.id, 25);
+    exo_state_row_free(&st);
+}
+
+static void test_claim_hands_out_each_state_once(void **state)
+{
+    fixture *f = *state;
+    exo_storage *db = f->db;
+    char fan[8];
+    for (int i = 0; i < 5; i++) {
+        snprintf(fan, sizeof fan, "a%d", i);
+        insert(db, "A", fan, 100, NULL);
+    }
+    insert(db, "B", "b0", 100, NULL);
+    insert(db, "A", "late", 5000, NULL);
+    const char *nodes[] = {"A"};
+    exo_state_row *rows;
+    size_t n;
+    int64_t next_due;
+    assert_int_equal(db->ops->state_claim(db, "ns", nodes, 1, 200, 1000, 3, &rows, &n, &next_due), 0);
+    assert_int_equal(n, 3);
+    for (size_t i = 0; i < n; i++) {
+        assert_string_equal(rows[i].status, "QUEUED");
+        assert_int_equal(rows[i].lease_expires_at, 1200);
+        exo_state_row again;
+        assert_int_equal(db->ops->state_get(db, rows[i].id, &again), 0);
+        assert_string_equal(again.status, "QUEUED");
+        exo_state_row_free(&again);
+    }
+    exo_state_rows_free(rows, n);
+    assert_int_equal(db->ops->state_claim(db, "ns", nodes, 1, 200, 1000, 10, &rows, &n, &next_due), 0);
+    assert_int_equal(n, 2);
+    exo_state_rows_free(rows, n);
+    assert_int_equal(db->ops->state_claim(db, "ns", nodes, 1, 200, 1000, 10, &rows, &n, &next_due), 0);
+    assert_int_equal(n, 0);
+    assert_int_equal(next_due, 5000); /* the delayed state */
+    assert_int_equal(db->ops->state_claim(db, "other", nodes, 1, 9000, 1000, 10, &rows, &n, &next_due), 0);
+    assert_int_equal(n, 0);
+}
+
+static void test_lane_and_unite_keys_are_unique(void **state)
+{
+    fixture *f = *state;
+    exo_storage *db = f->db;
+    exo_state_row st;
+    make_state(&st, "A", "lane", 1);
+    assert_int_equal(db->ops->state_insert(db, &st), 0);
+    assert_int_equal(exo_id_new(st.id), 0);
+    assert_int_equal(db->ops->state_insert(db, &st), 1); /* same lane, same retry_count */
+    st.retry_count = 1;
+    assert_int_equal(db->ops->state_insert(db, &st), 0);
+    exo_state_row_free(&st);
+
+    make_state(&st, "U", "u1", 1);
+    st.unite_key = strdup("run|u|group");
+    assert_int_equal(db->ops->unite_exists(db, "run|u|group"), 0);
+    assert_int_equal(db->ops->state_insert(db, &st), 0);
+    assert_int_equal(db->ops->unite_exists(db, "run|u|group"), 1);
+    assert_int_equal(exo_id_new(st.id), 0);
+    free(st.fanout_id);
+    st.fanout_id = strdup("u2");
+    assert_int_equal(db->ops->state_insert(db, &st), 1);
+    exo_state_row_free(&st);
+}
+
+static void test_ancestor_index_mirrors_status(void **state)
+{
+    fixture *f = *state;
+    exo_storage *db = f->db;
+    char parent[25], child[25], grandchild[25];
+    insert(db, "A", "p", 1, parent);
+    insert(db, "B", "c", 1, child);
+    insert(db, "C", "gc", 1, grandchild);
+    assert_int_equal(db->ops->ancestor_add(db, parent, child), 0);
+    assert_int_equal(db->ops->ancestors_copy(db, child, grandchild), 0);
+    assert_int_equal(db->ops->ancestor_add(db, child, grandchild), 0);
+    unsigned pending = 1u << EXO_ST_CREATED | 1u << EXO_ST_QUEUED | 1u << EXO_ST_EXECUTED;
+    assert_int_equal(db->ops->group_has_status(db, parent, pending), 1);
+    exo_state_row st;
+    const char *ids[] = {child, grandchild};
+    for (int i = 0; i < 2; i++) {
+        assert_int_equal(db->ops->state_get(db, ids[i], &st), 0);
+        snprintf(st.status, sizeof st.status, "SUCCESS");
+        assert_int_equal(db->ops->state_update(db, &st), 0);
+        exo_state_row_free(&st);
+        assert_int_equal(db->ops->group_has_status(db, parent, pending), i == 0);
+    }
+    assert_int_equal(db->ops->group_has_status(db, parent, 1u << EXO_ST_SUCCESS), 1);
+    assert_int_equal(db->ops->group_has_status(db, "nosuchgroup", pending), 0);
+}
+
+static void test_graph_versions_and_conditional_validation(void **state)
+{
+    fixture *f = *state;
+    exo_storage *db = f->db;
+    exo_graph_row row = {0};
+    assert_int_equal(exo_id_new(row.id), 0);
+    row.created_at = row.updated_at = 10;
+    row.namespace_name = (char *)"ns";
+    row.name = (char *)"g";
+    row.template_ = json_tokener_parse("{\"nodes\":[],\"v\":1}");
+    row.validation_status = (char *)"PENDING";
+    row.validation_errors = json_object_new_array();
+    assert_int_equal(db->ops->graph_save(db, &row), 0);
+    int64_t v1 = row.version;
+    json_object_put(row.template_);
+    row.template_ = json_tokener_parse("{\"nodes\":[],\"v\":2}");
+    row.updated_at = 20;
+    assert_int_equal(db->ops->graph_save(db, &row), 0);
+    int64_t v2 = row.version;
+    assert_true(v2 > v1);
+    /* a verification of the old version must not overwrite the new one */
+    assert_int_equal(db->ops->graph_set_validation(db, "ns", "g", v1, "VALID", row.validation_errors, 30), 1);
+    assert_int_equal(db->ops->graph_set_validation(db, "ns", "g", v2, "INVALID", row.validation_errors, 30), 0);
+    exo_graph_row got = {0};
+    assert_int_equal(db->ops->graph_get(db, "ns", "g", &got), 0);
+    assert_string_equal(got.validation_status, "INVALID");
+    assert_int_equal(got.created_at, 10);
+    assert_int_equal(json_object_get_int(json_object_object_get(got.template_, "v")), 2);
+    exo_graph_row_free(&got);
+    json_object *old = NULL;
+    assert_int_equal(db->ops->graph_version(db, v1, &old), 0);
+    assert_int_equal(json_object_get_int(json_object_object_get(old, "v")), 1);
+    json_object_put(old);
+    json_object_put(row.template_);
+    json_object_put(row.validation_errors);
+    assert_int_equal(db->ops->graph_get(db, "ns", "missing", &got), 1);
+}
+
+static void test_trigger_records(void **state)
+{
+    fixture *f = *state;
+    exo_storage *db = f->db;
+    assert_int_equal(db->ops->trigger_insert(db, "* * * * *", "ns", "g", 60000, 99999), 0);
+    assert_int_equal(db->ops->trigger_insert(db, "* * * * *", "ns", "g", 60000, 99999), 0); /* duplicate ignored */
+    exo_trigger_row tr = {0};
+    assert_int_equal(db->ops->trigger_claim(db, 59999, &tr), 1); /* not due yet */
+    assert_int_equal(db->ops->trigger_claim(db, 60000, &tr), 0);
+    assert_string_equal(tr.graph_name, "g");
+    int64_t id = tr.id;
+    exo_trigger_row_free(&tr);
+    assert_int_equal(db->ops->trigger_claim(db, 70000, &tr), 1); /* claimed once */
+    /* a record left TRIGGERING by a crash is released at start-up */
+    assert_int_equal(db->ops->trigger_housekeeping(db, 70000, 1), 0);
+    assert_int_equal(db->ops->trigger_claim(db, 70000, &tr), 0);
+    exo_trigger_row_free(&tr);
+    assert_int_equal(db->ops->trigger_finish(db, id, "TRIGGERED", 80000), 0);
+    assert_int_equal(db->ops->trigger_housekeeping(db, 90000, 0), 0); /* expired: deleted */
+    assert_int_equal(db->ops->trigger_insert(db, "* * * * *", "ns", "g", 60000, 99999), 0);
+    assert_int_equal(db->ops->trigger_claim(db, 60000, &tr), 0); /* the unique slot is free again */
+    exo_trigger_row_free(&tr);
+}
+
+static void test_postgres_is_refused(void **state)
+{
+    (void)state;
+    char err[256];
+    assert_null(exo_storage_open("postgres://user@host/db", err, sizeof err));
+    assert_non_null(strstr(err, "PostgreSQL support is not built yet"));
+    assert_null(exo_storage_open("/nonexistent-dir/x.db", err, sizeof err));
+    assert_non_null(strstr(err, "/nonexistent-dir/x.db"));
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test_setup_teardown(test_claim_hands_out_each_state_once, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_lane_and_unite_keys_are_unique, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_ancestor_index_mirrors_status, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_graph_versions_and_conditional_validation, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_trigger_records, setup, teardown),
+        cmocka_unit_test(test_postgres_is_refused),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
