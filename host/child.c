@@ -10,6 +10,8 @@
 #include <sys/prctl.h>
 #include <unistd.h>
 
+extern char **environ;
+
 #include "sandbox.h"
 
 /* The host side of exo_ctx: the plugin sees only `pub`. */
@@ -292,7 +294,7 @@ static void fail_setup(const char *what)
 {
     json_object *r = json_object_new_object();
     char msg[600];
-    snprintf(msg, sizeof msg, "sandbox setup failed: %s", what);
+    snprintf(msg, sizeof msg, "%s", what);
     if (r) {
         json_object_object_add(r, "kind", json_object_new_string("error"));
         json_object_object_add(r, "error", json_object_new_string(msg));
@@ -310,12 +312,13 @@ static int lift_fd(int fd)
     return lifted;
 }
 
-static void setup_descriptors(int result_fd, int output_fd)
+/* 0 = job, 1 and 2 = output, 3 = result; nothing else stays open across exec. */
+static void setup_descriptors(int job_fd, int result_fd, int output_fd)
 {
+    job_fd = lift_fd(job_fd);
     result_fd = lift_fd(result_fd);
     output_fd = lift_fd(output_fd);
-    int devnull = open("/dev/null", O_RDONLY);
-    if (devnull < 0 || dup2(devnull, STDIN_FILENO) < 0 || dup2(output_fd, STDOUT_FILENO) < 0 ||
+    if (dup2(job_fd, STDIN_FILENO) < 0 || dup2(output_fd, STDOUT_FILENO) < 0 ||
         dup2(output_fd, STDERR_FILENO) < 0 || dup2(result_fd, HOST_RESULT_FD) < 0)
         _exit(123);
     if (close_range(HOST_RESULT_FD + 1, ~0U, 0) < 0) {
@@ -334,19 +337,197 @@ static void reset_signals(void)
     sigprocmask(SIG_SETMASK, &none, NULL);
 }
 
-void host_child_main(const host_job *job, const host_sandbox_conf *sb, const char *scratch,
-                     int result_fd, int output_fd)
+/* The runner's environment: what libc, the loader and sanitizers need, nothing
+ * that could carry a credential. */
+static const char *const kept_env[] = {"PATH", "LANG", "LC_ALL", "LC_CTYPE", "TZ",
+                                       "LD_LIBRARY_PATH", "EXO_LOG_LEVEL", "ASAN_OPTIONS",
+                                       "UBSAN_OPTIONS", "LSAN_OPTIONS", NULL};
+
+char *host_runner_path(void)
+{
+    char self[4096];
+    ssize_t n = readlink("/proc/self/exe", self, sizeof self - 1);
+    if (n <= 0)
+        return NULL;
+    self[n] = '\0';
+    char *slash = strrchr(self, '/');
+    if (!slash)
+        return NULL;
+    *slash = '\0';
+    char *path = NULL;
+    if (asprintf(&path, "%s/exo-host-runner", self) < 0)
+        return NULL;
+    if (access(path, X_OK) < 0) {
+        free(path);
+        return NULL;
+    }
+    return path;
+}
+
+void host_child_exec(const char *runner, int job_fd, int result_fd, int output_fd)
 {
     pid_t parent = getppid();
     setpgid(0, 0);
     reset_signals();
     if (prctl(PR_SET_PDEATHSIG, SIGKILL) < 0 || getppid() != parent)
         _exit(124);
-    setup_descriptors(result_fd, output_fd);
-    char err[512];
-    if (host_sandbox_enter(sb, scratch, err, sizeof err) < 0)
+    setup_descriptors(job_fd, result_fd, output_fd);
+    char *envp[16];
+    size_t n = 0;
+    for (const char *const *k = kept_env; *k && n + 1 < sizeof envp / sizeof envp[0]; k++) {
+        /* environ entries are "NAME=value": pass the original strings through */
+        size_t len = strlen(*k);
+        for (char **e = environ; *e; e++)
+            if (strncmp(*e, *k, len) == 0 && (*e)[len] == '=')
+                envp[n++] = *e;
+    }
+    envp[n] = NULL;
+    const char *program = runner ? runner : "/proc/self/exe";
+    char *const argv[] = {runner ? "exo-host-runner" : "exo-host", "--run-state", NULL};
+    execve(program, argv, envp);
+    char msg[600];
+    snprintf(msg, sizeof msg, "cannot start the state runner: execve(%s): %s", program,
+             strerror(errno));
+    fail_setup(msg);
+}
+
+/* ---- job format ------------------------------------------------------------- */
+
+static json_object *sandbox_json(const host_sandbox_conf *sb)
+{
+    json_object *o = json_object_new_object();
+    if (!o)
+        return NULL;
+    json_object_object_add(o, "timeout_ms", json_object_new_int64(sb->timeout_ms));
+    json_object_object_add(o, "memory_mb", json_object_new_int64(sb->memory_mb));
+    json_object_object_add(o, "cpu_seconds", json_object_new_int64(sb->cpu_seconds));
+    json_object_object_add(o, "open_files", json_object_new_int64(sb->open_files));
+    json_object_object_add(o, "file_size_mb", json_object_new_int64(sb->file_size_mb));
+    json_object_object_add(o, "processes", json_object_new_int64(sb->processes));
+    json_object_object_add(o, "output_kb", json_object_new_int64(sb->output_kb));
+    json_object_object_add(o, "network", json_object_new_boolean(sb->network));
+    json_object_object_add(o, "user", json_object_new_string(sb->user));
+    return o;
+}
+
+static int64_t get_int(json_object *o, const char *key)
+{
+    json_object *v = NULL;
+    return json_object_object_get_ex(o, key, &v) ? json_object_get_int64(v) : 0;
+}
+
+static const char *get_str(json_object *o, const char *key)
+{
+    json_object *v = NULL;
+    if (!json_object_object_get_ex(o, key, &v) || !json_object_is_type(v, json_type_string))
+        return NULL;
+    return json_object_get_string(v);
+}
+
+static void sandbox_from_json(json_object *o, host_sandbox_conf *sb)
+{
+    host_sandbox_defaults(sb);
+    if (!o)
+        return;
+    sb->timeout_ms = get_int(o, "timeout_ms");
+    sb->memory_mb = get_int(o, "memory_mb");
+    sb->cpu_seconds = get_int(o, "cpu_seconds");
+    sb->open_files = get_int(o, "open_files");
+    sb->file_size_mb = get_int(o, "file_size_mb");
+    sb->processes = get_int(o, "processes");
+    sb->output_kb = get_int(o, "output_kb");
+    json_object *v = NULL;
+    sb->network = json_object_object_get_ex(o, "network", &v) && json_object_get_boolean(v);
+    const char *user = get_str(o, "user");
+    snprintf(sb->user, sizeof sb->user, "%s", user ? user : "");
+}
+
+char *host_job_serialize(const host_job *job, const host_sandbox_conf *sb, const char *scratch)
+{
+    json_object *o = json_object_new_object();
+    if (!o)
+        return NULL;
+    json_object_object_add(o, "plugin", json_object_new_string(job->node->path));
+    json_object_object_add(o, "node", json_object_new_string(job->node->name));
+    json_object_object_add(o, "state_id", json_object_new_string(job->state_id));
+    if (job->identifier)
+        json_object_object_add(o, "identifier", json_object_new_string(job->identifier));
+    json_object_object_add(o, "inputs", json_object_get(job->inputs));
+    if (job->secrets)
+        json_object_object_add(o, "secrets", json_object_get(job->secrets));
+    json_object_object_add(o, "scratch", json_object_new_string(scratch));
+    json_object_object_add(o, "sandbox", sandbox_json(sb));
+    const char *text = json_object_to_json_string_ext(o, JSON_C_TO_STRING_PLAIN);
+    char *copy = text ? strdup(text) : NULL;
+    if (text) /* the serializer's buffer holds the secrets too */
+        explicit_bzero((char *)text, strlen(text));
+    json_object_put(o);
+    return copy;
+}
+
+/* ---- the runner -------------------------------------------------------------- */
+
+static char *read_job(void)
+{
+    size_t cap = 65536, len = 0;
+    char *buf = malloc(cap);
+    while (buf) {
+        if (len + 1 >= cap) {
+            char *grown = realloc(buf, cap * 2);
+            if (!grown)
+                break;
+            buf = grown;
+            cap *= 2;
+        }
+        ssize_t n = read(STDIN_FILENO, buf + len, cap - len - 1);
+        if (n < 0 && errno == EINTR)
+            continue;
+        if (n < 0)
+            break;
+        if (n == 0) {
+            buf[len] = '\0';
+            return buf;
+        }
+        len += (size_t)n;
+    }
+    free(buf);
+    return NULL;
+}
+
+void host_runner_main(void)
+{
+    char *text = read_job();
+    int devnull = open("/dev/null", O_RDONLY);
+    if (devnull < 0 || dup2(devnull, STDIN_FILENO) < 0)
+        fail_setup("cannot open /dev/null");
+    if (devnull != STDIN_FILENO)
+        close(devnull);
+    json_object *job_json = text ? json_tokener_parse(text) : NULL;
+    if (!job_json || !json_object_is_type(job_json, json_type_object))
+        fail_setup("the state runner received no readable job");
+    const char *plugin = get_str(job_json, "plugin");
+    const char *scratch = get_str(job_json, "scratch");
+    const char *state_id = get_str(job_json, "state_id");
+    if (!plugin || !scratch || !state_id)
+        fail_setup("the job lacks plugin, scratch or state_id");
+    host_sandbox_conf sb;
+    sandbox_from_json(json_object_object_get(job_json, "sandbox"), &sb);
+    host_node node;
+    char err[1024];
+    if (host_plugin_open(plugin, &sb, &node, err, sizeof err) < 0)
         fail_setup(err);
-    json_object *r = host_child_execute(job);
+    const char *expected = get_str(job_json, "node");
+    if (!expected || strcmp(expected, node.name) != 0)
+        fail_setup("the plugin file changed since the host loaded it (send SIGHUP to reload)");
+    host_job job = {&node, state_id, get_str(job_json, "identifier"),
+                    json_object_object_get(job_json, "inputs"),
+                    json_object_object_get(job_json, "secrets")};
+    if (host_sandbox_enter(&sb, scratch, err, sizeof err) < 0) {
+        char msg[1100];
+        snprintf(msg, sizeof msg, "sandbox setup failed: %s", err);
+        fail_setup(msg);
+    }
+    json_object *r = host_child_execute(&job);
     fflush(NULL); /* what the node printf'ed is in stdio buffers; _exit would drop it */
     if (!r)
         fail_setup("out of memory");

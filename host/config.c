@@ -34,20 +34,6 @@ static int fail_at(parse_ctx *pc, const config_setting_t *s, const char *fmt, ..
     return -1;
 }
 
-void host_sandbox_defaults(host_sandbox_conf *sb)
-{
-    memset(sb, 0, sizeof *sb);
-    sb->timeout_ms = 30000;
-    sb->memory_mb = 256;
-    sb->cpu_seconds = 60;
-    sb->open_files = 64;
-    sb->file_size_mb = 64;
-    sb->processes = 0;
-    sb->output_kb = 1024;
-    sb->network = false;
-    snprintf(sb->user, sizeof sb->user, "nobody");
-}
-
 /* Rejects settings of a group that are not in `allowed` (catches typos like "worker"). */
 static int check_known(parse_ctx *pc, const config_setting_t *group, const char *where,
                        const char *const *allowed)

@@ -13,6 +13,7 @@
 #include <unistd.h>
 
 #include "clock.h"
+#include "child.h"
 #include "host_internal.h"
 #include "log.h"
 #include "run.h"
@@ -21,7 +22,6 @@
 
 #define MAX_EXTRA_FDS 1024
 #define SHUTDOWN_DELIVERY_MS 15000
-#define STOP_POLL_WAIT_MS 1000
 
 static int open_signalfd(void)
 {
@@ -55,7 +55,7 @@ static void begin_shutdown(host *h, int sig)
     /* An in-flight claim may already hold states (its answer may be on the wire):
      * give it a moment to arrive so that they are released rather than left to
      * their lease; a long-poll that is still waiting then gets cancelled. */
-    h->stop_poll_ms = now + STOP_POLL_WAIT_MS;
+    host_claim_make_stale(h, now);
     host_states_release_waiting(h);
 }
 
@@ -90,6 +90,7 @@ static void reload(host *h)
     h->lease_enabled = h->conf.lease_ms > 0;
     log_info("SIGHUP: reloaded %s (%zu node%s); registering again", h->conf.file, n,
              n == 1 ? "" : "s");
+    host_claim_make_stale(h, exo_mono_ms()); /* it names the old node set */
     host_register_now(h);
 }
 
@@ -144,8 +145,8 @@ static int wait_timeout(const host *h, int64_t now)
         next = t;
     if (h->stopping && h->stop_give_up_ms < next)
         next = h->stop_give_up_ms;
-    if (h->stopping && h->poll_inflight && h->stop_poll_ms < next)
-        next = h->stop_poll_ms;
+    if (h->poll_inflight && h->poll_cancel_ms && h->poll_cancel_ms < next)
+        next = h->poll_cancel_ms;
     int64_t wait = next == INT64_MAX ? 1000 : next - now;
     if (wait < 0)
         wait = 0;
@@ -156,8 +157,6 @@ static bool finished_stopping(host *h, int64_t now)
 {
     if (!h->stopping)
         return false;
-    if (h->poll_inflight && now >= h->stop_poll_ms)
-        host_http_cancel(h->http, h->poll_req);
     if (!h->states && !h->reports && !h->poll_inflight)
         return true;
     if (now >= h->stop_give_up_ms && host_states_count(h, PH_RUNNING) == 0) {
@@ -239,6 +238,7 @@ static void host_free(host *h)
     host_conf_free(&h->conf);
     free(h->spool_dir);
     free(h->scratch_dir);
+    free(h->runner);
     if (h->sigfd >= 0)
         close(h->sigfd);
 }
@@ -273,6 +273,10 @@ int host_run_forever(host_conf *conf, host_node *nodes, size_t n_nodes)
     if (prctl(PR_SET_CHILD_SUBREAPER, 1) < 0)
         log_warn("PR_SET_CHILD_SUBREAPER: %m");
     host_sandbox_log_layers();
+    h.runner = host_runner_path();
+    if (!h.runner)
+        log_info("exo-host-runner is not installed next to exo-host: states run through "
+                 "exo-host --run-state (slower start)");
     log_info("exo-host %s: %zu node(s), %d worker(s), state manager %s, namespace %s",
              h.conf.name, n_nodes, h.conf.workers, h.conf.uri, h.conf.namespace_);
     host_reports_replay(&h);

@@ -96,11 +96,31 @@ static int claim_wanted(const host *h)
     return want < 0 ? 0 : want;
 }
 
+void host_claim_make_stale(host *h, int64_t now)
+{
+    if (h->poll_inflight && !h->poll_cancel_ms)
+        h->poll_cancel_ms = now + HOST_STALE_CLAIM_MS;
+}
+
+static void cancel_stale_claim(host *h, int64_t now)
+{
+    if (h->poll_inflight && h->poll_cancel_ms && now >= h->poll_cancel_ms) {
+        h->poll_cancelling = true;
+        host_http_cancel(h->http, h->poll_req);
+    }
+}
+
 static void on_claimed(void *arg, const host_http_result *res)
 {
     host *h = arg;
     int64_t now = exo_mono_ms();
     h->poll_inflight = false;
+    h->poll_cancel_ms = 0;
+    if (h->poll_cancelling) {
+        h->poll_cancelling = false;
+        h->poll_next_ms = now;
+        return;
+    }
     json_object *body = res->status == 200 ? json_tokener_parse(res->body) : NULL;
     json_object *states = NULL;
     if (!body || !json_object_is_type(body, json_type_object) ||
@@ -230,6 +250,10 @@ static void send_lease(host *h, int64_t now)
 
 void host_claims_tick(host *h, int64_t now)
 {
+    cancel_stale_claim(h, now);
+    /* Claims held are kept alive whatever else happens (re-registration, shutdown). */
+    if (h->conf.lease_ms > 0 && h->lease_enabled && !h->lease_inflight && now >= h->lease_next_ms)
+        send_lease(h, now);
     if (h->reg == REG_PENDING && !h->stopping && now >= h->reg_next_ms)
         send_registration(h);
     if (h->reg != REG_DONE || h->stopping)
@@ -239,21 +263,18 @@ void host_claims_tick(host *h, int64_t now)
         if (want > 0)
             send_claim(h, want, now);
     }
-    if (h->conf.lease_ms > 0 && h->lease_enabled && !h->lease_inflight && now >= h->lease_next_ms)
-        send_lease(h, now);
 }
 
 int64_t host_claims_next_ms(const host *h)
 {
     int64_t next = INT64_MAX;
+    if (h->conf.lease_ms > 0 && h->lease_enabled && !h->lease_inflight && h->states)
+        next = h->lease_next_ms;
     if (h->stopping)
         return next;
-    if (h->reg == REG_PENDING)
+    if (h->reg == REG_PENDING && h->reg_next_ms < next)
         next = h->reg_next_ms;
     if (h->reg == REG_DONE && !h->poll_inflight && claim_wanted(h) > 0 && h->poll_next_ms < next)
         next = h->poll_next_ms;
-    if (h->reg == REG_DONE && h->conf.lease_ms > 0 && h->lease_enabled && !h->lease_inflight &&
-        h->states && h->lease_next_ms < next)
-        next = h->lease_next_ms;
     return next;
 }

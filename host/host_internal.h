@@ -74,6 +74,7 @@ struct host {
     int sigfd;
     char *spool_dir;
     char *scratch_dir;
+    char *runner;   /* exo-host-runner; NULL: exec this program with --run-state */
     hstate *states; /* arrival order */
     report *reports;
 
@@ -88,13 +89,14 @@ struct host {
     int64_t poll_next_ms;
     int64_t poll_sent_ms;
     int poll_failures;
+    int64_t poll_cancel_ms;  /* cancel the in-flight claim at this time (0: keep it) */
+    bool poll_cancelling;    /* the claim's failure is our own cancel, not an error */
 
     bool lease_enabled;
     bool lease_inflight;
     int64_t lease_next_ms;
 
     bool stopping;
-    int64_t stop_poll_ms;    /* an in-flight claim is cancelled at this time */
     int64_t stop_kill_ms;    /* running children are killed at this time */
     int64_t stop_give_up_ms; /* undelivered reports stay spooled after this */
     bool fatal;
@@ -112,6 +114,10 @@ const host_node *plugin_set_find(const plugin_set *set, const char *name);
 void host_claims_tick(host *h, int64_t now);
 int64_t host_claims_next_ms(const host *h);
 void host_register_now(host *h);
+/* The in-flight claim (if any) is stale: let an answer on the wire arrive for
+ * HOST_STALE_CLAIM_MS, then cancel it. */
+void host_claim_make_stale(host *h, int64_t now);
+#define HOST_STALE_CLAIM_MS 1000
 
 /* host_states.c: dispatch, secrets, children */
 void host_states_dispatch(host *h, int64_t now);

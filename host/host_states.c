@@ -110,21 +110,12 @@ static void finish_errored(host *h, hstate *s, const char *message)
     host_state_finish(h, s, &out, exo_mono_ms());
 }
 
-/* Wipes host credentials from a child's copy of the host's memory. */
-static void scrub_child(void *arg)
-{
-    host *h = arg;
-    if (h->conf.api_key)
-        explicit_bzero(h->conf.api_key, strlen(h->conf.api_key));
-    host_http_scrub(h->http);
-}
-
 static void start_child(host *h, hstate *s)
 {
     host_job job = {s->node, s->id, s->identifier, s->valid_inputs, s->secrets};
     char err[512];
     s->start_ms = exo_mono_ms();
-    if (host_run_start(&s->run, &job, &s->node->sandbox, h->scratch_dir, scrub_child, h, err,
+    if (host_run_start(&s->run, &job, &s->node->sandbox, h->runner, h->scratch_dir, err,
                        sizeof err) < 0) {
         char msg[600];
         snprintf(msg, sizeof msg, "the host could not start the state: %s", err);

@@ -209,10 +209,3 @@ void host_http_free(host_http *h)
     curl_multi_cleanup(h->multi);
     free(h);
 }
-
-void host_http_scrub(host_http *h)
-{
-    for (request *r = h->requests; r; r = r->next)
-        for (struct curl_slist *l = r->headers; l; l = l->next)
-            explicit_bzero(l->data, strlen(l->data));
-}

@@ -40,7 +40,4 @@ int host_http_wait(host_http *h, struct curl_waitfd *extra, unsigned n_extra, in
 
 size_t host_http_active(const host_http *h);
 
-/* In a forked child: overwrites the header lists (they hold the API key). */
-void host_http_scrub(host_http *h);
-
 #endif

@@ -11,7 +11,6 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "log.h"
 
 #define PROBE_TIMEOUT_MS 10000
 
@@ -247,6 +246,13 @@ int host_plugin_load(const char *path, const host_sandbox_conf *sandbox, host_no
     memset(out, 0, sizeof *out);
     if (host_plugin_probe(path, err, errlen) < 0)
         return -1;
+    return host_plugin_open(path, sandbox, out, err, errlen);
+}
+
+int host_plugin_open(const char *path, const host_sandbox_conf *sandbox, host_node *out,
+                     char *err, size_t errlen)
+{
+    memset(out, 0, sizeof *out);
     void *dl = dlopen(path, RTLD_NOW | RTLD_LOCAL);
     if (!dl) {
         const char *e = dlerror();

@@ -47,6 +47,10 @@ int host_plugin_load(const char *path, const host_sandbox_conf *sandbox, host_no
 int host_node_from_def(const exo_node_def *def, const char *origin, host_node *out, char *err,
                        size_t errlen);
 
+/* The same without the probe (for a process that may crash: the state runner). */
+int host_plugin_open(const char *path, const host_sandbox_conf *sandbox, host_node *out,
+                     char *err, size_t errlen);
+
 void host_node_free(host_node *node);
 
 /* Returns -1 and names the first duplicated node name (and both plugins). */

@@ -13,7 +13,6 @@
 
 #include "clock.h"
 #include "log.h"
-#include "sandbox.h"
 #include "validate.h"
 
 #define FORWARD_LIMIT (4 * 1024) /* printed bytes copied into the host log per state */
@@ -48,15 +47,29 @@ static void close_fd(int *fd)
 
 static void kill_group(host_run *r);
 
+static int write_all_fd(int fd, const char *s, size_t len)
+{
+    while (len > 0) {
+        ssize_t n = write(fd, s, len);
+        if (n < 0 && errno == EINTR)
+            continue;
+        if (n <= 0)
+            return -1;
+        s += n;
+        len -= (size_t)n;
+    }
+    return 0;
+}
+
 int host_run_start(host_run *r, const host_job *job, const host_sandbox_conf *sb,
-                   const char *scratch_root, void (*scrub)(void *), void *scrub_arg, char *err,
-                   size_t errlen)
+                   const char *runner, const char *scratch_root, char *err, size_t errlen)
 {
     memset(r, 0, sizeof *r);
     r->result_fd = r->output_fd = -1;
     r->pid = -1;
     r->sb = *sb;
-    int res[2] = {-1, -1}, outp[2] = {-1, -1};
+    int res[2] = {-1, -1}, outp[2] = {-1, -1}, jobp[2] = {-1, -1};
+    char *job_text = NULL;
     size_t n = strlen(scratch_root) + 32;
     r->scratch = malloc(n);
     if (asprintf(&r->log_prefix, "state %s (%s)", job->state_id, job->node->name) < 0)
@@ -73,9 +86,11 @@ int host_run_start(host_run *r, const host_job *job, const host_sandbox_conf *sb
         r->scratch = NULL;
         goto fail;
     }
-    if (host_sandbox_prepare(sb, err, errlen) < 0)
+    if (!(job_text = host_job_serialize(job, sb, r->scratch))) {
+        snprintf(err, errlen, "out of memory");
         goto fail;
-    if (pipe2(res, O_CLOEXEC) < 0 || pipe2(outp, O_CLOEXEC) < 0) {
+    }
+    if (pipe2(res, O_CLOEXEC) < 0 || pipe2(outp, O_CLOEXEC) < 0 || pipe2(jobp, O_CLOEXEC) < 0) {
         snprintf(err, errlen, "pipe: %s", strerror(errno));
         goto fail;
     }
@@ -90,16 +105,25 @@ int host_run_start(host_run *r, const host_job *job, const host_sandbox_conf *sb
     if (pid == 0) {
         close(res[0]);
         close(outp[0]);
-        if (scrub)
-            scrub(scrub_arg);
-        host_child_main(job, sb, r->scratch, res[1], outp[1]);
+        close(jobp[1]);
+        host_child_exec(runner, jobp[0], res[1], outp[1]);
     }
     setpgid(pid, pid); /* also done by the child: whichever runs first wins */
     r->pid = pid;
-    close(res[1]);
-    close(outp[1]);
+    close_fd(&res[1]);
+    close_fd(&outp[1]);
+    close_fd(&jobp[0]);
     r->result_fd = res[0];
     r->output_fd = outp[0];
+    res[0] = outp[0] = -1;
+    /* The runner reads its whole job first; a runner that died early shows up as
+     * EPIPE here (SIGPIPE is ignored) and as its exit status later. */
+    if (write_all_fd(jobp[1], job_text, strlen(job_text)) < 0)
+        log_debug("state %s: job not fully written: %s", job->state_id, strerror(errno));
+    close_fd(&jobp[1]);
+    explicit_bzero(job_text, strlen(job_text));
+    free(job_text);
+    job_text = NULL;
     if (fcntl(r->result_fd, F_SETFL, O_NONBLOCK) < 0 ||
         fcntl(r->output_fd, F_SETFL, O_NONBLOCK) < 0) {
         /* Blocking reads would stall the loop: give this state up. */
@@ -117,6 +141,11 @@ fail:
     for (int i = 0; i < 2; i++) {
         close_fd(&res[i]);
         close_fd(&outp[i]);
+        close_fd(&jobp[i]);
+    }
+    if (job_text) {
+        explicit_bzero(job_text, strlen(job_text));
+        free(job_text);
     }
     host_run_cleanup(r);
     return -1;

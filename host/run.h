@@ -55,12 +55,11 @@ typedef struct host_run {
     bool killed_by_host; /* shutdown grace expired */
 } host_run;
 
-/* Forks the child for job.  scratch_root: directory in which the private scratch
- * directory is created.  scrub() runs in the child before the sandbox (wipes
- * host credentials from the child's copy of memory). */
+/* Forks and execs the state runner (see child.h; runner NULL: this program's
+ * --run-state mode) and hands it the job.  scratch_root: directory in which the
+ * private scratch directory is created. */
 int host_run_start(host_run *r, const host_job *job, const host_sandbox_conf *sb,
-                   const char *scratch_root, void (*scrub)(void *), void *scrub_arg, char *err,
-                   size_t errlen);
+                   const char *runner, const char *scratch_root, char *err, size_t errlen);
 
 /* Reads what is available on fd (one of the run's pipes).  Kills the child when the
  * output limit is exceeded. */

@@ -3,9 +3,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <grp.h>
-#include <linux/filter.h>
 #include <linux/landlock.h>
-#include <linux/seccomp.h>
 #include <pwd.h>
 #include <sched.h>
 #include <seccomp.h>
@@ -15,7 +13,6 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/prctl.h>
-#include <sys/mman.h>
 #include <sys/resource.h>
 #include <sys/syscall.h>
 #include <unistd.h>
@@ -109,7 +106,7 @@ static int set_limit(int resource, rlim_t soft, rlim_t hard, const char *name, c
     return 0;
 }
 
-/* Users resolved by the parent (NSS lookups cost ~0.1 ms); inherited by children. */
+/* Users already resolved in this process (an NSS lookup costs ~0.1 ms). */
 static struct {
     char name[64];
     uid_t uid;
@@ -336,56 +333,6 @@ static scmp_filter_ctx build_filter(const host_sandbox_conf *sb, char *err, size
     return f;
 }
 
-/* BPF programs compiled once per (network, fork allowed) variant by the parent,
- * which is single-threaded; children inherit them with their memory.  Building a
- * filter with libseccomp costs ~0.3 ms, too much to repeat for every state. */
-static struct {
-    bool built;
-    struct sock_fprog prog;
-} compiled[2][2];
-
-static int export_filter(scmp_filter_ctx f, struct sock_fprog *out, char *err, size_t errlen)
-{
-    int fd = memfd_create("exo-seccomp", MFD_CLOEXEC);
-    if (fd < 0) {
-        snprintf(err, errlen, "memfd_create: %s", strerror(errno));
-        return -1;
-    }
-    int rc = seccomp_export_bpf(f, fd);
-    off_t size = rc == 0 ? lseek(fd, 0, SEEK_END) : -1;
-    void *buf = size > 0 ? malloc((size_t)size) : NULL;
-    if (!buf || pread(fd, buf, (size_t)size, 0) != (ssize_t)size) {
-        snprintf(err, errlen, "cannot export the seccomp filter");
-        free(buf);
-        close(fd);
-        return -1;
-    }
-    close(fd);
-    out->filter = buf;
-    out->len = (unsigned short)((size_t)size / sizeof(struct sock_filter));
-    return 0;
-}
-
-int host_sandbox_prepare(const host_sandbox_conf *sb, char *err, size_t errlen)
-{
-    init_trapped_names();
-    uid_t uid;
-    gid_t gid;
-    if (geteuid() == 0 && sb->user[0])
-        (void)lookup_user(sb->user, &uid, &gid); /* warms the cache; errors surface in the child */
-    int net = sb->network ? 1 : 0, procs = sb->processes > 0 ? 1 : 0;
-    if (compiled[net][procs].built)
-        return 0;
-    scmp_filter_ctx f = build_filter(sb, err, errlen);
-    if (!f)
-        return -1;
-    int rc = export_filter(f, &compiled[net][procs].prog, err, errlen);
-    seccomp_release(f);
-    if (rc == 0)
-        compiled[net][procs].built = true;
-    return rc;
-}
-
 static int apply_seccomp(const host_sandbox_conf *sb, char *err, size_t errlen)
 {
     init_trapped_names();
@@ -396,14 +343,6 @@ static int apply_seccomp(const host_sandbox_conf *sb, char *err, size_t errlen)
     if (sigaction(SIGSYS, &sa, NULL) < 0) {
         snprintf(err, errlen, "sigaction(SIGSYS): %s", strerror(errno));
         return -1;
-    }
-    int net = sb->network ? 1 : 0, procs = sb->processes > 0 ? 1 : 0;
-    if (compiled[net][procs].built) {
-        if (prctl(PR_SET_SECCOMP, SECCOMP_MODE_FILTER, &compiled[net][procs].prog) < 0) {
-            snprintf(err, errlen, "PR_SET_SECCOMP: %s", strerror(errno));
-            return -1;
-        }
-        return 0;
     }
     scmp_filter_ctx f = build_filter(sb, err, errlen);
     if (!f)

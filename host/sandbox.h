@@ -27,10 +27,6 @@
 int host_sandbox_enter(const host_sandbox_conf *sb, const char *scratch, char *err,
                        size_t errlen);
 
-/* Parent side, before fork: compiles (once per variant) the seccomp filter that
- * host_sandbox_enter will load, so that children do not pay for libseccomp. */
-int host_sandbox_prepare(const host_sandbox_conf *sb, char *err, size_t errlen);
-
 /* Logs once, at start, which layers this kernel/build cannot provide. */
 void host_sandbox_log_layers(void);
 

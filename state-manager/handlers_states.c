@@ -184,7 +184,9 @@ void h_enqueue(exo_req *req, exo_resp *resp)
     size_t n = 0;
     int64_t deadline = exo_mono_ms() + wait_ms;
     int failed = 0;
-    while (batch > 0 && nn > 0) {
+    for (int round = 0; batch > 0 && nn > 0; round++) {
+        if (round > 0 && exo_req_client_gone(req))
+            break; /* nobody would receive what we claim now */
         uint64_t seq = exo_app_work_seq(app);
         int64_t next_due = 0;
         if (claim_once(app, req->params[0], names, nn, lease_ms, (size_t)batch, &rows, &n, &next_due) != 0) {

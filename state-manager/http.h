@@ -11,7 +11,7 @@
 
 #define EXO_MAX_PATH_PARAMS 5
 #define EXO_BODY_LIMIT (16u * 1024 * 1024)
-#define EXO_JSON_DEPTH 64
+#define EXO_JSON_DEPTH 512 /* well above realistic schemas, below the stack's limits */
 
 typedef struct exo_req {
     exo_app *app;
@@ -23,7 +23,12 @@ typedef struct exo_req {
     const char *raw;     /* body bytes (NUL-terminated copy) */
     size_t raw_len;
     const char *request_id;
+    void *transport;     /* the HTTP connection (server.c) */
 } exo_req;
+
+/* 1 when the client has closed its connection (a long-poll then stops without
+ * claiming work that nobody would receive). */
+int exo_req_client_gone(const exo_req *req);
 
 typedef struct exo_resp {
     int status;

@@ -210,6 +210,41 @@ int exo_req_string(exo_reqcheck *rc, json_object *obj, const char *key, const ch
     return 0;
 }
 
+/* pydantic-core's str_as_int: surrounding whitespace ignored, optional sign, decimal
+ * digits, and an all-zero fraction ("5.0", "5.00", "5.") is accepted as well. */
+static int parse_int_text(const char *text, int64_t *out)
+{
+    while (isspace((unsigned char)*text))
+        text++;
+    size_t len = strlen(text);
+    while (len > 0 && isspace((unsigned char)text[len - 1]))
+        len--;
+    const char *dot = memchr(text, '.', len);
+    if (dot) {
+        for (const char *p = dot + 1; p < text + len; p++)
+            if (*p != '0')
+                return -1;
+        len = (size_t)(dot - text);
+    }
+    char digits[32];
+    if (len == 0 || len >= sizeof digits)
+        return -1;
+    memcpy(digits, text, len);
+    digits[len] = '\0';
+    const char *d = digits + (digits[0] == '+' || digits[0] == '-');
+    if (*d == '\0')
+        return -1;
+    for (; *d; d++)
+        if (!isdigit((unsigned char)*d))
+            return -1;
+    errno = 0;
+    long long n = strtoll(digits, NULL, 10);
+    if (errno != 0)
+        return -1;
+    *out = (int64_t)n;
+    return 0;
+}
+
 int exo_lax_int(json_object *value, int64_t *out)
 {
     if (json_object_is_type(value, json_type_int)) {
@@ -223,24 +258,8 @@ int exo_lax_int(json_object *value, int64_t *out)
         *out = (int64_t)d;
         return 0;
     }
-    if (json_object_is_type(value, json_type_string)) {
-        const char *s = json_object_get_string(value);
-        while (isspace((unsigned char)*s))
-            s++;
-        if (*s == '\0')
-            return -1;
-        char *end = NULL;
-        errno = 0;
-        long long n = strtoll(s, &end, 10);
-        if (errno != 0 || end == s)
-            return -1;
-        while (isspace((unsigned char)*end))
-            end++;
-        if (*end != '\0')
-            return -1;
-        *out = (int64_t)n;
-        return 0;
-    }
+    if (json_object_is_type(value, json_type_string))
+        return parse_int_text(json_object_get_string(value), out);
     return -1;
 }
 

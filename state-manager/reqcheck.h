@@ -48,7 +48,8 @@ void exo_reqcheck_value_error(exo_reqcheck *rc, const char *loc, const char *mes
  * A required field that is JSON null is a type error (pydantic), not "missing". */
 int exo_req_string(exo_reqcheck *rc, json_object *obj, const char *key, const char *loc_prefix,
                    int required, const char **out);
-/* lax integer: 5, 5.0, "5", " 5 " (int64 range; out of range => int_parsing). */
+/* lax integer: 5, 5.0, "5", " 5 ", "+5", and strings with an all-zero fraction
+ * "5.0" / "5.00" / "5." (pydantic-core str_as_int); int64 range, beyond => int_parsing. */
 int exo_req_int(exo_reqcheck *rc, json_object *obj, const char *key, const char *loc_prefix,
                 int required, int64_t *out);
 int exo_req_object(exo_reqcheck *rc, json_object *obj, const char *key, const char *loc_prefix,

@@ -3,6 +3,7 @@
 #include <arpa/inet.h>
 #include <microhttpd.h>
 #include <netinet/in.h>
+#include <poll.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -94,6 +95,17 @@ json_object *exo_req_body_object(exo_req *req, exo_reqcheck *rc)
         return NULL;
     }
     return req->body;
+}
+
+int exo_req_client_gone(const exo_req *req)
+{
+    const union MHD_ConnectionInfo *info =
+        MHD_get_connection_info((struct MHD_Connection *)req->transport, MHD_CONNECTION_INFO_CONNECTION_FD);
+    if (!info)
+        return 0;
+    struct pollfd pfd = {.fd = info->connect_fd, .events = POLLRDHUP};
+    int n = poll(&pfd, 1, 0);
+    return n > 0 && (pfd.revents & (POLLRDHUP | POLLHUP | POLLERR | POLLNVAL));
 }
 
 /* ---- plumbing ---------------------------------------------------------------------- */
@@ -387,7 +399,7 @@ static enum MHD_Result dispatch(exo_app *app, struct MHD_Connection *c, const ch
     if (!scratch)
         return MHD_NO;
     const exo_route *route = NULL;
-    exo_req req = {.app = app, .method = method, .request_id = request_id};
+    exo_req req = {.app = app, .method = method, .request_id = request_id, .transport = c};
     char allow[128];
     exo_route_result rr = exo_route_match(method, url, &route, req.params, &req.nparams, scratch, allow, sizeof allow);
     enum MHD_Result ret;
@@ -422,6 +434,12 @@ static enum MHD_Result dispatch(exo_app *app, struct MHD_Connection *c, const ch
         }
         req.raw = cc->body ? cc->body : "";
         req.raw_len = cc->len;
+        if (cc->len >= 3 && !memcmp(cc->body, "\xef\xbb\xbf", 3) && is_json_content_type(header(c, "Content-Type"))) {
+            /* Python's json.loads skips a UTF-8 byte order mark */
+            memmove(cc->body, cc->body + 3, cc->len - 3 + 1);
+            cc->len -= 3;
+            req.raw_len = cc->len;
+        }
         if (cc->len > 0) {
             if (!is_json_content_type(header(c, "Content-Type"))) {
                 req.body_raw = 1;

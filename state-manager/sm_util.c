@@ -59,22 +59,41 @@ void exo_uuid4(char out[EXO_UUID_LEN + 1])
     uuid_unparse_lower(u, out);
 }
 
+/* Appends src to dst (capacity cap) with every occurrence of pat removed, like
+ * Python's str.replace(pat, ""). */
+static void remove_all(char *dst, size_t cap, const char *src, const char *pat)
+{
+    size_t pl = strlen(pat), n = 0;
+    while (*src && n + 1 < cap) {
+        if (!strncmp(src, pat, pl)) {
+            src += pl;
+            continue;
+        }
+        dst[n++] = *src++;
+    }
+    dst[n] = '\0';
+}
+
 int exo_uuid_parseable(const char *s)
 {
-    if (!s)
+    /* Python's uuid.UUID(hex): remove "urn:" and "uuid:" anywhere, strip braces from
+       both ends, drop hyphens, then exactly 32 hex digits */
+    if (!s || strlen(s) > 256)
         return 0;
-    if (!strncasecmp(s, "urn:uuid:", 9))
-        s += 9;
-    size_t len = strlen(s);
-    if (len >= 2 && s[0] == '{' && s[len - 1] == '}') {
-        s++;
-        len -= 2;
-    }
+    char a[257], b[257];
+    remove_all(a, sizeof a, s, "urn:");
+    remove_all(b, sizeof b, a, "uuid:");
+    const char *p = b;
+    while (*p == '{' || *p == '}')
+        p++;
+    size_t len = strlen(p);
+    while (len && (p[len - 1] == '{' || p[len - 1] == '}'))
+        len--;
     size_t hex = 0;
     for (size_t i = 0; i < len; i++) {
-        if (s[i] == '-')
+        if (p[i] == '-')
             continue;
-        if (!isxdigit((unsigned char)s[i]))
+        if (!isxdigit((unsigned char)p[i]))
             return 0;
         hex++;
     }
@@ -115,9 +134,9 @@ json_object *exo_json_parse(const char *text)
 {
     if (!text)
         return NULL;
-    /* stored documents embed client JSON that was accepted with a depth limit of 64;
-       leave room for the wrapping levels */
-    json_tokener *tok = json_tokener_new_ex(128);
+    /* stored documents embed client JSON that was accepted with a depth limit of 512
+       (EXO_JSON_DEPTH); leave room for the wrapping levels */
+    json_tokener *tok = json_tokener_new_ex(1024);
     if (!tok)
         return NULL;
     json_object *obj = json_tokener_parse_ex(tok, text, -1);

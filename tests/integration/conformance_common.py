@@ -23,13 +23,21 @@ _counter = itertools.count()  # unique namespace suffixes within one test proces
 
 
 class ConformanceCase(unittest.TestCase):
-    """A test case sharing one state manager per class; self.api uses a fresh namespace."""
+    """A test case sharing one state manager per class; self.api uses a fresh namespace.
+    server_env: extra environment of that state manager (e.g. CORS_ORIGINS, TZ)."""
+
+    server_env = {}
 
     @classmethod
     def setUpClass(cls):
         cls.tmp = tempfile.mkdtemp(prefix="exo-conf-")
-        cls.sm = StateManager(cls.tmp)
-        cls.sm.start()
+        cls.sm = StateManager(cls.tmp, env=cls.server_env)
+        try:
+            cls.sm.start()
+        except BaseException:
+            cls.sm.stop()
+            shutil.rmtree(cls.tmp, ignore_errors=True)
+            raise
 
     @classmethod
     def tearDownClass(cls):

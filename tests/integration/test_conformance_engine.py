@@ -6,7 +6,7 @@ import sys
 import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from conformance_common import ConformanceCase, node_def, wait_until  # noqa: E402
+from conformance_common import ConformanceCase, node_def  # noqa: E402
 from harness import main  # noqa: E402
 
 
@@ -74,7 +74,8 @@ class EngineConformance(ConformanceCase):
         self.valid_graph([self.node("A", "a")], retry_policy={"max_retries": 0})
         run = self.trigger()
         a = self.claim("A")[0]
-        self.valid_graph([self.node("A", "a")], retry_policy={"max_retries": 3, "strategy": "FIXED", "backoff_factor": 1})
+        self.valid_graph([self.node("A", "a")],
+                         retry_policy={"max_retries": 3, "strategy": "FIXED", "backoff_factor": 1})
         self.assertEqual(self.api.errored(a["state_id"], "e").json, {"status": "ERRORED", "retry_created": False})
         self.assertEqual(self.api.wait_run_finished(run)["status"], "FAILED")
 
@@ -126,6 +127,60 @@ class EngineConformance(ConformanceCase):
         self.trigger()
         self.ok(self.api.executed(self.claim("A")[0]["state_id"], []))
         self.assertEqual(self.claim("B")[0]["inputs"], {"p": "default"})  # per run
+
+    def test_exo_long_poll_sees_states_that_become_eligible(self):
+        # exo §0 extension: wait_ms returns as soon as a state can be claimed, including a state
+        # whose enqueue_after (retry delay, start_delay, re-enqueue) passes during the wait
+        self.register(node_def("A"))
+        self.valid_graph([self.node("A", "a")], retry_policy={"max_retries": 1, "strategy": "FIXED",
+                                                               "backoff_factor": 300})
+        self.trigger()
+        self.ok(self.api.errored(self.claim("A")[0]["state_id"], "e"))
+        self.assertEqual(self.ok(self.api.enqueue(["A"], 1, wait_ms=20000))["count"], 1)
+        self.trigger(start_delay=300)
+        st = self.ok(self.api.enqueue(["A"], 1, wait_ms=20000))["states"]
+        self.assertEqual(len(st), 1)
+        self.ok(self.post(st[0]["state_id"], "re-enqueue-after", {"enqueue_after": 300}))
+        self.assertEqual(self.ok(self.api.enqueue(["A"], 1, wait_ms=20000))["count"], 1)
+
+    def test_exo_many_long_polls_do_not_starve_other_requests(self):
+        import threading
+        self.register(node_def("A"))
+        self.valid_graph([self.node("A", "a")])
+        got = []
+
+        def poll():
+            r = self.api.enqueue(["A"], 1, wait_ms=5000)
+            got.append((r.status, [s["state_id"] for s in r.json["states"]]))
+        threads = [threading.Thread(target=poll) for _ in range(32)]
+        for th in threads:
+            th.start()
+        time.sleep(0.3)
+        self.assertEqual(self.api.request("GET", "/v0/namespaces", timeout=10).status, 200)
+        for _ in range(5):
+            self.trigger()
+        for th in threads:
+            th.join()
+        ids = [i for status, states in got for i in states]
+        self.assertEqual(({status for status, _ in got}, len(got)), ({200}, 32))
+        self.assertEqual((len(ids), len(set(ids))), (5, 5))
+
+    def test_exo_expired_lease_goes_through_the_error_path(self):
+        # exo §0 extension (lease_ms as documented in state-manager/STATUS.md): an unreported claim
+        # errors after its lease, the retry policy applies, and the error says the lease expired
+        self.register(node_def("A"))
+        self.valid_graph([self.node("A", "a")], retry_policy={"max_retries": 1, "strategy": "FIXED",
+                                                               "backoff_factor": 1})
+        run = self.trigger()
+        first = self.ok(self.api.enqueue(["A"], 1, lease_ms=1000))["states"][0]
+        retry = self.claim("A", timeout=30)[0]
+        self.assertNotEqual(retry["state_id"], first["state_id"])
+        old = [s for s in self.states(run) if s["id"] == first["state_id"]][0]
+        self.assertEqual(old["status"], "RETRY_CREATED")
+        self.assertIn("lease", old["error"])
+        self.assertDetail(self.api.executed(first["state_id"], []), 400, "State is not queued")
+        self.done(retry)
+        self.assertEqual(self.api.wait_run_finished(run)["status"], "SUCCESS")
 
     def test_pruned_branch_stops_and_run_succeeds(self):
         self.register(node_def("A"), node_def("B"))
@@ -255,12 +310,54 @@ class EngineConformance(ConformanceCase):
         before = self.api.get_graph("g").json
         self.sm.stop()
         self.sm.start()
-        self.assertEqual(self.api.get_graph("g").json, before)
+        after = self.api.get_graph("g").json
+        for g in (before, after):
+            g.pop("updated_at")  # a start-up re-validation may legitimately refresh it
+        self.assertEqual(after, before)
         sec = self.api.request("GET", self.api.ns_path(f"/state/{a['state_id']}/secrets"))
         self.assertEqual(sec.json, {"secrets": {"s": "kept secret"}})
         self.done(a, [{"o": "out"}])
         self.assertEqual(self.claim("B")[0]["inputs"], {"i": "out", "k": "stored"})
         self.assertEqual(self.api.run_status(run)["total_count"], 2)
+
+    def test_spec_3_2_example_graph_end_to_end(self):
+        ns = self.ns
+        self.register({"name": "Splitter", "secrets": ["api_key"],
+                       "inputs_schema": {"type": "object", "properties": {"cursor": {"type": "string"}},
+                                         "required": ["cursor"]},
+                       "outputs_schema": {"type": "object", "properties": {"chunk": {"type": "string"}}}},
+                      node_def("Processor", ["chunk"], ["result"]), node_def("Merger", ["src"]))
+        body = {"secrets": {"api_key": "plain-text"}, "nodes": [
+            {"node_name": "Splitter", "namespace": ns, "identifier": "split",
+             "inputs": {"cursor": "${{ store.cursor }}"}, "next_nodes": ["proc"]},
+            {"node_name": "Processor", "namespace": ns, "identifier": "proc",
+             "inputs": {"chunk": "${{ split.outputs.chunk }}"}, "next_nodes": ["merge"]},
+            {"node_name": "Merger", "namespace": ns, "identifier": "merge",
+             "inputs": {"src": "${{ split.outputs.chunk }}"},
+             "unites": {"identifier": "split", "strategy": "ALL_SUCCESS"}}],
+            "retry_policy": {"max_retries": 2, "strategy": "LINEAR", "backoff_factor": 1000},
+            "store_config": {"required_keys": ["cursor"], "default_values": {"batch": "100"}}}
+        r = self.api.put_graph("g", body)
+        self.assertEqual(r.status, 201, r)
+        self.assertEqual(self.api.wait_validated("g")["validation_status"], "VALID")
+        # §3.4: root inputs are resolved (step 6) before the required-keys check (step 7)
+        self.assertDetail(self.api.trigger("g"), 400,
+                          "Invalid input: 400: Dependent cursor not found in store for root node split")
+        run = self.trigger(store={"cursor": "0"})
+        split = self.claim("Splitter")[0]
+        self.assertEqual(split["inputs"], {"cursor": "0"})
+        secrets = self.ok(self.api.request("GET", self.api.ns_path(f"/state/{split['state_id']}/secrets")))
+        self.assertEqual(secrets, {"secrets": {"api_key": "plain-text"}})
+        self.done(split, [{"chunk": c} for c in ("c1", "c2", "c3")])
+        procs = self.claim("Processor", 3)
+        self.assertEqual(sorted(p["inputs"]["chunk"] for p in procs), ["c1", "c2", "c3"])
+        for p in procs:
+            self.done(p, [{"result": "r"}])
+        merge = self.claim("Merger")[0]
+        self.assertEqual(merge["inputs"], {"src": "c1"})
+        self.done(merge)
+        info = self.api.wait_run_finished(run)
+        self.assertEqual((info["status"], info["total_count"], info["success_count"]), ("SUCCESS", 7, 7))
 
     # ---- unite (§6.4 + exo §0) -------------------------------------------------------------
     def unite_setup(self, strategy="ALL_SUCCESS", u_inputs=None, x_next=("u",), extra_nodes=(), max_retries=0):
@@ -375,6 +472,38 @@ class EngineConformance(ConformanceCase):
         self.assertEqual(self.claim("U")[0]["inputs"], {"v": "T"})
         time.sleep(0.3)
         self.assertEqual(self.count(run, "u"), 1)
+
+    def test_nested_unites_with_fan_out_at_both_levels(self):
+        # r fans out (2) -> t per r-sibling fans out (2 each) -> x -> ut unites t -> ur unites r.
+        # exo §0: siblings of the fanning node count as one instance, so one ut per r-sibling's t group
+        # and a single ur for the whole run.
+        self.register(node_def("R", [], ["v"]), node_def("T", ["v"], ["w"]), node_def("X"),
+                      node_def("UT", ["w"], ["z"]), node_def("UR", ["v"]))
+        self.valid_graph([self.node("R", "r", next_nodes=["t"]),
+                          self.node("T", "t", {"v": "${{ r.outputs.v }}"}, ["x"]),
+                          self.node("X", "x", next_nodes=["ut"]),
+                          self.node("UT", "ut", {"w": "${{ t.outputs.w }}"}, ["ur"], unites="t"),
+                          self.node("UR", "ur", {"v": "${{ r.outputs.v }}"}, unites="r")],
+                         retry_policy={"max_retries": 0})
+        run = self.trigger()
+        self.done(self.claim("R")[0], [{"v": "r1"}, {"v": "r2"}])
+        for t in sorted(self.claim("T", 2), key=lambda s: s["inputs"]["v"]):
+            v = t["inputs"]["v"]
+            self.done(t, [{"w": v + "-a"}, {"w": v + "-b"}])
+        xs = self.claim("X", 4)
+        for x in xs[:3]:
+            self.done(x)
+        first_ut = self.claim("UT")[0]
+        self.assertEqual(self.api.enqueue(["UT"], 5).json["count"], 0)
+        self.done(xs[3])
+        second_ut = self.claim("UT")[0]
+        self.assertEqual(sorted([first_ut["inputs"]["w"], second_ut["inputs"]["w"]]), ["r1-a", "r2-a"])
+        self.done(first_ut, [{"z": "1"}])
+        time.sleep(0.3)
+        self.assertEqual(self.count(run, "ur"), 0)
+        self.done(second_ut, [{"z": "2"}])
+        self.assertEqual(self.claim("UR")[0]["inputs"], {"v": "r1"})
+        self.assertEqual(self.api.enqueue(["UR"], 5).json["count"], 0)
 
     def test_unite_build_failure_after_prune(self):
         self.register(node_def("T", [], ["v", "z"]), node_def("X"), node_def("U", ["z"]))

@@ -136,6 +136,11 @@ class StatesConformance(ConformanceCase):
             self.assertEqual(s["parents"], {})
         b_parents = sorted(s["parents"]["a"] for s in self.states(run, ident="b"))
         self.assertEqual(b_parents, sorted(s["id"] for s in a_states))
+        # §3.16 storage order: the state, its siblings in output order, then the children in that order
+        ordered = self.states(run)
+        self.assertEqual([s["identifier"] for s in ordered], ["a"] * 3 + ["b"] * 3)
+        self.assertEqual([s["outputs"]["o"] for s in ordered[:3]], ["1", "2", "3"])
+        self.assertEqual([s["inputs"]["y"] for s in ordered[3:]], ["1", "2", "3"])
 
     def test_next_created_error_texts(self):
         run, a = self.chain()
@@ -215,6 +220,20 @@ class StatesConformance(ConformanceCase):
         self.ok(self.api.errored(st2["state_id"], "e"))
         time.sleep(0.3)
         self.assertEqual(self.api.enqueue(["A"], 5).json["count"], 0)
+
+    def test_huge_delays_saturate(self):
+        # int64-sized policies / delays must neither wrap around (state claimable at once) nor crash
+        big = 2 ** 63 - 1
+        for strategy in ("EXPONENTIAL", "LINEAR_EQUAL_JITTER", "FIXED"):
+            run, st = self.single(max_retries=5, strategy=strategy, backoff_factor=big, exponent=big)
+            self.assertEqual(self.api.errored(st["state_id"], "e").json, {"status": "ERRORED", "retry_created": True})
+            self.assertEqual(self.api.enqueue(["A"], 5).json["count"], 0, strategy)
+        run, st = self.single()
+        r = self.ok(self.post(st["state_id"], "re-enqueue-after", {"enqueue_after": big}))
+        self.assertGreater(r["enqueue_after"], int(time.time() * 1000))
+        self.trigger(start_delay=big)
+        self.assertEqual(self.api.enqueue(["A"], 5).json["count"], 0)
+        self.assertEqual(self.api.runs(2 ** 62, 1000).status, 200)
 
     def test_full_jitter_upper_bound(self):
         run, st = self.single(max_retries=2, strategy="LINEAR_FULL_JITTER", backoff_factor=300)

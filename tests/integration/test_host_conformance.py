@@ -166,6 +166,23 @@ class HostConformance(ExoTestCase):
                                                f"/v0/namespace/{NS}/state/{sid(3)}/secrets"]))
         self.assertNotIn("sk-live-123", h.log())
 
+    def test_state_process_holds_no_credentials(self):
+        """Node code cannot find the API key or another state's secret anywhere in its
+        own memory (the runner is a fresh exec).  Runs as the host's user so that the
+        plugin may read /proc/self/mem."""
+        m = self.mock
+        m.secrets[sid(1)] = {"token": "sk-other-state-0123456789"}
+        m.add_state(sid(1), "SecretNode", {})
+        h = self.host(["secrets.so", "memscan.so"], workers=1, extra='sandbox = { user = ""; };')
+        self.assertEqual(m.wait_report(sid(1))[0], "executed")
+        m.add_state(sid(2), "MemScanNode", {"reversed": API_KEY[::-1]})
+        m.add_state(sid(3), "MemScanNode", {"reversed": "sk-other-state-0123456789"[::-1]})
+        m.add_state(sid(4), "MemScanNode", {"reversed": "MemScanNode"[::-1]})  # the scan works
+        self.assertEqual(m.wait_report(sid(2))[1]["outputs"][0]["found"], "no")
+        self.assertEqual(m.wait_report(sid(3))[1]["outputs"][0]["found"], "no")
+        self.assertEqual(m.wait_report(sid(4))[1]["outputs"][0]["found"], "yes")
+        self.assertTrue(h.alive())
+
     def test_report_retried_on_5xx_not_on_4xx(self):
         m = self.mock
         m.set_statuses("executed", [503, 500])

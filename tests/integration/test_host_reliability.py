@@ -79,7 +79,7 @@ class HostReliabilityRealStateManager(ExoTestCase):
         wait_registered(api, ["SleepNode"])
         body = {"secrets": {}, "nodes": [{"node_name": "SleepNode", "namespace": NS, "identifier": "step",
                                           "inputs": {"seconds": "1"}, "next_nodes": None, "unites": None}],
-                "retry_policy": dict(NO_RETRY, max_retries=1, backoff_factor=1)}
+                "retry_policy": dict(NO_RETRY, max_retries=3, backoff_factor=1)}
         self.assertIn(api.put_graph("g-lease", body).status, (200, 201))
         self.assertEqual(api.wait_validated("g-lease")["validation_status"], "VALID")
         run_id = trigger(self, api, "g-lease")
@@ -92,10 +92,14 @@ class HostReliabilityRealStateManager(ExoTestCase):
         host2.start()
         api.wait_run_finished(run_id, timeout=60)
         nodes = api.run_graph(run_id).json["nodes"]
-        statuses = sorted(n["status"] for n in nodes)
-        self.assertEqual(statuses, ["RETRY_CREATED", "SUCCESS"], nodes)
-        lost = [n for n in nodes if n["status"] == "RETRY_CREATED"][0]
-        self.assertIn("lease", lost["error"])
+        # The killed host's claim expires and the retry runs on the new host.  (A retry
+        # may first be taken by the killed host's long-poll, still pending on the
+        # server; its lease expires too: hence up to 3 retries.)
+        statuses = [n["status"] for n in nodes]
+        self.assertEqual(statuses.count("SUCCESS"), 1, nodes)
+        for lost in (n for n in nodes if n["status"] != "SUCCESS"):
+            self.assertEqual(lost["status"], "RETRY_CREATED", nodes)
+            self.assertIn("lease expired", lost["error"])
 
     def test_graceful_shutdown_finishes_running_states(self):
         sm = self.start_state_manager()

@@ -113,7 +113,7 @@ class ApiTest(ExoTestCase):
 
     def test_deep_but_allowed_documents_round_trip(self):
         schema = {"type": "string"}
-        for _ in range(28):  # 56 levels + 4 of the body: within the 64 limit
+        for _ in range(200):  # 400 levels + 4 of the body: within the 512 limit
             schema = {"type": "object", "properties": {"p": schema}}
         node = node_def("Deep")
         node["inputs_schema"] = schema

@@ -227,6 +227,27 @@ class EngineTest(ExoTestCase):
         r = self.api.enqueue(["A"], 1, wait_ms=200)
         self.assertEqual(r.json["count"], 0)
 
+    def test_long_poll_of_a_vanished_client_claims_nothing(self):
+        import subprocess
+        self.api.register([node_def("A", [], [])])
+        self.setup_graph([node("A", "a")])
+        code = ("import json, sys, urllib.request\n"
+                "req = urllib.request.Request(sys.argv[1], data=json.dumps({'nodes': ['A'], 'batch_size': 1,"
+                " 'wait_ms': 30000}).encode(), method='POST', headers={'x-api-key': sys.argv[2],"
+                " 'Content-Type': 'application/json'})\n"
+                "print('polling', flush=True)\n"
+                "urllib.request.urlopen(req, timeout=60).read()\n")
+        child = subprocess.Popen([sys.executable, "-c", code, self.sm.url + self.api.ns_path("/states/enqueue"),
+                                  self.api.api_key], stdout=subprocess.PIPE)
+        self.assertEqual(child.stdout.readline().strip(), b"polling")
+        time.sleep(0.5)  # let the request reach the server and start waiting
+        child.kill()
+        child.wait()
+        child.stdout.close()
+        run = self.api.trigger("g").json["run_id"]
+        got = self.claim_exactly("A", 1)  # the dead long-poll did not take it
+        self.assertEqual(self.api.node_details("g", run, got[0]["state_id"]).json["status"], "QUEUED")
+
     # ---- leases --------------------------------------------------------------------------------------
     def test_lease_expiry_goes_through_errored_path(self):
         self.api.register([node_def("A", [], [])])
