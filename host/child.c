@@ -512,8 +512,14 @@ void host_runner_main(void)
         fail_setup("the job lacks plugin, scratch or state_id");
     host_sandbox_conf sb;
     sandbox_from_json(json_object_object_get(job_json, "sandbox"), &sb);
-    host_node node;
     char err[1024];
+    /* Sandbox first: the plugin's constructors are node code too. */
+    if (host_sandbox_enter(&sb, scratch, err, sizeof err) < 0) {
+        char msg[1100];
+        snprintf(msg, sizeof msg, "sandbox setup failed: %s", err);
+        fail_setup(msg);
+    }
+    host_node node;
     if (host_plugin_open(plugin, &sb, &node, err, sizeof err) < 0)
         fail_setup(err);
     const char *expected = get_str(job_json, "node");
@@ -522,11 +528,6 @@ void host_runner_main(void)
     host_job job = {&node, state_id, get_str(job_json, "identifier"),
                     json_object_object_get(job_json, "inputs"),
                     json_object_object_get(job_json, "secrets")};
-    if (host_sandbox_enter(&sb, scratch, err, sizeof err) < 0) {
-        char msg[1100];
-        snprintf(msg, sizeof msg, "sandbox setup failed: %s", err);
-        fail_setup(msg);
-    }
     json_object *r = host_child_execute(&job);
     fflush(NULL); /* what the node printf'ed is in stdio buffers; _exit would drop it */
     if (!r)

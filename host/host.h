@@ -9,7 +9,8 @@
  * child pipes and a signalfd as extra descriptors), so long-polls, reports and
  * child output all progress together without threads.  (Host names are resolved by
  * libcurl's resolver; configure an IP address or a build of libcurl without the
- * threaded resolver to keep even that thread away.) */
+ * threaded resolver to keep even that thread away.)  The child execs the state
+ * runner right away (child.h), so nothing of the host's memory reaches node code. */
 #ifndef EXO_HOST_HOST_H
 #define EXO_HOST_HOST_H
 

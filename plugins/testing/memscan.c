@@ -37,6 +37,8 @@ int exo_execute(exo_ctx *ctx)
             continue;
         if (lo == (unsigned long)needle || lo == (unsigned long)buf || strstr(line, "[vvar"))
             continue;
+        if (hi - lo > (1UL << 30))
+            continue; /* sanitizer shadow reservations, not data */
         regions++;
         for (unsigned long at = lo; at < hi && !found; at += CHUNK - 4096) {
             size_t want = hi - at < CHUNK ? hi - at : CHUNK;

@@ -206,6 +206,21 @@ class GraphConformance(ConformanceCase):
         r = self.put([self.node("A", "a")], secrets={"": "v"})
         self.assert400(r, "Secrets cannot be empty")
 
+    def test_a5_secrets_rule_order_on_update(self):
+        # §5.1 A5: on create the empty-secret-name rule runs only after everything else passed; on
+        # update it is part of group A, so it is reported with A3 and stops group B.
+        dup = [self.node("A", "a"), self.node("B", "a")]
+        bad_unites = [self.node("A", "a", next_nodes=["b"]), self.node("B", "b", unites="zz")]
+        r = self.put(dup, secrets={"": "x"})
+        self.assert400(r, "Node identifier a is not unique")
+        self.assertNotIn("Secrets cannot be empty", r.json["detail"])
+        self.assertEqual(self.put([self.node("A", "a")]).status, 201)  # now g exists
+        r = self.put(dup, secrets={"": "x"})
+        self.assert400(r, "Node identifier a is not unique", "Secrets cannot be empty")
+        r = self.put(bad_unites, secrets={"": "x"})
+        self.assert400(r, "Secrets cannot be empty")
+        self.assertNotIn("unites target", r.json["detail"])
+
     def test_b1_unites_targets(self):
         r = self.put([self.node("A", "a", next_nodes=["u"]), self.node("U", "u", unites="zz")])
         self.assert400(r, "Node u has an unites target zz that does not exist")

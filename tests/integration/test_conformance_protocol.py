@@ -348,6 +348,30 @@ class ProtocolConformance(ConformanceCase):
         r = self.api.register(["x"])
         self.assert422(r, ("model_type", ["body", "nodes", 0]))
 
+    def test_big_integers_are_never_silently_changed(self):
+        # schemas are stored verbatim (§3.5/§3.6); the reference round-trips any JSON integer.
+        # exo may refuse integers it cannot represent (422), but must not store a different value.
+        for value in (10 ** 20, -2 ** 63 - 1, 2 ** 64):
+            node = node_def("Big")
+            node["inputs_schema"]["properties"] = {"x": {"type": "string", "maxLength": value}}
+            r = self.api.register([node])
+            if r.status == 422:
+                continue
+            self.assertEqual(r.status, 200, r)
+            listed = self.ok(self.api.request("GET", self.api.ns_path("/nodes/")))["nodes"][0]
+            self.assertEqual(listed["inputs_schema"]["properties"]["x"]["maxLength"], value)
+
+    def test_strings_with_nul_are_never_truncated(self):
+        # "A\u0000B" and "A\u0000C" are different names; exo may refuse NUL (422) but must not
+        # store a truncated name (two nodes would collapse into one "A").
+        r = self.api.register([node_def("A\u0000B"), node_def("A\u0000C")], runtime_name="r\u0000t")
+        if r.status == 422:
+            return
+        self.assertEqual(r.status, 200, r)
+        self.assertEqual(r.json["runtime_name"], "r\u0000t")
+        listed = self.ok(self.api.request("GET", self.api.ns_path("/nodes/")))["nodes"]
+        self.assertEqual(sorted(n["name"] for n in listed), ["A\u0000B", "A\u0000C"])
+
     def test_register_validation(self):
         r = self.api.request("PUT", self.api.ns_path("/nodes/"), {"nodes": [{"name": "A"}]})
         self.assert422(r, ("missing", ["body", "runtime_name"]),
