@@ -513,15 +513,36 @@ void host_runner_main(void)
     host_sandbox_conf sb;
     sandbox_from_json(json_object_object_get(job_json, "sandbox"), &sb);
     char err[1024];
-    /* Sandbox first: the plugin's constructors are node code too. */
+    /* Opened now, loaded after the sandbox is in place (its constructors are node
+     * code too): the sandbox user may not be able to reach the file by its path. */
+    int so_fd = open(plugin, O_RDONLY | O_CLOEXEC);
+    if (so_fd < 0) {
+        snprintf(err, sizeof err, "%s: cannot open: %s", plugin, strerror(errno));
+        fail_setup(err);
+    }
     if (host_sandbox_enter(&sb, scratch, err, sizeof err) < 0) {
         char msg[1100];
         snprintf(msg, sizeof msg, "sandbox setup failed: %s", err);
         fail_setup(msg);
     }
+    char so_path[64];
+    snprintf(so_path, sizeof so_path, "/proc/self/fd/%d", so_fd);
+    /* After a user switch the process is not dumpable, which makes /proc/self
+     * inaccessible to it; allow it for the load only (a dumpable process could be
+     * inspected by other processes of the sandbox user). */
+    int dumpable = prctl(PR_GET_DUMPABLE);
+    if (dumpable == 0 && prctl(PR_SET_DUMPABLE, 1) < 0)
+        fail_setup("PR_SET_DUMPABLE failed");
     host_node node;
-    if (host_plugin_open(plugin, &sb, &node, err, sizeof err) < 0)
-        fail_setup(err);
+    int loaded = host_plugin_open(so_path, &sb, &node, err, sizeof err);
+    if (dumpable == 0 && prctl(PR_SET_DUMPABLE, 0) < 0)
+        fail_setup("PR_SET_DUMPABLE failed");
+    close(so_fd);
+    if (loaded < 0) {
+        char msg[1200];
+        snprintf(msg, sizeof msg, "%s: %s", plugin, err);
+        fail_setup(msg);
+    }
     const char *expected = get_str(job_json, "node");
     if (!expected || strcmp(expected, node.name) != 0)
         fail_setup("the plugin file changed since the host loaded it (send SIGHUP to reload)");

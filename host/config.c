@@ -3,10 +3,12 @@
 #include <errno.h>
 #include <libconfig.h>
 #include <limits.h>
+#include <pwd.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 /* Everything the parsing helpers need to produce "FILE:LINE: message" errors. */
 typedef struct parse_ctx {
@@ -140,8 +142,12 @@ static int parse_sandbox(parse_ctx *pc, const config_setting_t *g, const char *q
     if (rc < 0)
         return -1;
     if (rc > 0) {
+        const config_setting_t *us = config_setting_get_member(g, "user");
         if (strlen(user) >= sizeof sb->user)
-            return fail_at(pc, config_setting_get_member(g, "user"), "%suser is too long", q);
+            return fail_at(pc, us, "%suser is too long", q);
+        /* Only a root host switches users: elsewhere the name is not used. */
+        if (user[0] && geteuid() == 0 && !getpwnam(user))
+            return fail_at(pc, us, "%suser '%s' does not exist", q, user);
         snprintf(sb->user, sizeof sb->user, "%s", user);
     }
     return 0;

@@ -2,6 +2,7 @@
  * child pipes and a signalfd.  See host.h for why there is no other thread. */
 #include "host.h"
 
+#include <dirent.h>
 #include <errno.h>
 #include <signal.h>
 #include <stdio.h>
@@ -195,6 +196,34 @@ static int loop(host *h)
     }
 }
 
+/* Scratch roots of hosts that were killed (kill -9 leaves them behind): named
+ * exo-host-<pid>, owned by us, and no such process any more. */
+static void remove_stale_scratch(const char *root)
+{
+    DIR *d = opendir(root);
+    if (!d)
+        return;
+    struct dirent *e;
+    while ((e = readdir(d))) {
+        char *end = NULL;
+        if (strncmp(e->d_name, "exo-host-", 9) != 0)
+            continue;
+        long pid = strtol(e->d_name + 9, &end, 10);
+        if (pid <= 0 || *end || (kill((pid_t)pid, 0) == 0 || errno != ESRCH))
+            continue;
+        char path[4096];
+        struct stat st;
+        snprintf(path, sizeof path, "%s/%s", root, e->d_name);
+        if (lstat(path, &st) < 0 || !S_ISDIR(st.st_mode) || st.st_uid != geteuid())
+            continue;
+        if (host_remove_tree(path) < 0)
+            log_warn("cannot remove the stale scratch directory %s: %m", path);
+        else
+            log_info("removed the stale scratch directory %s", path);
+    }
+    closedir(d);
+}
+
 static int prepare_dirs(host *h)
 {
     char err[512];
@@ -207,6 +236,7 @@ static int prepare_dirs(host *h)
         log_error("%s", err);
         return -1;
     }
+    remove_stale_scratch(h->conf.scratch_dir);
     /* Private to this process (a pid from an earlier run is stale: clean it). */
     if (host_remove_tree(h->scratch_dir) < 0 && errno != ENOENT)
         log_warn("cannot clean %s: %m", h->scratch_dir);

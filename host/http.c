@@ -23,7 +23,6 @@ struct host_http {
     CURLM *multi;
     request *requests;
     unsigned long next_id;
-    size_t active;
 };
 
 host_http *host_http_new(void)
@@ -70,7 +69,6 @@ static void unlink_request(host_http *h, request *r)
     for (request **p = &h->requests; *p; p = &(*p)->next)
         if (*p == r) {
             *p = r->next;
-            h->active--;
             return;
         }
 }
@@ -136,7 +134,6 @@ unsigned long host_http_start(host_http *h, const char *method, const char *url,
     r->id = h->next_id++;
     r->next = h->requests;
     h->requests = r;
-    h->active++;
     return r->id;
 fail:
     curl_easy_cleanup(r->easy);
@@ -190,11 +187,6 @@ int host_http_wait(host_http *h, struct curl_waitfd *extra, unsigned n_extra, in
             complete(h, r, msg->data.result);
     }
     return 0;
-}
-
-size_t host_http_active(const host_http *h)
-{
-    return h->active;
 }
 
 void host_http_free(host_http *h)

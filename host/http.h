@@ -38,6 +38,5 @@ void host_http_cancel(host_http *h, unsigned long id);
  * completion callbacks.  revents of extra are filled in. */
 int host_http_wait(host_http *h, struct curl_waitfd *extra, unsigned n_extra, int timeout_ms);
 
-size_t host_http_active(const host_http *h);
 
 #endif

@@ -56,11 +56,6 @@ static size_t n_trapped;
 /* Whether the memory-exhaustion crash handler may report "memory" (limit applied). */
 static volatile sig_atomic_t memory_limited;
 
-int host_sandbox_memory_limit_supported(void)
-{
-    return !HOST_UNDER_ASAN;
-}
-
 static void write_fd_str(int fd, const char *s)
 {
     size_t len = strlen(s);

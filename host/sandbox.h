@@ -30,7 +30,4 @@ int host_sandbox_enter(const host_sandbox_conf *sb, const char *scratch, char *e
 /* Logs once, at start, which layers this kernel/build cannot provide. */
 void host_sandbox_log_layers(void);
 
-/* Whether RLIMIT_AS can be applied in this process (not under AddressSanitizer). */
-int host_sandbox_memory_limit_supported(void);
-
 #endif

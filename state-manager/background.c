@@ -64,7 +64,9 @@ static int verdict_body(exo_app *app, void *arg)
     if (was_valid == now_valid)
         return 0;
     json_object *exprs = exo_graph_cron_expressions(v->graph);
-    for (size_t i = 0; exprs && i < json_object_array_length(exprs) && rc == 0; i++) {
+    if (!exprs)
+        return -1; /* out of memory: roll the verdict back rather than leave the schedule stale */
+    for (size_t i = 0; i < json_object_array_length(exprs) && rc == 0; i++) {
         const char *expr = json_object_get_string(json_object_array_get_idx(exprs, i));
         if (!now_valid) {
             rc = ops->trigger_delete_pending(app->db, v->row->namespace_name, v->row->name, expr);

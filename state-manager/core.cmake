@@ -4,6 +4,7 @@
 set(EXOSM_CORE_DIR ${CMAKE_CURRENT_LIST_DIR})
 add_library(exosm_core STATIC
   ${EXOSM_CORE_DIR}/reqcheck.c
+  ${EXOSM_CORE_DIR}/json_guard.c
   ${EXOSM_CORE_DIR}/template.c
   ${EXOSM_CORE_DIR}/retry.c
   ${EXOSM_CORE_DIR}/secrets_crypto.c

@@ -306,6 +306,20 @@ int exo_cron_parse(const char *expr, exo_cron *out, char *err, size_t errlen)
     return 0;
 }
 
+int exo_cron_has_random_field(const char *expr)
+{
+    const char *p = expr;
+    while (*p) {
+        while (*p && isspace((unsigned char)*p))
+            p++;
+        if ((*p == 'R' || *p == 'r') && (p[1] == '\0' || p[1] == '(' || p[1] == '/' || isspace((unsigned char)p[1])))
+            return 1;
+        while (*p && !isspace((unsigned char)*p))
+            p++;
+    }
+    return 0;
+}
+
 int exo_cron_valid(const char *expr)
 {
     exo_cron c;

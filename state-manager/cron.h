@@ -37,6 +37,10 @@ typedef struct exo_cron {
 int exo_cron_parse(const char *expr, exo_cron *out, char *err, size_t errlen);
 /* 1 when expr is a valid expression. */
 int exo_cron_valid(const char *expr);
+/* 1 when some field of expr is croniter's random form ("R", "R(0-5)", "R/15"),
+ * which exo does not support (a schedule must be reproducible); used to explain
+ * why such an expression is refused. */
+int exo_cron_has_random_field(const char *expr);
 
 /* First fire time strictly after after_ms (Unix ms, UTC), in Unix ms (whole
  * seconds).  Returns -1 when there is none (year field exhausted). */

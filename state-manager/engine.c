@@ -201,12 +201,14 @@ static int lookup_value(void *ud, const exo_placeholder *p, json_object **value,
 {
     render_ctx *c = ud;
     if (exo_placeholder_is_store(p)) {
-        char *v = NULL;
-        int rc = c->app->db->ops->store_get(c->app->db, c->run_id, c->store_ns, c->graph_name, p->field, &v);
+        json_object *s = NULL;
+        int rc = c->app->db->ops->store_get(c->app->db, c->run_id, c->store_ns, c->graph_name, p->field, &s);
         if (rc == 0) {
-            json_object *s = json_object_new_string(v);
-            free(v);
-            json_object_array_add(c->keep, s);
+            if (json_object_array_add(c->keep, s) != 0) {
+                json_object_put(s);
+                *err = NULL;
+                return -1;
+            }
             *value = s;
             return 0;
         }
@@ -265,10 +267,11 @@ static json_object *build_inputs(render_ctx *c, const exo_node_tpl *j, json_obje
                 *err = fmt_err("Input '%s' of template '%s' is not a string", prop, j->identifier);
                 goto fail;
             }
-            char *text = exo_template_render_text(json_object_get_string(tpl), lookup_value, c, err);
+            size_t len;
+            char *text = exo_template_render_text_len(json_object_get_string(tpl), lookup_value, c, err, &len);
             if (!text)
                 goto fail;
-            json_object_object_add(out, prop, json_object_new_string(text));
+            json_object_object_add(out, prop, json_object_new_string_len(text, (int)len));
             free(text);
         }
     }
@@ -578,7 +581,7 @@ int exo_engine_executed(exo_app *app, exo_state_row *st, json_object *outputs, j
         json_object_object_foreach(store, key, val)
         {
             if (ops->store_put(app->db, st->run_id, store_ns ? store_ns : st->namespace_name, st->graph_name, key,
-                               json_object_get_string(val)) != 0) {
+                               val) != 0) {
                 free(store_ns);
                 return -1;
             }

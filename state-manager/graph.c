@@ -266,7 +266,10 @@ static void parse_unites(exo_reqcheck *rc, json_object *item, const char *loc, e
     json_object *strategy = NULL;
     n->unites_strategy = EXO_UNITES_ALL_SUCCESS;
     if (json_object_object_get_ex(unites, "strategy", &strategy)) {
-        const char *s = json_object_is_type(strategy, json_type_string) ? json_object_get_string(strategy) : "";
+        /* a NUL would hide the rest of the text from strcmp: such a value matches no member */
+        const char *s = json_object_is_type(strategy, json_type_string) && !exo_json_string_has_nul(strategy)
+                            ? json_object_get_string(strategy)
+                            : "";
         if (strcmp(s, "ALL_DONE") == 0) {
             n->unites_strategy = EXO_UNITES_ALL_DONE;
         } else if (strcmp(s, "ALL_SUCCESS") != 0) {
@@ -323,6 +326,13 @@ static void parse_node(exo_reqcheck *rc, json_object *item, const char *loc, exo
     }
     json_object *inputs = NULL;
     if (exo_req_object(rc, item, "inputs", loc, 1, &inputs) == 0) {
+        /* input values are templates, handled as C strings (a NUL would cut them) */
+        char *iloc = exo_reqcheck_join_loc(loc, "inputs");
+        if (!iloc)
+            add_oom(rc);
+        else
+            exo_req_reject_nul_values(rc, inputs, iloc);
+        free(iloc);
         n->inputs = deep_copy(inputs);
         if (!n->inputs)
             add_oom(rc);
@@ -441,7 +451,8 @@ static void parse_trigger(exo_reqcheck *rc, json_object *item, const char *loc)
     char *tloc = exo_reqcheck_join_loc(loc, "type");
     if (!json_object_object_get_ex(item, "type", &type))
         exo_reqcheck_add(rc, tloc ? tloc : loc, "missing", "Field required", item, NULL);
-    else if (!json_object_is_type(type, json_type_string) || strcmp(json_object_get_string(type), "CRON") != 0)
+    else if (!json_object_is_type(type, json_type_string) || exo_json_string_has_nul(type) ||
+             strcmp(json_object_get_string(type), "CRON") != 0)
         add_enum_error(rc, tloc ? tloc : loc, "'CRON'", type);
     free(tloc);
     json_object *value = NULL;
@@ -449,9 +460,15 @@ static void parse_trigger(exo_reqcheck *rc, json_object *item, const char *loc)
         return;
     json_object *expr = NULL;
     if (!json_object_object_get_ex(value, "expression", &expr) || !json_object_is_type(expr, json_type_string) ||
-        !exo_cron_valid(json_object_get_string(expr))) {
+        exo_json_string_has_nul(expr) || !exo_cron_valid(json_object_get_string(expr))) {
         char *vloc = exo_reqcheck_join_loc(loc, "value");
-        exo_reqcheck_value_error(rc, vloc ? vloc : loc, "Invalid cron expression", value);
+        const char *text = expr && json_object_is_type(expr, json_type_string) ? json_object_get_string(expr) : "";
+        exo_reqcheck_value_error(rc, vloc ? vloc : loc,
+                                 exo_cron_has_random_field(text)
+                                     ? "Invalid cron expression: croniter's random 'R' fields are not supported "
+                                       "by exo; use a fixed value"
+                                     : "Invalid cron expression",
+                                 value);
         free(vloc);
     }
 }
@@ -497,7 +514,8 @@ exo_graph *exo_graph_from_body(json_object *body, exo_reqcheck *rc)
     if (!g->default_values || !g->triggers)
         add_oom(rc);
     json_object *secrets = NULL;
-    if (exo_req_string_map(rc, body, "secrets", "body", 1, &secrets) == 0) {
+    if (exo_req_string_map(rc, body, "secrets", "body", 1, &secrets) == 0 &&
+        exo_req_reject_nul_values(rc, secrets, "body.secrets") == 0) {
         g->secrets = deep_copy(secrets);
         if (!g->secrets)
             add_oom(rc);
@@ -1210,11 +1228,21 @@ static int validate_secrets(const exo_graph *g, diag *d)
 
 char *exo_graph_validate(exo_graph *g, const char *name, const char *ns)
 {
+    return exo_graph_validate_ex(g, name, ns, 0);
+}
+
+char *exo_graph_validate_ex(exo_graph *g, const char *name, const char *ns, int is_update)
+{
     diag d = {0};
     analysis a;
     memset(&a, 0, sizeof a);
     char *result = NULL;
-    if (validate_group_a(g, name, ns, &d)) {
+    /* on update the reference validates the secrets field together with the other
+     * fields (group A); on create only after everything else passed */
+    int group_a_failed = validate_group_a(g, name, ns, &d);
+    if (is_update)
+        group_a_failed = validate_secrets(g, &d) || group_a_failed;
+    if (group_a_failed) {
         result = diag_render(&d);
     } else if (analysis_run(g, &a) != 0) {
         result = strdup("Out of memory");

@@ -77,6 +77,10 @@ json_object *exo_graph_nodes_to_json(const exo_graph *g);
  * node, B4 input dependencies; finally A5 "Secrets cannot be empty" (evaluated
  * last, as on create in the reference).  Out of memory => "Out of memory". */
 char *exo_graph_validate(exo_graph *g, const char *name, const char *ns);
+/* Same, for replacing an existing graph (is_update = 1): A5 is then evaluated
+ * with A1-A4 (reported after them) and a failure stops group B, as in the
+ * reference, whose update path validates the secrets field with the others. */
+char *exo_graph_validate_ex(exo_graph *g, const char *name, const char *ns, int is_update);
 
 /* Computes root + ancestors for an already validated graph (e.g. loaded from
  * storage).  0 ok, -1 when the graph has no valid root / OOM. */

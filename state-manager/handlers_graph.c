@@ -72,16 +72,19 @@ static int upsert_body(exo_app *app, void *arg)
         /* drop the schedule of the previous version (re-created if the new one verifies VALID) */
         char *err = NULL;
         exo_graph *prev = exo_graph_from_stored(old.template_, &err);
+        if (!prev)
+            log_error("stored graph %s/%s cannot be loaded (%s): its schedule is left as is", u->ns, u->name,
+                      err ? err : "out of memory");
         free(err);
-        if (prev) {
-            json_object *exprs = exo_graph_cron_expressions(prev);
-            for (size_t i = 0; exprs && i < json_object_array_length(exprs); i++)
-                if (ops->trigger_delete_pending(app->db, u->ns, u->name,
-                                                json_object_get_string(json_object_array_get_idx(exprs, i))) != 0)
-                    rc = -1;
-            json_object_put(exprs);
-            exo_graph_free(prev);
-        }
+        json_object *exprs = prev ? exo_graph_cron_expressions(prev) : NULL;
+        if (prev && !exprs)
+            rc = -1; /* out of memory: a pending firing of the previous version must not survive */
+        for (size_t i = 0; exprs && i < json_object_array_length(exprs); i++)
+            if (ops->trigger_delete_pending(app->db, u->ns, u->name,
+                                            json_object_get_string(json_object_array_get_idx(exprs, i))) != 0)
+                rc = -1;
+        json_object_put(exprs);
+        exo_graph_free(prev);
         exo_graph_row_free(&old);
         if (rc < 0)
             return -1;
@@ -105,6 +108,19 @@ static int upsert_body(exo_app *app, void *arg)
     return rc;
 }
 
+/* 1 when the graph is already stored (the upsert is an update), 0 when not, -1 on error.
+ * Only the order of validation messages depends on it (§5.1 A5), so reading it
+ * outside the upsert transaction is enough. */
+static int graph_exists(exo_app *app, const char *ns, const char *name)
+{
+    exo_graph_row row = {0};
+    exo_app_lock(app);
+    int rc = app->db->ops->graph_get(app->db, ns, name, &row);
+    exo_app_unlock(app);
+    exo_graph_row_free(&row);
+    return rc < 0 ? -1 : rc == 0;
+}
+
 void h_graph_put(exo_req *req, exo_resp *resp)
 {
     exo_app *app = req->app;
@@ -123,13 +139,15 @@ void h_graph_put(exo_req *req, exo_resp *resp)
     }
     exo_reqcheck_free(&rc);
     char *ns = exo_trim_dup(req->params[0]), *name = exo_trim_dup(req->params[1]);
-    char *diag = ns && name ? exo_graph_validate(g, name, ns) : NULL;
+    char *diag = NULL;
     char crypt_err[256];
     const char *key_err = NULL;
-    if (!ns || !name) {
+    int exists = ns && name ? graph_exists(app, ns, name) : -1;
+    if (exists < 0) {
         exo_resp_500(resp);
         goto out;
     }
+    diag = exo_graph_validate_ex(g, name, ns, exists);
     if (diag) {
         exo_resp_detail(resp, 400, "Error validating graph template: %s", diag);
         goto out;
@@ -340,7 +358,8 @@ int exo_trigger_start(exo_app *app, const char *ns, const char *graph_name, json
         if (inputs && json_object_object_get_ex(inputs, key, &override))
             val = override;
         char *err = NULL;
-        char *text = exo_template_render_text(json_object_get_string(val), root_lookup, &c, &err);
+        size_t len;
+        char *text = exo_template_render_text_len(json_object_get_string(val), root_lookup, &c, &err, &len);
         if (!text) {
             *status = err ? 400 : 500;
             if (err && asprintf(message, "Invalid input: %s", err) < 0)
@@ -349,7 +368,7 @@ int exo_trigger_start(exo_app *app, const char *ns, const char *graph_name, json
             ret = err ? 1 : -1;
             goto out;
         }
-        json_object_object_add(root_inputs, key, json_object_new_string(text));
+        json_object_object_add(root_inputs, key, json_object_new_string_len(text, (int)len));
         free(text);
     }
     char *missing = missing_store_keys(g, store);
@@ -367,7 +386,7 @@ int exo_trigger_start(exo_app *app, const char *ns, const char *graph_name, json
     if (store) {
         json_object_object_foreach(store, k, v)
         {
-            if (ops->store_put(app->db, run_id, ns, graph_name, k, json_object_get_string(v)) != 0)
+            if (ops->store_put(app->db, run_id, ns, graph_name, k, v) != 0)
                 goto out;
         }
     }
@@ -414,7 +433,8 @@ void h_trigger(exo_req *req, exo_resp *resp)
     trigger_tx t = {.start_delay = 0};
     if (body) {
         exo_req_string_map(&rc, body, "store", "body", 0, &t.store);
-        exo_req_string_map(&rc, body, "inputs", "body", 0, &t.inputs);
+        if (exo_req_string_map(&rc, body, "inputs", "body", 0, &t.inputs) == 0)
+            exo_req_reject_nul_values(&rc, t.inputs, "body.inputs"); /* templates: C strings */
         if (exo_req_int(&rc, body, "start_delay", "body", 0, &t.start_delay) == 0 && t.start_delay < 0) {
             json_object *in = json_object_object_get(body, "start_delay"), *ctx = json_object_new_object();
             json_object_object_add(ctx, "ge", json_object_new_int(0));

@@ -316,9 +316,7 @@ void h_executed(exo_req *req, exo_resp *resp)
                 {
                     if (json_object_is_type(val, json_type_string))
                         continue;
-                    char vloc[512];
-                    snprintf(vloc, sizeof vloc, "%s.%s", loc, key);
-                    exo_reqcheck_add(&rc, vloc, "string_type", "Input should be a valid string", val, NULL);
+                    exo_reqcheck_add_key(&rc, loc, key, "string_type", "Input should be a valid string", val);
                 }
             }
         }

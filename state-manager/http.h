@@ -11,7 +11,6 @@
 
 #define EXO_MAX_PATH_PARAMS 5
 #define EXO_BODY_LIMIT (16u * 1024 * 1024)
-#define EXO_JSON_DEPTH 512 /* well above realistic schemas, below the stack's limits */
 
 typedef struct exo_req {
     exo_app *app;

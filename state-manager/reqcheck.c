@@ -16,6 +16,9 @@
 #define MSG_FINITE "Input should be a finite number"
 #define MSG_DICT "Input should be a valid dictionary"
 #define MSG_LIST "Input should be a valid list"
+/* Names, identifiers and other C-string fields: a NUL would silently end the
+ * string inside the server (and the database), so it is refused outright. */
+#define MSG_NUL "the string must not contain the NUL character (\\u0000)"
 
 void exo_reqcheck_init(exo_reqcheck *rc)
 {
@@ -95,6 +98,32 @@ static void add_with_loc(exo_reqcheck *rc, json_object *loc, const char *type, c
         rc->oom = 1;
         json_object_put(err);
     }
+}
+
+int exo_json_string_has_nul(json_object *v)
+{
+    if (!json_object_is_type(v, json_type_string))
+        return 0;
+    const char *s = json_object_get_string(v);
+    return memchr(s, '\0', (size_t)json_object_get_string_len(v)) != NULL;
+}
+
+/* {"error":{}} (the ctx of a value_error), NULL when out of memory. */
+static json_object *value_error_ctx(void)
+{
+    json_object *ctx = json_object_new_object(), *inner = json_object_new_object();
+    if (!ctx || !inner || json_object_object_add(ctx, "error", inner) != 0) {
+        json_object_put(inner);
+        json_object_put(ctx);
+        return NULL;
+    }
+    return ctx;
+}
+
+/* value_error for a NUL inside a string that must be a plain C string. */
+static void add_nul_error(exo_reqcheck *rc, json_object *loc, json_object *input)
+{
+    add_with_loc(rc, loc, "value_error", "Value error, " MSG_NUL, input, value_error_ctx());
 }
 
 void exo_reqcheck_add(exo_reqcheck *rc, const char *loc, const char *type, const char *msg,
@@ -204,6 +233,10 @@ int exo_req_string(exo_reqcheck *rc, json_object *obj, const char *key, const ch
         return r;
     if (!json_object_is_type(v, json_type_string)) {
         add_with_loc(rc, loc_with_key(loc_prefix, key), "string_type", MSG_STRING, v, NULL);
+        return -1;
+    }
+    if (exo_json_string_has_nul(v)) {
+        add_nul_error(rc, loc_with_key(loc_prefix, key), v);
         return -1;
     }
     *out = json_object_get_string(v);
@@ -364,6 +397,9 @@ int exo_req_string_list(exo_reqcheck *rc, json_object *obj, const char *key,
             add_with_loc(rc, loc_with_key_index(loc_prefix, key, i), "string_type", MSG_STRING, v,
                          NULL);
             bad = 1;
+        } else if (exo_json_string_has_nul(v)) {
+            add_nul_error(rc, loc_with_key_index(loc_prefix, key, i), v);
+            bad = 1;
         }
     }
     if (bad)
@@ -372,10 +408,56 @@ int exo_req_string_list(exo_reqcheck *rc, json_object *obj, const char *key,
     return 0;
 }
 
+void exo_reqcheck_add_key(exo_reqcheck *rc, const char *loc_prefix, const char *key, const char *type,
+                          const char *msg, json_object *input)
+{
+    add_with_loc(rc, loc_with_key(loc_prefix, key), type, msg, input, NULL);
+}
+
+/* 1 when the JSON string v contains needle (over its whole length, NULs included). */
+static int string_contains(json_object *v, const char *needle)
+{
+    return memmem(json_object_get_string(v), (size_t)json_object_get_string_len(v), needle, strlen(needle)) != NULL;
+}
+
+static int reject_nul_values(exo_reqcheck *rc, json_object *map, const char *loc, int templates_only)
+{
+    int bad = 0;
+    if (!json_object_is_type(map, json_type_object))
+        return 0;
+    json_object_object_foreach(map, k, v)
+    {
+        if (!exo_json_string_has_nul(v) || (templates_only && !string_contains(v, "${{")))
+            continue;
+        if (templates_only)
+            add_with_loc(rc, loc_with_key(loc, k), "value_error",
+                         "Value error, a template (a value with '${{') must not contain the NUL character (\\u0000)", v,
+                         value_error_ctx());
+        else
+            add_nul_error(rc, loc_with_key(loc, k), v);
+        bad = 1;
+    }
+    return bad ? -1 : 0;
+}
+
+int exo_req_reject_nul_values(exo_reqcheck *rc, json_object *map, const char *loc)
+{
+    return reject_nul_values(rc, map, loc, 0);
+}
+
+int exo_req_reject_nul_templates(exo_reqcheck *rc, json_object *map, const char *loc)
+{
+    return reject_nul_values(rc, map, loc, 1);
+}
+
 int exo_req_value_string(exo_reqcheck *rc, json_object *value, const char *loc, const char **out)
 {
     if (!json_object_is_type(value, json_type_string)) {
         exo_reqcheck_add(rc, loc, "string_type", MSG_STRING, value, NULL);
+        return -1;
+    }
+    if (exo_json_string_has_nul(value)) {
+        add_nul_error(rc, loc_from_path(loc), value);
         return -1;
     }
     *out = json_object_get_string(value);

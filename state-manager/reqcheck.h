@@ -34,16 +34,33 @@ int exo_reqcheck_failed(const exo_reqcheck *rc);
 void exo_reqcheck_add(exo_reqcheck *rc, const char *loc, const char *type, const char *msg,
                       json_object *input, json_object *ctx);
 
+/* Same as exo_reqcheck_add at loc_prefix + [key], key kept whole (an object key may
+ * contain dots or be all digits). */
+void exo_reqcheck_add_key(exo_reqcheck *rc, const char *loc_prefix, const char *key, const char *type,
+                          const char *msg, json_object *input);
+
 /* Records a custom-rule failure: type "value_error", msg "Value error, " + message,
  * ctx {"error":{}} (§1.5). */
 void exo_reqcheck_value_error(exo_reqcheck *rc, const char *loc, const char *message,
                               json_object *input);
+
+/* 1 when v is a JSON string containing U+0000. */
+int exo_json_string_has_nul(json_object *v);
+/* Records a value_error at loc.<key> for every string value of the object map that
+ * contains U+0000 (values that end up as C strings, e.g. secret values); -1 when
+ * one did, else 0. */
+int exo_req_reject_nul_values(exo_reqcheck *rc, json_object *map, const char *loc);
+/* The same for template maps (node inputs, trigger inputs): only values that contain
+ * both U+0000 and "${{" are refused (templates are parsed as C strings); a plain
+ * value is used as a literal and keeps its NULs. */
+int exo_req_reject_nul_templates(exo_reqcheck *rc, json_object *map, const char *loc);
 
 /* Field getters.  obj is the enclosing JSON object (NULL or a non-object => every
  * field is "missing"), loc_prefix the loc of obj ("body", "body.nodes.0").
  * Return 0 = present and valid (*out set; borrowed from obj),
  *        1 = absent, or JSON null when not required (*out untouched, caller applies default),
  *       -1 = invalid (error recorded: missing / string_type / int_parsing /
+ *            value_error for a string (not a map value) containing U+0000 /
  *            int_from_float / dict_type / list_type ...).
  * A required field that is JSON null is a type error (pydantic), not "missing". */
 int exo_req_string(exo_reqcheck *rc, json_object *obj, const char *key, const char *loc_prefix,

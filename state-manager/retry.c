@@ -99,7 +99,7 @@ int exo_retry_policy_from_json(exo_reqcheck *rc, json_object *value, const char 
     bad |= r < 0 || (r == 0 && check_bound(rc, value, "max_retries", loc, out->max_retries, 0, 0));
     json_object *strategy = NULL;
     if (json_object_object_get_ex(value, "strategy", &strategy) &&
-        (!json_object_is_type(strategy, json_type_string) ||
+        (!json_object_is_type(strategy, json_type_string) || exo_json_string_has_nul(strategy) ||
          exo_retry_strategy_parse(json_object_get_string(strategy), &out->strategy) != 0)) {
         char *field_loc = exo_reqcheck_join_loc(loc, "strategy");
         add_strategy_enum_error(rc, field_loc ? field_loc : loc, strategy);

@@ -12,6 +12,7 @@
 #include <sys/socket.h>
 
 #include "http.h"
+#include "json_guard.h"
 #include "log.h"
 #include "router.h"
 #include "sm_util.h"
@@ -158,6 +159,11 @@ static enum MHD_Result send_json(exo_app *app, struct MHD_Connection *c, int sta
                                  const char *request_id, const char *hname, const char *hval)
 {
     const char *text = body ? exo_json_text(body) : "null";
+    if (!text) /* serialisation ran out of memory */
+        return send_text(app, c, 500, "application/json",
+                         "{\"success\":false,\"detail\":\"internal server error, please reach out to support team at "
+                         "nivedit@exosphere.host\"}",
+                         request_id, NULL, NULL);
     return send_text(app, c, status, "application/json", text, request_id, hname, hval);
 }
 
@@ -297,12 +303,16 @@ static int utf8_valid(const unsigned char *s, size_t len)
 }
 
 /* Parses the body; on a JSON syntax error returns the §1.4 422 detail object. */
-static json_object *parse_body(const char *buf, size_t len, json_object **invalid)
+static json_object *parse_body(const char *buf, size_t len, json_object **invalid, int *oom)
 {
     *invalid = NULL;
-    json_tokener *tok = json_tokener_new_ex(EXO_JSON_DEPTH);
-    if (!tok)
+    *oom = 0;
+    /* json-c refuses nesting >= its depth argument: +1 accepts exactly EXO_JSON_DEPTH levels */
+    json_tokener *tok = json_tokener_new_ex(EXO_JSON_DEPTH + 1);
+    if (!tok) {
+        *oom = 1;
         return NULL;
+    }
     json_tokener_set_flags(tok, JSON_TOKENER_STRICT);
     /* buf[len] is a NUL: passing it tells the tokener that the input ends (a bare
        literal such as `null` or `5` is complete only then) */
@@ -343,6 +353,19 @@ static json_object *parse_body(const char *buf, size_t len, json_object **invali
     json_object_object_add(detail, "detail", arr);
     *invalid = detail;
     return NULL;
+}
+
+/* 1 when the request path (before any query) contains an encoded NUL: MHD's decoded
+ * path would end there, so the server would act on a different (truncated) name. */
+static int raw_path_has_nul(const char *raw_uri)
+{
+    if (!raw_uri)
+        return 0;
+    size_t path_len = strcspn(raw_uri, "?");
+    for (size_t i = 0; i + 2 < path_len; i++)
+        if (raw_uri[i] == '%' && raw_uri[i + 1] == '0' && raw_uri[i + 2] == '0')
+            return 1;
+    return 0;
 }
 
 static int api_key_ok(exo_app *app, struct MHD_Connection *c)
@@ -400,12 +423,29 @@ static enum MHD_Result dispatch(exo_app *app, struct MHD_Connection *c, const ch
         return MHD_NO;
     const exo_route *route = NULL;
     exo_req req = {.app = app, .method = method, .request_id = request_id, .transport = c};
+    char *sanitized[EXO_MAX_PATH_PARAMS] = {0};
     char allow[128];
     exo_route_result rr = exo_route_match(method, url, &route, req.params, &req.nparams, scratch, allow, sizeof allow);
     enum MHD_Result ret;
     if (rr == EXO_ROUTE_BAD_METHOD) {
         ret = send_detail(app, c, 405, "Method Not Allowed", request_id, "Allow", allow);
         goto out;
+    }
+    if (rr == EXO_ROUTE_FOUND && raw_path_has_nul(cc->raw_uri)) {
+        ret = send_detail(app, c, 404, "Not Found", request_id, NULL, NULL);
+        goto out;
+    }
+    for (size_t i = 0; rr == EXO_ROUTE_FOUND && i < req.nparams; i++) {
+        /* a %-decoded parameter may be ill-formed UTF-8: it would be stored and served
+           back as invalid JSON text (breaking e.g. every client's namespace list) */
+        if (utf8_valid((const unsigned char *)req.params[i], strlen(req.params[i])))
+            continue;
+        sanitized[i] = exo_utf8_sanitize(req.params[i]);
+        if (!sanitized[i]) {
+            ret = MHD_NO;
+            goto out;
+        }
+        req.params[i] = sanitized[i];
     }
     if (rr == EXO_ROUTE_NOT_FOUND) {
         char location[4096];
@@ -448,7 +488,15 @@ static enum MHD_Result dispatch(exo_app *app, struct MHD_Connection *c, const ch
                 goto out;
             } else {
                 json_object *invalid;
-                req.body = parse_body(cc->body, cc->len, &invalid);
+                int oom;
+                req.body = parse_body(cc->body, cc->len, &invalid, &oom);
+                if (oom) {
+                    exo_resp resp = {.status = 500, .body = NULL};
+                    exo_resp_500(&resp);
+                    ret = send_json(app, c, resp.status, resp.body, request_id, NULL, NULL);
+                    json_object_put(resp.body);
+                    goto out;
+                }
                 if (invalid) {
                     ret = send_json(app, c, 422, invalid, request_id, NULL, NULL);
                     json_object_put(invalid);
@@ -460,6 +508,19 @@ static enum MHD_Result dispatch(exo_app *app, struct MHD_Connection *c, const ch
     if (!route->public_ && !api_key_ok(app, c)) {
         ret = send_detail(app, c, 401, "Invalid API key", request_id, NULL, NULL);
         goto out;
+    }
+    if (req.body) {
+        /* values json-c would have clamped / cut: refused rather than stored changed */
+        int oom;
+        json_object *unrepresentable = exo_json_guard(cc->body, cc->len, EXO_JSON_DEPTH, &oom);
+        if (unrepresentable || oom) {
+            exo_resp resp = {.status = 422, .body = unrepresentable};
+            if (oom)
+                exo_resp_500(&resp);
+            ret = send_json(app, c, resp.status, resp.body, request_id, NULL, NULL);
+            json_object_put(resp.body);
+            goto out;
+        }
     }
     exo_resp resp = {.status = 500, .body = NULL};
     route->handler(&req, &resp);
@@ -473,6 +534,8 @@ static enum MHD_Result dispatch(exo_app *app, struct MHD_Connection *c, const ch
     json_object_put(resp.body);
 out:
     json_object_put(req.body);
+    for (size_t i = 0; i < EXO_MAX_PATH_PARAMS; i++)
+        free(sanitized[i]);
     free(scratch);
     return ret;
 }
@@ -483,8 +546,8 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const cha
     (void)version;
     exo_app *app = cls;
     conn_ctx *cc = *con_cls;
-    if (!cc)
-        return MHD_NO; /* uri_logger could not allocate */
+    if (!cc || !cc->raw_uri)
+        return MHD_NO; /* uri_logger could not allocate (the raw path is needed for the %00 check) */
     if (!cc->started) {
         cc->started = 1;
         return MHD_YES;
@@ -586,6 +649,9 @@ exo_server *exo_server_start(exo_app *app, char *err, size_t errlen)
                                    MHD_OPTION_URI_LOG_CALLBACK, uri_logger, NULL,
                                    MHD_OPTION_CONNECTION_LIMIT, (unsigned)512,
                                    MHD_OPTION_CONNECTION_TIMEOUT, (unsigned)300,
+                                   /* explicit, so deep (EXO_JSON_DEPTH) documents never depend on
+                                      the ulimit the server was started with */
+                                   MHD_OPTION_THREAD_STACK_SIZE, (size_t)(8u * 1024 * 1024),
                                    MHD_OPTION_END);
     if (!srv->daemon) {
         snprintf(err, errlen, "cannot listen on %s:%d (address in use or not available)", app->cfg.listen_host,

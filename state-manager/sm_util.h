@@ -8,6 +8,13 @@
 
 #define EXO_ID_LEN 24   /* state / graph / node ids: 24 lower-case hex chars */
 #define EXO_UUID_LEN 36
+/* Maximum nesting of a request body (json-c depth).  The reference accepts about 990
+ * levels (Python's recursion limit); every recursive walk of ours and of json-c
+ * (free, serialise, deep copy, repr) stays far inside the 8 MiB thread stacks at
+ * this depth, also under ASan (tests/integration/test_sm_api.py pins both sides). */
+#define EXO_JSON_DEPTH 1000
+/* Stored documents wrap accepted client JSON in a few more levels. */
+#define EXO_STORED_JSON_DEPTH (EXO_JSON_DEPTH + 64)
 
 /* New random 24-hex id (getrandom).  Returns 0, -1 when the kernel gives no randomness. */
 int exo_id_new(char out[EXO_ID_LEN + 1]);
@@ -30,6 +37,10 @@ const char *exo_json_text(json_object *obj);
 json_object *exo_json_parse(const char *text);
 /* strdup that returns NULL for NULL. */
 char *exo_strdup_or_null(const char *s);
+/* Copy of s in which every ill-formed UTF-8 sequence is replaced by U+FFFD (one per
+ * maximal invalid subpart), as Python's bytes.decode("utf-8", "replace") does —
+ * the reference decodes URL paths that way.  NULL on allocation failure. */
+char *exo_utf8_sanitize(const char *s);
 /* Trimmed copy (ASCII whitespace) of s; NULL on allocation failure. */
 char *exo_trim_dup(const char *s);
 

@@ -13,6 +13,8 @@ const char *const exo_status_names[EXO_ST_COUNT] = {
 
 int exo_status_from_name(const char *name)
 {
+    if (!name)
+        return -1;
     for (int i = 0; i < EXO_ST_COUNT; i++)
         if (!strcmp(exo_status_names[i], name))
             return i;

@@ -110,10 +110,11 @@ typedef struct exo_storage_ops {
     int (*run_version)(exo_storage *s, const char *run_id, int64_t *version, char **ns); /* 1: none */
     int (*run_page)(exo_storage *s, const char *ns, int64_t offset, int64_t limit,
                     exo_run_row **out, size_t *n, int64_t *total);
+    /* Store values are JSON strings kept byte-exact (U+0000 included). */
     int (*store_put)(exo_storage *s, const char *run_id, const char *ns, const char *graph,
-                     const char *key, const char *value); /* last writer wins */
+                     const char *key, json_object *value); /* last writer wins */
     int (*store_get)(exo_storage *s, const char *run_id, const char *ns, const char *graph,
-                     const char *key, char **value); /* 1: none */
+                     const char *key, json_object **value); /* 1: none; *value a new string */
 
     /* States.  state_insert returns 1 on a uniqueness conflict (lane or unite key),
      * leaving nothing written. */

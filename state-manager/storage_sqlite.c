@@ -216,7 +216,17 @@ static void sq_close(exo_storage *s)
 
 #define NODE_COLS "id, created_at, updated_at, name, namespace_name, runtime_name, inputs_schema, outputs_schema, secrets"
 
-static void read_node(sqlite3_stmt *st, exo_node_row *r)
+/* 1 when JSON column i was read: an object, or a stored JSON null. */
+static int json_read(sqlite3_stmt *st, int i, json_object *v)
+{
+    const unsigned char *t = v ? NULL : sqlite3_column_text(st, i);
+    return v != NULL || (t && !strcmp((const char *)t, "null"));
+}
+
+/* The read_* functions return -1 when a NOT NULL column came back NULL (SQLite
+ * out of memory, or a stored document that no longer parses): the caller then
+ * fails the request instead of using a half-filled row. */
+static int read_node(sqlite3_stmt *st, exo_node_row *r)
 {
     col_id(st, 0, r->id);
     r->created_at = sqlite3_column_int64(st, 1);
@@ -227,6 +237,10 @@ static void read_node(sqlite3_stmt *st, exo_node_row *r)
     r->inputs_schema = col_json(st, 6);
     r->outputs_schema = col_json(st, 7);
     r->secrets = col_json(st, 8);
+    return r->name && r->namespace_name && r->runtime_name && json_read(st, 6, r->inputs_schema) &&
+                   json_read(st, 7, r->outputs_schema) && json_read(st, 8, r->secrets)
+               ? 0
+               : -1;
 }
 
 static int sq_node_upsert(exo_storage *s, const exo_node_row *r)
@@ -248,8 +262,12 @@ static int sq_node_get(exo_storage *s, const char *ns, const char *name, exo_nod
         return -1;
     int rc = sqlite3_step(st), ret;
     if (rc == SQLITE_ROW) {
-        read_node(st, out);
-        ret = 0;
+        ret = read_node(st, out);
+        if (ret != 0) {
+            log_error("sqlite: a stored node row could not be read (out of memory?)");
+            exo_node_row_free(out);
+            memset(out, 0, sizeof *out);
+        }
     } else {
         ret = rc == SQLITE_DONE ? 1 : step_error(s, rc);
     }
@@ -271,7 +289,14 @@ static int sq_node_list(exo_storage *s, const char *ns, exo_node_row **out, size
             sqlite3_finalize(st);
             return -1;
         }
-        read_node(st, r);
+        if (read_node(st, r) != 0) {
+            log_error("sqlite: a stored node row could not be read (out of memory?)");
+            sqlite3_finalize(st);
+            exo_node_rows_free(*out, *n);
+            *out = NULL;
+            *n = 0;
+            return -1;
+        }
     }
     sqlite3_finalize(st);
     return step_error(s, rc);
@@ -287,8 +312,15 @@ static int sq_namespaces(exo_storage *s, json_object **out)
         return -1;
     }
     int rc;
-    while ((rc = sqlite3_step(st)) == SQLITE_ROW)
-        json_object_array_add(*out, json_object_new_string((const char *)sqlite3_column_text(st, 0)));
+    while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+        const unsigned char *name = sqlite3_column_text(st, 0);
+        json_object *item = name ? json_object_new_string((const char *)name) : NULL;
+        if (!item || json_object_array_add(*out, item) != 0) {
+            json_object_put(item);
+            sqlite3_finalize(st);
+            return -1;
+        }
+    }
     sqlite3_finalize(st);
     return step_error(s, rc);
 }
@@ -298,7 +330,7 @@ static int sq_namespaces(exo_storage *s, json_object **out)
 #define GRAPH_COLS "g.id, g.created_at, g.updated_at, g.namespace_name, g.name, g.version, v.template," \
                    " g.validation_status, g.validation_errors"
 
-static void read_graph(sqlite3_stmt *st, exo_graph_row *r)
+static int read_graph(sqlite3_stmt *st, exo_graph_row *r)
 {
     col_id(st, 0, r->id);
     r->created_at = sqlite3_column_int64(st, 1);
@@ -309,6 +341,10 @@ static void read_graph(sqlite3_stmt *st, exo_graph_row *r)
     r->template_ = col_json(st, 6);
     r->validation_status = col_text(st, 7);
     r->validation_errors = col_json(st, 8);
+    return r->namespace_name && r->name && json_read(st, 6, r->template_) && r->validation_status &&
+                   json_read(st, 8, r->validation_errors)
+               ? 0
+               : -1;
 }
 
 static int sq_graph_get(exo_storage *s, const char *ns, const char *name, exo_graph_row *out)
@@ -321,8 +357,12 @@ static int sq_graph_get(exo_storage *s, const char *ns, const char *name, exo_gr
         return -1;
     int rc = sqlite3_step(st), ret;
     if (rc == SQLITE_ROW) {
-        read_graph(st, out);
-        ret = 0;
+        ret = read_graph(st, out);
+        if (ret != 0) {
+            log_error("sqlite: a stored graph row could not be read (out of memory?)");
+            exo_graph_row_free(out);
+            memset(out, 0, sizeof *out);
+        }
     } else {
         ret = rc == SQLITE_DONE ? 1 : step_error(s, rc);
     }
@@ -378,7 +418,14 @@ static int sq_graph_list(exo_storage *s, const char *ns, exo_graph_row **out, si
             sqlite3_finalize(st);
             return -1;
         }
-        read_graph(st, r);
+        if (read_graph(st, r) != 0) {
+            log_error("sqlite: a stored graph row could not be read (out of memory?)");
+            sqlite3_finalize(st);
+            exo_graph_rows_free(*out, *n);
+            *out = NULL;
+            *n = 0;
+            return -1;
+        }
     }
     sqlite3_finalize(st);
     return step_error(s, rc);
@@ -437,8 +484,11 @@ static int run_counts(exo_storage *s, exo_run_row *r)
     int rc;
     while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
         int idx = exo_status_from_name((const char *)sqlite3_column_text(st, 0));
-        if (idx >= 0)
-            r->counts[idx] = sqlite3_column_int64(st, 1);
+        if (idx < 0) { /* out of memory or an unknown status: counts would be wrong */
+            sqlite3_finalize(st);
+            return -1;
+        }
+        r->counts[idx] = sqlite3_column_int64(st, 1);
     }
     sqlite3_finalize(st);
     return step_error(s, rc);
@@ -483,18 +533,26 @@ static int sq_run_page(exo_storage *s, const char *ns, int64_t offset, int64_t l
 }
 
 static int sq_store_put(exo_storage *s, const char *run_id, const char *ns, const char *graph, const char *key,
-                        const char *value)
+                        json_object *value)
 {
-    return EXEC(s,
-                "INSERT INTO store(run_id, namespace_name, graph_name, key, value) VALUES(?,?,?,?,?)"
-                " ON CONFLICT(run_id, namespace_name, graph_name, key) DO UPDATE SET value=excluded.value",
-                "ttttt", run_id, ns, graph, key, value) == 0
-               ? 0
-               : -1;
+    sqlite3_stmt *st = prep_bind(s,
+                                 "INSERT INTO store(run_id, namespace_name, graph_name, key, value) VALUES(?,?,?,?,?)"
+                                 " ON CONFLICT(run_id, namespace_name, graph_name, key) DO UPDATE SET value=excluded.value",
+                                 "tttt", run_id, ns, graph, key);
+    if (!st)
+        return -1;
+    /* bound by length: a value may contain U+0000 */
+    if (sqlite3_bind_text(st, 5, json_object_get_string(value), json_object_get_string_len(value),
+                          SQLITE_TRANSIENT) != SQLITE_OK) {
+        log_error("sqlite bind failed: %s", sqlite3_errmsg(DB(s)));
+        sqlite3_finalize(st);
+        return -1;
+    }
+    return exec_stmt(s, st) == 0 ? 0 : -1;
 }
 
 static int sq_store_get(exo_storage *s, const char *run_id, const char *ns, const char *graph, const char *key,
-                        char **value)
+                        json_object **value)
 {
     sqlite3_stmt *st = prep_bind(s,
                                  "SELECT value FROM store WHERE run_id=? AND namespace_name=? AND graph_name=? AND key=?",
@@ -503,7 +561,9 @@ static int sq_store_get(exo_storage *s, const char *run_id, const char *ns, cons
         return -1;
     int rc = sqlite3_step(st), ret;
     if (rc == SQLITE_ROW) {
-        *value = col_text(st, 0);
+        const unsigned char *t = sqlite3_column_text(st, 0);
+        int len = sqlite3_column_bytes(st, 0); /* after column_text: the UTF-8 length, NULs included */
+        *value = t ? json_object_new_string_len((const char *)t, len) : NULL;
         ret = *value ? 0 : -1;
     } else {
         ret = rc == SQLITE_DONE ? 1 : step_error(s, rc);
@@ -518,7 +578,7 @@ static int sq_store_get(exo_storage *s, const char *run_id, const char *ns, cons
                    " status, inputs, outputs, data, error, parents, does_unites, unite_key, enqueue_after,"  \
                    " retry_count, fanout_id, manual_retry_fanout_id, exec_group, lease_expires_at, lease_ms"
 
-static void read_state(sqlite3_stmt *st, exo_state_row *r)
+static int read_state(sqlite3_stmt *st, exo_state_row *r)
 {
     col_id(st, 0, r->id);
     r->created_at = sqlite3_column_int64(st, 1);
@@ -544,6 +604,13 @@ static void read_state(sqlite3_stmt *st, exo_state_row *r)
     col_id(st, 20, r->exec_group);
     r->lease_expires_at = sqlite3_column_int64(st, 21);
     r->lease_ms = sqlite3_column_int64(st, 22);
+    int error_ok = r->error || sqlite3_column_type(st, 12) == SQLITE_NULL;
+    int unite_ok = r->unite_key || sqlite3_column_type(st, 15) == SQLITE_NULL;
+    return r->node_name && r->namespace_name && r->identifier && r->graph_name && r->run_id &&
+                   json_read(st, 9, r->inputs) && json_read(st, 10, r->outputs) && json_read(st, 11, r->data) &&
+                   json_read(st, 13, r->parents) && r->fanout_id && r->manual_retry_fanout_id && error_ok && unite_ok
+               ? 0
+               : -1;
 }
 
 static int sq_state_insert(exo_storage *s, const exo_state_row *r)
@@ -562,8 +629,12 @@ static int sq_state_get(exo_storage *s, const char *id, exo_state_row *out)
         return -1;
     int rc = sqlite3_step(st), ret;
     if (rc == SQLITE_ROW) {
-        read_state(st, out);
-        ret = 0;
+        ret = read_state(st, out);
+        if (ret != 0) {
+            log_error("sqlite: a stored state row could not be read (out of memory?)");
+            exo_state_row_free(out);
+            memset(out, 0, sizeof *out);
+        }
     } else {
         ret = rc == SQLITE_DONE ? 1 : step_error(s, rc);
     }
@@ -649,7 +720,14 @@ static int sq_state_claim(exo_storage *s, const char *ns, const char *const *nod
             sqlite3_finalize(st);
             return -1;
         }
-        read_state(st, r);
+        if (read_state(st, r) != 0) {
+            log_error("sqlite: a stored state row could not be read (out of memory?)");
+            sqlite3_finalize(st);
+            exo_state_rows_free(*out, *n);
+            *out = NULL;
+            *n = 0;
+            return -1;
+        }
     }
     sqlite3_finalize(st);
     if (step_error(s, rc) != 0)
@@ -749,7 +827,14 @@ static int sq_states_of_run(exo_storage *s, const char *ns, const char *run_id, 
             sqlite3_finalize(st);
             return -1;
         }
-        read_state(st, r);
+        if (read_state(st, r) != 0) {
+            log_error("sqlite: a stored state row could not be read (out of memory?)");
+            sqlite3_finalize(st);
+            exo_state_rows_free(*out, *n);
+            *out = NULL;
+            *n = 0;
+            return -1;
+        }
     }
     sqlite3_finalize(st);
     return step_error(s, rc);

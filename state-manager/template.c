@@ -2,6 +2,7 @@
 #include "template.h"
 
 #include <ctype.h>
+#include <limits.h>
 #include <math.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -164,9 +165,10 @@ typedef struct buf {
     size_t len, cap;
 } buf;
 
-static int buf_append(buf *b, const char *s)
+static int buf_append_n(buf *b, const char *s, size_t n)
 {
-    size_t n = strlen(s);
+    if (n > INT_MAX / 2 || b->len > INT_MAX / 2) /* JSON strings are int-sized in json-c */
+        return -1;
     if (b->len + n + 1 > b->cap) {
         size_t cap = b->cap ? b->cap : 64;
         while (cap < b->len + n + 1)
@@ -177,10 +179,13 @@ static int buf_append(buf *b, const char *s)
         b->data = d;
         b->cap = cap;
     }
-    memcpy(b->data + b->len, s, n + 1);
+    memcpy(b->data + b->len, s, n);
     b->len += n;
+    b->data[b->len] = '\0';
     return 0;
 }
+
+static int buf_append(buf *b, const char *s) { return buf_append_n(b, s, strlen(s)); }
 
 /* Python type name of a JSON value, as in the reference's TypeError text. */
 static const char *python_type_name(json_object *v)
@@ -252,7 +257,15 @@ static char *unset_message(const exo_placeholder *p)
 char *exo_template_render(const exo_template *t, exo_template_lookup_fn lookup, void *ud,
                           char **err)
 {
+    size_t len;
+    return exo_template_render_len(t, lookup, ud, err, &len);
+}
+
+char *exo_template_render_len(const exo_template *t, exo_template_lookup_fn lookup, void *ud,
+                              char **err, size_t *out_len)
+{
     *err = NULL;
+    *out_len = 0;
     buf b = {0};
     if (buf_append(&b, t->head) < 0)
         return NULL;
@@ -274,23 +287,34 @@ char *exo_template_render(const exo_template *t, exo_template_lookup_fn lookup, 
             free(b.data);
             return NULL;
         }
-        if (buf_append(&b, json_object_get_string(value)) < 0 || buf_append(&b, p->tail) < 0) {
+        /* values may contain U+0000: copy them by length */
+        if (buf_append_n(&b, json_object_get_string(value), (size_t)json_object_get_string_len(value)) < 0 ||
+            buf_append(&b, p->tail) < 0) {
             free(b.data);
             return NULL;
         }
     }
+    *out_len = b.len;
     return b.data;
 }
 
 char *exo_template_render_text(const char *text, exo_template_lookup_fn lookup, void *ud,
                                char **err)
 {
+    size_t len;
+    return exo_template_render_text_len(text, lookup, ud, err, &len);
+}
+
+char *exo_template_render_text_len(const char *text, exo_template_lookup_fn lookup, void *ud,
+                                   char **err, size_t *out_len)
+{
     exo_template t;
+    *out_len = 0;
     if (exo_template_parse(text, &t, err) != 0) {
         exo_template_free(&t);
         return NULL;
     }
-    char *out = exo_template_render(&t, lookup, ud, err);
+    char *out = exo_template_render_len(&t, lookup, ud, err, out_len);
     exo_template_free(&t);
     return out;
 }

@@ -55,6 +55,12 @@ char *exo_template_render(const exo_template *t, exo_template_lookup_fn lookup, 
 /* parse + render in one call; parse errors are returned through *err as well. */
 char *exo_template_render_text(const char *text, exo_template_lookup_fn lookup, void *ud,
                                char **err);
+/* The same, also giving the rendered length: substituted values may contain U+0000
+ * (the result is still NUL-terminated after *out_len bytes). */
+char *exo_template_render_len(const exo_template *t, exo_template_lookup_fn lookup, void *ud,
+                              char **err, size_t *out_len);
+char *exo_template_render_text_len(const char *text, exo_template_lookup_fn lookup, void *ud,
+                                   char **err, size_t *out_len);
 
 /* Python repr of a JSON value ('a', 1, 1.5, True, None, ['a', 1], {'k': 1}) as the
  * reference's messages show it; NULL means JSON null.  malloc'd, NULL on OOM. */

@@ -178,18 +178,18 @@ class WorkedExample(ConformanceCase):
         self.executed(self.claim("PlanJob")[0], [{"job_id": "j"}])
         r = self.post(self.claim("SplitJob")[0]["state_id"], "prune", {"data": {"reason": "nothing to do"}})
         self.assertEqual(r.status, 200, r)
-        # The reference never evaluates the unite here (nothing downstream, run SUCCESS with 2 states).
-        # Under exo §0 the pruned split is a final status of plan's only descendant, so collect (and
-        # then notify) may legitimately run: drain whatever was created, then check the outcome.
-        time.sleep(0.3)
-        for node in ("CollectResults", "SendNotice"):
-            for st in self.api.enqueue([node], 5).json["states"]:
-                self.executed(st, [{"report_url": "u"}] if node == "CollectResults" else [])
-                time.sleep(0.3)
+        # exo §0 (BUGS.md D1, decided): a pruned branch never blocks a join, and the pruned split is a
+        # final status of plan's only descendant, so collect is created when the prune is reported
+        # (the reference never evaluates the unite here and ends with 2 states).
+        c = self.claim("CollectResults")[0]
+        self.assertEqual(c["inputs"], {"job_id": "j"})
+        self.executed(c, [{"report_url": "u"}])
+        self.executed(self.claim("SendNotice")[0], [])
         info = self.api.wait_run_finished(run)
         self.assertEqual((info["status"], info["errored_count"]), ("SUCCESS", 0))
-        idents = sorted(s["identifier"] for s in self.api.run_states(self.GRAPH, run))
-        self.assertIn(idents, (["plan", "split"], ["collect", "notify", "plan", "split"]))
+        states = self.api.run_states(self.GRAPH, run)
+        self.assertEqual(sorted((s["identifier"], s["status"]) for s in states),
+                         [("collect", "SUCCESS"), ("notify", "SUCCESS"), ("plan", "SUCCESS"), ("split", "PRUNED")])
 
     def test_variation_re_enqueue_keeps_state(self):
         run, p, works = self.up_to_work()

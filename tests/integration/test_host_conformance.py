@@ -239,6 +239,18 @@ class HostConformance(ExoTestCase):
         self.assertEqual(m.wait_report(sid(1))[0], "executed")
         self.assertEqual(len(m.find("POST", "/states/lease$")), 1)
 
+    def test_plugin_in_a_private_directory(self):
+        """A plugin only root can reach (0700 directory) still runs when states run as
+        the sandbox user: the runner opens it before switching users."""
+        private = os.path.join(self.tmp, "private")
+        os.mkdir(private, 0o700)
+        with open(os.path.join(PLUGIN_DIR, "echo.so"), "rb") as src, \
+                open(os.path.join(private, "echo.so"), "wb") as dst:
+            dst.write(src.read())
+        self.mock.add_state(sid(1), "EchoNode", {"text": "private"})
+        self.host(["echo.so"], plugin_dir=private)
+        self.assertEqual(self.mock.wait_report(sid(1)), ("executed", {"outputs": [{"text": "private"}]}))
+
     def test_network_allowed_per_plugin(self):
         self.mock.add_state(sid(1), "SocketNode", {})
         self.host(['{ path = "open_socket.so"; sandbox = { network = true; }; }'])

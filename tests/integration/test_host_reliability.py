@@ -5,6 +5,7 @@ matters, the recording mock where the exact requests matter."""
 import os
 import re
 import signal
+import subprocess
 import time
 
 from harness import API_KEY, ExoTestCase, Host, StateManager, main, wait_until
@@ -158,6 +159,21 @@ class HostReliabilityMock(ExoTestCase):
         last_claim = m.find("POST", "/states/enqueue$")[-1]
         release = [r for r in m.find("POST", "re-enqueue-after$")][0]
         self.assertLess(last_claim.time, release.time)
+
+    def test_stale_scratch_directories_of_killed_hosts_are_removed(self):
+        scratch = os.path.join(self.tmp, "scratch")
+        dead = subprocess.Popen(["true"])
+        dead.wait()
+        stale = os.path.join(scratch, f"exo-host-{dead.pid}", "state-abc")
+        os.makedirs(stale)
+        with open(os.path.join(stale, "leftover"), "w") as f:
+            f.write("x")
+        unrelated = os.path.join(scratch, "someone-else")
+        os.makedirs(unrelated)
+        h = self.host(["echo.so"], extra=f'scratch_dir = "{scratch}";\n')
+        wait_until(lambda: not os.path.exists(os.path.dirname(stale)), 20, what="stale scratch removed")
+        self.assertTrue(os.path.isdir(unrelated))
+        self.assertTrue(os.path.isdir(os.path.join(scratch, f"exo-host-{h.proc.pid}")))
 
     def test_sighup_reloads_plugins_without_dropping_running_states(self):
         m = self.mock

@@ -1,4 +1,5 @@
 """Black-box tests of the state manager's HTTP conventions and endpoints (spec §1, §3)."""
+import http.client
 import json
 import os
 import sys
@@ -8,6 +9,8 @@ sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from harness import API_KEY, ExoTestCase, main, node_def, wait_until  # noqa: E402
 
 NS = "apins"
+# documents of the server's full nesting depth (1000) are built, sent and parsed back here
+sys.setrecursionlimit(20000)
 
 
 def two_node_graph(ns=NS, **extra):
@@ -18,6 +21,15 @@ def two_node_graph(ns=NS, **extra):
         "store_config": {"required_keys": ["x"], "default_values": {}}}
     body.update(extra)
     return body
+
+
+def json_depth(v):
+    """Nesting depth as json-c counts it (scalars 0, each array/object one level)."""
+    if isinstance(v, dict):
+        return 1 + max((json_depth(x) for x in v.values()), default=0)
+    if isinstance(v, list):
+        return 1 + max((json_depth(x) for x in v), default=0)
+    return 0
 
 
 class ApiTest(ExoTestCase):
@@ -112,15 +124,149 @@ class ApiTest(ExoTestCase):
         self.assertEqual(self.api.request("GET", "/v0/namespaces").status, 200)
 
     def test_deep_but_allowed_documents_round_trip(self):
-        schema = {"type": "string"}
-        for _ in range(200):  # 400 levels + 4 of the body: within the 512 limit
-            schema = {"type": "object", "properties": {"p": schema}}
-        node = node_def("Deep")
-        node["inputs_schema"] = schema
-        self.assertEqual(self.api.register([node]).status, 200)
+        # EXO_JSON_DEPTH = 1000 levels (the reference accepts ~990): a body of exactly 1000 levels
+        # is stored and served back (also under ASan: every recursive walk stays on the stack),
+        # 1001 levels is a 422 json_invalid.
+        def body_of_depth(levels):
+            schema = {"type": "string"}
+            for _ in range(levels - 4):  # body {nodes:[{inputs_schema: ...}]} adds 3 levels
+                schema = {"p": schema}
+            node = node_def("Deep")
+            node["inputs_schema"] = schema
+            return {"runtime_name": "rt", "nodes": [node]}, schema
+
+        body, schema = body_of_depth(1000)
+        self.assertEqual(json_depth(body), 1000)
+        r = self.api.request("PUT", self.api.ns_path("/nodes/"), body)
+        self.assertEqual(r.status, 200, r)
         r = self.api.request("GET", self.api.ns_path("/nodes/"))
         self.assertEqual(r.status, 200)
         self.assertEqual(r.json["nodes"][0]["inputs_schema"], schema)
+        body, _ = body_of_depth(1001)
+        r = self.api.request("PUT", self.api.ns_path("/nodes/"), body)
+        self.assertEqual(r.status, 422, r)
+        self.assertEqual(r.json["detail"][0]["type"], "json_invalid")
+        # deep values elsewhere: prune data (stored, served by node details) and a graph input (repr'd in a 400)
+        self.ready_graph()
+        run = self.api.trigger("g", store={"x": "1"}).json["run_id"]
+        a = self.claim_one("A")
+        data = "leaf"
+        for _ in range(1000 - 1):  # {"data": <999 levels>}
+            data = {"d": data}
+        self.assertEqual(json_depth({"data": data}), 1000)
+        r = self.api.request("POST", self.api.ns_path(f"/state/{a['state_id']}/prune"), {"data": data})
+        self.assertEqual(r.status, 200, r)
+        d = self.api.node_details("g", run, a["state_id"])
+        self.assertEqual(d.status, 200, d)
+        deep_input = 1
+        for _ in range(1000 - 4):
+            deep_input = [deep_input]
+        body = two_node_graph()
+        body["nodes"][0]["inputs"]["x"] = deep_input
+        self.assertEqual(json_depth(body), 1000)
+        r = self.api.put_graph("deep", body)
+        self.assertEqual(r.status, 400, r)
+        self.assertIn("is not a string", r.json["detail"])
+        self.assertEqual(self.api.request("GET", "/v0/namespaces").status, 200)
+
+    def test_nul_characters_never_truncate_anything(self):
+        # names / identifiers / C-string fields: refused with a value_error at the field
+        r = self.api.register([node_def("A\u0000B"), node_def("A\u0000C")], runtime_name="r\u0000t")
+        self.assertEqual(r.status, 422, r)
+        locs = [e["loc"] for e in r.json["detail"]]
+        self.assertEqual(locs, [["body", "runtime_name"], ["body", "nodes", 0, "name"], ["body", "nodes", 1, "name"]])
+        self.assertTrue(all(e["type"] == "value_error" and "NUL" in e["msg"] for e in r.json["detail"]), r)
+        self.assertEqual(self.api.request("GET", self.api.ns_path("/nodes/")).json["nodes"], [])
+        body = two_node_graph()
+        body["nodes"][0]["identifier"] = "a\u0000x"
+        r = self.api.put_graph("g", body)
+        self.assertEqual((r.status, r.json["detail"][0]["loc"]), (422, ["body", "nodes", 0, "identifier"]), r)
+        # object keys (json-c would cut them): refused with the key's path
+        r = self.api.register([node_def("K")] + [dict(node_def("L"), inputs_schema={"properties": {"a\u0000x": {}}})])
+        self.assertEqual(r.status, 422, r)
+        self.assertEqual(r.json["detail"][0]["loc"], ["body", "nodes", 1, "inputs_schema", "properties", "a\u0000x"])
+        # a path parameter with an encoded NUL names a graph that cannot exist
+        self.ready_graph()
+        self.assertEqual(self.api.request("GET", self.api.ns_path("/graph/g")).status, 200)
+        self.assertEqual(self.api.request("GET", self.api.ns_path("/graph/g%00zz")).status, 404)
+        self.assertEqual(self.api.request("PUT", self.api.ns_path("/graph/g%00zz"), two_node_graph()).status, 404)
+        self.assertEqual(self.api.request("GET", self.api.ns_path("/graph/g")).json["nodes"][0]["inputs"],
+                         {"x": "${{ store.x }}"})
+        self.assertEqual(self.api.request("GET", self.api.ns_path("/graphs/")).json["count"], 1)
+        # values: store value -> root input, output -> next input, prune data: byte-exact
+        run = self.api.trigger("g", store={"x": "s\u0000t"}).json["run_id"]
+        a = self.claim_one("A")
+        self.assertEqual(a["inputs"], {"x": "s\u0000t"})
+        r = self.api.executed(a["state_id"], [{"y": "o\u0000p"}])
+        self.assertEqual(r.status, 200, r)
+        b = self.claim_one("B")
+        self.assertEqual(b["inputs"], {"y": "o\u0000p"})
+        r = self.api.request("POST", self.api.ns_path(f"/state/{b['state_id']}/prune"), {"data": {"k": "d\u0000e"}})
+        self.assertEqual(r.status, 200, r)
+        d = self.api.node_details("g", run, a["state_id"]).json
+        self.assertEqual(d["outputs"], {"y": "o\u0000p"})
+        # store written by executed, read back by a later placeholder
+        body = two_node_graph()
+        body["nodes"][1]["inputs"] = {"y": "${{ store.w }}"}
+        body["store_config"]["default_values"] = {"w": "default"}
+        self.assertEqual(self.api.put_graph("g2", body).status, 201)
+        self.assertEqual(self.api.wait_validated("g2")["validation_status"], "VALID")
+        self.api.trigger("g2", store={"x": "1"})
+        a2 = self.claim_one("A")
+        r = self.api.executed(a2["state_id"], [{"y": "1"}], store={"w": "w\u0000v"})
+        self.assertEqual(r.status, 200, r)
+        self.assertEqual(self.claim_one("B")["inputs"], {"y": "w\u0000v"})
+        # plain string fields of state endpoints: refused, nothing changes
+        r = self.api.enqueue(["B\u0000x"], 1)
+        self.assertEqual((r.status, r.json["detail"][0]["loc"]), (422, ["body", "nodes", 0]), r)
+        self.api.trigger("g2", store={"x": "1"})
+        a3 = self.claim_one("A")
+        r = self.api.errored(a3["state_id"], "boom\u0000tail")
+        self.assertEqual((r.status, r.json["detail"][0]["loc"]), (422, ["body", "error"]), r)
+        r = self.api.errored(a3["state_id"], "boom")
+        self.assertEqual(r.status, 200, r)
+
+    def test_ill_formed_utf8_path_parameters_are_replaced_like_the_reference(self):
+        # the reference decodes paths with errors="replace" (U+FFFD per maximal invalid subpart);
+        # storing the raw bytes would make every later namespace listing invalid JSON text
+        def raw_get(path):
+            conn = http.client.HTTPConnection("127.0.0.1", self.sm.port, timeout=30)
+            try:
+                conn.request("GET", path, headers={"x-api-key": API_KEY})
+                resp = conn.getresponse()
+                return resp.status, resp.read()
+            finally:
+                conn.close()
+
+        r = self.api.request("PUT", "/v0/namespace/%FFq%E2%82/nodes/",
+                             {"runtime_name": "r", "nodes": [node_def("N")]})
+        self.assertEqual(r.status, 200, r)
+        status, body = raw_get("/v0/namespaces")
+        self.assertEqual(status, 200)
+        self.assertIn("\ufffdq\ufffd", json.loads(body.decode("utf-8"))["namespaces"])
+        status, body = raw_get("/v0/namespace/x/graph/%C3")
+        self.assertEqual(status, 404)
+        self.assertEqual(json.loads(body.decode("utf-8"))["detail"], "Graph template \ufffd not found in namespace x")
+
+    def test_integers_beyond_64_bits_are_refused_not_clamped(self):
+        for value in (10 ** 20, -2 ** 63 - 1, 2 ** 64):
+            node = node_def("Big")
+            node["inputs_schema"]["properties"] = {"x": {"type": "string", "maxLength": value}}
+            r = self.api.register([node])
+            self.assertEqual(r.status, 422, r)
+            self.assertEqual(r.json["detail"][0]["loc"],
+                             ["body", "nodes", 0, "inputs_schema", "properties", "x", "maxLength"])
+            self.assertEqual(r.json["detail"][0]["input"], str(value))
+        self.assertEqual(self.api.request("GET", self.api.ns_path("/nodes/")).json["nodes"], [])
+        for value in (2 ** 64 - 1, -2 ** 63, 1e300, 12345678901234567890.5):
+            node = node_def("Big")
+            node["inputs_schema"]["properties"] = {"x": {"type": "string", "maxLength": value}}
+            self.assertEqual(self.api.register([node]).status, 200)
+            listed = self.api.request("GET", self.api.ns_path("/nodes/")).json["nodes"][0]
+            self.assertEqual(listed["inputs_schema"]["properties"]["x"]["maxLength"], value)
+        r = self.api.request("POST", self.api.ns_path("/states/enqueue"),
+                             raw='{"nodes":["A"],"batch_size":1, "x": [1, {"y": -100000000000000000000}]}')
+        self.assertEqual((r.status, r.json["detail"][0]["loc"]), (422, ["body", "x", 1, "y"]), r)
 
     def test_cors_preflight_and_simple_request(self):
         r = self.api.request("OPTIONS", self.api.ns_path("/nodes/"), headers={
@@ -200,6 +346,35 @@ class ApiTest(ExoTestCase):
         self.assertEqual(r.status, 400)
         self.assertTrue(r.json["detail"].startswith("Error validating graph template: "), r)
         self.assertEqual(self.api.get_graph("g").status, 404)  # nothing written
+        # croniter's random fields (BUGS.md C7): refused with a message that says why
+        for expr in ("R * * * *", "R(0-5) * * * *", "*/5 R/15 * * *"):
+            r = self.api.put_graph("g", two_node_graph(triggers=[{"type": "CRON", "value": {"expression": expr}}]))
+            self.assertEqual(r.status, 422, r)
+            self.assertEqual(r.json["detail"][0]["loc"], ["body", "triggers", 0, "value"])
+            self.assertIn("Invalid cron expression: croniter's random 'R' fields are not supported",
+                          r.json["detail"][0]["msg"])
+        r = self.api.put_graph("g", two_node_graph(triggers=[{"type": "CRON", "value": {"expression": "61 * * * *"}}]))
+        self.assertEqual((r.status, r.json["detail"][0]["msg"]), (422, "Value error, Invalid cron expression"), r)
+        # secret values and node input templates are C strings inside exo: a NUL is refused, not cut
+        body = two_node_graph(secrets={"token": "a\u0000b"})
+        body["nodes"][1]["inputs"]["y"] = "x\u0000${{ a.outputs.y }}"
+        r = self.api.put_graph("g", body)
+        self.assertEqual(r.status, 422, r)
+        self.assertEqual([e["loc"] for e in r.json["detail"]],
+                         [["body", "secrets", "token"], ["body", "nodes", 1, "inputs", "y"]])
+        self.assertEqual(self.api.get_graph("g").status, 404)
+        # enum values and cron expressions with a NUL match nothing (strcmp would stop at the NUL)
+        body = two_node_graph(retry_policy={"strategy": "EXPONENTIAL\u0000x"},
+                              triggers=[{"type": "CRON\u0000", "value": {"expression": "* * * * *\u0000junk"}}])
+        body["nodes"][1]["unites"] = {"identifier": "a", "strategy": "ALL_DONE\u0000"}
+        r = self.api.put_graph("g", body)
+        self.assertEqual(r.status, 422, r)
+        self.assertEqual(sorted((tuple(e["loc"]), e["type"]) for e in r.json["detail"]),
+                         sorted([(("body", "nodes", 1, "unites", "strategy"), "enum"),
+                                 (("body", "retry_policy", "strategy"), "enum"),
+                                 (("body", "triggers", 0, "type"), "enum"),
+                                 (("body", "triggers", 0, "value"), "value_error")]), r)
+        self.assertEqual(self.api.get_graph("g").status, 404)
 
     def test_secrets_endpoint(self):
         self.ready_graph()
@@ -287,6 +462,9 @@ class ApiTest(ExoTestCase):
         r = self.api.executed(sid, [{"y": 1}])
         self.assertEqual(r.status, 422)
         self.assertEqual(r.json["detail"][0]["loc"], ["body", "outputs", 0, "y"])
+        r = self.api.executed(sid, [{"y": "v"}, {"a.b": 1, "7": None}])  # keys stay whole in loc
+        self.assertEqual([e["loc"] for e in r.json["detail"]],
+                         [["body", "outputs", 1, "a.b"], ["body", "outputs", 1, "7"]])
         r = self.api.executed(sid, ["x"])
         self.assertEqual(r.status, 422)
         self.assertEqual(self.api.node_details("g", run, sid).json["status"], "QUEUED")

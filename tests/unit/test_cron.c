@@ -67,6 +67,18 @@ static void test_invalid_expressions(void **state)
     assert_int_equal(exo_cron_next_expr("bad", 0), -1);
 }
 
+static void test_random_field_detection(void **state)
+{
+    (void)state;
+    assert_true(exo_cron_has_random_field("R * * * *"));
+    assert_true(exo_cron_has_random_field("0 r(0-5) * * *"));
+    assert_true(exo_cron_has_random_field("R/15 * * * *"));
+    assert_false(exo_cron_has_random_field("0 0 * * *"));
+    assert_false(exo_cron_has_random_field("0 0 * * L5"));
+    assert_false(exo_cron_has_random_field(""));
+    assert_false(exo_cron_valid("R * * * *")); /* exo refuses random schedules */
+}
+
 static void test_next_basic(void **state)
 {
     (void)state;
@@ -259,6 +271,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_valid_expressions),
         cmocka_unit_test(test_invalid_expressions),
+        cmocka_unit_test(test_random_field_detection),
         cmocka_unit_test(test_next_basic),
         cmocka_unit_test(test_next_is_strictly_after),
         cmocka_unit_test(test_next_weekdays),

@@ -228,6 +228,11 @@ static void test_field_rules_422(void **state)
     expect_422("{\"secrets\":{},\"nodes\":[],\"retry_policy\":{\"max_retries\":-1}}",
                "{\"type\":\"greater_than_equal\",\"loc\":[\"body\",\"retry_policy\",\"max_retries\"]");
     expect_422("[]", "\"loc\":[\"body\"]");
+    expect_422("{\"secrets\":{\"k\":\"a\\u0000b\"},\"nodes\":[]}", "\"loc\":[\"body\",\"secrets\",\"k\"]");
+    expect_422("{\"secrets\":{},\"nodes\":[{\"node_name\":\"x\",\"namespace\":\"n\",\"identifier\":\"a\",\"inputs\":{\"i\":\"a\\u0000\"}}]}",
+               "\"loc\":[\"body\",\"nodes\",0,\"inputs\",\"i\"]");
+    expect_422("{\"secrets\":{},\"nodes\":[],\"triggers\":[{\"type\":\"CRON\",\"value\":{\"expression\":\"R * * * *\"}}]}",
+               "Value error, Invalid cron expression: croniter's random 'R' fields are not supported");
 }
 
 /* ---- §5.1 group A ---- */
@@ -272,6 +277,31 @@ static void test_secrets_names(void **state)
     g = exo_graph_from_body(body, &rc);
     diag = exo_graph_validate(g, "g", "ns");
     assert_null(diag);
+    exo_graph_free(g);
+    json_object_put(body);
+    free(text);
+    exo_reqcheck_free(&rc);
+}
+
+/* On update (reference behaviour), A5 joins group A and stops group B. */
+static void test_secrets_rule_order_on_update(void **state)
+{
+    (void)state;
+    char *text = NULL;
+    assert_true(asprintf(&text, "{\"secrets\":{\"\":\"v\"},\"nodes\":[" N("a", "[\"b\"]", "{}") "," U("b", "[]", "{}", "zz") "]}") > 0);
+    json_object *body = parse_json(text);
+    exo_reqcheck rc;
+    exo_reqcheck_init(&rc);
+    exo_graph *g = exo_graph_from_body(body, &rc);
+    assert_non_null(g);
+    char *create = exo_graph_validate_ex(g, "g", "ns", 0);
+    char *update = exo_graph_validate_ex(g, "g", "ns", 1);
+    assert_non_null(strstr(create, "unites target zz that does not exist"));
+    assert_null(strstr(create, "Secrets cannot be empty"));
+    assert_non_null(strstr(update, "Secrets cannot be empty"));
+    assert_null(strstr(update, "unites target zz"));
+    free(create);
+    free(update);
     exo_graph_free(g);
     json_object_put(body);
     free(text);
@@ -602,6 +632,41 @@ static void test_string_type_rule(void **state)
     expect_string_type("{\"title\":\"no type\"}", -1);
 }
 
+/* §5.1 A5 (BUGS.md C8): on update the empty-secret rule is part of group A. */
+static void test_a5_secret_rule_order_create_vs_update(void **state)
+{
+    (void)state;
+    const char *secrets = "\"secrets\":{\"\":\"x\"}";
+    struct {
+        const char *nodes;
+    } cases[] = {{"[" N("a", "[]", "{}") "," N("a", "[]", "{}") "]"},
+                 {"[" N("a", "[\"b\"]", "{}") "," U("b", "[]", "{}", "zz") "]"}};
+    for (int update = 0; update <= 1; update++)
+        for (size_t i = 0; i < 2; i++) {
+            exo_graph *g = load(cases[i].nodes, secrets);
+            char *diag = exo_graph_validate_ex(g, "g", "ns", update);
+            assert_non_null(diag);
+            int has_secret = strstr(diag, "Secrets cannot be empty") != NULL;
+            int has_dup = strstr(diag, "Node identifier a is not unique") != NULL;
+            int has_unites = strstr(diag, "unites target zz") != NULL;
+            if (i == 0) {
+                assert_true(has_dup);
+                assert_int_equal(has_secret, update); /* create: A5 only after everything passed */
+            } else {
+                assert_int_equal(has_unites, !update); /* update: A5 fails group A, group B is skipped */
+                assert_int_equal(has_secret, update);
+            }
+            free(diag);
+            exo_graph_free(g);
+        }
+    exo_graph *g = load("[" N("a", "[]", "{}") "]", secrets);
+    char *diag = exo_graph_validate_ex(g, "g", "ns", 0);
+    assert_non_null(diag); /* create: a graph that is otherwise valid still reports A5 */
+    assert_non_null(strstr(diag, "Secrets cannot be empty"));
+    free(diag);
+    exo_graph_free(g);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -610,6 +675,7 @@ int main(void)
         cmocka_unit_test(test_field_rules_422),
         cmocka_unit_test(test_group_a),
         cmocka_unit_test(test_secrets_names),
+        cmocka_unit_test(test_secrets_rule_order_on_update),
         cmocka_unit_test(test_unites_targets),
         cmocka_unit_test(test_root_rule),
         cmocka_unit_test(test_connectivity),
@@ -625,6 +691,7 @@ int main(void)
         cmocka_unit_test(test_verify_placeholder_to_unregistered_node),
         cmocka_unit_test(test_verify_unexpected_and_cron_rule),
         cmocka_unit_test(test_string_type_rule),
+        cmocka_unit_test(test_a5_secret_rule_order_create_vs_update),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -173,6 +173,9 @@ static void test_bad_values(void **state)
     expect_error(BASE SM "plugins = ( { path = \"a.so\"; sandbox = { network = 1; }; } );\n", ":4:",
                  "plugins[0].sandbox.network must be true or false");
     expect_error(BASE SM "plugins = ( );\n", ":4:", "plugins is empty");
+    if (geteuid() == 0)
+        expect_error(BASE SM "plugins = ( \"a.so\" );\nsandbox = { user = \"no-such-user-x\"; };\n",
+                     ":5:", "sandbox.user 'no-such-user-x' does not exist");
     expect_error(BASE SM, "", "plugins is required");
     expect_error("name = \"x\";\n" SM "plugins = ( \"a.so\" );\n", "", "namespace is required");
     expect_error("namespace = \"\";\nname = \"x\";\n" SM "plugins = ( \"a.so\" );\n", ":1:",

@@ -248,6 +248,49 @@ static void test_detail_without_errors_is_empty_list(void **state)
     exo_reqcheck_free(&rc);
 }
 
+/* Strings with U+0000 would be cut when used as C strings: refused at their loc. */
+static void test_nul_characters_are_refused(void **state)
+{
+    (void)state;
+    json_object *body = json_object_new_object();
+    json_object_object_add(body, "name", json_object_new_string_len("a\0b", 3));
+    json_object_object_add(body, "ok", json_object_new_string("plain"));
+    json_object *list = json_object_new_array();
+    json_object_array_add(list, json_object_new_string("x"));
+    json_object_array_add(list, json_object_new_string_len("y\0", 2));
+    json_object_object_add(body, "list", list);
+    json_object *map = json_object_new_object();
+    json_object_object_add(map, "good", json_object_new_string("v"));
+    json_object_object_add(map, "bad", json_object_new_string_len("\0", 1));
+    json_object_object_add(body, "map", map);
+
+    assert_true(exo_json_string_has_nul(json_object_object_get(body, "name")));
+    assert_false(exo_json_string_has_nul(json_object_object_get(body, "ok")));
+    assert_false(exo_json_string_has_nul(list));
+
+    exo_reqcheck rc;
+    exo_reqcheck_init(&rc);
+    const char *s = NULL;
+    json_object *out = NULL;
+    assert_int_equal(exo_req_string(&rc, body, "ok", "body", 1, &s), 0);
+    assert_int_equal(exo_req_string(&rc, body, "name", "body", 1, &s), -1);
+    assert_int_equal(exo_req_string_list(&rc, body, "list", "body", 1, &out), -1);
+    assert_int_equal(exo_req_reject_nul_values(&rc, map, "body.map"), -1);
+    assert_int_equal(exo_req_value_string(&rc, json_object_object_get(body, "name"), "path.name", &s), -1);
+    assert_int_equal(json_object_array_length(rc.errors), 4);
+    const char *locs[] = {"[\"body\",\"name\"]", "[\"body\",\"list\",1]", "[\"body\",\"map\",\"bad\"]",
+                          "[\"path\",\"name\"]"};
+    for (size_t i = 0; i < 4; i++) {
+        json_object *e = error_at(&rc, i);
+        assert_string_equal(field(e, "type"), "\"value_error\"");
+        assert_string_equal(field(e, "loc"), locs[i]);
+        assert_non_null(strstr(field(e, "msg"), "NUL"));
+    }
+    assert_int_equal(exo_req_reject_nul_values(&rc, json_object_object_get(body, "ok"), "body"), 0);
+    json_object_put(body);
+    exo_reqcheck_free(&rc);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -260,6 +303,7 @@ int main(void)
         cmocka_unit_test(test_string_map_and_list_report_each_bad_entry),
         cmocka_unit_test(test_value_error_format),
         cmocka_unit_test(test_detail_without_errors_is_empty_list),
+        cmocka_unit_test(test_nul_characters_are_refused),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -150,6 +150,26 @@ static void test_render(void **state)
     json_object_put(values);
 }
 
+/* Substituted values may contain U+0000: the _len variants keep every byte. */
+static void test_render_len_keeps_nul_bytes(void **state)
+{
+    (void)state;
+    json_object *values = json_object_new_object();
+    json_object_object_add(values, "a.v", json_object_new_string_len("x\0y", 3));
+    char *err = NULL;
+    size_t len = 0;
+    char *out = exo_template_render_text_len("<${{ a.outputs.v }}>", lookup_json, values, &err, &len);
+    assert_non_null(out);
+    assert_int_equal(len, 5);
+    assert_memory_equal(out, "<x\0y>", 6); /* NUL-terminated after len bytes */
+    free(out);
+    out = exo_template_render_text_len("${{ b.outputs.v }}", lookup_json, values, &err, &len);
+    assert_null(out);
+    assert_string_equal(err, "missing b.v");
+    free(err);
+    json_object_put(values);
+}
+
 static void expect_repr(const char *json, const char *repr)
 {
     json_object *v = json_tokener_parse(json);
@@ -223,6 +243,7 @@ int main(void)
         cmocka_unit_test(test_parse_errors_exact_messages),
         cmocka_unit_test(test_render),
         cmocka_unit_test(test_python_repr),
+        cmocka_unit_test(test_render_len_keeps_nul_bytes),
         cmocka_unit_test(test_parse_random_inputs),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
