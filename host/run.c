@@ -295,7 +295,7 @@ void host_outcome_errored(host_outcome *out, const char *message)
     out->body = json_object_new_object();
     if (out->body)
         json_object_object_add(out->body, "error", json_object_new_string(message));
-    snprintf(out->summary, sizeof out->summary, "errored: %s", message);
+    snprintf(out->summary, sizeof out->summary, "errored: %.400s", message); /* a log summary: long messages are cut */
 }
 
 static void outcome_from_result(const host_run *r, const host_node *node, json_object *res,

@@ -24,16 +24,29 @@ struct exo_background {
 
 /* ---- verification ------------------------------------------------------------------- */
 
+typedef struct lookup_ctx {
+    exo_app *app;
+    int failed; /* a lookup hit a database error / ran out of memory: the verdict is not trusted */
+} lookup_ctx;
+
 static json_object *lookup_registered(void *ud, const char *node_name, const char *ns)
 {
-    exo_app *app = ud;
+    lookup_ctx *ctx = ud;
     exo_node_row row = {0};
-    exo_app_lock(app);
-    int rc = app->db->ops->node_get(app->db, ns, node_name, &row);
-    exo_app_unlock(app);
-    if (rc != 0)
+    exo_app_lock(ctx->app);
+    int rc = ctx->app->db->ops->node_get(ctx->app->db, ns, node_name, &row);
+    exo_app_unlock(ctx->app);
+    if (rc != 0) {
+        if (rc < 0)
+            ctx->failed = 1;
         return NULL;
+    }
     json_object *o = json_object_new_object();
+    if (!o) {
+        ctx->failed = 1;
+        exo_node_row_free(&row);
+        return NULL;
+    }
     json_object_object_add(o, "inputs_schema", json_object_get(row.inputs_schema));
     json_object_object_add(o, "outputs_schema", json_object_get(row.outputs_schema));
     json_object_object_add(o, "secrets", json_object_get(row.secrets));
@@ -92,7 +105,16 @@ static void verify_one(exo_app *app, const exo_graph_row *row)
         snprintf(msg, sizeof msg, "Validation failed due to unexpected error: %s", err ? err : "out of memory");
         json_object_array_add(errors, json_object_new_string(msg));
     } else {
-        errors = exo_graph_verify(g, lookup_registered, app);
+        lookup_ctx ctx = {.app = app};
+        errors = exo_graph_verify(g, lookup_registered, &ctx);
+        if (ctx.failed) {
+            /* "not registered" might be a database error: keep the previous verdict; the
+               next verification pass (any upsert / registration) decides */
+            log_error("graph %s/%s: verification skipped (registered nodes could not be read)", row->namespace_name,
+                      row->name);
+            json_object_put(errors);
+            errors = NULL;
+        }
     }
     free(err);
     if (!errors) {

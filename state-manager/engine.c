@@ -268,7 +268,7 @@ static json_object *build_inputs(render_ctx *c, const exo_node_tpl *j, json_obje
                 goto fail;
             }
             size_t len;
-            char *text = exo_template_render_text_len(json_object_get_string(tpl), lookup_value, c, err, &len);
+            char *text = exo_template_render_json(tpl, lookup_value, c, err, &len);
             if (!text)
                 goto fail;
             json_object_object_add(out, prop, json_object_new_string_len(text, (int)len));

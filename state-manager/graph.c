@@ -326,12 +326,12 @@ static void parse_node(exo_reqcheck *rc, json_object *item, const char *loc, exo
     }
     json_object *inputs = NULL;
     if (exo_req_object(rc, item, "inputs", loc, 1, &inputs) == 0) {
-        /* input values are templates, handled as C strings (a NUL would cut them) */
+        /* templates are parsed as C strings: a NUL is allowed in plain literals only */
         char *iloc = exo_reqcheck_join_loc(loc, "inputs");
         if (!iloc)
             add_oom(rc);
         else
-            exo_req_reject_nul_values(rc, inputs, iloc);
+            exo_req_reject_nul_templates(rc, inputs, iloc);
         free(iloc);
         n->inputs = deep_copy(inputs);
         if (!n->inputs)

@@ -359,7 +359,7 @@ int exo_trigger_start(exo_app *app, const char *ns, const char *graph_name, json
             val = override;
         char *err = NULL;
         size_t len;
-        char *text = exo_template_render_text_len(json_object_get_string(val), root_lookup, &c, &err, &len);
+        char *text = exo_template_render_json(val, root_lookup, &c, &err, &len);
         if (!text) {
             *status = err ? 400 : 500;
             if (err && asprintf(message, "Invalid input: %s", err) < 0)
@@ -434,7 +434,7 @@ void h_trigger(exo_req *req, exo_resp *resp)
     if (body) {
         exo_req_string_map(&rc, body, "store", "body", 0, &t.store);
         if (exo_req_string_map(&rc, body, "inputs", "body", 0, &t.inputs) == 0)
-            exo_req_reject_nul_values(&rc, t.inputs, "body.inputs"); /* templates: C strings */
+            exo_req_reject_nul_templates(&rc, t.inputs, "body.inputs");
         if (exo_req_int(&rc, body, "start_delay", "body", 0, &t.start_delay) == 0 && t.start_delay < 0) {
             json_object *in = json_object_object_get(body, "start_delay"), *ctx = json_object_new_object();
             json_object_object_add(ctx, "ge", json_object_new_int(0));

@@ -391,3 +391,26 @@ char *exo_py_repr(json_object *v)
     }
     return b.data;
 }
+
+char *exo_template_render_json(json_object *text, exo_template_lookup_fn lookup, void *ud, char **err,
+                               size_t *out_len)
+{
+    const char *s = json_object_get_string(text);
+    size_t len = (size_t)json_object_get_string_len(text);
+    *err = NULL;
+    *out_len = 0;
+    if (!memchr(s, '\0', len))
+        return exo_template_render_text_len(s, lookup, ud, err, out_len);
+    /* a value with U+0000: only a literal (no placeholder) can be used, byte-exact */
+    if (memmem(s, len, OPEN, strlen(OPEN))) {
+        *err = strdup("a template must not contain the NUL character (\\u0000)");
+        return NULL;
+    }
+    char *copy = malloc(len + 1);
+    if (!copy)
+        return NULL;
+    memcpy(copy, s, len);
+    copy[len] = '\0';
+    *out_len = len;
+    return copy;
+}

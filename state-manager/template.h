@@ -61,6 +61,11 @@ char *exo_template_render_len(const exo_template *t, exo_template_lookup_fn look
                               char **err, size_t *out_len);
 char *exo_template_render_text_len(const char *text, exo_template_lookup_fn lookup, void *ud,
                                    char **err, size_t *out_len);
+/* Renders a JSON string value: like exo_template_render_text_len, except that a value
+ * containing U+0000 is used as a literal, byte-exact, when it has no "${{" (and fails
+ * with a message when it has one: templates are parsed as C strings). */
+char *exo_template_render_json(json_object *text, exo_template_lookup_fn lookup, void *ud, char **err,
+                               size_t *out_len);
 
 /* Python repr of a JSON value ('a', 1, 1.5, True, None, ['a', 1], {'k': 1}) as the
  * reference's messages show it; NULL means JSON null.  malloc'd, NULL on OOM. */

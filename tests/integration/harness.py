@@ -271,9 +271,10 @@ class StateManager(Process):
         return Api(self.url, API_KEY, namespace)
 
 
-def write_host_conf(path, uri, namespace, plugins, plugin_dir=PLUGIN_DIR, name="test-host",
+def write_host_conf(path, uri, namespace, plugins, plugin_dir=None, name="test-host",
                     workers=4, batch_size=16, poll_interval_ms=200, extra=""):
     """Writes a host.conf; plugins is a list of file names or of libconfig group texts."""
+    plugin_dir = plugin_dir or PLUGIN_DIR
     entries = ",\n  ".join(p if p.lstrip().startswith("{") else json.dumps(p) for p in plugins)
     text = (f'namespace = "{namespace}";\n'
             f'name = "{name}";\n'

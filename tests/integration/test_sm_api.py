@@ -216,6 +216,20 @@ class ApiTest(ExoTestCase):
         r = self.api.executed(a2["state_id"], [{"y": "1"}], store={"w": "w\u0000v"})
         self.assertEqual(r.status, 200, r)
         self.assertEqual(self.claim_one("B")["inputs"], {"y": "w\u0000v"})
+        # literal input values (no placeholder) keep their NUL: graph inputs and trigger overrides
+        body = two_node_graph()
+        body["nodes"][1]["inputs"] = {"y": "lit\u0000eral"}
+        self.assertEqual(self.api.put_graph("g3", body).status, 201)
+        self.assertEqual(self.api.get_graph("g3").json["nodes"][1]["inputs"], {"y": "lit\u0000eral"})
+        self.assertEqual(self.api.wait_validated("g3")["validation_status"], "VALID")
+        r = self.api.trigger("g3", store={"x": "1"}, inputs={"x": "o\u0000v"})
+        self.assertEqual(r.status, 200, r)
+        a4 = self.claim_one("A")
+        self.assertEqual(a4["inputs"], {"x": "o\u0000v"})
+        self.assertEqual(self.api.executed(a4["state_id"], [{"y": "1"}]).status, 200)
+        self.assertEqual(self.claim_one("B")["inputs"], {"y": "lit\u0000eral"})
+        r = self.api.trigger("g3", store={"x": "1"}, inputs={"x": "o\u0000${{ store.x }}"})
+        self.assertEqual((r.status, r.json["detail"][0]["loc"]), (422, ["body", "inputs", "x"]), r)
         # plain string fields of state endpoints: refused, nothing changes
         r = self.api.enqueue(["B\u0000x"], 1)
         self.assertEqual((r.status, r.json["detail"][0]["loc"]), (422, ["body", "nodes", 0]), r)

@@ -170,6 +170,35 @@ static void test_render_len_keeps_nul_bytes(void **state)
     json_object_put(values);
 }
 
+/* A JSON value with U+0000 is usable as a literal (byte-exact) but never as a template. */
+static void test_render_json_nul_literals(void **state)
+{
+    (void)state;
+    json_object *values = json_tokener_parse("{\"a.v\":\"V\"}");
+    json_object *literal = json_object_new_string_len("l\0t", 3), *tpl = json_object_new_string_len("\0${{ a.outputs.v }}", 19),
+                *plain = json_object_new_string("<${{ a.outputs.v }}>");
+    char *err = NULL;
+    size_t len = 0;
+    char *out = exo_template_render_json(literal, lookup_json, values, &err, &len);
+    assert_non_null(out);
+    assert_int_equal(len, 3);
+    assert_memory_equal(out, "l\0t", 4);
+    free(out);
+    out = exo_template_render_json(tpl, lookup_json, values, &err, &len);
+    assert_null(out);
+    assert_non_null(err);
+    assert_non_null(strstr(err, "NUL"));
+    free(err);
+    out = exo_template_render_json(plain, lookup_json, values, &err, &len);
+    assert_string_equal(out, "<V>");
+    assert_int_equal(len, 3);
+    free(out);
+    json_object_put(literal);
+    json_object_put(tpl);
+    json_object_put(plain);
+    json_object_put(values);
+}
+
 static void expect_repr(const char *json, const char *repr)
 {
     json_object *v = json_tokener_parse(json);
@@ -244,6 +273,7 @@ int main(void)
         cmocka_unit_test(test_render),
         cmocka_unit_test(test_python_repr),
         cmocka_unit_test(test_render_len_keeps_nul_bytes),
+        cmocka_unit_test(test_render_json_nul_literals),
         cmocka_unit_test(test_parse_random_inputs),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
