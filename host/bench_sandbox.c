@@ -3,9 +3,11 @@
  *   exo-host-bench-sandbox PLUGIN.so [N]
  *
  * Times N bare fork+_exit+waitpid against N complete state runs of the plugin's
- * node through the host's own code path (scratch dir, pipes, fork, exec of
- * exo-host-runner, sandbox, plugin load, run, result, outcome, cleanup), with the
- * node's inputs all set to "x".  Prints microseconds per state for both. */
+ * node through the host's own code path (scratch dir, pipes, request to the fork
+ * server, fork there, sandbox, plugin load, run, result, exit status back from the
+ * fork server, outcome, cleanup), with the node's inputs all set to "x", both in
+ * the same run.  Prints microseconds per state for both, then one JSON line
+ * {"sandbox_ms":..,"bare_fork_ms":..,"ratio":..}. */
 #include <poll.h>
 #include <signal.h>
 #include <stdio.h>
@@ -20,23 +22,30 @@
 #include "clock.h"
 #include "plugin.h"
 #include "run.h"
+#include "scratch.h"
+#include "zygote.h"
 
-static void wait_run(host_run *r)
+static int wait_run(host_run *r, host_zygote *z)
 {
     while (!host_run_finished(r, exo_mono_ms())) {
-        struct pollfd p[2] = {{r->result_fd, POLLIN, 0}, {r->output_fd, POLLIN, 0}};
-        if (r->result_fd >= 0 || r->output_fd >= 0)
-            poll(p, 2, 1000);
+        struct pollfd p[3] = {{r->result_fd, POLLIN, 0}, {r->output_fd, POLLIN, 0},
+                              {host_zygote_fd(z), POLLIN, 0}};
+        poll(p, 3, 1000);
         if (r->result_fd >= 0 && p[0].revents)
             host_run_on_readable(r, r->result_fd);
         if (r->output_fd >= 0 && p[1].revents)
             host_run_on_readable(r, r->output_fd);
-        int flags = r->result_fd < 0 && r->output_fd < 0 ? 0 : WNOHANG;
-        int status;
-        struct rusage ru;
-        if (!r->exited && wait4(r->pid, &status, flags, &ru) == r->pid)
-            host_run_reaped(r, status, &ru);
+        host_zygote_exit ex;
+        int rc;
+        while ((rc = host_zygote_next(z, &ex)) > 0)
+            if (ex.token == r->token)
+                host_run_reaped(r, &ex);
+        if (rc < 0) {
+            fprintf(stderr, "the fork server died\n");
+            return -1;
+        }
     }
+    return 0;
 }
 
 static int64_t bare_forks(int n)
@@ -52,8 +61,7 @@ static int64_t bare_forks(int n)
     return exo_mono_us() - t0;
 }
 
-static int64_t sandboxed_runs(const host_node *node, const char *runner, const char *scratch,
-                              int n)
+static int64_t sandboxed_runs(const host_node *node, host_zygote *z, const char *scratch, int n)
 {
     json_object *inputs = json_object_new_object();
     for (size_t i = 0; inputs && i < node->inputs.count; i++)
@@ -63,11 +71,12 @@ static int64_t sandboxed_runs(const host_node *node, const char *runner, const c
     for (int i = 0; i < n; i++) {
         host_run r;
         char err[512];
-        if (host_run_start(&r, &job, &node->sandbox, runner, scratch, err, sizeof err) < 0) {
+        if (host_run_start(&r, &job, &node->sandbox, z, scratch, err, sizeof err) < 0) {
             fprintf(stderr, "cannot start: %s\n", err);
             return -1;
         }
-        wait_run(&r);
+        if (wait_run(&r, z) < 0)
+            return -1;
         host_outcome out;
         host_run_outcome(&r, node, &out);
         json_object_put(out.body);
@@ -83,8 +92,8 @@ static int64_t sandboxed_runs(const host_node *node, const char *runner, const c
 
 int main(int argc, char **argv)
 {
-    if (argc == 2 && strcmp(argv[1], "--run-state") == 0)
-        host_runner_main();
+    if (argc == 2 && strcmp(argv[1], "--zygote") == 0)
+        host_zygote_serve(HOST_ZYGOTE_FD);
     if (argc < 2) {
         fprintf(stderr, "usage: %s PLUGIN.so [N]\n", argv[0]);
         return 2;
@@ -110,14 +119,25 @@ int main(int argc, char **argv)
         return 1;
     }
     char *runner = host_runner_path();
+    host_zygote *z = host_zygote_start(runner, err, sizeof err);
+    if (!z) {
+        fprintf(stderr, "cannot start the fork server: %s\n", err);
+        return 1;
+    }
+    sandboxed_runs(&node, z, scratch, n < 20 ? n : 20); /* warm-up: caches, first faults */
     int64_t bare = bare_forks(n);
-    int64_t full = sandboxed_runs(&node, runner, scratch, n);
+    int64_t full = sandboxed_runs(&node, z, scratch, n);
+    host_zygote_free(z);
+    host_scratch_release(scratch);
     rmdir(scratch);
     free(runner);
     free(plugin);
     if (bare >= 0 && full >= 0) {
+        double bare_ms = (double)bare / n / 1000.0, full_ms = (double)full / n / 1000.0;
         printf("bare fork+waitpid:          %8.1f us/state\n", (double)bare / n);
         printf("sandboxed state (%s): %8.1f us/state\n", node.name, (double)full / n);
+        printf("{\"sandbox_ms\":%.4f,\"bare_fork_ms\":%.4f,\"ratio\":%.2f}\n", full_ms, bare_ms,
+               full_ms / bare_ms);
     }
     host_node_free(&node);
     return bare < 0 || full < 0;

@@ -312,7 +312,7 @@ static int lift_fd(int fd)
     return lifted;
 }
 
-/* 0 = job, 1 and 2 = output, 3 = result; nothing else stays open across exec. */
+/* 0 = job, 1 and 2 = output, 3 = result; nothing else stays open. */
 static void setup_descriptors(int job_fd, int result_fd, int output_fd)
 {
     job_fd = lift_fd(job_fd);
@@ -364,14 +364,21 @@ char *host_runner_path(void)
     return path;
 }
 
-void host_child_exec(const char *runner, int job_fd, int result_fd, int output_fd)
+/* The fork server's process: fd 3 = its socket, 0-2 as the host's, nothing else. */
+void host_zygote_exec(const char *runner, int sock)
 {
     pid_t parent = getppid();
-    setpgid(0, 0);
+    setpgid(0, 0); /* a terminal's ^C goes to the host, which stops gracefully */
     reset_signals();
     if (prctl(PR_SET_PDEATHSIG, SIGKILL) < 0 || getppid() != parent)
         _exit(124);
-    setup_descriptors(job_fd, result_fd, output_fd);
+    int lifted = lift_fd(sock);
+    if (dup2(lifted, HOST_ZYGOTE_FD) < 0)
+        _exit(123);
+    if (close_range(HOST_ZYGOTE_FD + 1, ~0U, 0) < 0) {
+        for (int fd = HOST_ZYGOTE_FD + 1; fd < 65536; fd++)
+            close(fd);
+    }
     char *envp[16];
     size_t n = 0;
     for (const char *const *k = kept_env; *k && n + 1 < sizeof envp / sizeof envp[0]; k++) {
@@ -383,12 +390,26 @@ void host_child_exec(const char *runner, int job_fd, int result_fd, int output_f
     }
     envp[n] = NULL;
     const char *program = runner ? runner : "/proc/self/exe";
-    char *const argv[] = {runner ? "exo-host-runner" : "exo-host", "--run-state", NULL};
+    char *const argv[] = {runner ? "exo-host-runner" : "exo-host", "--zygote", NULL};
     execve(program, argv, envp);
-    char msg[600];
-    snprintf(msg, sizeof msg, "cannot start the state runner: execve(%s): %s", program,
-             strerror(errno));
-    fail_setup(msg);
+    dprintf(STDERR_FILENO, "exo-host: cannot start the fork server: execve(%s): %s\n", program,
+            strerror(errno));
+    _exit(125);
+}
+
+void host_state_child(int job_fd, int result_fd, int output_fd)
+{
+    pid_t parent = getppid();
+    setpgid(0, 0);
+    /* The server's dispositions are the defaults (it was exec'ed with them and
+     * installs no handler); only its blocked SIGCHLD must not be inherited. */
+    sigset_t none;
+    sigemptyset(&none);
+    sigprocmask(SIG_SETMASK, &none, NULL);
+    if (prctl(PR_SET_PDEATHSIG, SIGKILL) < 0 || getppid() != parent)
+        _exit(124);
+    setup_descriptors(job_fd, result_fd, output_fd);
+    host_runner_main();
 }
 
 /* ---- job format ------------------------------------------------------------- */

@@ -1,13 +1,13 @@
 /* What runs for one state, outside the host process.
  *
- * The host forks, and the child immediately execs the state runner (exo-host-runner,
- * a small program linked without libcurl so that it starts fast; `exo-host
- * --run-state` is the fallback): the runner starts with a clean address
- * space, so neither the API key nor another state's secrets (which the host's heap
- * may still hold in freed memory) can be found by node code.  Descriptors of the
- * runner: 0 = the job (JSON, read to the end, then replaced by /dev/null),
- * 1 and 2 = printed output, HOST_RESULT_FD = the result.  The environment is reduced
- * to a few harmless variables (never EXOSPHERE_API_KEY).
+ * Each state runs in a process forked by the fork server (zygote.h), which is
+ * exo-host-runner exec'ed once at host start-up (a small program linked without
+ * libcurl; `exo-host --zygote` is the fallback): its address space never held the
+ * API key or any state's secrets (the host's heap may still hold them in freed
+ * memory), so node code cannot find them.  Descriptors of the state's process:
+ * 0 = the job (JSON, read to the end, then replaced by /dev/null), 1 and 2 =
+ * printed output, HOST_RESULT_FD = the result.  The environment is reduced to a
+ * few harmless variables (never EXOSPHERE_API_KEY).
  *
  * Job (written by the host): {"plugin": path, "state_id": ..., "identifier": ...,
  *   "inputs": {...}, "secrets": {...}, "scratch": dir, "sandbox": {limits}}
@@ -41,15 +41,20 @@ typedef struct host_job {
 /* The job text for the runner (contains the secrets: wipe it after use). */
 char *host_job_serialize(const host_job *job, const host_sandbox_conf *sb, const char *scratch);
 
-/* Called in the child right after fork(): new process group, parent-death signal,
- * descriptors in place (everything else closed), then exec of runner (the lean
- * exo-host-runner program; NULL: this program's own --run-state mode).  On failure
- * writes an error result and exits.  Never returns. */
-void host_child_exec(const char *runner, int job_fd, int result_fd, int output_fd)
-    __attribute__((noreturn));
+#define HOST_ZYGOTE_FD 3 /* the fork server's socket (zygote.h) */
 
-/* The runner (`exo-host-runner --run-state`, or `exo-host --run-state`): reads the
- * job, loads the plugin, enters the sandbox, runs the node, writes the result.
+/* Called in the child right after fork(): new process group, parent-death signal,
+ * fd 3 = sock (everything else but 0-2 closed), reduced environment, then exec of
+ * runner (exo-host-runner; NULL: this program) with --zygote.  Never returns. */
+void host_zygote_exec(const char *runner, int sock) __attribute__((noreturn));
+
+/* A state's process, in the fork server right after fork(): new process group,
+ * parent-death signal, descriptors in place (everything else closed), default
+ * signals, then host_runner_main.  Never returns. */
+void host_state_child(int job_fd, int result_fd, int output_fd) __attribute__((noreturn));
+
+/* The state's process after host_state_child: reads the job, opens the plugin,
+ * enters the sandbox, loads the plugin, runs the node, writes the result.
  * Never returns. */
 void host_runner_main(void) __attribute__((noreturn));
 

@@ -19,6 +19,7 @@
 #include "log.h"
 #include "run.h"
 #include "sandbox.h"
+#include "scratch.h"
 #include "spool.h"
 
 #define MAX_EXTRA_FDS 1024
@@ -124,6 +125,8 @@ static unsigned collect_fds(host *h, struct curl_waitfd *fds)
 {
     unsigned n = 0;
     fds[n++] = (struct curl_waitfd){h->sigfd, CURL_WAIT_POLLIN, 0};
+    if (h->zygote)
+        fds[n++] = (struct curl_waitfd){host_zygote_fd(h->zygote), CURL_WAIT_POLLIN, 0};
     for (hstate *s = h->states; s && n + 2 <= MAX_EXTRA_FDS; s = s->next) {
         if (!s->has_run)
             continue;
@@ -146,8 +149,9 @@ static int wait_timeout(const host *h, int64_t now)
         next = t;
     if (h->stopping && h->stop_give_up_ms < next)
         next = h->stop_give_up_ms;
-    if (h->poll_inflight && h->poll_cancel_ms && h->poll_cancel_ms < next)
-        next = h->poll_cancel_ms;
+    t = host_claims_cancel_ms(h);
+    if (t < next)
+        next = t;
     int64_t wait = next == INT64_MAX ? 1000 : next - now;
     if (wait < 0)
         wait = 0;
@@ -158,7 +162,7 @@ static bool finished_stopping(host *h, int64_t now)
 {
     if (!h->stopping)
         return false;
-    if (!h->states && !h->reports && !h->poll_inflight)
+    if (!h->states && !h->reports && !host_claims_inflight(h))
         return true;
     if (now >= h->stop_give_up_ms && host_states_count(h, PH_RUNNING) == 0) {
         size_t left = 0;
@@ -188,8 +192,10 @@ static int loop(host *h)
         if (host_http_wait(h->http, fds, n, wait_timeout(h, exo_mono_ms())) < 0)
             return 1;
         for (unsigned i = 1; i < n; i++)
-            if (fds[i].revents)
+            if (fds[i].revents && (!h->zygote || fds[i].fd != host_zygote_fd(h->zygote)))
                 host_states_readable(h, fds[i].fd);
+        /* Exits after output: a state's last words are read before it counts as done. */
+        host_states_zygote_events(h);
         if (fds[0].revents)
             handle_signals(h);
         host_states_tick(h, exo_mono_ms());
@@ -261,6 +267,10 @@ static void host_free(host *h)
     }
     while (h->states)
         host_state_remove(h, h->states);
+    host_zygote_free(h->zygote);
+    host_spool_release();
+    if (h->scratch_dir)
+        host_scratch_release(h->scratch_dir);
     host_http_free(h->http);
     plugin_set_release(h->plugins);
     if (h->scratch_dir && rmdir(h->scratch_dir) < 0 && errno != ENOENT)
@@ -305,8 +315,11 @@ int host_run_forever(host_conf *conf, host_node *nodes, size_t n_nodes)
     host_sandbox_log_layers();
     h.runner = host_runner_path();
     if (!h.runner)
-        log_info("exo-host-runner is not installed next to exo-host: states run through "
-                 "exo-host --run-state (slower start)");
+        log_info("exo-host-runner is not installed next to exo-host: the fork server is "
+                 "exo-host --zygote");
+    /* Started now, before the first state; restarted by host_zygote_ensure. */
+    if (host_zygote_ensure(&h) < 0)
+        goto done;
     log_info("exo-host %s: %zu node(s), %d worker(s), state manager %s, namespace %s",
              h.conf.name, n_nodes, h.conf.workers, h.conf.uri, h.conf.namespace_);
     host_reports_replay(&h);

@@ -1,16 +1,13 @@
 /* exo-host's runtime: registration, claiming, running states in sandboxed children
  * and delivering their reports, all driven by one single-threaded event loop.
  *
- * Fork safety (why one thread): every state runs in a child forked from the host.
- * fork() in a multi-threaded process copies only the calling thread, so locks held
- * by other threads (malloc, stdio, libcurl, json-c) would stay locked forever in the
- * child.  The host therefore never starts a thread of its own: HTTP runs through
- * libcurl's multi interface inside the same poll loop (curl_multi_poll with the
- * child pipes and a signalfd as extra descriptors), so long-polls, reports and
- * child output all progress together without threads.  (Host names are resolved by
- * libcurl's resolver; configure an IP address or a build of libcurl without the
- * threaded resolver to keep even that thread away.)  The child execs the state
- * runner right away (child.h), so nothing of the host's memory reaches node code. */
+ * One thread: HTTP runs through libcurl's multi interface inside the same poll loop
+ * (curl_multi_poll with the state pipes, the fork server's socket and a signalfd as
+ * extra descriptors), so long-polls, reports and state output all progress together
+ * without threads.  (Host names are resolved by libcurl's resolver; configure an IP
+ * address or a build of libcurl without the threaded resolver to keep even that
+ * thread away.)  States run in processes forked by a fork server exec'ed once at
+ * start-up (zygote.h), so nothing of the host's memory reaches node code. */
 #ifndef EXO_HOST_HOST_H
 #define EXO_HOST_HOST_H
 

@@ -90,34 +90,73 @@ static int claim_wanted(const host *h)
 {
     int busy = (int)(host_states_count(h, PH_SECRETS) + host_states_count(h, PH_RUNNING));
     int waiting = (int)host_states_count(h, PH_WAITING);
-    int want = h->conf.workers - busy - waiting + h->conf.prefetch;
+    int asked = 0;
+    for (int i = 0; i < HOST_MAX_CLAIMS; i++)
+        asked += h->claims[i].inflight ? h->claims[i].want : 0;
+    int want = h->conf.workers - busy - waiting - asked + h->conf.prefetch;
     if (want > h->conf.batch_size)
         want = h->conf.batch_size;
     return want < 0 ? 0 : want;
 }
 
-void host_claim_make_stale(host *h, int64_t now)
+bool host_claims_inflight(const host *h)
 {
-    if (h->poll_inflight && !h->poll_cancel_ms)
-        h->poll_cancel_ms = now + HOST_STALE_CLAIM_MS;
+    for (int i = 0; i < HOST_MAX_CLAIMS; i++)
+        if (h->claims[i].inflight)
+            return true;
+    return false;
 }
 
-static void cancel_stale_claim(host *h, int64_t now)
+int64_t host_claims_cancel_ms(const host *h)
 {
-    if (h->poll_inflight && h->poll_cancel_ms && now >= h->poll_cancel_ms) {
-        h->poll_cancelling = true;
-        host_http_cancel(h->http, h->poll_req);
+    int64_t next = INT64_MAX;
+    for (int i = 0; i < HOST_MAX_CLAIMS; i++)
+        if (h->claims[i].inflight && h->claims[i].cancel_ms && h->claims[i].cancel_ms < next)
+            next = h->claims[i].cancel_ms;
+    return next;
+}
+
+/* A free slot for one more claim (-1: none): no claim in flight, or a backlog worth
+ * pipelining. */
+static int free_claim(const host *h)
+{
+    int free_slot = -1, inflight = 0;
+    for (int i = 0; i < HOST_MAX_CLAIMS; i++) {
+        if (h->claims[i].inflight)
+            inflight++;
+        else if (free_slot < 0)
+            free_slot = i;
+    }
+    return inflight == 0 || h->poll_backlog ? free_slot : -1;
+}
+
+void host_claim_make_stale(host *h, int64_t now)
+{
+    for (int i = 0; i < HOST_MAX_CLAIMS; i++)
+        if (h->claims[i].inflight && !h->claims[i].cancel_ms)
+            h->claims[i].cancel_ms = now + HOST_STALE_CLAIM_MS;
+}
+
+static void cancel_stale_claims(host *h, int64_t now)
+{
+    for (int i = 0; i < HOST_MAX_CLAIMS; i++) {
+        host_claim *c = &h->claims[i];
+        if (c->inflight && c->cancel_ms && now >= c->cancel_ms) {
+            c->cancelling = true;
+            host_http_cancel(h->http, c->req);
+        }
     }
 }
 
 static void on_claimed(void *arg, const host_http_result *res)
 {
-    host *h = arg;
+    host_claim *c = arg;
+    host *h = c->owner;
     int64_t now = exo_mono_ms();
-    h->poll_inflight = false;
-    h->poll_cancel_ms = 0;
-    if (h->poll_cancelling) {
-        h->poll_cancelling = false;
+    c->inflight = false;
+    c->cancel_ms = 0;
+    if (c->cancelling) {
+        c->cancelling = false;
         h->poll_next_ms = now;
         return;
     }
@@ -127,6 +166,7 @@ static void on_claimed(void *arg, const host_http_result *res)
         (json_object_object_get_ex(body, "states", &states) &&
          !json_object_is_type(states, json_type_array))) {
         h->poll_failures++;
+        h->poll_backlog = false;
         int64_t delay = host_backoff_ms(h->poll_failures, 2 * h->conf.poll_interval_ms,
                                         BACKOFF_CAP_MS);
         if (res->status)
@@ -147,15 +187,18 @@ static void on_claimed(void *arg, const host_http_result *res)
             added++;
     if (n > 0)
         log_debug("claimed %zu state%s", added, added == 1 ? "" : "s");
+    h->poll_backlog = n > 0 && n >= (size_t)c->want;
     if (h->stopping)
         host_states_release_waiting(h); /* the answer arrived after SIGTERM */
     /* An empty answer that came back before poll_interval means the server does not
      * hold long-polls: wait out the rest of the interval. */
-    h->poll_next_ms = n > 0 ? now : h->poll_sent_ms + h->conf.poll_interval_ms;
+    int64_t next = n > 0 ? now : c->sent_ms + h->conf.poll_interval_ms;
+    if (next > h->poll_next_ms || n > 0)
+        h->poll_next_ms = next;
     json_object_put(body);
 }
 
-static void send_claim(host *h, int want, int64_t now)
+static void send_claim(host *h, host_claim *c, int want, int64_t now)
 {
     json_object *body = json_object_new_object();
     json_object *nodes = json_object_new_array();
@@ -175,10 +218,11 @@ static void send_claim(host *h, int want, int64_t now)
     char *path = host_ns_path(h, "/states/enqueue");
     char *url = path ? host_url(h, path) : NULL;
     unsigned long id = 0;
+    c->owner = h;
     if (url)
         id = host_http_start(h->http, "POST", url, h->conf.api_key,
                              json_object_to_json_string_ext(body, JSON_C_TO_STRING_PLAIN),
-                             (long)(h->conf.wait_ms + REQUEST_TIMEOUT_MS), on_claimed, h);
+                             (long)(h->conf.wait_ms + REQUEST_TIMEOUT_MS), on_claimed, c);
     json_object_put(body);
     free(path);
     free(url);
@@ -186,9 +230,12 @@ static void send_claim(host *h, int want, int64_t now)
         h->poll_next_ms = now + h->conf.poll_interval_ms;
         return;
     }
-    h->poll_inflight = true;
-    h->poll_req = id;
-    h->poll_sent_ms = now;
+    c->inflight = true;
+    c->req = id;
+    c->want = want;
+    c->sent_ms = now;
+    c->cancel_ms = 0;
+    c->cancelling = false;
 }
 
 /* ---- lease keep-alive -------------------------------------------------------- */
@@ -250,7 +297,7 @@ static void send_lease(host *h, int64_t now)
 
 void host_claims_tick(host *h, int64_t now)
 {
-    cancel_stale_claim(h, now);
+    cancel_stale_claims(h, now);
     /* Claims held are kept alive whatever else happens (re-registration, shutdown). */
     if (h->conf.lease_ms > 0 && h->lease_enabled && !h->lease_inflight && now >= h->lease_next_ms)
         send_lease(h, now);
@@ -258,10 +305,14 @@ void host_claims_tick(host *h, int64_t now)
         send_registration(h);
     if (h->reg != REG_DONE || h->stopping)
         return;
-    if (!h->poll_inflight && now >= h->poll_next_ms) {
+    int slot;
+    while (now >= h->poll_next_ms && (slot = free_claim(h)) >= 0) {
         int want = claim_wanted(h);
-        if (want > 0)
-            send_claim(h, want, now);
+        if (want <= 0)
+            break;
+        send_claim(h, &h->claims[slot], want, now);
+        if (!h->claims[slot].inflight)
+            break;
     }
 }
 
@@ -274,7 +325,8 @@ int64_t host_claims_next_ms(const host *h)
         return next;
     if (h->reg == REG_PENDING && h->reg_next_ms < next)
         next = h->reg_next_ms;
-    if (h->reg == REG_DONE && !h->poll_inflight && claim_wanted(h) > 0 && h->poll_next_ms < next)
+    if (h->reg == REG_DONE && free_claim(h) >= 0 && claim_wanted(h) > 0 &&
+        h->poll_next_ms < next)
         next = h->poll_next_ms;
     return next;
 }

@@ -60,12 +60,26 @@ struct report {
     int attempts;
     int64_t next_ms;
     bool inflight;
+    bool synced;      /* the spool file reached the disk (fsync) */
+    int64_t sync_ms;  /* fsync the spool file at this time if still undelivered */
     hstate *state;  /* NULL for replayed reports */
     host *owner;
     struct report *next;
 };
 
 typedef enum { REG_PENDING, REG_INFLIGHT, REG_DONE } reg_phase;
+
+#define HOST_MAX_CLAIMS 2
+
+typedef struct host_claim {
+    host *owner;
+    bool inflight;
+    unsigned long req;
+    int want;                /* batch_size it asked for */
+    int64_t sent_ms;
+    int64_t cancel_ms;       /* cancel it at this time (0: keep it) */
+    bool cancelling;         /* its failure is our own cancel, not an error */
+} host_claim;
 
 struct host {
     host_conf conf;
@@ -74,7 +88,8 @@ struct host {
     int sigfd;
     char *spool_dir;
     char *scratch_dir;
-    char *runner;   /* exo-host-runner; NULL: exec this program with --run-state */
+    char *runner;   /* exo-host-runner; NULL: exec this program with --zygote */
+    host_zygote *zygote; /* parent of every state's process; NULL until (re)started */
     hstate *states; /* arrival order */
     report *reports;
 
@@ -84,13 +99,13 @@ struct host {
     int64_t reg_started_ms;
     bool reg_fatal_on_reject; /* startup: a rejected registration ends the host */
 
-    bool poll_inflight;
-    unsigned long poll_req;
+    /* Claims (POST states/enqueue) in flight: a second one goes out while the first
+     * is on the wire when the last answer was full (the server has a backlog), so
+     * that free workers do not wait a whole round trip per batch. */
+    host_claim claims[HOST_MAX_CLAIMS];
+    bool poll_backlog;       /* the last claim got every state it asked for */
     int64_t poll_next_ms;
-    int64_t poll_sent_ms;
     int poll_failures;
-    int64_t poll_cancel_ms;  /* cancel the in-flight claim at this time (0: keep it) */
-    bool poll_cancelling;    /* the claim's failure is our own cancel, not an error */
 
     bool lease_enabled;
     bool lease_inflight;
@@ -114,7 +129,9 @@ const host_node *plugin_set_find(const plugin_set *set, const char *name);
 void host_claims_tick(host *h, int64_t now);
 int64_t host_claims_next_ms(const host *h);
 void host_register_now(host *h);
-/* The in-flight claim (if any) is stale: let an answer on the wire arrive for
+bool host_claims_inflight(const host *h);
+int64_t host_claims_cancel_ms(const host *h); /* earliest planned cancel, INT64_MAX: none */
+/* The in-flight claims (if any) are stale: let an answer on the wire arrive for
  * HOST_STALE_CLAIM_MS, then cancel it. */
 void host_claim_make_stale(host *h, int64_t now);
 #define HOST_STALE_CLAIM_MS 1000
@@ -122,6 +139,8 @@ void host_claim_make_stale(host *h, int64_t now);
 /* host_states.c: dispatch, secrets, children */
 void host_states_dispatch(host *h, int64_t now);
 void host_states_reap(host *h);
+void host_states_zygote_events(host *h);
+int host_zygote_ensure(host *h);
 void host_states_readable(host *h, int fd);
 void host_states_tick(host *h, int64_t now);
 int64_t host_states_next_ms(const host *h);

@@ -13,6 +13,8 @@
 
 #define BACKOFF_CAP_MS 30000
 #define REQUEST_TIMEOUT_MS 60000
+/* A report still undelivered this long after it was spooled is fsync'ed. */
+#define SPOOL_SYNC_DELAY_MS 100
 
 static const char *endpoint(host_report_kind kind)
 {
@@ -145,6 +147,7 @@ void host_report_create(host *h, hstate *s, const char *state_id, const char *no
     if (s)
         s->report = r;
     r->file = host_spool_write(h->spool_dir, state_id, node, r->path, body);
+    r->sync_ms = exo_mono_ms() + SPOOL_SYNC_DELAY_MS;
     if (!r->file)
         log_error("state %s: cannot write the spool (%m); delivering from memory only", state_id);
     deliver(h, r);
@@ -169,6 +172,7 @@ static void replay_one(void *arg, const char *file, json_object *entry)
         log_error("spool: out of memory replaying %s", file);
         return;
     }
+    r->synced = true; /* it was found on disk; whether it is durable is the kernel's */
     log_info("spool: delivering the stored report of state %s (%s)", r->state_id, r->path);
     deliver(h, r);
 }
@@ -180,18 +184,50 @@ void host_reports_replay(host *h)
         log_warn("spool: cannot read %s: %m", h->spool_dir);
 }
 
+static bool needs_sync(const report *r, int64_t now)
+{
+    return r->file && !r->synced && now >= r->sync_ms;
+}
+
+/* One batch of fsyncs for the reports the state manager has not taken yet. */
+static void sync_spool(host *h, int64_t now)
+{
+    size_t n = 0;
+    for (report *r = h->reports; r; r = r->next)
+        n += needs_sync(r, now);
+    if (n == 0)
+        return;
+    char **files = malloc(n * sizeof *files);
+    if (!files)
+        return; /* tried again at the next tick */
+    size_t i = 0;
+    for (report *r = h->reports; r && i < n; r = r->next)
+        if (needs_sync(r, now))
+            files[i++] = r->file;
+    if (host_spool_sync(h->spool_dir, files, i) < 0)
+        log_warn("spool: fsync failed (%m); the reports stay in the spool");
+    free(files);
+    for (report *r = h->reports; r; r = r->next)
+        if (needs_sync(r, now))
+            r->synced = true;
+}
+
 void host_reports_tick(host *h, int64_t now)
 {
     for (report *r = h->reports; r; r = r->next)
         if (!r->inflight && now >= r->next_ms)
             deliver(h, r);
+    sync_spool(h, now);
 }
 
 int64_t host_reports_next_ms(const host *h)
 {
     int64_t next = INT64_MAX;
-    for (const report *r = h->reports; r; r = r->next)
+    for (const report *r = h->reports; r; r = r->next) {
         if (!r->inflight && r->next_ms < next)
             next = r->next_ms;
+        if (r->file && !r->synced && r->sync_ms < next)
+            next = r->sync_ms;
+    }
     return next;
 }

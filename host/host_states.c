@@ -115,7 +115,12 @@ static void start_child(host *h, hstate *s)
     host_job job = {s->node, s->id, s->identifier, s->valid_inputs, s->secrets};
     char err[512];
     s->start_ms = exo_mono_ms();
-    if (host_run_start(&s->run, &job, &s->node->sandbox, h->runner, h->scratch_dir, err,
+    if (host_zygote_ensure(h) < 0) {
+        finish_errored(h, s, "the host could not start the state: its fork server cannot be "
+                             "started (see the host log)");
+        return;
+    }
+    if (host_run_start(&s->run, &job, &s->node->sandbox, h->zygote, h->scratch_dir, err,
                        sizeof err) < 0) {
         char msg[600];
         snprintf(msg, sizeof msg, "the host could not start the state: %s", err);
@@ -124,7 +129,8 @@ static void start_child(host *h, hstate *s)
     }
     s->has_run = true;
     s->phase = PH_RUNNING;
-    log_debug("state %s node %s: started (pid %ld)", s->id, s->node_name, (long)s->run.pid);
+    log_debug("state %s node %s: started (token %llu)", s->id, s->node_name,
+              (unsigned long long)s->run.token);
     /* The child has its copy; the parent's copy of the secrets is no longer needed. */
     if (s->secrets) {
         json_object_object_foreach(s->secrets, key, value)
@@ -245,25 +251,83 @@ void host_states_dispatch(host *h, int64_t now)
     }
 }
 
-static hstate *find_by_pid(host *h, pid_t pid)
+static hstate *find_by_token(host *h, uint64_t token)
 {
     for (hstate *s = h->states; s; s = s->next)
-        if (s->has_run && s->run.pid == pid)
+        if (s->has_run && s->run.token == token && s->run.zygote == h->zygote)
             return s;
     return NULL;
 }
 
+int host_zygote_ensure(host *h)
+{
+    if (h->zygote)
+        return 0;
+    char err[512];
+    if (!(h->zygote = host_zygote_start(h->runner, err, sizeof err))) {
+        log_error("cannot start the fork server: %s", err);
+        return -1;
+    }
+    log_debug("fork server started (pid %ld)", (long)host_zygote_pid(h->zygote));
+    return 0;
+}
+
+/* The fork server is gone: its running states died with it (parent-death signal). */
+static void zygote_lost(host *h)
+{
+    char how[128], reason[256];
+    host_zygote_await_end(h->zygote, 200);
+    host_zygote_describe_end(h->zygote, how, sizeof how);
+    snprintf(reason, sizeof reason,
+             "the host's fork server ended (%s) while the state ran; its process was killed "
+             "with it",
+             how);
+    size_t n = 0;
+    for (hstate *s = h->states; s; s = s->next)
+        if (s->has_run && s->run.zygote == h->zygote && !s->run.exited) {
+            host_run_lost(&s->run, reason);
+            n++;
+        }
+    log_error("the fork server ended (%s); %zu running state(s) reported errored; a new "
+              "one is started for the next state",
+              how, n);
+    /* Started lazily by start_child: a server that cannot start at all costs one
+     * errored state each time, never a busy loop of restarts. */
+    host_zygote_free(h->zygote);
+    h->zygote = NULL;
+}
+
+void host_states_zygote_events(host *h)
+{
+    while (h->zygote) {
+        host_zygote_exit ex;
+        int rc = host_zygote_next(h->zygote, &ex);
+        if (rc == 0)
+            return;
+        if (rc < 0) {
+            zygote_lost(h);
+            return;
+        }
+        hstate *s = find_by_token(h, ex.token);
+        if (s)
+            host_run_reaped(&s->run, &ex);
+    }
+}
+
+/* Only the fork server (and orphans that escaped it) are the host's children. */
 void host_states_reap(host *h)
 {
     for (;;) {
         int status = 0;
-        struct rusage ru;
-        pid_t pid = wait4(-1, &status, WNOHANG, &ru);
+        pid_t pid = waitpid(-1, &status, WNOHANG);
         if (pid <= 0)
             return;
-        hstate *s = find_by_pid(h, pid);
-        if (s)
-            host_run_reaped(&s->run, status, &ru);
+        if (h->zygote && pid == host_zygote_pid(h->zygote)) {
+            host_zygote_reaped(h->zygote, status);
+            host_states_zygote_events(h); /* what it reported before it died */
+            if (h->zygote)
+                zygote_lost(h);
+        }
     }
 }
 

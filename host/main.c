@@ -6,6 +6,7 @@
 #include <string.h>
 
 #include "child.h"
+#include "zygote.h"
 #include "config.h"
 #include "host.h"
 #include "log.h"
@@ -74,9 +75,9 @@ static int load(const char *conf_path, host_conf *conf, host_node **nodes, size_
 
 int main(int argc, char **argv)
 {
-    /* Internal: the process of one state (see child.h); started by the host only. */
-    if (argc == 2 && strcmp(argv[1], "--run-state") == 0)
-        host_runner_main();
+    /* Internal: the fork server (zygote.h) when exo-host-runner is not installed. */
+    if (argc == 2 && strcmp(argv[1], "--zygote") == 0)
+        host_zygote_serve(HOST_ZYGOTE_FD);
     static const struct option opts[] = {{"config", required_argument, NULL, 'c'},
                                          {"check", no_argument, NULL, 'k'},
                                          {"describe", required_argument, NULL, 'd'},

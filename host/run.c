@@ -13,6 +13,7 @@
 
 #include "clock.h"
 #include "log.h"
+#include "scratch.h"
 #include "validate.h"
 
 #define FORWARD_LIMIT (4 * 1024) /* printed bytes copied into the host log per state */
@@ -62,30 +63,26 @@ static int write_all_fd(int fd, const char *s, size_t len)
 }
 
 int host_run_start(host_run *r, const host_job *job, const host_sandbox_conf *sb,
-                   const char *runner, const char *scratch_root, char *err, size_t errlen)
+                   host_zygote *zygote, const char *scratch_root, char *err, size_t errlen)
 {
     memset(r, 0, sizeof *r);
     r->result_fd = r->output_fd = -1;
     r->pid = -1;
     r->sb = *sb;
+    r->zygote = zygote;
     int res[2] = {-1, -1}, outp[2] = {-1, -1}, jobp[2] = {-1, -1};
     char *job_text = NULL;
-    size_t n = strlen(scratch_root) + 32;
-    r->scratch = malloc(n);
-    if (asprintf(&r->log_prefix, "state %s (%s)", job->state_id, job->node->name) < 0)
+    if (asprintf(&r->log_prefix, "state %s (%s)", job->state_id, job->node->name) < 0) {
         r->log_prefix = NULL;
-    if (!r->scratch || !r->log_prefix) {
         snprintf(err, errlen, "out of memory");
         goto fail;
     }
-    snprintf(r->scratch, n, "%s/state-XXXXXX", scratch_root);
-    if (!mkdtemp(r->scratch)) {
-        snprintf(err, errlen, "cannot create scratch directory in %s: %s", scratch_root,
-                 strerror(errno));
-        free(r->scratch);
-        r->scratch = NULL;
+    if (!(r->scratch_root = strdup(scratch_root))) {
+        snprintf(err, errlen, "out of memory");
         goto fail;
     }
+    if (!(r->scratch = host_scratch_take(scratch_root, err, errlen)))
+        goto fail;
     if (!(job_text = host_job_serialize(job, sb, r->scratch))) {
         snprintf(err, errlen, "out of memory");
         goto fail;
@@ -94,49 +91,35 @@ int host_run_start(host_run *r, const host_job *job, const host_sandbox_conf *sb
         snprintf(err, errlen, "pipe: %s", strerror(errno));
         goto fail;
     }
-    fflush(NULL);
-    r->started_ms = exo_mono_ms();
-    r->deadline_ms = r->started_ms + sb->timeout_ms;
-    pid_t pid = fork();
-    if (pid < 0) {
-        snprintf(err, errlen, "fork: %s", strerror(errno));
+    if (fcntl(res[0], F_SETFL, O_NONBLOCK) < 0 || fcntl(outp[0], F_SETFL, O_NONBLOCK) < 0) {
+        snprintf(err, errlen, "fcntl(O_NONBLOCK): %s", strerror(errno));
         goto fail;
     }
-    if (pid == 0) {
-        close(res[0]);
-        close(outp[0]);
-        close(jobp[1]);
-        host_child_exec(runner, jobp[0], res[1], outp[1]);
-    }
-    setpgid(pid, pid); /* also done by the child: whichever runs first wins */
-    r->pid = pid;
+    r->started_ms = exo_mono_ms();
+    r->deadline_ms = r->started_ms + sb->timeout_ms;
+    /* Only the descriptors travel; the job (inputs, secrets) goes straight from
+     * here to the state's process through the pipe. */
+    r->token = host_zygote_spawn(zygote, sb->user, jobp[0], res[1], outp[1], err, errlen);
+    if (!r->token)
+        goto fail;
     close_fd(&res[1]);
     close_fd(&outp[1]);
     close_fd(&jobp[0]);
     r->result_fd = res[0];
     r->output_fd = outp[0];
     res[0] = outp[0] = -1;
-    /* The runner reads its whole job first; a runner that died early shows up as
-     * EPIPE here (SIGPIPE is ignored) and as its exit status later. */
-    if (write_all_fd(jobp[1], job_text, strlen(job_text)) < 0)
+    /* The process reads its whole job first; one that died early shows up as EPIPE
+     * here (SIGPIPE is ignored) and as its exit status later.  A pipe that holds the
+     * whole job spares the loop from waiting for the process to start reading. */
+    size_t job_len = strlen(job_text);
+    if (job_len >= 65536 && job_len <= 1024 * 1024)
+        (void)fcntl(jobp[1], F_SETPIPE_SZ, (int)job_len + 1); /* best effort */
+    if (write_all_fd(jobp[1], job_text, job_len) < 0)
         log_debug("state %s: job not fully written: %s", job->state_id, strerror(errno));
     close_fd(&jobp[1]);
     explicit_bzero(job_text, strlen(job_text));
     free(job_text);
-    job_text = NULL;
-    if (fcntl(r->result_fd, F_SETFL, O_NONBLOCK) < 0 ||
-        fcntl(r->output_fd, F_SETFL, O_NONBLOCK) < 0) {
-        /* Blocking reads would stall the loop: give this state up. */
-        snprintf(err, errlen, "fcntl(O_NONBLOCK): %s", strerror(errno));
-        kill_group(r);
-        waitpid(pid, NULL, 0);
-        r->pid = -1;
-        goto fail_parent;
-    }
     return 0;
-fail_parent:
-    host_run_cleanup(r);
-    return -1;
 fail:
     for (int i = 0; i < 2; i++) {
         close_fd(&res[i]);
@@ -153,10 +136,8 @@ fail:
 
 static void kill_group(host_run *r)
 {
-    if (r->pid > 0 && !r->exited) {
-        kill(-r->pid, SIGKILL);
-        kill(r->pid, SIGKILL);
-    }
+    if (r->token && !r->exited)
+        host_zygote_kill(r->zygote, r->token);
 }
 
 static size_t output_limit(const host_run *r)
@@ -253,15 +234,23 @@ void host_run_on_readable(host_run *r, int fd)
         read_output(r);
 }
 
-void host_run_reaped(host_run *r, int status, const struct rusage *ru)
+void host_run_reaped(host_run *r, const host_zygote_exit *ex)
 {
     r->exited = true;
-    r->status = status;
+    r->pid = ex->pid;
+    r->status = ex->status;
     r->exited_ms = exo_mono_ms();
-    if (ru)
-        r->ru = *ru;
-    /* Stray processes of the group (if fork was allowed) die with it. */
-    kill(-r->pid, SIGKILL);
+    r->ru = ex->ru;
+    if (ex->start_errno)
+        snprintf(r->lost, sizeof r->lost, "the host could not start the state: fork: %s",
+                 strerror(ex->start_errno));
+}
+
+void host_run_lost(host_run *r, const char *reason)
+{
+    r->exited = true;
+    r->exited_ms = exo_mono_ms();
+    snprintf(r->lost, sizeof r->lost, "%s", reason);
 }
 
 void host_run_check_deadline(host_run *r, int64_t now_ms)
@@ -398,6 +387,10 @@ void host_run_outcome(const host_run *r, const host_node *node, host_outcome *ou
 {
     memset(out, 0, sizeof *out);
     char msg[256], size[32];
+    if (r->lost[0]) {
+        host_outcome_errored(out, r->lost);
+        return;
+    }
     if (r->killed_by_host) {
         host_outcome_errored(out, "host shutting down: the state did not finish within the "
                                   "grace period");
@@ -439,11 +432,13 @@ void host_run_cleanup(host_run *r)
     close_fd(&r->result_fd);
     close_fd(&r->output_fd);
     if (r->scratch) {
-        if (host_remove_tree(r->scratch) < 0 && errno != ENOENT)
-            log_warn("cannot remove scratch directory %s: %s", r->scratch, strerror(errno));
-        free(r->scratch);
+        /* A process that may have escaped the group could still write to it. */
+        bool reusable = r->exited && !r->lost[0] && r->sb.processes == 0;
+        host_scratch_return(r->scratch_root, r->scratch, reusable);
         r->scratch = NULL;
     }
+    free(r->scratch_root);
+    r->scratch_root = NULL;
     free(r->result);
     r->result = NULL;
     free(r->log_prefix);

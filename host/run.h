@@ -16,6 +16,7 @@
 
 #include "child.h"
 #include "config.h"
+#include "zygote.h"
 
 typedef enum {
     HOST_REPORT_EXECUTED,
@@ -32,10 +33,13 @@ typedef struct host_outcome {
 } host_outcome;
 
 typedef struct host_run {
-    pid_t pid;
+    host_zygote *zygote; /* the fork server that started (and reaps) the process */
+    uint64_t token;      /* the process's name in the fork server's messages */
+    pid_t pid;           /* known once it exited; -1 before */
     int result_fd; /* -1 once closed */
     int output_fd;
     char *scratch;
+    char *scratch_root;
     char *log_prefix; /* "state <id> (<node>)" for forwarded output */
     host_sandbox_conf sb;
     int64_t started_ms;
@@ -53,19 +57,25 @@ typedef struct host_run {
     bool timed_out;
     bool output_exceeded;
     bool killed_by_host; /* shutdown grace expired */
+    char lost[256];      /* why the process never ran or was lost ("" = it was not) */
 } host_run;
 
-/* Forks and execs the state runner (see child.h; runner NULL: this program's
- * --run-state mode) and hands it the job.  scratch_root: directory in which the
+/* Asks the fork server for the state's process (see zygote.h, child.h) and hands
+ * that process the job through a pipe.  scratch_root: directory in which the
  * private scratch directory is created. */
 int host_run_start(host_run *r, const host_job *job, const host_sandbox_conf *sb,
-                   const char *runner, const char *scratch_root, char *err, size_t errlen);
+                   host_zygote *zygote, const char *scratch_root, char *err, size_t errlen);
 
 /* Reads what is available on fd (one of the run's pipes).  Kills the child when the
  * output limit is exceeded. */
 void host_run_on_readable(host_run *r, int fd);
 
-void host_run_reaped(host_run *r, int status, const struct rusage *ru);
+/* The fork server reported the process's end (or that it could not be created). */
+void host_run_reaped(host_run *r, const host_zygote_exit *ex);
+
+/* The process is gone without an exit status (its fork server died): reason is
+ * the outcome's text. */
+void host_run_lost(host_run *r, const char *reason);
 
 /* Kills the child's process group when its deadline has passed. */
 void host_run_check_deadline(host_run *r, int64_t now_ms);

@@ -1,15 +1,17 @@
-/* exo-host-runner: the process of one state, started by exo-host (see child.h).
- * A separate, small program so that it starts fast: it is linked without libcurl. */
+/* exo-host-runner: exo-host's fork server, the parent of every state's process
+ * (see zygote.h and child.h).  A separate, small program (linked without libcurl)
+ * whose memory never held the host's credentials. */
 #include <stdio.h>
 #include <string.h>
 
 #include "child.h"
+#include "zygote.h"
 
 int main(int argc, char **argv)
 {
-    if (argc == 2 && strcmp(argv[1], "--run-state") == 0)
-        host_runner_main();
-    fprintf(stderr, "exo-host-runner is started by exo-host for each state; "
-                    "it is not meant to be run by hand\n");
+    if (argc == 2 && strcmp(argv[1], "--zygote") == 0)
+        host_zygote_serve(HOST_ZYGOTE_FD);
+    fprintf(stderr, "exo-host-runner is started by exo-host; it is not meant to be run by "
+                    "hand\n");
     return 2;
 }

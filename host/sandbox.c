@@ -3,7 +3,9 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <grp.h>
+#include <linux/filter.h>
 #include <linux/landlock.h>
+#include <linux/seccomp.h>
 #include <pwd.h>
 #include <sched.h>
 #include <seccomp.h>
@@ -13,6 +15,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/prctl.h>
+#include <sys/mman.h>
 #include <sys/resource.h>
 #include <sys/syscall.h>
 #include <unistd.h>
@@ -101,7 +104,8 @@ static int set_limit(int resource, rlim_t soft, rlim_t hard, const char *name, c
     return 0;
 }
 
-/* Users already resolved in this process (an NSS lookup costs ~0.1 ms). */
+/* Users already resolved in this process (an NSS lookup costs ~0.1 ms); filled in
+ * the fork server so that every state's process inherits it. */
 static struct {
     char name[64];
     uid_t uid;
@@ -135,6 +139,14 @@ static int lookup_user(const char *name, uid_t *uid, gid_t *gid)
     return 0;
 }
 
+void host_sandbox_warm_user(const char *name)
+{
+    uid_t uid;
+    gid_t gid;
+    if (geteuid() == 0 && name && name[0])
+        (void)lookup_user(name, &uid, &gid); /* only the cache entry is wanted */
+}
+
 static int drop_user(const host_sandbox_conf *sb, const char *scratch, bool *dropped, char *err,
                      size_t errlen)
 {
@@ -147,9 +159,16 @@ static int drop_user(const host_sandbox_conf *sb, const char *scratch, bool *dro
         snprintf(err, errlen, "user '%s' does not exist", sb->user);
         return -1;
     }
+    pid_t parent = getppid();
     if (chown(scratch, uid, gid) < 0 || setgroups(0, NULL) < 0 || setgid(gid) < 0 ||
         setuid(uid) < 0) {
         snprintf(err, errlen, "cannot switch to user '%s': %s", sb->user, strerror(errno));
+        return -1;
+    }
+    /* A change of credentials clears the parent-death signal: set it again (and
+     * make sure the parent did not die in between). */
+    if (prctl(PR_SET_PDEATHSIG, SIGKILL) < 0 || getppid() != parent) {
+        snprintf(err, errlen, "PR_SET_PDEATHSIG after the user switch failed");
         return -1;
     }
     *dropped = true;
@@ -313,7 +332,10 @@ static scmp_filter_ctx build_filter(const host_sandbox_conf *sb, char *err, size
         snprintf(err, errlen, "seccomp_init failed");
         return NULL;
     }
-    int rc = 0;
+    /* A binary tree instead of a linear chain of comparisons: the kernel evaluates
+     * the filter for every system call number when it is attached (its action
+     * cache), and at every call. */
+    int rc = seccomp_attr_set(f, SCMP_FLTATR_CTL_OPTIMIZE, 2);
     for (const char *const *s = always_blocked; *s; s++)
         rc |= trap(f, *s);
     if (!sb->network)
@@ -328,16 +350,64 @@ static scmp_filter_ctx build_filter(const host_sandbox_conf *sb, char *err, size
     return f;
 }
 
-static int apply_seccomp(const host_sandbox_conf *sb, char *err, size_t errlen)
+/* The filters compiled to BPF once, in the fork server, before any state's process
+ * is forked (libseccomp's compilation costs more than the rest of the sandbox):
+ * [network][processes > 0].  Written once by host_sandbox_prepare, then read-only. */
+static struct sock_fprog prepared[2][2];
+
+/* Compiles f into memory (libseccomp exports only to a descriptor). */
+static int export_bpf(scmp_filter_ctx f, struct sock_fprog *out, char *err, size_t errlen)
+{
+    int fd = memfd_create("exo-seccomp", MFD_CLOEXEC);
+    if (fd < 0) {
+        snprintf(err, errlen, "memfd_create: %s", strerror(errno));
+        return -1;
+    }
+    int rc = seccomp_export_bpf(f, fd);
+    off_t size = rc == 0 ? lseek(fd, 0, SEEK_END) : -1;
+    struct sock_filter *prog = size > 0 ? malloc((size_t)size) : NULL;
+    if (rc != 0 || size <= 0 || size % (off_t)sizeof *prog != 0 || !prog ||
+        pread(fd, prog, (size_t)size, 0) != (ssize_t)size) {
+        snprintf(err, errlen, "seccomp_export_bpf failed");
+        free(prog);
+        close(fd);
+        return -1;
+    }
+    close(fd);
+    out->filter = prog;
+    out->len = (unsigned short)((size_t)size / sizeof *prog);
+    return 0;
+}
+
+int host_sandbox_prepare(char *err, size_t errlen)
 {
     init_trapped_names();
-    struct sigaction sa;
-    memset(&sa, 0, sizeof sa);
-    sa.sa_sigaction = on_sigsys;
-    sa.sa_flags = SA_SIGINFO;
-    if (sigaction(SIGSYS, &sa, NULL) < 0) {
-        snprintf(err, errlen, "sigaction(SIGSYS): %s", strerror(errno));
-        return -1;
+    for (int net = 0; net < 2; net++)
+        for (int procs = 0; procs < 2; procs++) {
+            host_sandbox_conf sb;
+            host_sandbox_defaults(&sb);
+            sb.network = net;
+            sb.processes = procs;
+            scmp_filter_ctx f = build_filter(&sb, err, errlen);
+            if (!f)
+                return -1;
+            int rc = export_bpf(f, &prepared[net][procs], err, errlen);
+            seccomp_release(f);
+            if (rc < 0)
+                return -1;
+        }
+    return 0;
+}
+
+static int load_filter(const host_sandbox_conf *sb, char *err, size_t errlen)
+{
+    const struct sock_fprog *prog = &prepared[sb->network ? 1 : 0][sb->processes > 0 ? 1 : 0];
+    if (prog->filter) {
+        if (prctl(PR_SET_SECCOMP, SECCOMP_MODE_FILTER, prog, 0, 0) < 0) {
+            snprintf(err, errlen, "seccomp: %s", strerror(errno));
+            return -1;
+        }
+        return 0;
     }
     scmp_filter_ctx f = build_filter(sb, err, errlen);
     if (!f)
@@ -349,6 +419,20 @@ static int apply_seccomp(const host_sandbox_conf *sb, char *err, size_t errlen)
         return -1;
     }
     return 0;
+}
+
+static int apply_seccomp(const host_sandbox_conf *sb, char *err, size_t errlen)
+{
+    init_trapped_names();
+    struct sigaction sa;
+    memset(&sa, 0, sizeof sa);
+    sa.sa_sigaction = on_sigsys;
+    sa.sa_flags = SA_SIGINFO;
+    if (sigaction(SIGSYS, &sa, NULL) < 0) {
+        snprintf(err, errlen, "sigaction(SIGSYS): %s", strerror(errno));
+        return -1;
+    }
+    return load_filter(sb, err, errlen);
 }
 
 static int install_crash_handlers(char *err, size_t errlen)

@@ -27,6 +27,15 @@
 int host_sandbox_enter(const host_sandbox_conf *sb, const char *scratch, char *err,
                        size_t errlen);
 
+/* In the fork server, before any fork: compiles the seccomp filters to BPF once
+ * (states then load them with one prctl), resolves nothing else.  On failure the
+ * filters are built per state. */
+int host_sandbox_prepare(char *err, size_t errlen);
+
+/* In the fork server: resolves sandbox.user once so that the children inherit the
+ * answer (no-op unless running as root). */
+void host_sandbox_warm_user(const char *name);
+
 /* Logs once, at start, which layers this kernel/build cannot provide. */
 void host_sandbox_log_layers(void);
 

@@ -32,12 +32,43 @@ int host_mkdirs(const char *path, mode_t mode)
     return rc;
 }
 
+/* Files of delivered entries, moved aside to <dir>.spare/ to be written again:
+ * creating and deleting a file per state costs more on ext4 than rewriting one
+ * (inode allocation).  One spool per host process, and the host is single-threaded. */
+#define SPARE_MAX 64
+static char *spare[SPARE_MAX];
+static size_t n_spare;
+static char *spare_dir; /* NULL: files are deleted, not kept */
+
+/* Spare files of an earlier run are not known to this one: remove them. */
+static void remove_old_spares(const char *dir)
+{
+    DIR *d = opendir(dir);
+    if (!d)
+        return;
+    struct dirent *e;
+    while ((e = readdir(d)))
+        if (e->d_name[0] != '.' && unlinkat(dirfd(d), e->d_name, 0) < 0)
+            log_warn("spool: cannot remove %s/%s: %m", dir, e->d_name);
+    closedir(d);
+}
+
 int host_spool_init(const char *dir, char *err, size_t errlen)
 {
     if (host_mkdirs(dir, 0700) < 0) {
         snprintf(err, errlen, "cannot create spool directory %s: %s", dir, strerror(errno));
         return -1;
     }
+    host_spool_release();
+    free(spare_dir);
+    if (asprintf(&spare_dir, "%s.spare", dir) < 0)
+        spare_dir = NULL;
+    if (spare_dir && host_mkdirs(spare_dir, 0700) < 0) {
+        free(spare_dir); /* an optimisation only: delete delivered entries instead */
+        spare_dir = NULL;
+    }
+    if (spare_dir)
+        remove_old_spares(spare_dir);
     return 0;
 }
 
@@ -51,6 +82,34 @@ static int write_all(int fd, const char *s, size_t len)
             return -1;
         s += n;
         len -= (size_t)n;
+    }
+    return 0;
+}
+
+/* Writes text over the file's old content.  A shorter text is padded with spaces
+ * (JSON allows trailing white space) instead of truncating the file: on ext4 a
+ * truncated and rewritten file is flushed at close (auto_da_alloc), which costs
+ * more than the rest of the write. */
+static int write_padded(int fd, const char *text, size_t len)
+{
+    struct stat st;
+    if (fstat(fd, &st) < 0)
+        return -1;
+    size_t old = (size_t)st.st_size;
+    if (old > 2 * len + 4096) { /* much larger: not worth rewriting */
+        if (ftruncate(fd, 0) < 0)
+            return -1;
+        old = 0;
+    }
+    if (write_all(fd, text, len) < 0)
+        return -1;
+    char spaces[512];
+    memset(spaces, ' ', sizeof spaces);
+    for (size_t left = old > len ? old - len : 0; left > 0;) {
+        size_t n = left < sizeof spaces ? left : sizeof spaces;
+        if (write_all(fd, spaces, n) < 0)
+            return -1;
+        left -= n;
     }
     return 0;
 }
@@ -82,17 +141,21 @@ char *host_spool_write(const char *dir, const char *state_id, const char *node, 
     int fd = -1;
     if (asprintf(&file, "%s/%013lld-%06u.json", dir, (long long)exo_now_ms(), seq++ % 1000000) < 0)
         file = NULL;
-    if (!file || asprintf(&tmp, "%s.tmp", file) < 0)
+    if (!file)
         goto fail;
-    fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
-    if (fd < 0 || write_all(fd, text, strlen(text)) < 0 || fsync(fd) < 0)
+    if (n_spare > 0)
+        tmp = spare[--n_spare];
+    else if (asprintf(&tmp, "%s.tmp", file) < 0)
+        goto fail;
+    fd = open(tmp, O_WRONLY | O_CREAT | O_CLOEXEC, 0600);
+    if (fd < 0 || write_padded(fd, text, strlen(text)) < 0)
         goto fail;
     if (close(fd) < 0) {
         fd = -1;
         goto fail;
     }
     fd = -1;
-    if (rename(tmp, file) < 0 || fsync_dir(dir) < 0)
+    if (rename(tmp, file) < 0)
         goto fail;
     free(tmp);
     json_object_put(entry);
@@ -111,9 +174,47 @@ fail: {
 }
 }
 
+int host_spool_sync(const char *dir, char *const *files, size_t n)
+{
+    int rc = 0;
+    for (size_t i = 0; i < n; i++) {
+        int fd = open(files[i], O_RDONLY | O_CLOEXEC);
+        if (fd < 0) {
+            if (errno != ENOENT) /* already delivered and removed: nothing to keep */
+                rc = -1;
+            continue;
+        }
+        if (fsync(fd) < 0)
+            rc = -1;
+        close(fd);
+    }
+    if (fsync_dir(dir) < 0)
+        rc = -1;
+    return rc;
+}
+
 int host_spool_remove(const char *file)
 {
+    char *aside = NULL;
+    const char *base = strrchr(file, '/');
+    if (spare_dir && n_spare < SPARE_MAX &&
+        asprintf(&aside, "%s/%s", spare_dir, base ? base + 1 : file) >= 0) {
+        if (rename(file, aside) == 0) {
+            spare[n_spare++] = aside;
+            return 0;
+        }
+        free(aside);
+    }
     return unlink(file) < 0 && errno != ENOENT ? -1 : 0;
+}
+
+void host_spool_release(void)
+{
+    while (n_spare > 0) {
+        char *file = spare[--n_spare];
+        unlink(file);
+        free(file);
+    }
 }
 
 static int by_name(const struct dirent **a, const struct dirent **b)

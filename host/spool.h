@@ -2,7 +2,11 @@
  * attempt and removed once the state manager answered it for good (2xx or a final
  * 4xx).  Files found at start-up are replayed, so a kill -9 loses no finished result.
  * File format (JSON): {"state_id": ..., "node": ..., "path": "/v0/namespace/ns/state/ID/executed",
- * "body": {...}}.  Writes are atomic (temporary file, fsync, rename, fsync of the dir). */
+ * "body": {...}}, possibly followed by spaces (a reused file is not truncated).  Writes are atomic (temporary file, rename) and survive the host's
+ * death at once (the page cache is the kernel's); surviving the machine's needs an
+ * fsync, which costs about a millisecond: the host calls host_spool_sync for the
+ * reports that are still undelivered shortly after they were written, in one batch
+ * (a report the state manager has acknowledged needs no fsync at all). */
 #ifndef EXO_HOST_SPOOL_H
 #define EXO_HOST_SPOOL_H
 
@@ -16,7 +20,15 @@ int host_spool_init(const char *dir, char *err, size_t errlen);
 char *host_spool_write(const char *dir, const char *state_id, const char *node, const char *path,
                        json_object *body);
 
+/* fsync of the n files (missing ones are skipped) and then of dir. */
+int host_spool_sync(const char *dir, char *const *files, size_t n);
+
+/* The entry was delivered: it is no longer an entry (its file may be kept aside,
+ * under another name that replay ignores, to be written again). */
 int host_spool_remove(const char *file);
+
+/* Deletes the files kept aside (host shutdown). */
+void host_spool_release(void);
 
 /* Calls fn for each spooled entry in the order they were written. */
 typedef void (*host_spool_fn)(void *arg, const char *file, json_object *entry);

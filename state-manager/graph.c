@@ -5,6 +5,7 @@
 #include <ctype.h>
 #include <stdarg.h>
 #include <stdio.h>
+#include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -186,6 +187,7 @@ void exo_graph_free(exo_graph *g)
     if (g->triggers)
         json_object_put(g->triggers);
     free(g->ancestors);
+    free(g->ident_order);
     free(g);
 }
 
@@ -347,6 +349,15 @@ static void parse_nodes(exo_reqcheck *rc, json_object *body, exo_graph *g)
     if (exo_req_array(rc, body, "nodes", "body", 1, &nodes) != 0)
         return;
     size_t count = json_object_array_length(nodes);
+    if (count > EXO_GRAPH_MAX_NODES) {
+        /* validation holds node_count^2 bytes while it runs: refuse what would not fit */
+        char msg[96];
+        snprintf(msg, sizeof msg, "A graph template can have at most %d nodes, got %zu", EXO_GRAPH_MAX_NODES, count);
+        json_object *input = json_object_new_int64((int64_t)count);
+        exo_reqcheck_value_error(rc, "body.nodes", msg, input);
+        json_object_put(input);
+        return;
+    }
     g->nodes = calloc(count ? count : 1, sizeof *g->nodes);
     if (!g->nodes) {
         add_oom(rc);
@@ -494,6 +505,8 @@ static void parse_triggers(exo_reqcheck *rc, json_object *body, exo_graph *g)
         add_oom(rc);
 }
 
+static int build_ident_index(exo_graph *g);
+
 exo_graph *exo_graph_from_body(json_object *body, exo_reqcheck *rc)
 {
     size_t errors_before = rc->errors ? json_object_array_length(rc->errors) : 0;
@@ -527,6 +540,9 @@ exo_graph *exo_graph_from_body(json_object *body, exo_reqcheck *rc)
     parse_store_config(rc, body, g);
     parse_triggers(rc, body, g);
     size_t errors_after = rc->errors ? json_object_array_length(rc->errors) : 0;
+    if (errors_after == errors_before && !rc->oom && build_ident_index(g) != 0)
+        add_oom(rc);
+    errors_after = rc->errors ? json_object_array_length(rc->errors) : 0;
     if (errors_after != errors_before || rc->oom) {
         exo_graph_free(g);
         return NULL;
@@ -621,11 +637,53 @@ json_object *exo_graph_to_json(const exo_graph *g, int full)
 
 /* ------------------------------------------------------------------ lookups */
 
+/* Orders node indices by (identifier, index); nodes without identifier sort first. */
+static int ident_cmp(const void *x, const void *y, void *ctx)
+{
+    const exo_graph *g = ctx;
+    int a = *(const int *)x, b = *(const int *)y;
+    const char *ia = g->nodes[a].identifier ? g->nodes[a].identifier : "";
+    const char *ib = g->nodes[b].identifier ? g->nodes[b].identifier : "";
+    int c = strcmp(ia, ib);
+    return c ? c : (a > b) - (a < b);
+}
+
+/* Builds g->ident_order so that lookups are O(log n): graphs have up to
+ * EXO_GRAPH_MAX_NODES nodes and up to millions of next_nodes entries. */
+static int build_ident_index(exo_graph *g)
+{
+    free(g->ident_order);
+    g->ident_order = malloc((g->node_count + 1) * sizeof *g->ident_order);
+    if (!g->ident_order)
+        return -1;
+    for (size_t i = 0; i < g->node_count; i++)
+        g->ident_order[i] = (int)i;
+    qsort_r(g->ident_order, g->node_count, sizeof *g->ident_order, ident_cmp, g);
+    return 0;
+}
+
 int exo_graph_find(const exo_graph *g, const char *identifier)
 {
-    for (size_t i = 0; i < g->node_count; i++)
-        if (g->nodes[i].identifier && strcmp(g->nodes[i].identifier, identifier) == 0)
-            return (int)i;
+    if (!g->ident_order) {
+        for (size_t i = 0; i < g->node_count; i++)
+            if (g->nodes[i].identifier && strcmp(g->nodes[i].identifier, identifier) == 0)
+                return (int)i;
+        return -1;
+    }
+    size_t lo = 0, hi = g->node_count; /* first position whose identifier >= identifier */
+    while (lo < hi) {
+        size_t mid = lo + (hi - lo) / 2;
+        const char *id = g->nodes[g->ident_order[mid]].identifier;
+        if (strcmp(id ? id : "", identifier) < 0)
+            lo = mid + 1;
+        else
+            hi = mid;
+    }
+    if (lo < g->node_count) {
+        const char *id = g->nodes[g->ident_order[lo]].identifier;
+        if (id && strcmp(id, identifier) == 0)
+            return g->ident_order[lo];
+    }
     return -1;
 }
 
@@ -635,7 +693,8 @@ int exo_graph_is_ancestor(const exo_graph *g, int node, int anc)
 {
     if (!g->ancestors || node < 0 || anc < 0 || (size_t)node >= g->node_count || (size_t)anc >= g->node_count)
         return 0;
-    return g->ancestors[(size_t)node * g->node_count + (size_t)anc];
+    size_t bit = (size_t)node * g->node_count + (size_t)anc;
+    return (g->ancestors[bit / 8] >> (bit % 8)) & 1;
 }
 
 json_object *exo_graph_ancestors_json(const exo_graph *g, int node)
@@ -697,7 +756,9 @@ typedef struct analysis {
     int *zero;               /* nodes with in-degree 0 */
     unsigned char *reached;  /* reachable from the root over parent edges */
     unsigned char *listed;   /* uniting node listed by a reached node */
-    unsigned char *dom;      /* n*n: dom[m*n+a] = a on every root path to m (a == m included) */
+    uint64_t *dom;           /* n rows of words bits: bit a of row m = a on every root path to m
+                                (a == m included) */
+    size_t words;            /* 64-bit words per dom row */
 } analysis;
 
 static void analysis_free(analysis *a)
@@ -767,80 +828,244 @@ static int analysis_reach(const exo_graph *g, analysis *a)
         return -1;
     if (a->root < 0)
         return 0;
+    /* worklist, O(n + E): a uniting node is reached when its target is reached and a
+       reached node lists it, whichever happens last */
+    size_t *by_target_first = calloc(n + 2, sizeof *by_target_first);
+    int *by_target = malloc((n + 1) * sizeof *by_target), *queue = malloc((n + 1) * sizeof *queue);
+    size_t *fill = malloc((n + 1) * sizeof *fill);
+    if (!by_target_first || !by_target || !queue || !fill) {
+        free(by_target_first);
+        free(by_target);
+        free(queue);
+        free(fill);
+        return -1;
+    }
+    for (size_t u = 0; u < n; u++)
+        if (a->target[u] >= 0)
+            by_target_first[a->target[u] + 1]++;
+    for (size_t v = 0; v < n; v++)
+        by_target_first[v + 1] += by_target_first[v];
+    memcpy(fill, by_target_first, n * sizeof *fill);
+    for (size_t u = 0; u < n; u++)
+        if (a->target[u] >= 0)
+            by_target[fill[a->target[u]]++] = (int)u;
+    size_t head = 0, tail = 0;
     a->reached[a->root] = 1;
-    for (int changed = 1; changed;) {
-        changed = 0;
-        for (size_t i = 0; i < n; i++) {
-            if (!a->reached[i])
+    queue[tail++] = a->root;
+    while (head < tail) {
+        size_t v = (size_t)queue[head++];
+        for (size_t k = 0; k < g->nodes[v].next_count; k++) {
+            int m = a->next[v][k];
+            if (m < 0 || a->reached[m])
                 continue;
-            for (size_t k = 0; k < g->nodes[i].next_count; k++) {
-                int m = a->next[i][k];
-                if (m < 0)
+            if (g->nodes[m].unites) {
+                a->listed[m] = 1;
+                if (a->target[m] < 0 || !a->reached[a->target[m]])
                     continue;
-                if (g->nodes[m].unites) {
-                    a->listed[m] = 1;
-                } else if (!a->reached[m]) {
-                    a->reached[m] = 1;
-                    changed = 1;
-                }
             }
+            a->reached[m] = 1;
+            queue[tail++] = m;
         }
-        for (size_t u = 0; u < n; u++) {
-            if (a->target[u] >= 0 && a->listed[u] && !a->reached[u] && a->reached[a->target[u]]) {
+        for (size_t k = by_target_first[v]; k < by_target_first[v + 1]; k++) {
+            int u = by_target[k];
+            if (a->listed[u] && !a->reached[u]) {
                 a->reached[u] = 1;
-                changed = 1;
+                queue[tail++] = u;
             }
         }
     }
+    free(by_target_first);
+    free(by_target);
+    free(queue);
+    free(fill);
     return 0;
 }
 
-/* Dominators over parent edges, iterated to a fixpoint (order independent). */
-static int analysis_dominators(const exo_graph *g, analysis *a)
+/* Parent edges as predecessor lists (CSR): for a plain node m every reached p with m
+ * in p.next_nodes; for a uniting node its target.  pred_first has n+1 entries. */
+static int parent_lists(const exo_graph *g, const analysis *a, size_t **pred_first, int **pred)
 {
-    size_t n = a->n;
-    a->dom = calloc(n * n + 1, 1);
-    unsigned char *tmp = malloc(n + 1);
-    if (!a->dom || !tmp) {
-        free(tmp);
+    size_t n = a->n, total = 0;
+    size_t *first = calloc(n + 2, sizeof *first);
+    int *last_pred = malloc((n + 1) * sizeof *last_pred); /* an edge p->m listed twice counts once */
+    if (!first || !last_pred) {
+        free(first);
+        free(last_pred);
         return -1;
     }
+    for (size_t m = 0; m < n; m++)
+        last_pred[m] = -1;
+    for (size_t p = 0; p < n; p++)
+        for (size_t k = 0; a->reached[p] && k < g->nodes[p].next_count; k++) {
+            int m = a->next[p][k];
+            if (m >= 0 && a->target[m] == -1 && last_pred[m] != (int)p) {
+                last_pred[m] = (int)p;
+                first[m + 1]++;
+            }
+        }
+    for (size_t m = 0; m < n; m++)
+        if (a->target[m] >= 0)
+            first[m + 1]++;
+    for (size_t m = 0; m < n; m++)
+        first[m + 1] += first[m];
+    total = first[n];
+    int *list = malloc((total + 1) * sizeof *list);
+    size_t *fill = malloc((n + 1) * sizeof *fill);
+    if (!list || !fill) {
+        free(first);
+        free(list);
+        free(fill);
+        free(last_pred);
+        return -1;
+    }
+    memcpy(fill, first, n * sizeof *fill);
+    for (size_t m = 0; m < n; m++)
+        last_pred[m] = -1;
+    for (size_t p = 0; p < n; p++)
+        for (size_t k = 0; a->reached[p] && k < g->nodes[p].next_count; k++) {
+            int m = a->next[p][k];
+            if (m >= 0 && a->target[m] == -1 && last_pred[m] != (int)p) {
+                last_pred[m] = (int)p;
+                list[fill[m]++] = (int)p;
+            }
+        }
+    free(last_pred);
+    for (size_t m = 0; m < n; m++)
+        if (a->target[m] >= 0)
+            list[fill[m]++] = a->target[m];
+    free(fill);
+    *pred_first = first;
+    *pred = list;
+    return 0;
+}
+
+/* Reached nodes in reverse postorder of a depth-first walk from the root over parent
+ * edges (reached nodes the walk misses, if any, follow).  order has n entries; *count set. */
+static int reverse_postorder(const exo_graph *g, const analysis *a, int *order, size_t *count)
+{
+    size_t n = a->n, top = 0, done = 0;
+    /* children of a uniting node's target include the uniting node */
+    size_t *child_first = calloc(n + 2, sizeof *child_first);
+    int *stack = malloc((n + 1) * sizeof *stack);
+    size_t *cursor = calloc(n + 1, sizeof *cursor);
+    unsigned char *seen = calloc(n + 1, 1);
+    int *children = NULL, *post = malloc((n + 1) * sizeof *post);
+    int ok = child_first && stack && cursor && seen && post;
+    if (ok) {
+        for (size_t p = 0; p < n; p++)
+            for (size_t k = 0; k < g->nodes[p].next_count; k++)
+                if (a->next[p][k] >= 0 && a->target[a->next[p][k]] == -1)
+                    child_first[p + 1]++;
+        for (size_t u = 0; u < n; u++)
+            if (a->target[u] >= 0)
+                child_first[a->target[u] + 1]++;
+        for (size_t p = 0; p < n; p++)
+            child_first[p + 1] += child_first[p];
+        children = malloc((child_first[n] + 1) * sizeof *children);
+        ok = children != NULL;
+    }
+    if (ok) {
+        memcpy(cursor, child_first, n * sizeof *cursor);
+        for (size_t p = 0; p < n; p++)
+            for (size_t k = 0; k < g->nodes[p].next_count; k++)
+                if (a->next[p][k] >= 0 && a->target[a->next[p][k]] == -1)
+                    children[cursor[p]++] = a->next[p][k];
+        for (size_t u = 0; u < n; u++)
+            if (a->target[u] >= 0)
+                children[cursor[a->target[u]]++] = (int)u;
+        memcpy(cursor, child_first, n * sizeof *cursor); /* now: next child to visit */
+        if (a->root >= 0) {
+            stack[top++] = a->root;
+            seen[a->root] = 1;
+        }
+        while (top > 0) {
+            int v = stack[top - 1];
+            if (cursor[v] < child_first[v + 1]) {
+                int c = children[cursor[v]++];
+                if (!seen[c] && a->reached[c]) {
+                    seen[c] = 1;
+                    stack[top++] = c;
+                }
+                continue;
+            }
+            post[done++] = v;
+            top--;
+        }
+        size_t k = 0;
+        for (size_t i = done; i > 0; i--)
+            order[k++] = post[i - 1];
+        for (size_t m = 0; m < n; m++)
+            if (a->reached[m] && !seen[m])
+                order[k++] = (int)m;
+        *count = k;
+    }
+    free(child_first);
+    free(stack);
+    free(cursor);
+    free(seen);
+    free(children);
+    free(post);
+    return ok ? 0 : -1;
+}
+
+/* Dominators over parent edges, iterated to a fixpoint (order independent result).
+ * Visiting nodes in reverse postorder with predecessor lists makes an acyclic graph
+ * converge in one pass (plus one to confirm): O(n * (n + E)), not O(n^2 * E). */
+static int analysis_dominators(const exo_graph *g, analysis *a)
+{
+    size_t n = a->n, count = 0, w = (n + 63) / 64;
+    a->words = w;
+    a->dom = calloc(n * w + 1, sizeof *a->dom);
+    uint64_t *tmp = malloc((w + 1) * sizeof *tmp), *reached = calloc(w + 1, sizeof *reached);
+    int *order = malloc((n + 1) * sizeof *order), *pred = NULL;
+    size_t *pred_first = NULL;
+    int ok = a->dom && tmp && reached && order && parent_lists(g, a, &pred_first, &pred) == 0 &&
+             reverse_postorder(g, a, order, &count) == 0;
+    if (!ok) {
+        free(tmp);
+        free(reached);
+        free(order);
+        free(pred_first);
+        free(pred);
+        return -1;
+    }
+    for (size_t x = 0; x < n; x++)
+        if (a->reached[x])
+            reached[x / 64] |= (uint64_t)1 << (x % 64);
     for (size_t m = 0; m < n; m++) {
         if (!a->reached[m])
             continue;
         if ((int)m == a->root)
-            a->dom[m * n + m] = 1;
+            a->dom[m * w + m / 64] = (uint64_t)1 << (m % 64);
         else
-            for (size_t x = 0; x < n; x++)
-                a->dom[m * n + x] = a->reached[x];
+            memcpy(a->dom + m * w, reached, w * sizeof *reached);
     }
     for (int changed = 1; changed;) {
         changed = 0;
-        for (size_t m = 0; m < n; m++) {
-            if (!a->reached[m] || (int)m == a->root)
+        for (size_t i = 0; i < count; i++) {
+            size_t m = (size_t)order[i];
+            if ((int)m == a->root)
                 continue;
-            memset(tmp, 1, n);
-            if (a->target[m] >= 0) {
-                for (size_t x = 0; x < n; x++)
-                    tmp[x] &= a->dom[(size_t)a->target[m] * n + x];
-            } else {
-                for (size_t p = 0; p < n; p++) {
-                    if (!a->reached[p])
-                        continue;
-                    for (size_t k = 0; k < g->nodes[p].next_count; k++)
-                        if (a->next[p][k] == (int)m)
-                            for (size_t x = 0; x < n; x++)
-                                tmp[x] &= a->dom[p * n + x];
-                }
+            memset(tmp, 0xff, w * sizeof *tmp);
+            for (size_t k = pred_first[m]; k < pred_first[m + 1]; k++) {
+                const uint64_t *row = a->dom + (size_t)pred[k] * w;
+                for (size_t x = 0; x < w; x++)
+                    tmp[x] &= row[x];
             }
-            tmp[m] = 1;
-            if (memcmp(tmp, a->dom + m * n, n) != 0) {
-                memcpy(a->dom + m * n, tmp, n);
+            for (size_t x = 0; x < w; x++) /* keep the bits past n clear */
+                tmp[x] &= reached[x];
+            tmp[m / 64] |= (uint64_t)1 << (m % 64);
+            if (memcmp(tmp, a->dom + m * w, w * sizeof *tmp) != 0) {
+                memcpy(a->dom + m * w, tmp, w * sizeof *tmp);
                 changed = 1;
             }
         }
     }
     free(tmp);
+    free(reached);
+    free(order);
+    free(pred_first);
+    free(pred);
     return 0;
 }
 
@@ -856,19 +1081,22 @@ static int analysis_run(const exo_graph *g, analysis *a)
 
 static int is_strict_ancestor(const analysis *a, int node, int anc)
 {
-    return node != anc && a->reached[node] && a->dom[(size_t)node * a->n + (size_t)anc];
+    return node != anc && a->reached[node] &&
+           ((a->dom[(size_t)node * a->words + (size_t)anc / 64] >> ((size_t)anc % 64)) & 1);
 }
 
 /* Stores root and ancestor matrix from a into g. */
 static int store_analysis(exo_graph *g, const analysis *a)
 {
     size_t n = a->n;
-    unsigned char *anc = calloc(n * n + 1, 1);
+    /* a bitset: graphs stay cached per version (engine.c), so n*n bytes would add up */
+    unsigned char *anc = calloc((n * n + 7) / 8 + 1, 1);
     if (!anc)
         return -1;
     for (size_t m = 0; m < n; m++)
         for (size_t x = 0; x < n; x++)
-            anc[m * n + x] = (unsigned char)is_strict_ancestor(a, (int)m, (int)x);
+            if (is_strict_ancestor(a, (int)m, (int)x))
+                anc[(m * n + x) / 8] |= (unsigned char)(1u << ((m * n + x) % 8));
     free(g->ancestors);
     g->ancestors = anc;
     g->root = a->root;
@@ -915,24 +1143,6 @@ static int edges_build(const exo_graph *g, const analysis *a, edges *e)
 }
 
 /* 1 when start lies on a cycle: a depth-first search from its successors returns to it. */
-static int on_cycle(const edges *e, size_t n, size_t start, unsigned char *seen, int *stack)
-{
-    size_t top = 0;
-    memset(seen, 0, n);
-    for (size_t k = e->first[start]; k < e->first[start + 1]; k++)
-        stack[top++] = e->to[k];
-    while (top > 0) {
-        size_t v = (size_t)stack[--top];
-        if (v == start)
-            return 1;
-        if (seen[v])
-            continue;
-        seen[v] = 1; /* each node is expanded once, so the stack never exceeds the edge count */
-        for (size_t k = e->first[v]; k < e->first[v + 1]; k++)
-            stack[top++] = e->to[k];
-    }
-    return 0;
-}
 
 /* ------------------------------------------------------------------ §5.1 validation */
 
@@ -1020,12 +1230,23 @@ static int validate_group_a(const exo_graph *g, const char *name, const char *ns
     free(tn);
     free(tns);
 
-    for (size_t i = 0; i < g->node_count; i++)
-        for (size_t j = 0; j < i; j++)
-            if (strcmp(g->nodes[i].identifier, g->nodes[j].identifier) == 0) {
-                sv_pushf(&lines, "Node identifier %s is not unique", g->nodes[i].identifier);
-                break;
-            }
+    /* a node is a duplicate occurrence when an earlier node has its identifier: with the
+       (identifier, index) order that is every entry but the first of its run */
+    unsigned char *dup = calloc(g->node_count + 1, 1);
+    if (!dup)
+        lines.oom = 1;
+    for (size_t k = 1; dup && g->ident_order && k < g->node_count; k++)
+        if (strcmp(g->nodes[g->ident_order[k]].identifier, g->nodes[g->ident_order[k - 1]].identifier) == 0)
+            dup[g->ident_order[k]] = 1;
+    for (size_t i = 0; dup && !g->ident_order && i < g->node_count; i++)
+        for (size_t j = 0; j < i && !dup[i]; j++)
+            dup[i] = strcmp(g->nodes[i].identifier, g->nodes[j].identifier) == 0;
+    for (size_t i = 0; dup && i < g->node_count; i++)
+        if (dup[i])
+            sv_pushf(&lines, "Node identifier %s is not unique", g->nodes[i].identifier);
+    free(dup);
+    if (lines.oom)
+        d->messages.oom = 1;
     if (lines.count == 0)
         for (size_t i = 0; i < g->node_count; i++)
             for (size_t k = 0; k < g->nodes[i].next_count; k++)
@@ -1098,21 +1319,83 @@ static void rule_connected(const exo_graph *g, const analysis *a, strvec *lines)
             sv_pushf(lines, "Node %s is not connected to the root node", g->nodes[i].identifier);
 }
 
+/* Marks on_cycle[v] for every node on a cycle (a self-edge or a strongly connected
+ * component of two or more nodes): iterative Tarjan, O(n + E). */
+static int mark_cycles(const edges *e, size_t n, unsigned char *on_cycle)
+{
+    int *index = malloc((n + 1) * sizeof *index), *low = malloc((n + 1) * sizeof *low);
+    int *stack = malloc((n + 1) * sizeof *stack), *call = malloc((n + 1) * sizeof *call);
+    size_t *cursor = malloc((n + 1) * sizeof *cursor);
+    unsigned char *on_stack = calloc(n + 1, 1);
+    int ok = index && low && stack && call && cursor && on_stack;
+    size_t top = 0, depth = 0;
+    int next_index = 0;
+    for (size_t v = 0; ok && v < n; v++)
+        index[v] = -1;
+    for (size_t root = 0; ok && root < n; root++) {
+        if (index[root] >= 0)
+            continue;
+        call[depth++] = (int)root;
+        index[root] = low[root] = next_index++;
+        cursor[root] = e->first[root];
+        stack[top++] = (int)root;
+        on_stack[root] = 1;
+        while (depth > 0) {
+            size_t v = (size_t)call[depth - 1];
+            if (cursor[v] < e->first[v + 1]) {
+                size_t w = (size_t)e->to[cursor[v]++];
+                if (w == v)
+                    on_cycle[v] = 1;
+                if (index[w] < 0) {
+                    index[w] = low[w] = next_index++;
+                    cursor[w] = e->first[w];
+                    stack[top++] = (int)w;
+                    on_stack[w] = 1;
+                    call[depth++] = (int)w;
+                } else if (on_stack[w] && index[w] < low[v]) {
+                    low[v] = index[w];
+                }
+                continue;
+            }
+            depth--;
+            if (depth > 0 && low[v] < low[call[depth - 1]])
+                low[call[depth - 1]] = low[v];
+            if (low[v] != index[v])
+                continue;
+            size_t size = 0, start = top;
+            do {
+                start--;
+                size++;
+            } while ((size_t)stack[start] != v);
+            for (size_t k = start; k < top; k++) {
+                on_stack[stack[k]] = 0;
+                if (size > 1)
+                    on_cycle[stack[k]] = 1;
+            }
+            top = start;
+        }
+    }
+    free(index);
+    free(low);
+    free(stack);
+    free(call);
+    free(cursor);
+    free(on_stack);
+    return ok ? 0 : -1;
+}
+
 static void rule_acyclic(const exo_graph *g, const analysis *a, strvec *lines)
 {
     edges e = {0};
-    unsigned char *seen = malloc(a->n + 1);
-    int ok = seen && edges_build(g, a, &e) == 0;
-    int *stack = ok ? malloc((e.first[a->n] + 1) * sizeof *stack) : NULL;
-    if (!stack) {
+    unsigned char *on_cycle = calloc(a->n + 1, 1);
+    if (!on_cycle || edges_build(g, a, &e) != 0 || mark_cycles(&e, a->n, on_cycle) != 0) {
         lines->oom = 1;
     } else {
         for (size_t i = 0; i < a->n; i++)
-            if (on_cycle(&e, a->n, i, seen, stack))
+            if (on_cycle[i])
                 sv_pushf(lines, "Node %s is not acyclic", g->nodes[i].identifier);
     }
-    free(stack);
-    free(seen);
+    free(on_cycle);
     free(e.first);
     free(e.to);
 }

@@ -19,6 +19,10 @@
 #include "reqcheck.h"
 #include "retry.h"
 
+/* Largest accepted graph (422 beyond): validation needs node_count^2 bytes transiently
+ * (100 MB at the cap) and a cached version node_count^2 bits. */
+#define EXO_GRAPH_MAX_NODES 10000
+
 typedef enum exo_unites_strategy { EXO_UNITES_ALL_SUCCESS, EXO_UNITES_ALL_DONE } exo_unites_strategy;
 
 typedef struct exo_node_tpl {
@@ -44,7 +48,9 @@ typedef struct exo_graph {
     json_object *triggers;        /* owned array [{"type":"CRON","value":{...,"expression":..}}] */
     /* Analysis (filled by exo_graph_validate / exo_graph_analyze): */
     int root;                     /* index of the root node, -1 when unknown */
-    unsigned char *ancestors;     /* node_count*node_count, [n*node_count+a] = a is an ancestor of n */
+    int *ident_order;             /* node indices sorted by (identifier, index), for exo_graph_find */
+    unsigned char *ancestors;     /* bitset of node_count*node_count bits: bit n*node_count+a = a is an
+                                     ancestor of n (read it through exo_graph_is_ancestor) */
 } exo_graph;
 
 /* Parses a PUT /graph body (loc prefix "body").  Records every field-level problem

@@ -458,7 +458,8 @@ void h_trigger(exo_req *req, exo_resp *resp)
     t.ns = ns;
     t.graph = graph;
     t.status = 500;
-    exo_app_tx(app, trigger_body, &t);
+    if (exo_app_tx(app, trigger_body, &t) < 0 && t.status == 200)
+        t.status = 500; /* the commit failed: the run does not exist */
     if (t.status == 200) {
         json_object *o = json_object_new_object();
         json_object_object_add(o, "status", json_object_new_string("CREATED"));

@@ -308,6 +308,15 @@ def exoctl(args, uri, namespace="testns", env=None, timeout=60):
                           text=True, timeout=timeout)
 
 
+def sanitizer_report(log_text):
+    """The text from the first AddressSanitizer / LeakSanitizer / UBSan report in a log, or None."""
+    for marker in ("ERROR: AddressSanitizer", "ERROR: LeakSanitizer", "runtime error:"):
+        i = log_text.find(marker)
+        if i >= 0:
+            return log_text[max(0, i - 200):i + 3000]
+    return None
+
+
 class ExoTestCase(unittest.TestCase):
     """A test case with a temporary directory and automatic clean-up of processes.
 
@@ -318,6 +327,10 @@ class ExoTestCase(unittest.TestCase):
         self.tmp = tempfile.mkdtemp(prefix="exo-test-")
         self._procs = []
 
+    # Opt-in (sm-fix): fail the test when a program's log holds an ASan/UBSan/LSan report
+    # (under -DEXO_SANITIZE=ON reports go to the log, and the exit code is not checked).
+    check_sanitizers = False
+
     def tearDown(self):
         failed = self._failed()
         for p in reversed(self._procs):
@@ -326,7 +339,10 @@ class ExoTestCase(unittest.TestCase):
         if failed or os.environ.get("EXO_TEST_SHOW_LOGS"):
             for p in self._procs:
                 sys.stderr.write(f"\n--- {p.log_path} (tail) ---\n{p.log()[-4000:]}\n")
+        reports = [(p.log_path, r) for p in self._procs for r in [sanitizer_report(p.log())] if r]
         shutil.rmtree(self.tmp, ignore_errors=True)
+        if self.check_sanitizers and reports:
+            self.fail("sanitizer report in %s:\n%s" % reports[0])
 
     def _failed(self):
         result = getattr(getattr(self, "_outcome", None), "result", None)

@@ -2,6 +2,8 @@
 import http.client
 import json
 import os
+import random
+import re
 import sys
 import urllib.request
 
@@ -33,6 +35,8 @@ def json_depth(v):
 
 
 class ApiTest(ExoTestCase):
+    check_sanitizers = True
+
     def setUp(self):
         super().setUp()
         self.sm = self.start_state_manager()
@@ -168,6 +172,55 @@ class ApiTest(ExoTestCase):
         self.assertEqual(r.status, 400, r)
         self.assertIn("is not a string", r.json["detail"])
         self.assertEqual(self.api.request("GET", "/v0/namespaces").status, 200)
+
+    def test_parent_sets_match_a_brute_force_definition(self):
+        # exo §0: X may be referenced by N iff X lies on every root path to N over parent edges
+        # (p->m for plain m in p.next_nodes; T->U for a uniting U), whatever the listing order.
+        # Random DAGs are checked against removing X and testing reachability (B4 messages).
+        rng = random.Random(20261130)
+        checked = 0
+        for trial in range(150):
+            n = rng.randint(2, 8)
+            nxt = {i: sorted(rng.sample(range(i + 1, n), rng.randint(0, min(3, n - i - 1)))) for i in range(n)}
+            unites = {u: rng.randint(0, u - 1) for u in range(2, n) if rng.random() < 0.25}
+            indeg = [sum(m in nxt[p] for p in range(n)) + (m in unites) for m in range(n)]
+            listed = {m for p in range(n) for m in nxt[p] if m in unites}
+
+            def reach(skip=None):
+                seen = set() if skip == 0 else {0}
+                changed = True
+                while changed:
+                    changed = False
+                    for p in list(seen):
+                        for m in nxt[p]:
+                            if m != skip and m not in seen and m not in unites:
+                                seen.add(m)
+                                changed = True
+                    for u, t in unites.items():
+                        if u != skip and u not in seen and t in seen and u in listed:
+                            seen.add(u)
+                            changed = True
+                return seen
+
+            if [i for i in range(n) if indeg[i] == 0] != [0] or len(reach()) != n:
+                continue
+            expected = {m: {x for x in range(n) if x != m and m not in reach(skip=x)} for m in range(n)}
+            order = list(range(n))
+            rng.shuffle(order)
+            nodes = [{"node_name": "A", "namespace": NS, "identifier": f"x{i}",
+                      "inputs": {f"i{x}": "${{ x%d.outputs.o }}" % x for x in range(n) if x != i},
+                      "next_nodes": [f"x{m}" for m in nxt[i]],
+                      **({"unites": {"identifier": f"x{unites[i]}"}} if i in unites else {})} for i in order]
+            r = self.api.put_graph(f"r{trial}", {"secrets": {}, "nodes": nodes})
+            got = {m: set(range(n)) - {m} for m in range(n)}
+            if r.status == 400 and "is not a parent of" in r.json["detail"]:
+                for x, m in re.findall(r"depends on x(\d+) but x\d+ is not a parent of x(\d+)", r.json["detail"]):
+                    got[int(m)].discard(int(x))
+            elif r.status != 201:
+                continue  # an earlier rule (unites target not an ancestor of a lister) fired
+            self.assertEqual(got, expected, (nxt, unites, order))
+            checked += 1
+        self.assertGreater(checked, 15)
 
     def test_nul_characters_never_truncate_anything(self):
         # names / identifiers / C-string fields: refused with a value_error at the field
@@ -377,6 +430,12 @@ class ApiTest(ExoTestCase):
         self.assertEqual([e["loc"] for e in r.json["detail"]],
                          [["body", "secrets", "token"], ["body", "nodes", 1, "inputs", "y"]])
         self.assertEqual(self.api.get_graph("g").status, 404)
+        # documented cap: at most 10000 nodes (validation holds node_count^2 bytes)
+        nodes = [{"node_name": "A", "namespace": NS, "identifier": f"n{i}", "inputs": {},
+                  "next_nodes": [f"n{i + 1}"] if i < 10000 else []} for i in range(10001)]
+        r = self.api.put_graph("g", {"secrets": {}, "nodes": nodes})
+        self.assertEqual((r.status, r.json["detail"][0]["loc"]), (422, ["body", "nodes"]), r)
+        self.assertIn("at most 10000 nodes", r.json["detail"][0]["msg"])
         # enum values and cron expressions with a NUL match nothing (strcmp would stop at the NUL)
         body = two_node_graph(retry_policy={"strategy": "EXPONENTIAL\u0000x"},
                               triggers=[{"type": "CRON\u0000", "value": {"expression": "* * * * *\u0000junk"}}])

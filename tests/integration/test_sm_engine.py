@@ -21,6 +21,8 @@ def node(name, ident, inputs=None, next_nodes=None, unites=None, strategy="ALL_S
 
 
 class EngineTest(ExoTestCase):
+    check_sanitizers = True
+
     def setUp(self):
         super().setUp()
         self.sm = self.start_state_manager()

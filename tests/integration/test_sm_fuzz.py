@@ -60,6 +60,8 @@ def graph_like(rng):
 
 
 class FuzzTest(ExoTestCase):
+    check_sanitizers = True
+
     def test_random_bodies_never_give_5xx(self):
         sm = self.start_state_manager()
         api = sm.api(NS)

@@ -229,7 +229,7 @@ static void test_field_rules_422(void **state)
                "{\"type\":\"greater_than_equal\",\"loc\":[\"body\",\"retry_policy\",\"max_retries\"]");
     expect_422("[]", "\"loc\":[\"body\"]");
     expect_422("{\"secrets\":{\"k\":\"a\\u0000b\"},\"nodes\":[]}", "\"loc\":[\"body\",\"secrets\",\"k\"]");
-    expect_422("{\"secrets\":{},\"nodes\":[{\"node_name\":\"x\",\"namespace\":\"n\",\"identifier\":\"a\",\"inputs\":{\"i\":\"a\\u0000\"}}]}",
+    expect_422("{\"secrets\":{},\"nodes\":[{\"node_name\":\"x\",\"namespace\":\"n\",\"identifier\":\"a\",\"inputs\":{\"i\":\"a\\u0000${{ x.outputs.y }}\"}}]}", /* a template with NUL; literals keep it */
                "\"loc\":[\"body\",\"nodes\",0,\"inputs\",\"i\"]");
     expect_422("{\"secrets\":{},\"nodes\":[],\"triggers\":[{\"type\":\"CRON\",\"value\":{\"expression\":\"R * * * *\"}}]}",
                "Value error, Invalid cron expression: croniter's random 'R' fields are not supported");
@@ -667,6 +667,61 @@ static void test_a5_secret_rule_order_create_vs_update(void **state)
     exo_graph_free(g);
 }
 
+/* Ancestor sets do not depend on node order, and a long chain listed leaf-first (the
+ * order that made the old fixpoint iteration cubic) is analysed in one pass: with the
+ * ctest timeout this also guards against that complexity coming back. */
+static void test_long_chain_listed_leaf_first(void **state)
+{
+    (void)state;
+    enum { N = 3000 };
+    json_object *nodes = json_object_new_array();
+    for (int i = 0; i < N; i++) {
+        char id[32], next[32];
+        snprintf(id, sizeof id, "n%d", i);
+        snprintf(next, sizeof next, "n%d", i - 1);
+        json_object *node = json_object_new_object(), *list = json_object_new_array();
+        json_object_object_add(node, "node_name", json_object_new_string("A"));
+        json_object_object_add(node, "namespace", json_object_new_string("ns"));
+        json_object_object_add(node, "identifier", json_object_new_string(id));
+        json_object_object_add(node, "inputs", json_object_new_object());
+        if (i > 0)
+            json_object_array_add(list, json_object_new_string(next));
+        json_object_object_add(node, "next_nodes", list);
+        json_object_array_add(nodes, node);
+    }
+    json_object *body = json_object_new_object();
+    json_object_object_add(body, "secrets", json_object_new_object());
+    json_object_object_add(body, "nodes", nodes);
+    exo_reqcheck rc;
+    exo_reqcheck_init(&rc);
+    exo_graph *g = exo_graph_from_body(body, &rc);
+    assert_non_null(g);
+    exo_reqcheck_free(&rc);
+    char *diag = exo_graph_validate(g, "g", "ns");
+    if (diag)
+        fail_msg("unexpected: %.300s", diag);
+    assert_int_equal(exo_graph_root(g), N - 1);
+    assert_true(exo_graph_is_ancestor(g, 0, N - 1));
+    assert_true(exo_graph_is_ancestor(g, 0, 1));
+    assert_true(exo_graph_is_ancestor(g, N / 2, N / 2 + 1));
+    assert_false(exo_graph_is_ancestor(g, N / 2, N / 2 - 1));
+    assert_false(exo_graph_is_ancestor(g, 5, 5));
+    exo_graph_free(g);
+    json_object_put(body);
+}
+
+/* Exactly the nodes on a cycle (an SCC of 2+ nodes or a self-loop) are reported. */
+static void test_acyclic_reports_exactly_cycle_nodes(void **state)
+{
+    (void)state;
+    const char *nodes = "[" N("a", "[\"b\",\"d\",\"f\"]", "{}") "," N("b", "[\"c\"]", "{}") "," N("c", "[\"b\",\"f\"]", "{}") ","
+                        N("d", "[\"e\"]", "{}") "," N("e", "[\"e\"]", "{}") "," N("f", "[]", "{}") "]";
+    expect_invalid(nodes, NULL, "Node b is not acyclic", "Node c is not acyclic", "Node e is not acyclic", NULL);
+    expect_not_in_diag(nodes, NULL, "Node d is not acyclic");
+    expect_not_in_diag(nodes, NULL, "Node f is not acyclic");
+    expect_not_in_diag(nodes, NULL, "Node a is not acyclic");
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -692,6 +747,8 @@ int main(void)
         cmocka_unit_test(test_verify_unexpected_and_cron_rule),
         cmocka_unit_test(test_string_type_rule),
         cmocka_unit_test(test_a5_secret_rule_order_create_vs_update),
+        cmocka_unit_test(test_long_chain_listed_leaf_first),
+        cmocka_unit_test(test_acyclic_reports_exactly_cycle_nodes),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -76,6 +76,50 @@ static void test_write_replay_remove(void **state)
     assert_int_equal(system(cmd), 0);
 }
 
+/* A delivered entry's file is kept aside and written again for a later entry: the
+ * later entry reads back exactly, even when it is shorter, and replay never sees
+ * the kept files. */
+static void test_reused_file_reads_back_exactly(void **state)
+{
+    (void)state;
+    char root[] = "/tmp/exo-test-spool-reuse-XXXXXX";
+    assert_non_null(mkdtemp(root));
+    char sub[600];
+    snprintf(sub, sizeof sub, "%s/spool", root);
+    char err[256];
+    assert_int_equal(host_spool_init(sub, err, sizeof err), 0);
+    json_object *big = json_tokener_parse("{\"outputs\": [{\"text\": \"a long value that makes "
+                                          "the first entry clearly longer than the second\"}]}");
+    char *first = host_spool_write(sub, "66b1f0c2a9e4d3b2c1a09f90", "EchoNode", "/p/executed", big);
+    json_object_put(big);
+    assert_non_null(first);
+    assert_int_equal(host_spool_remove(first), 0); /* delivered: kept aside */
+    json_object *small = json_tokener_parse("{\"outputs\": [{\"text\": \"y\"}]}");
+    char *second = host_spool_write(sub, "66b1f0c2a9e4d3b2c1a09f91", "EchoNode", "/p/errored", small);
+    json_object_put(small);
+    assert_non_null(second);
+    seen s = {0};
+    assert_int_equal(host_spool_replay(sub, collect, &s), 1);
+    assert_string_equal(s.ids[0], "66b1f0c2a9e4d3b2c1a09f91");
+    json_object *entry = json_object_from_file(second);
+    assert_non_null(entry);
+    assert_string_equal(json_object_get_string(json_object_object_get(entry, "path")), "/p/errored");
+    assert_string_equal(json_object_to_json_string_ext(json_object_object_get(entry, "body"),
+                                                       JSON_C_TO_STRING_PLAIN),
+                        "{\"outputs\":[{\"text\":\"y\"}]}");
+    json_object_put(entry);
+    assert_int_equal(host_spool_remove(second), 0);
+    seen none = {0};
+    assert_int_equal(host_spool_replay(sub, collect, &none), 0);
+    host_spool_release();
+    free(first);
+    free(second);
+    char cmd[700];
+    snprintf(cmd, sizeof cmd, "test -z \"$(ls -A '%s/spool')$(ls -A '%s/spool.spare')\" && rm -rf '%s'",
+             root, root, root);
+    assert_int_equal(system(cmd), 0); /* nothing left behind by the kept files */
+}
+
 static void test_backoff_bounds(void **state)
 {
     (void)state;
@@ -97,6 +141,7 @@ int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_write_replay_remove),
+        cmocka_unit_test(test_reused_file_reads_back_exactly),
         cmocka_unit_test(test_backoff_bounds),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);

@@ -1,0 +1,76 @@
+/* The fork server ("zygote"): where every state's process comes from.
+ *
+ * Why: a state's process must not be a copy of the host (the host's memory holds
+ * the API key and, in freed heap, other states' secrets), and exec'ing a fresh
+ * runner per state costs the dynamic loader and libc start-up every time.  So the
+ * host execs exo-host-runner once, in server mode (`--zygote`, fd 3 = a unix
+ * socket), at start-up: a small single-threaded process whose memory image never
+ * held a credential.  It prepares what every state needs (seccomp filters compiled
+ * to BPF, user lookups) and forks one child per state.
+ *
+ * Per state the host sends SPAWN with the job pipe's read end, the result pipe's
+ * and the output pipe's write ends (SCM_RIGHTS): the server never reads the job
+ * (inputs, secrets); the child reads it itself, enters the sandbox, loads the plugin
+ * and runs the node (child.h).  The server is the child's parent: it puts it in a
+ * process group of its own, kills that group on KILL, reaps it (wait4), kills what
+ * is left of the group, and sends EXITED(token, pid, wait status, rusage).
+ *
+ * Death: the server has PR_SET_PDEATHSIG = SIGKILL towards the host, each child
+ * towards the server.  A server that dies takes its running states with it; the
+ * host notices (EOF on the socket or SIGCHLD), reports those states errored and
+ * starts a new server. */
+#ifndef EXO_HOST_ZYGOTE_H
+#define EXO_HOST_ZYGOTE_H
+
+#include <stddef.h>
+#include <stdint.h>
+#include <sys/resource.h>
+#include <sys/types.h>
+
+typedef struct host_zygote host_zygote;
+
+typedef struct host_zygote_exit {
+    uint64_t token;
+    pid_t pid;
+    int status;      /* wait status */
+    int start_errno; /* != 0: fork failed in the server; status is meaningless */
+    struct rusage ru;
+} host_zygote_exit;
+
+/* Starts the server: runner = exo-host-runner (NULL: this program, which must
+ * handle `--zygote` by calling host_zygote_serve).  NULL with err on failure. */
+host_zygote *host_zygote_start(const char *runner, char *err, size_t errlen);
+
+/* The socket to poll for POLLIN (EXITED messages, or EOF when the server died). */
+int host_zygote_fd(const host_zygote *z);
+pid_t host_zygote_pid(const host_zygote *z);
+
+/* Asks for a new state process.  The fds are only sent (the caller closes its
+ * copies).  Returns the state's token (never 0), or 0 with err. */
+uint64_t host_zygote_spawn(host_zygote *z, const char *user, int job_fd, int result_fd,
+                           int output_fd, char *err, size_t errlen);
+
+/* Kills the process group of token's state (no-op once it was reaped). */
+void host_zygote_kill(host_zygote *z, uint64_t token);
+
+/* Reads one pending EXITED message without blocking: 1 = *out filled, 0 = none
+ * pending, -1 = the server is gone (EOF or error). */
+int host_zygote_next(host_zygote *z, host_zygote_exit *out);
+
+/* Marks the server's process as already reaped by the caller (wait4(-1)). */
+void host_zygote_reaped(host_zygote *z, int status);
+
+/* After EOF on the socket: waits up to timeout_ms for the dying server's exit
+ * status (so that host_zygote_describe_end can name it). */
+void host_zygote_await_end(host_zygote *z, int timeout_ms);
+
+/* How the server ended ("killed by SIGKILL", "exit status 3", "running"). */
+void host_zygote_describe_end(const host_zygote *z, char *buf, size_t len);
+
+/* Closes the socket, kills the server (and so its children) and reaps it. */
+void host_zygote_free(host_zygote *z);
+
+/* The server's main loop (exo-host-runner --zygote; fd 3 is the socket). */
+void host_zygote_serve(int sock) __attribute__((noreturn));
+
+#endif

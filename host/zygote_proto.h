@@ -1,0 +1,30 @@
+/* Wire format between exo-host and its fork server (zygote.h), over a
+ * SOCK_SEQPACKET socket pair: one fixed-size message per packet. */
+#ifndef EXO_HOST_ZYGOTE_PROTO_H
+#define EXO_HOST_ZYGOTE_PROTO_H
+
+#include <stdint.h>
+#include <sys/resource.h>
+
+enum {
+    ZY_SPAWN = 1,  /* host -> server; carries job, result and output fds (SCM_RIGHTS) */
+    ZY_KILL = 2,   /* host -> server: kill the state's process group */
+    ZY_EXITED = 3, /* server -> host: the state's process was reaped (or never started) */
+};
+
+typedef struct zy_request {
+    uint32_t type;
+    uint64_t token;
+    char user[64]; /* sandbox.user, resolved by the server before the fork */
+} zy_request;
+
+typedef struct zy_event {
+    uint32_t type;
+    uint64_t token;
+    int32_t pid;
+    int32_t status;      /* wait status */
+    int32_t start_errno; /* != 0: the process could not be created (status unused) */
+    struct rusage ru;
+} zy_event;
+
+#endif

@@ -1,0 +1,209 @@
+/* The fork server's own side (see zygote.h): runs in exo-host-runner --zygote. */
+#include <errno.h>
+#include <poll.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/prctl.h>
+#include <sys/signalfd.h>
+#include <sys/socket.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include "child.h"
+#include "sandbox.h"
+#include "zygote.h"
+#include "zygote_proto.h"
+
+typedef struct child_entry {
+    uint64_t token;
+    pid_t pid;
+} child_entry;
+
+typedef struct server {
+    int sock;
+    int sigfd;
+    child_entry *children;
+    size_t n, cap;
+} server;
+
+static void send_event(server *s, const zy_event *ev)
+{
+    while (send(s->sock, ev, sizeof *ev, MSG_NOSIGNAL) < 0) {
+        if (errno != EINTR)
+            _exit(0); /* the host is gone; PDEATHSIG follows */
+    }
+}
+
+static int remember(server *s, uint64_t token, pid_t pid)
+{
+    if (s->n == s->cap) {
+        size_t cap = s->cap ? s->cap * 2 : 64;
+        child_entry *grown = realloc(s->children, cap * sizeof *grown);
+        if (!grown)
+            return -1;
+        s->children = grown;
+        s->cap = cap;
+    }
+    s->children[s->n++] = (child_entry){token, pid};
+    return 0;
+}
+
+static child_entry *find_token(server *s, uint64_t token)
+{
+    for (size_t i = 0; i < s->n; i++)
+        if (s->children[i].token == token)
+            return &s->children[i];
+    return NULL;
+}
+
+static void kill_all(server *s)
+{
+    for (size_t i = 0; i < s->n; i++) {
+        kill(-s->children[i].pid, SIGKILL);
+        kill(s->children[i].pid, SIGKILL);
+    }
+}
+
+/* Receives one request and its descriptors (fds[i] = -1 when absent). */
+static ssize_t receive(server *s, zy_request *req, int fds[3])
+{
+    union {
+        char buf[CMSG_SPACE(3 * sizeof(int))];
+        struct cmsghdr align;
+    } ctl;
+    struct iovec iov = {req, sizeof *req};
+    struct msghdr msg = {.msg_iov = &iov, .msg_iovlen = 1, .msg_control = ctl.buf,
+                         .msg_controllen = sizeof ctl.buf};
+    fds[0] = fds[1] = fds[2] = -1;
+    ssize_t n;
+    while ((n = recvmsg(s->sock, &msg, MSG_CMSG_CLOEXEC)) < 0 && errno == EINTR) {
+    }
+    for (struct cmsghdr *c = CMSG_FIRSTHDR(&msg); n > 0 && c; c = CMSG_NXTHDR(&msg, c)) {
+        if (c->cmsg_level != SOL_SOCKET || c->cmsg_type != SCM_RIGHTS)
+            continue;
+        size_t count = (c->cmsg_len - CMSG_LEN(0)) / sizeof(int);
+        memcpy(fds, CMSG_DATA(c), (count > 3 ? 3 : count) * sizeof(int));
+    }
+    return n;
+}
+
+static void spawn(server *s, const zy_request *req, const int fds[3])
+{
+    zy_event ev;
+    memset(&ev, 0, sizeof ev);
+    ev.type = ZY_EXITED;
+    ev.token = req->token;
+    if (fds[0] < 0 || fds[1] < 0 || fds[2] < 0) {
+        ev.start_errno = EBADF;
+        send_event(s, &ev);
+        return;
+    }
+    char user[sizeof req->user];
+    memcpy(user, req->user, sizeof user);
+    user[sizeof user - 1] = '\0';
+    host_sandbox_warm_user(user); /* children inherit the lookup */
+    pid_t pid = fork();
+    if (pid == 0)
+        host_state_child(fds[0], fds[1], fds[2]);
+    if (pid < 0 || remember(s, req->token, pid) < 0) {
+        ev.start_errno = pid < 0 ? errno : ENOMEM;
+        if (pid > 0) {
+            kill(pid, SIGKILL);
+            waitpid(pid, NULL, 0);
+        }
+        send_event(s, &ev);
+        return;
+    }
+    setpgid(pid, pid); /* also done by the child: whichever runs first wins */
+}
+
+static void handle_request(server *s)
+{
+    zy_request req;
+    int fds[3];
+    ssize_t n = receive(s, &req, fds);
+    if (n == 0 || (n < 0 && errno != EAGAIN)) {
+        kill_all(s); /* the host closed the socket: it is gone or stopping */
+        _exit(0);
+    }
+    if (n == (ssize_t)sizeof req && req.type == ZY_SPAWN) {
+        spawn(s, &req, fds);
+    } else if (n == (ssize_t)sizeof req && req.type == ZY_KILL) {
+        child_entry *c = find_token(s, req.token);
+        if (c) {
+            kill(-c->pid, SIGKILL);
+            kill(c->pid, SIGKILL);
+        }
+    }
+    for (int i = 0; i < 3; i++)
+        if (fds[i] >= 0)
+            close(fds[i]);
+}
+
+static void reap(server *s)
+{
+    struct signalfd_siginfo si;
+    while (read(s->sigfd, &si, sizeof si) == (ssize_t)sizeof si) {
+    }
+    for (;;) {
+        /* Peek first: while the exited process is a zombie its pid cannot be reused,
+         * so killing what is left of its group cannot hit a stranger. */
+        siginfo_t si;
+        memset(&si, 0, sizeof si);
+        if (waitid(P_ALL, 0, &si, WEXITED | WNOHANG | WNOWAIT) < 0 || si.si_pid == 0)
+            return;
+        pid_t pid = si.si_pid;
+        size_t i = 0;
+        while (i < s->n && s->children[i].pid != pid)
+            i++;
+        if (i < s->n)
+            kill(-pid, SIGKILL); /* what the state left behind in its group */
+        int status = 0;
+        struct rusage ru;
+        memset(&ru, 0, sizeof ru);
+        if (wait4(pid, &status, 0, &ru) != pid)
+            return;
+        if (i == s->n)
+            continue; /* an orphan of some state, re-parented to us (subreaper) */
+        zy_event ev;
+        memset(&ev, 0, sizeof ev);
+        ev.type = ZY_EXITED;
+        ev.token = s->children[i].token;
+        ev.pid = pid;
+        ev.status = status;
+        ev.ru = ru;
+        s->children[i] = s->children[--s->n];
+        send_event(s, &ev);
+    }
+}
+
+void host_zygote_serve(int sock)
+{
+    server s = {.sock = sock, .sigfd = -1};
+    sigset_t set;
+    sigemptyset(&set);
+    sigaddset(&set, SIGCHLD);
+    if (sigprocmask(SIG_BLOCK, &set, NULL) < 0 ||
+        (s.sigfd = signalfd(-1, &set, SFD_NONBLOCK | SFD_CLOEXEC)) < 0)
+        _exit(3);
+    /* Processes that escape a state's group are re-parented here and reaped. */
+    if (prctl(PR_SET_CHILD_SUBREAPER, 1) < 0)
+        _exit(4);
+    char err[256];
+    if (host_sandbox_prepare(err, sizeof err) < 0)
+        dprintf(STDERR_FILENO, "exo-host fork server: %s (filters built per state)\n", err);
+    struct pollfd p[2] = {{sock, POLLIN, 0}, {s.sigfd, POLLIN, 0}};
+    for (;;) {
+        if (poll(p, 2, -1) < 0) {
+            if (errno == EINTR)
+                continue;
+            _exit(5);
+        }
+        if (p[1].revents)
+            reap(&s);
+        if (p[0].revents)
+            handle_request(&s);
+    }
+}
