@@ -560,7 +560,9 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const cha
             return MHD_YES;
         }
         if (cc->len + n + 1 > cc->cap) {
-            size_t cap = cc->cap ? cc->cap : 4096;
+            /* first size exact: a small body stays a small allocation (a fixed 4 KiB
+               one made malloc consolidate its fast bins on every request) */
+            size_t cap = cc->cap ? cc->cap : n + 1;
             while (cap < cc->len + n + 1)
                 cap *= 2;
             char *nb = realloc(cc->body, cap);

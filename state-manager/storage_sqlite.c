@@ -1060,10 +1060,10 @@ exo_storage *exo_storage_sqlite_open(const char *path, char *err, size_t errlen)
     sqlite3_busy_timeout(s->db, 5000);
     char *msg = NULL;
     if (sqlite3_exec(s->db, "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL; PRAGMA foreign_keys=ON;"
-                     /* speed only (durability unchanged): a 64 MiB page cache, temporary
-                        b-trees in memory, reads through a 256 MiB map, and fewer, larger
-                        checkpoints (each one an fsync under the lock) */
-                     " PRAGMA cache_size=-65536; PRAGMA temp_store=MEMORY; PRAGMA mmap_size=268435456;"
+                     /* speed only, durability unchanged: a bounded 16 MiB page cache,
+                        temporary b-trees in memory, and fewer, larger checkpoints
+                        (each one an fsync under the db lock) */
+                     " PRAGMA cache_size=-16384; PRAGMA temp_store=MEMORY;"
                      " PRAGMA wal_autocheckpoint=8192;", NULL, NULL,
                      &msg) != SQLITE_OK ||
         sqlite3_exec(s->db, schema_sql, NULL, NULL, &msg) != SQLITE_OK) {

@@ -115,6 +115,51 @@ static void test_claim_hands_out_each_state_once(void **state)
     assert_int_equal(n, 0);
 }
 
+/* Prepared statements are cached per connection (direct-mapped on the SQL text):
+ * many different texts (claims with node lists of every length, more than the
+ * cache holds, and one too long to cache) and a statement reused after a
+ * constraint error must all still give exact answers. */
+static void test_statement_cache_keeps_answers_exact(void **state)
+{
+    fixture *f = *state;
+    exo_storage *db = f->db;
+    enum { MAX_NODES = 2500 };
+    const char **nodes = calloc(MAX_NODES, sizeof *nodes);
+    assert_non_null(nodes);
+    for (size_t i = 0; i < MAX_NODES; i++)
+        nodes[i] = "Z";
+    size_t sizes[] = {1, 2, 3, 300, 299, 1, 2500, 2, 2500};
+    for (size_t round = 0; round < 2; round++) {
+        for (size_t k = 0; k < sizeof sizes / sizeof *sizes; k++) {
+            char fan[32], id[25];
+            snprintf(fan, sizeof fan, "f%zu-%zu", round, k);
+            insert(db, "A", fan, 100, id);
+            exo_state_row dup;
+            make_state(&dup, "A", fan, 100); /* same lane: refused, the statement stays usable */
+            assert_int_equal(db->ops->state_insert(db, &dup), 1);
+            exo_state_row_free(&dup);
+            size_t nn = sizes[k];
+            nodes[nn - 1] = "A";
+            exo_state_row *rows;
+            size_t n;
+            int64_t next_due;
+            assert_int_equal(db->ops->state_claim(db, "ns", nodes, nn, 200, 1000, 10, &rows, &n, &next_due), 0);
+            nodes[nn - 1] = "Z";
+            assert_int_equal(n, 1);
+            assert_string_equal(rows[0].id, id);
+            exo_state_rows_free(rows, n);
+        }
+        for (size_t nn = 1; nn <= 300; nn++) { /* more distinct texts than cache slots */
+            exo_state_row *rows;
+            size_t n;
+            int64_t next_due;
+            assert_int_equal(db->ops->state_claim(db, "ns", nodes, nn, 200, 1000, 10, &rows, &n, &next_due), 0);
+            assert_int_equal(n, 0);
+        }
+    }
+    free(nodes);
+}
+
 static void test_lane_and_unite_keys_are_unique(void **state)
 {
     fixture *f = *state;
@@ -242,6 +287,7 @@ int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test_setup_teardown(test_claim_hands_out_each_state_once, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_statement_cache_keeps_answers_exact, setup, teardown),
         cmocka_unit_test_setup_teardown(test_lane_and_unite_keys_are_unique, setup, teardown),
         cmocka_unit_test_setup_teardown(test_ancestor_index_mirrors_status, setup, teardown),
         cmocka_unit_test_setup_teardown(test_graph_versions_and_conditional_validation, setup, teardown),
