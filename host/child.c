@@ -12,6 +12,7 @@
 
 extern char **environ;
 
+#include "fdio.h"
 #include "sandbox.h"
 
 /* The host side of exo_ctx: the plugin sees only `pub`. */
@@ -270,23 +271,11 @@ json_object *host_child_execute(const host_job *job)
     return r;
 }
 
-static void write_all(int fd, const char *buf, size_t len)
-{
-    while (len > 0) {
-        ssize_t n = write(fd, buf, len);
-        if (n < 0 && errno == EINTR)
-            continue;
-        if (n <= 0)
-            _exit(120);
-        buf += n;
-        len -= (size_t)n;
-    }
-}
-
 static void write_result(json_object *r)
 {
     const char *text = json_object_to_json_string_ext(r, JSON_C_TO_STRING_PLAIN);
-    write_all(HOST_RESULT_FD, text, strlen(text));
+    if (exo_write_all(HOST_RESULT_FD, text, strlen(text)) < 0)
+        _exit(120); /* the host reads "exited without a result" */
 }
 
 static void fail_setup(const char *what) __attribute__((noreturn));

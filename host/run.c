@@ -12,6 +12,7 @@
 #include <unistd.h>
 
 #include "clock.h"
+#include "fdio.h"
 #include "log.h"
 #include "scratch.h"
 #include "validate.h"
@@ -47,20 +48,6 @@ static void close_fd(int *fd)
 }
 
 static void kill_group(host_run *r);
-
-static int write_all_fd(int fd, const char *s, size_t len)
-{
-    while (len > 0) {
-        ssize_t n = write(fd, s, len);
-        if (n < 0 && errno == EINTR)
-            continue;
-        if (n <= 0)
-            return -1;
-        s += n;
-        len -= (size_t)n;
-    }
-    return 0;
-}
 
 int host_run_start(host_run *r, const host_job *job, const host_sandbox_conf *sb,
                    host_zygote *zygote, const char *scratch_root, char *err, size_t errlen)
@@ -114,7 +101,7 @@ int host_run_start(host_run *r, const host_job *job, const host_sandbox_conf *sb
     size_t job_len = strlen(job_text);
     if (job_len >= 65536 && job_len <= 1024 * 1024)
         (void)fcntl(jobp[1], F_SETPIPE_SZ, (int)job_len + 1); /* best effort */
-    if (write_all_fd(jobp[1], job_text, job_len) < 0)
+    if (exo_write_all(jobp[1], job_text, job_len) < 0)
         log_debug("state %s: job not fully written: %s", job->state_id, strerror(errno));
     close_fd(&jobp[1]);
     explicit_bzero(job_text, strlen(job_text));

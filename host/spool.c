@@ -10,6 +10,7 @@
 #include <unistd.h>
 
 #include "clock.h"
+#include "fdio.h"
 #include "log.h"
 
 int host_mkdirs(const char *path, mode_t mode)
@@ -72,20 +73,6 @@ int host_spool_init(const char *dir, char *err, size_t errlen)
     return 0;
 }
 
-static int write_all(int fd, const char *s, size_t len)
-{
-    while (len > 0) {
-        ssize_t n = write(fd, s, len);
-        if (n < 0 && errno == EINTR)
-            continue;
-        if (n <= 0)
-            return -1;
-        s += n;
-        len -= (size_t)n;
-    }
-    return 0;
-}
-
 /* Writes text over the file's old content.  A shorter text is padded with spaces
  * (JSON allows trailing white space) instead of truncating the file: on ext4 a
  * truncated and rewritten file is flushed at close (auto_da_alloc), which costs
@@ -101,13 +88,13 @@ static int write_padded(int fd, const char *text, size_t len)
             return -1;
         old = 0;
     }
-    if (write_all(fd, text, len) < 0)
+    if (exo_write_all(fd, text, len) < 0)
         return -1;
     char spaces[512];
     memset(spaces, ' ', sizeof spaces);
     for (size_t left = old > len ? old - len : 0; left > 0;) {
         size_t n = left < sizeof spaces ? left : sizeof spaces;
-        if (write_all(fd, spaces, n) < 0)
+        if (exo_write_all(fd, spaces, n) < 0)
             return -1;
         left -= n;
     }
