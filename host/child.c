@@ -13,6 +13,7 @@
 extern char **environ;
 
 #include "fdio.h"
+#include "strfmt.h"
 #include "sandbox.h"
 
 /* The host side of exo_ctx: the plugin sees only `pub`. */
@@ -36,9 +37,7 @@ static void set_error(host_ctx *c, const char *fmt, ...)
 {
     va_list ap;
     va_start(ap, fmt);
-    char *msg = NULL;
-    if (vasprintf(&msg, fmt, ap) < 0)
-        msg = NULL;
+    char *msg = exo_vstrfmt(fmt, ap);
     va_end(ap);
     free(c->error);
     c->error = msg ? msg : strdup("out of memory while formatting the error");

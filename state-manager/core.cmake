@@ -11,4 +11,4 @@ add_library(exosm_core STATIC
   ${EXOSM_CORE_DIR}/graph.c
   ${EXOSM_CORE_DIR}/cron.c)
 target_include_directories(exosm_core PUBLIC ${EXOSM_CORE_DIR})
-target_link_libraries(exosm_core PUBLIC PkgConfig::JSONC PkgConfig::CRYPTO m)
+target_link_libraries(exosm_core PUBLIC exocommon PkgConfig::JSONC PkgConfig::CRYPTO m)

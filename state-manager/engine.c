@@ -14,6 +14,7 @@
 
 #include "log.h"
 #include "retry.h"
+#include "strfmt.h"
 #include "template.h"
 
 #define CACHE_SLOTS 32
@@ -135,18 +136,6 @@ static int set_error(exo_state_row *st, const char *error)
     return error && !st->error ? -1 : 0;
 }
 
-static char *fmt_err(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
-static char *fmt_err(const char *fmt, ...)
-{
-    va_list ap;
-    va_start(ap, fmt);
-    char *s = NULL;
-    if (vasprintf(&s, fmt, ap) < 0)
-        s = NULL;
-    va_end(ap);
-    return s;
-}
-
 /* ---- input resolution ------------------------------------------------------------ */
 
 /* Ancestor states of a parents map, by identifier. */
@@ -217,14 +206,14 @@ static int lookup_value(void *ud, const exo_placeholder *p, json_object **value,
             *value = def;
             return 0;
         }
-        *err = fmt_err("Store value not found for field '%s' in namespace '%s' and graph '%s'", p->field, c->store_ns,
+        *err = exo_strfmt("Store value not found for field '%s' in namespace '%s' and graph '%s'", p->field, c->store_ns,
                        c->graph_name);
         return -1;
     }
     if (!strcmp(p->identifier, c->self_ident)) {
         if (json_object_object_get_ex(c->self_outputs, p->field, value))
             return 0;
-        *err = fmt_err("Output field '%s' not found on current state '%s' for template '%s'", p->field, p->identifier,
+        *err = exo_strfmt("Output field '%s' not found on current state '%s' for template '%s'", p->field, p->identifier,
                        c->target);
         return -1;
     }
@@ -233,11 +222,11 @@ static int lookup_value(void *ud, const exo_placeholder *p, json_object **value,
             continue;
         if (json_object_object_get_ex(c->anc->rows[i].outputs, p->field, value))
             return 0;
-        *err = fmt_err("Output field '%s' not found on state '%s' for template '%s'", p->field, p->identifier,
+        *err = exo_strfmt("Output field '%s' not found on state '%s' for template '%s'", p->field, p->identifier,
                        c->target);
         return -1;
     }
-    *err = fmt_err("Identifier '%s' not found in parents for template '%s'", p->identifier, c->target);
+    *err = exo_strfmt("Identifier '%s' not found in parents for template '%s'", p->identifier, c->target);
     return -1;
 }
 
@@ -260,11 +249,11 @@ static json_object *build_inputs(render_ctx *c, const exo_node_tpl *j, json_obje
             (void)unused;
             json_object *tpl;
             if (!json_object_object_get_ex(j->inputs, prop, &tpl)) {
-                *err = fmt_err("Field '%s' not found in inputs for template '%s'", prop, j->identifier);
+                *err = exo_strfmt("Field '%s' not found in inputs for template '%s'", prop, j->identifier);
                 goto fail;
             }
             if (!json_object_is_type(tpl, json_type_string)) {
-                *err = fmt_err("Input '%s' of template '%s' is not a string", prop, j->identifier);
+                *err = exo_strfmt("Input '%s' of template '%s' is not a string", prop, j->identifier);
                 goto fail;
             }
             size_t len;
@@ -295,7 +284,7 @@ static int registered_schema(exo_app *app, const exo_node_tpl *j, json_object **
     if (rc < 0)
         return -1;
     if (rc == 1) {
-        *err = fmt_err("Registered node not found for node name: %s and namespace: %s", j->node_name,
+        *err = exo_strfmt("Registered node not found for node name: %s and namespace: %s", j->node_name,
                        j->namespace_name);
         return 1;
     }
@@ -381,7 +370,7 @@ static int unite_create(exo_app *app, const exo_graph *g, const exo_node_tpl *u,
         goto out;
     json_object_object_add(st.parents, t.identifier, json_object_new_string(t.id));
     st.does_unites = 1;
-    st.unite_key = fmt_err("%s|%s|%s", t.run_id, u->identifier, group);
+    st.unite_key = exo_strfmt("%s|%s|%s", t.run_id, u->identifier, group);
     if (!st.unite_key)
         goto out;
     rc = insert_with_ancestors(app, &st, t.id, group);
@@ -418,7 +407,7 @@ static int on_final(exo_app *app, const exo_graph *g, const exo_state_row *st, i
             continue;
         char group[EXO_ID_LEN + 1];
         memcpy(group, tstate.exec_group, sizeof group);
-        char *key = fmt_err("%s|%s|%s", tstate.run_id, u->identifier, group);
+        char *key = exo_strfmt("%s|%s|%s", tstate.run_id, u->identifier, group);
         exo_state_row_free(&tstate);
         if (!key)
             return -1;
@@ -449,7 +438,7 @@ static int create_children(exo_app *app, const exo_graph *g, exo_state_row *S, s
     const char *I = S[0].identifier;
     int i = exo_graph_find(g, I);
     if (i < 0) {
-        *err = fmt_err("Current state node template not found for identifier: %s", I);
+        *err = exo_strfmt("Current state node template not found for identifier: %s", I);
         return 1;
     }
     const exo_node_tpl *node = &g->nodes[i];
@@ -464,7 +453,7 @@ static int create_children(exo_app *app, const exo_graph *g, exo_state_row *S, s
     for (size_t k = 0; k < node->next_count && ret == 0; k++) {
         int j = exo_graph_find(g, node->next_nodes[k]);
         if (j < 0) {
-            *err = fmt_err("Next state node template not found for identifier: %s", node->next_nodes[k]);
+            *err = exo_strfmt("Next state node template not found for identifier: %s", node->next_nodes[k]);
             ret = 1;
             break;
         }
@@ -593,7 +582,7 @@ int exo_engine_executed(exo_app *app, exo_state_row *st, json_object *outputs, j
     if (make_executed_set(app, st, outputs, now, &S, &n) != 0)
         goto out;
     if (!g) {
-        err = fmt_err("Graph template not found for namespace: %s and graph name: %s", st->namespace_name,
+        err = exo_strfmt("Graph template not found for namespace: %s and graph name: %s", st->namespace_name,
                       st->graph_name);
         ret = err && mark_all(app, S, n, EXO_ST_NEXT_CREATED_ERROR, err) == 0 ? 0 : -1;
         goto out;

@@ -10,6 +10,7 @@
 #include <string.h>
 
 #include "cron.h"
+#include "strfmt.h"
 #include "template.h"
 
 /* ------------------------------------------------------------------ helpers */
@@ -46,9 +47,7 @@ static void sv_pushf(strvec *v, const char *fmt, ...)
 {
     va_list ap;
     va_start(ap, fmt);
-    char *s = NULL;
-    if (vasprintf(&s, fmt, ap) < 0)
-        s = NULL;
+    char *s = exo_vstrfmt(fmt, ap);
     va_end(ap);
     sv_push(v, s);
 }
@@ -103,18 +102,6 @@ static char *dup_trimmed(const char *s)
         out[len] = '\0';
     }
     return out;
-}
-
-static char *fmt_loc(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
-static char *fmt_loc(const char *fmt, ...)
-{
-    va_list ap;
-    va_start(ap, fmt);
-    char *s = NULL;
-    if (vasprintf(&s, fmt, ap) < 0)
-        s = NULL;
-    va_end(ap);
-    return s;
 }
 
 /* pydantic's error for a nested model given something that is not an object. */
@@ -365,7 +352,7 @@ static void parse_nodes(exo_reqcheck *rc, json_object *body, exo_graph *g)
     }
     g->node_count = count;
     for (size_t i = 0; i < count; i++) {
-        char *loc = fmt_loc("body.nodes.%zu", i);
+        char *loc = exo_strfmt("body.nodes.%zu", i);
         if (!loc) {
             add_oom(rc);
             return;
@@ -491,7 +478,7 @@ static void parse_triggers(exo_reqcheck *rc, json_object *body, exo_graph *g)
         return;
     size_t count = json_object_array_length(list);
     for (size_t i = 0; i < count; i++) {
-        char *loc = fmt_loc("body.triggers.%zu", i);
+        char *loc = exo_strfmt("body.triggers.%zu", i);
         if (!loc) {
             add_oom(rc);
             return;

@@ -9,6 +9,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "strfmt.h"
+
 #define OPEN "${{"
 #define CLOSE "}}"
 
@@ -32,18 +34,6 @@ static char *dup_trimmed(const char *s, size_t len)
     while (len > 0 && isspace((unsigned char)s[len - 1]))
         len--;
     return dup_range(s, len);
-}
-
-static char *format_message(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
-static char *format_message(const char *fmt, ...)
-{
-    va_list ap;
-    va_start(ap, fmt);
-    char *out = NULL;
-    if (vasprintf(&out, fmt, ap) < 0)
-        out = NULL;
-    va_end(ap);
-    return out;
 }
 
 void exo_template_free(exo_template *t)
@@ -136,7 +126,7 @@ int exo_template_parse(const char *text, exo_template *out, char **err)
         size_t piece_len = next_open ? (size_t)(next_open - piece) : strlen(piece);
         const char *close = memmem(piece, piece_len, CLOSE, strlen(CLOSE));
         if (!close) {
-            *err = format_message("Invalid syntax string placeholder %.*s for: %s '${' not closed",
+            *err = exo_strfmt("Invalid syntax string placeholder %.*s for: %s '${' not closed",
                                   (int)piece_len, piece, text);
             return -1;
         }
@@ -145,7 +135,7 @@ int exo_template_parse(const char *text, exo_template *out, char **err)
         if (r < 0)
             return -1;
         if (r > 0) {
-            *err = format_message("Invalid syntax string placeholder %.*s for: %s",
+            *err = exo_strfmt("Invalid syntax string placeholder %.*s for: %s",
                                   (int)(close - piece), piece, text);
             return -1;
         }
@@ -246,7 +236,7 @@ static char *unset_message(const exo_placeholder *p)
     char *tail = exo_py_str_repr(p->tail);
     char *msg = NULL;
     if (id && field && tail)
-        msg = format_message("Dependent value is not set for: identifier=%s field=%s tail=%s value=None",
+        msg = exo_strfmt("Dependent value is not set for: identifier=%s field=%s tail=%s value=None",
                              id, field, tail);
     free(id);
     free(field);
@@ -282,7 +272,7 @@ char *exo_template_render_len(const exo_template *t, exo_template_lookup_fn look
             return NULL;
         }
         if (!json_object_is_type(value, json_type_string)) {
-            *err = format_message("unsupported operand type(s) for +: '%s' and 'str'",
+            *err = exo_strfmt("unsupported operand type(s) for +: '%s' and 'str'",
                                   python_type_name(value));
             free(b.data);
             return NULL;

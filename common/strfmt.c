@@ -1,0 +1,20 @@
+#include "strfmt.h"
+
+#include <stdio.h>
+
+char *exo_vstrfmt(const char *fmt, va_list ap)
+{
+    char *s = NULL;
+    if (vasprintf(&s, fmt, ap) < 0)
+        return NULL;
+    return s;
+}
+
+char *exo_strfmt(const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    char *s = exo_vstrfmt(fmt, ap);
+    va_end(ap);
+    return s;
+}
