@@ -253,7 +253,7 @@ static void trigger_runs(const options *o, long n)
     for (long i = 0; i < n; i++) {
         json_object_put(call_or_die(h, "POST", "/v0/namespace/" NS "/graph/" GRAPH "/trigger",
                                     "{\"inputs\":{},\"store\":{},\"start_delay\":0}", 200));
-        if (i % 5000 == 4999)
+        if (i % 50000 == 49999)
             fprintf(stderr, "  triggered %ld/%ld\n", i + 1, n);
     }
     exo_http_free(h);
@@ -289,7 +289,10 @@ static void *load_worker_main(void *arg)
         }
         json_object_put(resp);
         pthread_mutex_lock(&sh->lock);
+        long before = sh->done;
         sh->done += (long)n;
+        if (before / 50000 != sh->done / 50000)
+            fprintf(stderr, "  completed %ld/%ld\n", sh->done, sh->target);
         pthread_mutex_unlock(&sh->lock);
     }
     exo_http_free(h);
