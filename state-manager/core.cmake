@@ -1,5 +1,5 @@
 # exosm_core: the state manager's pure modules (no HTTP, no database), shared by
-# exo-state-manager and the unit tests.  Owned by SM-pure; included from
+# exo-state-manager and the unit tests.  Included from
 # state-manager/CMakeLists.txt (and from tests/unit when that did not happen).
 set(EXOSM_CORE_DIR ${CMAKE_CURRENT_LIST_DIR})
 add_library(exosm_core STATIC

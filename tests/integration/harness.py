@@ -327,7 +327,7 @@ class ExoTestCase(unittest.TestCase):
         self.tmp = tempfile.mkdtemp(prefix="exo-test-")
         self._procs = []
 
-    # Opt-in (sm-fix): fail the test when a program's log holds an ASan/UBSan/LSan report
+    # Opt-in: fail the test when a program's log holds an ASan/UBSan/LSan report
     # (under -DEXO_SANITIZE=ON reports go to the log, and the exit code is not checked).
     check_sanitizers = False
 
