@@ -231,6 +231,66 @@ static int step_error(exo_storage *s, int rc)
     return -1;
 }
 
+/* How to read and free one kind of row, so the one-row and all-rows fetch loops
+ * exist once for every kind. */
+typedef struct row_kind {
+    const char *what;
+    size_t size;
+    int (*read)(sqlite3_stmt *st, void *row);
+    void (*free_row)(void *row);
+} row_kind;
+
+/* Steps st (NULL: preparing failed) once into *out and releases it.
+ * 0 = row read, 1 = no row, -1 = error. */
+static int fetch_one(exo_storage *s, sqlite3_stmt *st, const row_kind *kind, void *out)
+{
+    if (!st)
+        return -1;
+    int rc = sqlite3_step(st), ret;
+    if (rc == SQLITE_ROW) {
+        ret = kind->read(st, out);
+        if (ret != 0) {
+            log_error("sqlite: a stored %s row could not be read (out of memory?)", kind->what);
+            kind->free_row(out);
+            memset(out, 0, kind->size);
+        }
+    } else {
+        ret = rc == SQLITE_DONE ? 1 : step_error(s, rc);
+    }
+    unprep(s, st);
+    return ret;
+}
+
+/* Reads every row of st (NULL: preparing failed) into a new array *out of *n rows
+ * and releases st.  0 = ok; -1 = error, with *out NULL and *n 0. */
+static int fetch_all(exo_storage *s, sqlite3_stmt *st, const row_kind *kind, void **out, size_t *n)
+{
+    *out = NULL;
+    *n = 0;
+    if (!st)
+        return -1;
+    int rc;
+    while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+        void *row = grow(out, n, kind->size);
+        if (!row || kind->read(st, row) != 0) {
+            log_error("sqlite: a stored %s row could not be read (out of memory?)", kind->what);
+            rc = SQLITE_NOMEM;
+            break;
+        }
+    }
+    unprep(s, st);
+    if (rc == SQLITE_DONE)
+        return 0;
+    if (rc != SQLITE_NOMEM)
+        step_error(s, rc);
+    for (size_t i = 0; i < *n; i++)
+        kind->free_row((char *)*out + i * kind->size);
+    free(*out);
+    *out = NULL;
+    *n = 0;
+    return -1;
+}
+
 /* ---- transactions -------------------------------------------------------------- */
 
 /* One transaction-control statement (through the statement cache). */
@@ -291,8 +351,9 @@ static int json_read(sqlite3_stmt *st, int i, json_object *v)
 /* The read_* functions return -1 when a NOT NULL column came back NULL (SQLite
  * out of memory, or a stored document that no longer parses): the caller then
  * fails the request instead of using a half-filled row. */
-static int read_node(sqlite3_stmt *st, exo_node_row *r)
+static int read_node(sqlite3_stmt *st, void *row)
 {
+    exo_node_row *r = row;
     col_id(st, 0, r->id);
     r->created_at = sqlite3_column_int64(st, 1);
     r->updated_at = sqlite3_column_int64(st, 2);
@@ -307,6 +368,13 @@ static int read_node(sqlite3_stmt *st, exo_node_row *r)
                ? 0
                : -1;
 }
+
+static void free_node_row(void *row)
+{
+    exo_node_row_free(row);
+}
+
+static const row_kind node_rows = {"node", sizeof(exo_node_row), read_node, free_node_row};
 
 static int sq_node_upsert(exo_storage *s, const exo_node_row *r)
 {
@@ -323,48 +391,13 @@ static int sq_node_get(exo_storage *s, const char *ns, const char *name, exo_nod
 {
     sqlite3_stmt *st = prep_bind(s, "SELECT " NODE_COLS " FROM nodes WHERE namespace_name=? AND name=?",
                                  "tt", ns, name);
-    if (!st)
-        return -1;
-    int rc = sqlite3_step(st), ret;
-    if (rc == SQLITE_ROW) {
-        ret = read_node(st, out);
-        if (ret != 0) {
-            log_error("sqlite: a stored node row could not be read (out of memory?)");
-            exo_node_row_free(out);
-            memset(out, 0, sizeof *out);
-        }
-    } else {
-        ret = rc == SQLITE_DONE ? 1 : step_error(s, rc);
-    }
-    unprep(s, st);
-    return ret;
+    return fetch_one(s, st, &node_rows, out);
 }
 
 static int sq_node_list(exo_storage *s, const char *ns, exo_node_row **out, size_t *n)
 {
-    *out = NULL;
-    *n = 0;
     sqlite3_stmt *st = prep_bind(s, "SELECT " NODE_COLS " FROM nodes WHERE namespace_name=? ORDER BY seq", "t", ns);
-    if (!st)
-        return -1;
-    int rc;
-    while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
-        exo_node_row *r = grow((void **)out, n, sizeof **out);
-        if (!r) {
-            unprep(s, st);
-            return -1;
-        }
-        if (read_node(st, r) != 0) {
-            log_error("sqlite: a stored node row could not be read (out of memory?)");
-            unprep(s, st);
-            exo_node_rows_free(*out, *n);
-            *out = NULL;
-            *n = 0;
-            return -1;
-        }
-    }
-    unprep(s, st);
-    return step_error(s, rc);
+    return fetch_all(s, st, &node_rows, (void **)out, n);
 }
 
 static int sq_namespaces(exo_storage *s, json_object **out)
@@ -395,8 +428,9 @@ static int sq_namespaces(exo_storage *s, json_object **out)
 #define GRAPH_COLS "g.id, g.created_at, g.updated_at, g.namespace_name, g.name, g.version, v.template," \
                    " g.validation_status, g.validation_errors"
 
-static int read_graph(sqlite3_stmt *st, exo_graph_row *r)
+static int read_graph(sqlite3_stmt *st, void *row)
 {
+    exo_graph_row *r = row;
     col_id(st, 0, r->id);
     r->created_at = sqlite3_column_int64(st, 1);
     r->updated_at = sqlite3_column_int64(st, 2);
@@ -412,27 +446,20 @@ static int read_graph(sqlite3_stmt *st, exo_graph_row *r)
                : -1;
 }
 
+static void free_graph_row(void *row)
+{
+    exo_graph_row_free(row);
+}
+
+static const row_kind graph_rows = {"graph", sizeof(exo_graph_row), read_graph, free_graph_row};
+
 static int sq_graph_get(exo_storage *s, const char *ns, const char *name, exo_graph_row *out)
 {
     sqlite3_stmt *st = prep_bind(s,
                                  "SELECT " GRAPH_COLS " FROM graphs g JOIN graph_versions v ON v.version = g.version"
                                  " WHERE g.namespace_name=? AND g.name=?",
                                  "tt", ns, name);
-    if (!st)
-        return -1;
-    int rc = sqlite3_step(st), ret;
-    if (rc == SQLITE_ROW) {
-        ret = read_graph(st, out);
-        if (ret != 0) {
-            log_error("sqlite: a stored graph row could not be read (out of memory?)");
-            exo_graph_row_free(out);
-            memset(out, 0, sizeof *out);
-        }
-    } else {
-        ret = rc == SQLITE_DONE ? 1 : step_error(s, rc);
-    }
-    unprep(s, st);
-    return ret;
+    return fetch_one(s, st, &graph_rows, out);
 }
 
 static int sq_graph_save(exo_storage *s, exo_graph_row *r)
@@ -466,34 +493,13 @@ static int sq_graph_set_validation(exo_storage *s, const char *ns, const char *n
 
 static int sq_graph_list(exo_storage *s, const char *ns, exo_graph_row **out, size_t *n)
 {
-    *out = NULL;
-    *n = 0;
     sqlite3_stmt *st = ns ? prep_bind(s,
                                       "SELECT " GRAPH_COLS " FROM graphs g JOIN graph_versions v ON v.version = g.version"
                                       " WHERE g.namespace_name=? ORDER BY g.seq",
                                       "t", ns)
                           : prep(s, "SELECT " GRAPH_COLS " FROM graphs g JOIN graph_versions v ON v.version = g.version"
                                     " ORDER BY g.seq");
-    if (!st)
-        return -1;
-    int rc;
-    while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
-        exo_graph_row *r = grow((void **)out, n, sizeof **out);
-        if (!r) {
-            unprep(s, st);
-            return -1;
-        }
-        if (read_graph(st, r) != 0) {
-            log_error("sqlite: a stored graph row could not be read (out of memory?)");
-            unprep(s, st);
-            exo_graph_rows_free(*out, *n);
-            *out = NULL;
-            *n = 0;
-            return -1;
-        }
-    }
-    unprep(s, st);
-    return step_error(s, rc);
+    return fetch_all(s, st, &graph_rows, (void **)out, n);
 }
 
 static int sq_graph_version(exo_storage *s, int64_t version, json_object **tpl)
@@ -643,8 +649,9 @@ static int sq_store_get(exo_storage *s, const char *run_id, const char *ns, cons
                    " status, inputs, outputs, data, error, parents, does_unites, unite_key, enqueue_after,"  \
                    " retry_count, fanout_id, manual_retry_fanout_id, exec_group, lease_expires_at, lease_ms"
 
-static int read_state(sqlite3_stmt *st, exo_state_row *r)
+static int read_state(sqlite3_stmt *st, void *row)
 {
+    exo_state_row *r = row;
     col_id(st, 0, r->id);
     r->created_at = sqlite3_column_int64(st, 1);
     r->updated_at = sqlite3_column_int64(st, 2);
@@ -678,6 +685,13 @@ static int read_state(sqlite3_stmt *st, exo_state_row *r)
                : -1;
 }
 
+static void free_state_row(void *row)
+{
+    exo_state_row_free(row);
+}
+
+static const row_kind state_rows = {"state", sizeof(exo_state_row), read_state, free_state_row};
+
 static int sq_state_insert(exo_storage *s, const exo_state_row *r)
 {
     return EXEC(s, "INSERT INTO states(" STATE_COLS ") VALUES(?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
@@ -690,21 +704,7 @@ static int sq_state_insert(exo_storage *s, const exo_state_row *r)
 static int sq_state_get(exo_storage *s, const char *id, exo_state_row *out)
 {
     sqlite3_stmt *st = prep_bind(s, "SELECT " STATE_COLS " FROM states WHERE id=?", "t", id);
-    if (!st)
-        return -1;
-    int rc = sqlite3_step(st), ret;
-    if (rc == SQLITE_ROW) {
-        ret = read_state(st, out);
-        if (ret != 0) {
-            log_error("sqlite: a stored state row could not be read (out of memory?)");
-            exo_state_row_free(out);
-            memset(out, 0, sizeof *out);
-        }
-    } else {
-        ret = rc == SQLITE_DONE ? 1 : step_error(s, rc);
-    }
-    unprep(s, st);
-    return ret;
+    return fetch_one(s, st, &state_rows, out);
 }
 
 static int mirror_status(exo_storage *s, const char *id, const char *status)
@@ -776,26 +776,7 @@ static int sq_state_claim(exo_storage *s, const char *ns, const char *const *nod
     sqlite3_stmt *st = prep_nodes_query(s, "SELECT " STATE_COLS " FROM states WHERE namespace_name=?"
                                            " AND status='CREATED' AND node_name IN (",
                                         ") AND enqueue_after<=? LIMIT ?", ns, nodes, nnodes, now, (int64_t)limit, 1);
-    if (!st)
-        return -1;
-    int rc;
-    while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
-        exo_state_row *r = grow((void **)out, n, sizeof **out);
-        if (!r) {
-            unprep(s, st);
-            return -1;
-        }
-        if (read_state(st, r) != 0) {
-            log_error("sqlite: a stored state row could not be read (out of memory?)");
-            unprep(s, st);
-            exo_state_rows_free(*out, *n);
-            *out = NULL;
-            *n = 0;
-            return -1;
-        }
-    }
-    unprep(s, st);
-    if (step_error(s, rc) != 0)
+    if (fetch_all(s, st, &state_rows, (void **)out, n) != 0)
         return -1;
     for (size_t i = 0; i < *n; i++) {
         exo_state_row *r = &(*out)[i];
@@ -814,7 +795,7 @@ static int sq_state_claim(exo_storage *s, const char *ns, const char *const *nod
                           ") AND enqueue_after>?", ns, nodes, nnodes, now, 0, 0);
     if (!st)
         return -1;
-    rc = sqlite3_step(st);
+    int rc = sqlite3_step(st);
     if (rc == SQLITE_ROW && sqlite3_column_type(st, 0) != SQLITE_NULL)
         *next_due = sqlite3_column_int64(st, 0);
     unprep(s, st);
@@ -879,30 +860,9 @@ static int sq_unite_exists(exo_storage *s, const char *key)
 
 static int sq_states_of_run(exo_storage *s, const char *ns, const char *run_id, exo_state_row **out, size_t *n)
 {
-    *out = NULL;
-    *n = 0;
     sqlite3_stmt *st = prep_bind(s, "SELECT " STATE_COLS " FROM states WHERE run_id=? AND namespace_name=? ORDER BY seq",
                                  "tt", run_id, ns);
-    if (!st)
-        return -1;
-    int rc;
-    while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
-        exo_state_row *r = grow((void **)out, n, sizeof **out);
-        if (!r) {
-            unprep(s, st);
-            return -1;
-        }
-        if (read_state(st, r) != 0) {
-            log_error("sqlite: a stored state row could not be read (out of memory?)");
-            unprep(s, st);
-            exo_state_rows_free(*out, *n);
-            *out = NULL;
-            *n = 0;
-            return -1;
-        }
-    }
-    unprep(s, st);
-    return step_error(s, rc);
+    return fetch_all(s, st, &state_rows, (void **)out, n);
 }
 
 static int sq_lease_renew(exo_storage *s, const char *ns, const char *id, int64_t until, int64_t lease_ms)
