@@ -355,17 +355,24 @@ static int errored_fn(exo_req *req, exo_resp *resp, exo_state_row *st, void *arg
     return 0;
 }
 
-void h_errored(exo_req *req, exo_resp *resp)
+/* A state endpoint whose body is {"<field>": string}: checks the body (422) and
+ * hands the string to fn. */
+static void with_state_string_field(exo_req *req, exo_resp *resp, const char *field, state_fn fn)
 {
     exo_reqcheck rc;
     exo_reqcheck_init(&rc);
     json_object *body = exo_req_body_object(req, &rc);
-    const char *error = NULL;
+    const char *value = NULL;
     if (body)
-        exo_req_string(&rc, body, "error", "body", 1, &error);
+        exo_req_string(&rc, body, field, "body", 1, &value);
     if (finish_check(&rc, resp))
         return;
-    with_state(req, resp, errored_fn, (void *)error, 1);
+    with_state(req, resp, fn, (void *)value, 1);
+}
+
+void h_errored(exo_req *req, exo_resp *resp)
+{
+    with_state_string_field(req, resp, "error", errored_fn);
 }
 
 /* ---- prune ------------------------------------------------------------------------------ */
@@ -487,15 +494,7 @@ out:
 
 void h_manual_retry(exo_req *req, exo_resp *resp)
 {
-    exo_reqcheck rc;
-    exo_reqcheck_init(&rc);
-    json_object *body = exo_req_body_object(req, &rc);
-    const char *fanout_id = NULL;
-    if (body)
-        exo_req_string(&rc, body, "fanout_id", "body", 1, &fanout_id);
-    if (finish_check(&rc, resp))
-        return;
-    with_state(req, resp, manual_retry_fn, (void *)fanout_id, 1);
+    with_state_string_field(req, resp, "fanout_id", manual_retry_fn);
 }
 
 /* ---- secrets ------------------------------------------------------------------------------ */

@@ -17,6 +17,8 @@ import threading
 import time
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
+from harness import API_KEY, ExoTestCase, Host
+
 STATE_PATH = re.compile(r"^/v0/namespace/([^/]+)/state/([^/]+)/(executed|errored|prune|re-enqueue-after|secrets)$")
 REPORT_KINDS = ("executed", "errored", "prune", "re-enqueue-after")
 
@@ -216,3 +218,24 @@ class MockStateManager:
                 self.pending.remove(s)
         states = [s["__raw__"] if "__raw__" in s else s for s in taken]
         return {"count": len(states), "namespace": "ns", "status": "QUEUED", "states": states}
+
+
+class MockHostTestCase(ExoTestCase):
+    """A test case with a fresh mock state manager; self.host() starts exo-host
+    against it, with its state directory in the test's temporary directory."""
+
+    namespace = "test"
+
+    def setUp(self):
+        super().setUp()
+        self.mock = MockStateManager(api_key=API_KEY).start()
+
+    def tearDown(self):
+        super().tearDown()
+        self.mock.stop()
+
+    def host(self, plugins, extra="", **conf):
+        h = Host(self.tmp, self.mock.url, self.namespace, plugins,
+                 extra=f'state_dir = "{self.tmp}/state";\n' + extra, **conf)
+        self._procs.append(h)
+        return h.start()

@@ -7,8 +7,8 @@ import signal
 import subprocess
 import time
 
-from harness import API_KEY, PLUGIN_DIR, ExoTestCase, Host, binary, main, wait_until
-from mock_state_manager import MockStateManager
+from harness import API_KEY, PLUGIN_DIR, Host, binary, main, wait_until
+from mock_state_manager import MockHostTestCase
 
 NS = "conformance"
 
@@ -17,21 +17,8 @@ def sid(n):
     return "%024x" % (0x66b1f0c2a9e4d3b2c1a00000 + n)
 
 
-class HostConformance(ExoTestCase):
-    def setUp(self):
-        super().setUp()
-        self.mock = MockStateManager(api_key=API_KEY).start()
-
-    def tearDown(self):
-        super().tearDown()
-        self.mock.stop()
-
-    def host(self, plugins, **conf):
-        conf.setdefault("extra", "")
-        conf["extra"] += f'\nstate_dir = "{self.tmp}/state";\n'
-        h = Host(self.tmp, self.mock.url, NS, plugins, **conf)
-        self._procs.append(h)
-        return h.start()
+class HostConformance(MockHostTestCase):
+    namespace = NS
 
     # ---- registration --------------------------------------------------------
     def test_registration_is_first_and_exact(self):

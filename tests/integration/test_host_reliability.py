@@ -8,9 +8,9 @@ import signal
 import subprocess
 import time
 
-from harness import API_KEY, ExoTestCase, Host, StateManager, main, wait_until
+from harness import ExoTestCase, Host, StateManager, main, wait_until
 from host_graphs import NO_RETRY, finished_state, put_one_node_graph, trigger, wait_registered
-from mock_state_manager import MockStateManager
+from mock_state_manager import MockHostTestCase
 
 NS = "reliability"
 
@@ -128,19 +128,8 @@ class HostReliabilityRealStateManager(ExoTestCase):
         self.assertIn("grace period", state["error"])
 
 
-class HostReliabilityMock(ExoTestCase):
-    def setUp(self):
-        super().setUp()
-        self.mock = MockStateManager(api_key=API_KEY).start()
-
-    def tearDown(self):
-        super().tearDown()
-        self.mock.stop()
-
-    def host(self, plugins, extra="", **conf):
-        h = Host(self.tmp, self.mock.url, NS, plugins, extra=f'state_dir = "{self.tmp}/state";\n' + extra, **conf)
-        self._procs.append(h)
-        return h.start()
+class HostReliabilityMock(MockHostTestCase):
+    namespace = NS
 
     def test_shutdown_releases_claimed_but_unstarted_states(self):
         m = self.mock

@@ -6,8 +6,8 @@ import os
 import signal
 import time
 
-from harness import API_KEY, ExoTestCase, Host, main, wait_until
-from mock_state_manager import MockStateManager
+from harness import API_KEY, main, wait_until
+from mock_state_manager import MockHostTestCase
 
 NS = "zygote"
 
@@ -41,21 +41,8 @@ def gone(pid):
         return True
 
 
-class HostZygote(ExoTestCase):
-    def setUp(self):
-        super().setUp()
-        self.mock = MockStateManager(api_key=API_KEY).start()
-
-    def tearDown(self):
-        super().tearDown()
-        self.mock.stop()
-
-    def host(self, plugins, **conf):
-        conf.setdefault("extra", "")
-        conf["extra"] += f'\nstate_dir = "{self.tmp}/state";\n'
-        h = Host(self.tmp, self.mock.url, NS, plugins, **conf)
-        self._procs.append(h)
-        return h.start()
+class HostZygote(MockHostTestCase):
+    namespace = NS
 
     def zygote_of(self, host):
         """The fork server: the host's child running `--zygote`."""
