@@ -18,3 +18,14 @@ char *exo_strfmt(const char *fmt, ...)
     va_end(ap);
     return s;
 }
+
+int exo_errf(char *err, size_t errlen, const char *fmt, ...)
+{
+    if (!err || errlen == 0)
+        return -1;
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(err, errlen, fmt, ap);
+    va_end(ap);
+    return -1;
+}

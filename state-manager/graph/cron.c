@@ -1,5 +1,6 @@
 /* Cron expressions and next fire times (spec §2.3.2, §11); see cron.h. */
 #include "cron.h"
+#include "strfmt.h"
 
 #include <ctype.h>
 #include <stdarg.h>
@@ -35,17 +36,6 @@ static const struct {
     {"@yearly", "0 0 1 1 *"}, {"@annually", "0 0 1 1 *"}, {"@monthly", "0 0 1 * *"}, {"@weekly", "0 0 * * 0"},
     {"@daily", "0 0 * * *"},  {"@midnight", "0 0 * * *"}, {"@hourly", "0 * * * *"},
 };
-
-static void set_err(char *err, size_t errlen, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
-static void set_err(char *err, size_t errlen, const char *fmt, ...)
-{
-    if (!err || errlen == 0)
-        return;
-    va_list ap;
-    va_start(ap, fmt);
-    vsnprintf(err, errlen, fmt, ap);
-    va_end(ap);
-}
 
 /* Parsing state shared by the fields of one expression. */
 typedef struct parse_ctx {
@@ -264,7 +254,7 @@ int exo_cron_parse(const char *expr, exo_cron *out, char *err, size_t errlen)
 {
     memset(out, 0, sizeof *out);
     if (!expr) {
-        set_err(err, errlen, "cron expression is missing");
+        exo_errf(err, errlen, "cron expression is missing");
         return -1;
     }
     for (size_t i = 0; i < sizeof aliases / sizeof *aliases; i++) /* exact, case-insensitive, like croniter */
@@ -274,7 +264,7 @@ int exo_cron_parse(const char *expr, exo_cron *out, char *err, size_t errlen)
     size_t lens[8];
     size_t nfields = split_fields(expr, starts, lens);
     if (nfields < 5 || nfields > 7) {
-        set_err(err, errlen, "cron expression needs 5 to 7 fields, got %zu", nfields);
+        exo_errf(err, errlen, "cron expression needs 5 to 7 fields, got %zu", nfields);
         return -1;
     }
     const field_kind order[] = {F_MINUTE, F_HOUR, F_DOM, F_MONTH, F_DOW, F_SECOND, F_YEAR};
@@ -285,7 +275,7 @@ int exo_cron_parse(const char *expr, exo_cron *out, char *err, size_t errlen)
     for (size_t f = 0; f < nfields; f++) {
         field_kind kind = order[f];
         if (parse_field(&ctx, kind, starts[f], lens[f], bits[kind], &any[kind]) != 0) {
-            set_err(err, errlen, "invalid %s field '%.*s'", specs[kind].name, (int)lens[f], starts[f]);
+            exo_errf(err, errlen, "invalid %s field '%.*s'", specs[kind].name, (int)lens[f], starts[f]);
             memset(out, 0, sizeof *out);
             return -1;
         }

@@ -1,5 +1,6 @@
 /* AES-256-GCM secrets at rest (spec §12); see secrets_crypto.h. */
 #include "secrets_crypto.h"
+#include "strfmt.h"
 
 #include <openssl/evp.h>
 #include <openssl/rand.h>
@@ -8,17 +9,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-
-static void set_err(char *err, size_t errlen, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
-static void set_err(char *err, size_t errlen, const char *fmt, ...)
-{
-    if (!err || errlen == 0)
-        return;
-    va_list ap;
-    va_start(ap, fmt);
-    vsnprintf(err, errlen, fmt, ap);
-    va_end(ap);
-}
 
 static const char b64_alphabet[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";
 
@@ -94,19 +84,19 @@ unsigned char *exo_b64url_decode(const char *text, size_t *outlen)
 int exo_secret_key_load(const char *b64, exo_secret_key *key, char *err, size_t errlen)
 {
     if (!b64 || !*b64) {
-        set_err(err, errlen, "SECRETS_ENCRYPTION_KEY is not set");
+        exo_errf(err, errlen, "SECRETS_ENCRYPTION_KEY is not set");
         return -1;
     }
     size_t n = 0;
     unsigned char *raw = exo_b64url_decode(b64, &n);
     if (!raw) {
-        set_err(err, errlen, "Key must be URL-safe base64 (44 chars for 32-byte key)");
+        exo_errf(err, errlen, "Key must be URL-safe base64 (44 chars for 32-byte key)");
         return -1;
     }
     if (n != EXO_SECRET_KEY_BYTES) {
         OPENSSL_cleanse(raw, n);
         free(raw);
-        set_err(err, errlen, "Key must be 32 raw bytes (256 bits)");
+        exo_errf(err, errlen, "Key must be 32 raw bytes (256 bits)");
         return -1;
     }
     memcpy(key->bytes, raw, EXO_SECRET_KEY_BYTES);
@@ -124,7 +114,7 @@ char *exo_secret_encrypt(const exo_secret_key *key, const char *plaintext, char 
 {
     size_t plain_len = strlen(plaintext);
     if (plain_len > INT32_MAX - 64) {
-        set_err(err, errlen, "secret value too large");
+        exo_errf(err, errlen, "secret value too large");
         return NULL;
     }
     size_t total = EXO_SECRET_NONCE_BYTES + plain_len + EXO_SECRET_TAG_BYTES;
@@ -133,12 +123,12 @@ char *exo_secret_encrypt(const exo_secret_key *key, const char *plaintext, char 
     char *out = NULL;
     int len = 0;
     if (!buf || !ctx) {
-        set_err(err, errlen, "Out of memory");
+        exo_errf(err, errlen, "Out of memory");
         goto done;
     }
     unsigned char *nonce = buf, *cipher = buf + EXO_SECRET_NONCE_BYTES;
     if (RAND_bytes(nonce, EXO_SECRET_NONCE_BYTES) != 1) {
-        set_err(err, errlen, "cannot draw a random nonce");
+        exo_errf(err, errlen, "cannot draw a random nonce");
         goto done;
     }
     if (EVP_EncryptInit_ex(ctx, EVP_aes_256_gcm(), NULL, NULL, NULL) != 1 ||
@@ -147,12 +137,12 @@ char *exo_secret_encrypt(const exo_secret_key *key, const char *plaintext, char 
         EVP_EncryptUpdate(ctx, cipher, &len, (const unsigned char *)plaintext, (int)plain_len) != 1 ||
         EVP_EncryptFinal_ex(ctx, cipher + len, &len) != 1 ||
         EVP_CIPHER_CTX_ctrl(ctx, EVP_CTRL_GCM_GET_TAG, EXO_SECRET_TAG_BYTES, cipher + plain_len) != 1) {
-        set_err(err, errlen, "AES-GCM encryption failed");
+        exo_errf(err, errlen, "AES-GCM encryption failed");
         goto done;
     }
     out = exo_b64url_encode(buf, total);
     if (!out)
-        set_err(err, errlen, "Out of memory");
+        exo_errf(err, errlen, "Out of memory");
 done:
     EVP_CIPHER_CTX_free(ctx);
     free(buf);
@@ -164,12 +154,12 @@ char *exo_secret_decrypt(const exo_secret_key *key, const char *stored, char *er
     size_t n = 0;
     unsigned char *raw = exo_b64url_decode(stored, &n);
     if (!raw) {
-        set_err(err, errlen, "Value is not valid URL-safe base64 encoded");
+        exo_errf(err, errlen, "Value is not valid URL-safe base64 encoded");
         return NULL;
     }
     if (n < EXO_SECRET_NONCE_BYTES + EXO_SECRET_TAG_BYTES) {
         free(raw);
-        set_err(err, errlen, "Encrypted value is too short");
+        exo_errf(err, errlen, "Encrypted value is too short");
         return NULL;
     }
     size_t cipher_len = n - EXO_SECRET_NONCE_BYTES - EXO_SECRET_TAG_BYTES;
@@ -178,7 +168,7 @@ char *exo_secret_decrypt(const exo_secret_key *key, const char *stored, char *er
     EVP_CIPHER_CTX *ctx = EVP_CIPHER_CTX_new();
     int len = 0, ok = 0;
     if (!plain || !ctx) {
-        set_err(err, errlen, "Out of memory");
+        exo_errf(err, errlen, "Out of memory");
         goto done;
     }
     if (EVP_DecryptInit_ex(ctx, EVP_aes_256_gcm(), NULL, NULL, NULL) != 1 ||
@@ -187,7 +177,7 @@ char *exo_secret_decrypt(const exo_secret_key *key, const char *stored, char *er
         EVP_DecryptUpdate(ctx, (unsigned char *)plain, &len, cipher, (int)cipher_len) != 1 ||
         EVP_CIPHER_CTX_ctrl(ctx, EVP_CTRL_GCM_SET_TAG, EXO_SECRET_TAG_BYTES, tag) != 1 ||
         EVP_DecryptFinal_ex(ctx, (unsigned char *)plain + len, &len) != 1) {
-        set_err(err, errlen, "Secret decryption failed (wrong key or corrupted value)");
+        exo_errf(err, errlen, "Secret decryption failed (wrong key or corrupted value)");
         goto done;
     }
     plain[cipher_len] = '\0';
