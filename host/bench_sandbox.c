@@ -22,6 +22,7 @@
 #include "clock.h"
 #include "plugin.h"
 #include "run.h"
+#include "runner.h"
 #include "scratch.h"
 #include "zygote.h"
 

@@ -12,18 +12,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
-/* Limits applied to one state's child process (sandbox group, or a plugin's override). */
-typedef struct host_sandbox_conf {
-    int64_t timeout_ms;   /* wall clock; the process group is killed after it */
-    int64_t memory_mb;    /* RLIMIT_AS; 0 = unlimited */
-    int64_t cpu_seconds;  /* RLIMIT_CPU; 0 = unlimited */
-    int64_t open_files;   /* RLIMIT_NOFILE */
-    int64_t file_size_mb; /* RLIMIT_FSIZE */
-    int64_t processes;    /* extra processes a state may create; 0 = fork/clone blocked */
-    int64_t output_kb;    /* limit of the result and of printed output, each */
-    bool network;         /* false: socket creation is a blocked system call */
-    char user[64];        /* user to run as when the host runs as root ("" = stay) */
-} host_sandbox_conf;
+#include "sandbox_conf.h"
 
 typedef struct host_plugin_conf {
     char *path; /* absolute path of the .so */
@@ -56,8 +45,5 @@ typedef struct host_conf {
 
 int host_conf_load(const char *path, host_conf *out, char *err, size_t errlen);
 void host_conf_free(host_conf *conf);
-
-/* The defaults of the sandbox group (used by --describe, which has no host.conf). */
-void host_sandbox_defaults(host_sandbox_conf *sb);
 
 #endif

@@ -17,6 +17,7 @@
 #include "child.h"
 #include "host_internal.h"
 #include "log.h"
+#include "plugins_conf.h"
 #include "run.h"
 #include "sandbox.h"
 #include "scratch.h"

@@ -11,6 +11,8 @@
 #include "host.h"
 #include "log.h"
 #include "plugin.h"
+#include "plugins_conf.h"
+#include "runner.h"
 #include "schema.h"
 
 static void usage(FILE *out)

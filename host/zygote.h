@@ -70,7 +70,4 @@ void host_zygote_describe_end(const host_zygote *z, char *buf, size_t len);
 /* Closes the socket, kills the server (and so its children) and reaps it. */
 void host_zygote_free(host_zygote *z);
 
-/* The server's main loop (exo-host-runner --zygote; fd 3 is the socket). */
-void host_zygote_serve(int sock) __attribute__((noreturn));
-
 #endif

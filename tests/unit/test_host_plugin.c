@@ -11,6 +11,7 @@
 #include <unistd.h>
 
 #include "plugin.h"
+#include "plugins_conf.h"
 
 #ifndef EXO_TEST_PLUGIN_DIR
 #error EXO_TEST_PLUGIN_DIR must point at the built plugins

@@ -13,7 +13,7 @@
 
 #include "child.h"
 #include "sandbox.h"
-#include "zygote.h"
+#include "runner.h"
 #include "zygote_proto.h"
 
 typedef struct child_entry {

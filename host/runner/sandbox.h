@@ -22,7 +22,7 @@
 
 #include <stddef.h>
 
-#include "config.h"
+#include "sandbox_conf.h"
 
 int host_sandbox_enter(const host_sandbox_conf *sb, const char *scratch, char *err,
                        size_t errlen);

@@ -3,7 +3,7 @@
 #include <stdio.h>
 #include <string.h>
 
-#include "config.h"
+#include "sandbox_conf.h"
 
 void host_sandbox_defaults(host_sandbox_conf *sb)
 {

@@ -5,7 +5,7 @@
 #include <string.h>
 
 #include "child.h"
-#include "zygote.h"
+#include "runner.h"
 
 int main(int argc, char **argv)
 {

@@ -25,7 +25,7 @@
 
 #include <json-c/json.h>
 
-#include "config.h"
+#include "sandbox_conf.h"
 #include "plugin.h"
 
 #define HOST_RESULT_FD 3

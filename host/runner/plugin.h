@@ -13,7 +13,7 @@
 
 #include <exo/node.h>
 
-#include "config.h"
+#include "sandbox_conf.h"
 
 typedef struct host_field {
     char *name;
@@ -58,10 +58,6 @@ int host_nodes_check_unique(const host_node *nodes, size_t n, char *err, size_t 
 
 const host_field *host_field_find(const host_field_list *list, const char *name);
 
-/* Loads every plugin of the configuration; on failure reports every bad plugin
- * (one per line in err) and loads nothing. */
-int host_plugins_load_all(const host_conf *conf, host_node **out, size_t *n_out, char *err,
-                          size_t errlen);
 void host_nodes_free(host_node *nodes, size_t n);
 
 #endif

@@ -1,0 +1,22 @@
+/* The runner layer of exo-host: everything that runs in the fork server
+ * (exo-host-runner --zygote) and in each state's sandboxed process.
+ *
+ * Contract: this layer never links libcurl or libconfig and never holds a
+ * credential (the API key stays in the host; a state's secrets reach only that
+ * state's process, through its job pipe).  It knows no host.conf: the host hands
+ * it a host_sandbox_conf and paths.  It depends only on common/ and the SDK; the
+ * host's core (host/) depends on it, never the other way round.
+ *
+ *   child.h        the state's process: job, result, exo_api table
+ *   sandbox.h      what the state's process applies to itself before node code runs
+ *   sandbox_conf.h the limits of one state and their defaults
+ *   plugin.h       dlopen and checks of a node plugin
+ *   zygote_proto.h wire format between the host (zygote.c) and the fork server */
+#ifndef EXO_HOST_RUNNER_H
+#define EXO_HOST_RUNNER_H
+
+/* The fork server's main loop (exo-host-runner --zygote; sock is its socket to the
+ * host, HOST_ZYGOTE_FD).  See zygote.h for the host's side. */
+void host_zygote_serve(int sock) __attribute__((noreturn));
+
+#endif
