@@ -20,7 +20,8 @@
 static void touch(const char *dir, const char *name)
 {
     char path[600];
-    snprintf(path, sizeof path, "%s/%s", dir, name);
+    int n = snprintf(path, sizeof path, "%s/%s", dir, name);
+    assert_true(n >= 0 && (size_t)n < sizeof path);
     int fd = open(path, O_WRONLY | O_CREAT | O_TRUNC, 0600);
     assert_true(fd >= 0);
     assert_int_equal(write(fd, "left", 4), 4);
@@ -30,7 +31,8 @@ static void touch(const char *dir, const char *name)
 static bool is_empty(const char *dir)
 {
     char cmd[700];
-    snprintf(cmd, sizeof cmd, "test $(ls -A '%s' | wc -l) -eq 0", dir);
+    int n = snprintf(cmd, sizeof cmd, "test $(ls -A '%s' | wc -l) -eq 0", dir);
+    assert_true(n >= 0 && (size_t)n < sizeof cmd);
     return system(cmd) == 0;
 }
 
