@@ -62,7 +62,8 @@ static int64_t bare_forks(int n)
     return exo_mono_us() - t0;
 }
 
-static int64_t sandboxed_runs(const host_node *node, host_zygote *z, const char *scratch, int n)
+static int64_t sandboxed_runs(const host_node *node, host_zygote *z, host_scratch_pool *scratch,
+                              int n)
 {
     json_object *inputs = json_object_new_object();
     for (size_t i = 0; inputs && i < node->inputs.count; i++)
@@ -119,17 +120,19 @@ int main(int argc, char **argv)
         perror("scratch directory");
         return 1;
     }
+    host_scratch_pool pool;
+    host_scratch_init(&pool, scratch);
     char *runner = host_runner_path();
     host_zygote *z = host_zygote_start(runner, err, sizeof err);
     if (!z) {
         fprintf(stderr, "cannot start the fork server: %s\n", err);
         return 1;
     }
-    sandboxed_runs(&node, z, scratch, n < 20 ? n : 20); /* warm-up: caches, first faults */
+    sandboxed_runs(&node, z, &pool, n < 20 ? n : 20); /* warm-up: caches, first faults */
     int64_t bare = bare_forks(n);
-    int64_t full = sandboxed_runs(&node, z, scratch, n);
+    int64_t full = sandboxed_runs(&node, z, &pool, n);
     host_zygote_free(z);
-    host_scratch_release(scratch);
+    host_scratch_release(&pool);
     rmdir(scratch);
     free(runner);
     free(plugin);

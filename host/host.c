@@ -21,9 +21,9 @@
 #include "run.h"
 #include "sandbox.h"
 #include "scratch.h"
+#include "fsutil.h"
 #include "spool.h"
 
-#define MAX_EXTRA_FDS 1024
 #define SHUTDOWN_DELIVERY_MS 15000
 
 static int open_signalfd(void)
@@ -128,7 +128,7 @@ static unsigned collect_fds(host *h, struct curl_waitfd *fds)
     fds[n++] = (struct curl_waitfd){h->sigfd, CURL_WAIT_POLLIN, 0};
     if (h->zygote)
         fds[n++] = (struct curl_waitfd){host_zygote_fd(h->zygote), CURL_WAIT_POLLIN, 0};
-    for (hstate *s = h->states; s && n + 2 <= MAX_EXTRA_FDS; s = s->next) {
+    for (hstate *s = h->states; s && n + 2 <= HOST_MAX_WAIT_FDS; s = s->next) {
         if (!s->has_run)
             continue;
         if (s->run.result_fd >= 0)
@@ -179,7 +179,7 @@ static bool finished_stopping(host *h, int64_t now)
 
 static int loop(host *h)
 {
-    static struct curl_waitfd fds[MAX_EXTRA_FDS]; /* reused every iteration; large */
+    struct curl_waitfd *fds = h->wait_fds;
     for (;;) {
         int64_t now = exo_mono_ms();
         host_states_dispatch(h, now);
@@ -239,7 +239,8 @@ static int prepare_dirs(host *h)
         log_error("out of memory");
         return -1;
     }
-    if (host_spool_init(h->spool_dir, err, sizeof err) < 0) {
+    host_scratch_init(&h->scratch, h->scratch_dir);
+    if (host_spool_init(&h->spool, h->spool_dir, err, sizeof err) < 0) {
         log_error("%s", err);
         return -1;
     }
@@ -256,22 +257,12 @@ static int prepare_dirs(host *h)
 
 static void host_free(host *h)
 {
-    while (h->reports) {
-        report *r = h->reports;
-        h->reports = r->next;
-        free(r->file);
-        free(r->state_id);
-        free(r->node);
-        free(r->path);
-        free(r->body);
-        free(r);
-    }
+    host_reports_free(h);
     while (h->states)
         host_state_remove(h, h->states);
     host_zygote_free(h->zygote);
-    host_spool_release();
-    if (h->scratch_dir)
-        host_scratch_release(h->scratch_dir);
+    host_spool_release(&h->spool);
+    host_scratch_release(&h->scratch);
     host_http_free(h->http);
     plugin_set_release(h->plugins);
     if (h->scratch_dir && rmdir(h->scratch_dir) < 0 && errno != ENOENT)

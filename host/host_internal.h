@@ -10,6 +10,8 @@
 #include "http.h"
 #include "plugin.h"
 #include "run.h"
+#include "scratch.h"
+#include "spool.h"
 
 /* The nodes of one configuration generation; states keep the set they started
  * with alive across a SIGHUP reload. */
@@ -46,7 +48,6 @@ typedef struct hstate {
     bool has_run;
     int64_t claimed_ms;
     int64_t start_ms;
-    report *report;
     bool lease_lost; /* the state manager gave the state up: run it no further */
     struct hstate *next;
 } hstate;
@@ -62,7 +63,10 @@ struct report {
     bool inflight;
     bool synced;      /* the spool file reached the disk (fsync) */
     int64_t sync_ms;  /* fsync the spool file at this time if still undelivered */
-    hstate *state;  /* NULL for replayed reports */
+    /* Called once the state manager answered for good (not at host_reports_free);
+     * NULL for replayed reports.  Reports know no states: states use reports. */
+    void (*on_done)(host *h, void *arg);
+    void *done_arg;
     host *owner;
     struct report *next;
 };
@@ -70,6 +74,7 @@ struct report {
 typedef enum { REG_PENDING, REG_INFLIGHT, REG_DONE } reg_phase;
 
 #define HOST_MAX_CLAIMS 2
+#define HOST_MAX_WAIT_FDS 1024 /* descriptors polled besides libcurl's */
 
 typedef struct host_claim {
     host *owner;
@@ -87,7 +92,9 @@ struct host {
     host_http *http;
     int sigfd;
     char *spool_dir;
+    host_spool spool;            /* below spool_dir */
     char *scratch_dir;
+    host_scratch_pool scratch;   /* below scratch_dir */
     char *runner;   /* exo-host-runner; NULL: exec this program with --zygote */
     host_zygote *zygote; /* parent of every state's process; NULL until (re)started */
     hstate *states; /* arrival order */
@@ -115,6 +122,8 @@ struct host {
     int64_t stop_kill_ms;    /* running children are killed at this time */
     int64_t stop_give_up_ms; /* undelivered reports stay spooled after this */
     bool fatal;
+
+    struct curl_waitfd wait_fds[HOST_MAX_WAIT_FDS]; /* the loop's, reused every iteration */
 };
 
 /* host_util.c; backoff: base_ms * 2^(attempt-1), capped, plus up to 25 % jitter */
@@ -151,9 +160,12 @@ void host_state_finish(host *h, hstate *s, host_outcome *out, int64_t now);
 void host_states_release_waiting(host *h);
 void host_states_lease_lost(host *h, json_object *ids);
 
-/* host_reports.c: spool + delivery with retries */
-void host_report_create(host *h, hstate *s, const char *state_id, const char *node,
-                        host_report_kind kind, json_object *body);
+/* host_reports.c: spool + delivery with retries.  host_report_create returns -1 when
+ * out of memory (logged; on_done is then never called). */
+typedef void (*host_report_done_fn)(host *h, void *arg);
+int host_report_create(host *h, const char *state_id, const char *node, host_report_kind kind,
+                       json_object *body, host_report_done_fn on_done, void *done_arg);
+void host_reports_free(host *h);
 void host_reports_replay(host *h);
 void host_reports_tick(host *h, int64_t now);
 int64_t host_reports_next_ms(const host *h);

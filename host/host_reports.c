@@ -53,11 +53,11 @@ static void report_unlink(host *h, report *r)
 /* The state manager answered for good: forget the report and its state. */
 static void report_done(host *h, report *r)
 {
-    if (r->file && host_spool_remove(r->file) < 0)
+    if (r->file && host_spool_remove(&h->spool, r->file) < 0)
         log_warn("cannot remove spool file %s", r->file);
     report_unlink(h, r);
-    if (r->state)
-        host_state_remove(h, r->state);
+    if (r->on_done)
+        r->on_done(h, r->done_arg);
     report_free(r);
 }
 
@@ -106,8 +106,8 @@ static void deliver(host *h, report *r)
         r->next_ms = exo_mono_ms() + 1000;
 }
 
-static report *report_new(host *h, hstate *s, const char *state_id, const char *node,
-                          const char *path, json_object *body)
+static report *report_new(host *h, const char *state_id, const char *node, const char *path,
+                          json_object *body)
 {
     report *r = calloc(1, sizeof *r);
     if (!r)
@@ -120,7 +120,6 @@ static report *report_new(host *h, hstate *s, const char *state_id, const char *
         report_free(r);
         return NULL;
     }
-    r->state = s;
     r->owner = h;
     report **tail = &h->reports;
     while (*tail)
@@ -129,28 +128,37 @@ static report *report_new(host *h, hstate *s, const char *state_id, const char *
     return r;
 }
 
-void host_report_create(host *h, hstate *s, const char *state_id, const char *node,
-                        host_report_kind kind, json_object *body)
+int host_report_create(host *h, const char *state_id, const char *node, host_report_kind kind,
+                       json_object *body, host_report_done_fn on_done, void *done_arg)
 {
     char *id = exo_http_escape(state_id);
     char *path = id ? host_ns_path(h, "/state/%s/%s", id, endpoint(kind)) : NULL;
     free(id);
-    report *r = path ? report_new(h, s, state_id, node, path, body) : NULL;
+    report *r = path ? report_new(h, state_id, node, path, body) : NULL;
     free(path);
     if (!r) {
         log_error("state %s: out of memory creating its report; the lease will bring it back",
                   state_id);
-        if (s)
-            host_state_remove(h, s);
-        return;
+        return -1;
     }
-    if (s)
-        s->report = r;
-    r->file = host_spool_write(h->spool_dir, state_id, node, r->path, body);
+    r->on_done = on_done;
+    r->done_arg = done_arg;
+    r->file = host_spool_write(&h->spool, state_id, node, r->path, body);
     r->sync_ms = exo_mono_ms() + SPOOL_SYNC_DELAY_MS;
     if (!r->file)
         log_error("state %s: cannot write the spool (%m); delivering from memory only", state_id);
     deliver(h, r);
+    return 0;
+}
+
+/* Host shutdown: what is still undelivered stays in the spool. */
+void host_reports_free(host *h)
+{
+    while (h->reports) {
+        report *r = h->reports;
+        h->reports = r->next;
+        report_free(r);
+    }
 }
 
 static void replay_one(void *arg, const char *file, json_object *entry)
@@ -165,7 +173,7 @@ static void replay_one(void *arg, const char *file, json_object *entry)
         return;
     }
     json_object_object_get_ex(entry, "node", &node);
-    report *r = report_new(h, NULL, json_object_get_string(sid),
+    report *r = report_new(h, json_object_get_string(sid),
                            node ? json_object_get_string(node) : "", json_object_get_string(path),
                            body);
     if (!r || !(r->file = strdup(file))) {
@@ -179,7 +187,7 @@ static void replay_one(void *arg, const char *file, json_object *entry)
 
 void host_reports_replay(host *h)
 {
-    int n = host_spool_replay(h->spool_dir, replay_one, h);
+    int n = host_spool_replay(&h->spool, replay_one, h);
     if (n < 0)
         log_warn("spool: cannot read %s: %m", h->spool_dir);
 }
@@ -204,7 +212,7 @@ static void sync_spool(host *h, int64_t now)
     for (report *r = h->reports; r && i < n; r = r->next)
         if (needs_sync(r, now))
             files[i++] = r->file;
-    if (host_spool_sync(h->spool_dir, files, i) < 0)
+    if (host_spool_sync(&h->spool, files, i) < 0)
         log_warn("spool: fsync failed (%m); the reports stay in the spool");
     free(files);
     for (report *r = h->reports; r; r = r->next)

@@ -83,6 +83,20 @@ void host_state_remove(host *h, hstate *s)
     free(s);
 }
 
+/* The state manager took the state's report: the state is done. */
+static void state_reported(host *h, void *state)
+{
+    host_state_remove(h, state);
+}
+
+/* Hands the state's outcome to the reports; without memory for one, the state is
+ * dropped (its lease brings it back). */
+static void report_state(host *h, hstate *s, host_report_kind kind, json_object *body)
+{
+    if (host_report_create(h, s->id, s->node_name, kind, body, state_reported, s) < 0)
+        host_state_remove(h, s);
+}
+
 void host_state_finish(host *h, hstate *s, host_outcome *out, int64_t now)
 {
     int64_t started = s->start_ms ? s->start_ms : s->claimed_ms;
@@ -97,7 +111,7 @@ void host_state_finish(host *h, hstate *s, host_outcome *out, int64_t now)
         host_outcome_errored(out, "the host ran out of memory building the report");
     }
     s->phase = PH_REPORTING;
-    host_report_create(h, s, s->id, s->node_name, out->kind, out->body);
+    report_state(h, s, out->kind, out->body);
     json_object_put(out->body);
     out->body = NULL;
 }
@@ -120,7 +134,7 @@ static void start_child(host *h, hstate *s)
                              "started (see the host log)");
         return;
     }
-    if (host_run_start(&s->run, &job, &s->node->sandbox, h->zygote, h->scratch_dir, err,
+    if (host_run_start(&s->run, &job, &s->node->sandbox, h->zygote, &h->scratch, err,
                        sizeof err) < 0) {
         char msg[600];
         snprintf(msg, sizeof msg, "the host could not start the state: %s", err);
@@ -386,7 +400,8 @@ int64_t host_states_next_ms(const host *h)
  * (re-enqueue-after 1 ms has no status precondition and costs no retry). */
 void host_states_release_waiting(host *h)
 {
-    for (hstate *s = h->states; s; s = s->next) {
+    for (hstate *s = h->states, *next; s; s = next) {
+        next = s->next; /* s is freed when its report cannot be made */
         if (s->phase != PH_WAITING && s->phase != PH_SECRETS)
             continue;
         bool fetching = s->phase == PH_SECRETS;
@@ -398,7 +413,7 @@ void host_states_release_waiting(host *h)
             continue;
         json_object_object_add(body, "enqueue_after", json_object_new_int(1));
         log_info("state %s node %s: released (host stopping)", s->id, s->node_name);
-        host_report_create(h, s, s->id, s->node_name, HOST_REPORT_REQUEUE, body);
+        report_state(h, s, HOST_REPORT_REQUEUE, body);
         json_object_put(body);
     }
 }

@@ -2,7 +2,6 @@
 
 #include <errno.h>
 #include <fcntl.h>
-#include <ftw.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -27,19 +26,6 @@ void host_format_kib(int64_t kib, char *buf, size_t len)
         snprintf(buf, len, "%lld KiB", (long long)kib);
 }
 
-static int remove_entry(const char *path, const struct stat *sb, int flag, struct FTW *ftw)
-{
-    (void)sb;
-    (void)flag;
-    (void)ftw;
-    return remove(path) < 0 && errno != ENOENT ? -1 : 0;
-}
-
-int host_remove_tree(const char *path)
-{
-    return nftw(path, remove_entry, 16, FTW_DEPTH | FTW_PHYS);
-}
-
 static void close_fd(int *fd)
 {
     if (*fd >= 0)
@@ -50,7 +36,7 @@ static void close_fd(int *fd)
 static void kill_group(host_run *r);
 
 int host_run_start(host_run *r, const host_job *job, const host_sandbox_conf *sb,
-                   host_zygote *zygote, const char *scratch_root, char *err, size_t errlen)
+                   host_zygote *zygote, host_scratch_pool *scratch, char *err, size_t errlen)
 {
     memset(r, 0, sizeof *r);
     r->result_fd = r->output_fd = -1;
@@ -64,11 +50,8 @@ int host_run_start(host_run *r, const host_job *job, const host_sandbox_conf *sb
         snprintf(err, errlen, "out of memory");
         goto fail;
     }
-    if (!(r->scratch_root = strdup(scratch_root))) {
-        snprintf(err, errlen, "out of memory");
-        goto fail;
-    }
-    if (!(r->scratch = host_scratch_take(scratch_root, err, errlen)))
+    r->scratch_pool = scratch;
+    if (!(r->scratch = host_scratch_take(scratch, err, errlen)))
         goto fail;
     if (!(job_text = host_job_serialize(job, sb, r->scratch))) {
         snprintf(err, errlen, "out of memory");
@@ -421,11 +404,9 @@ void host_run_cleanup(host_run *r)
     if (r->scratch) {
         /* A process that may have escaped the group could still write to it. */
         bool reusable = r->exited && !r->lost[0] && r->sb.processes == 0;
-        host_scratch_return(r->scratch_root, r->scratch, reusable);
+        host_scratch_return(r->scratch_pool, r->scratch, reusable);
         r->scratch = NULL;
     }
-    free(r->scratch_root);
-    r->scratch_root = NULL;
     free(r->result);
     r->result = NULL;
     free(r->log_prefix);

@@ -16,6 +16,7 @@
 
 #include "child.h"
 #include "config.h"
+#include "scratch.h"
 #include "zygote.h"
 
 typedef enum {
@@ -39,7 +40,7 @@ typedef struct host_run {
     int result_fd; /* -1 once closed */
     int output_fd;
     char *scratch;
-    char *scratch_root;
+    host_scratch_pool *scratch_pool;
     char *log_prefix; /* "state <id> (<node>)" for forwarded output */
     host_sandbox_conf sb;
     int64_t started_ms;
@@ -61,10 +62,10 @@ typedef struct host_run {
 } host_run;
 
 /* Asks the fork server for the state's process (see zygote.h, child.h) and hands
- * that process the job through a pipe.  scratch_root: directory in which the
- * private scratch directory is created. */
+ * that process the job through a pipe.  scratch: the pool the private scratch
+ * directory is taken from (and returned to by host_run_cleanup). */
 int host_run_start(host_run *r, const host_job *job, const host_sandbox_conf *sb,
-                   host_zygote *zygote, const char *scratch_root, char *err, size_t errlen);
+                   host_zygote *zygote, host_scratch_pool *scratch, char *err, size_t errlen);
 
 /* Reads what is available on fd (one of the run's pipes).  Kills the child when the
  * output limit is exceeded. */
@@ -97,8 +98,5 @@ void host_outcome_errored(host_outcome *out, const char *message);
 
 /* "1 MiB", "512 KiB" */
 void host_format_kib(int64_t kib, char *buf, size_t len);
-
-/* Removes a directory tree (no symlinks followed). */
-int host_remove_tree(const char *path);
 
 #endif

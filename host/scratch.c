@@ -10,28 +10,19 @@
 #include <unistd.h>
 
 #include "log.h"
-#include "run.h"
+#include "fsutil.h"
 
-#define KEEP_MAX 256
-
-/* Directories kept for reuse; the host is single-threaded and one pool serves the
- * whole process (every root it uses). */
-static struct {
-    char *root;
-    char *path;
-} kept[KEEP_MAX];
-static size_t n_kept;
-
-char *host_scratch_take(const char *root, char *err, size_t errlen)
+void host_scratch_init(host_scratch_pool *pool, const char *root)
 {
-    for (size_t i = n_kept; i-- > 0;) {
-        if (strcmp(kept[i].root, root) != 0)
-            continue;
-        char *path = kept[i].path;
-        free(kept[i].root);
-        kept[i] = kept[--n_kept];
-        return path;
-    }
+    memset(pool, 0, sizeof *pool);
+    pool->root = root;
+}
+
+char *host_scratch_take(host_scratch_pool *pool, char *err, size_t errlen)
+{
+    if (pool->n_kept > 0)
+        return pool->kept[--pool->n_kept];
+    const char *root = pool->root;
     size_t n = strlen(root) + 32;
     char *path = malloc(n);
     if (!path) {
@@ -71,33 +62,29 @@ static int empty_dir(const char *path)
     return nftw(path, remove_below, 16, FTW_DEPTH | FTW_PHYS) < 0 ? -1 : 0;
 }
 
-void host_scratch_return(const char *root, char *path, bool reusable)
+static void remove_dir(const char *path)
+{
+    if (host_remove_tree(path) < 0 && errno != ENOENT)
+        log_warn("cannot remove scratch directory %s: %s", path, strerror(errno));
+}
+
+void host_scratch_return(host_scratch_pool *pool, char *path, bool reusable)
 {
     if (!path)
         return;
-    if (reusable && n_kept < KEEP_MAX && empty_dir(path) == 0) {
-        char *r = strdup(root);
-        if (r) {
-            kept[n_kept].root = r;
-            kept[n_kept].path = path;
-            n_kept++;
-            return;
-        }
+    if (reusable && pool->n_kept < HOST_SCRATCH_KEEP_MAX && empty_dir(path) == 0) {
+        pool->kept[pool->n_kept++] = path;
+        return;
     }
-    if (host_remove_tree(path) < 0 && errno != ENOENT)
-        log_warn("cannot remove scratch directory %s: %s", path, strerror(errno));
+    remove_dir(path);
     free(path);
 }
 
-void host_scratch_release(const char *root)
+void host_scratch_release(host_scratch_pool *pool)
 {
-    for (size_t i = n_kept; i-- > 0;) {
-        if (strcmp(kept[i].root, root) != 0)
-            continue;
-        if (host_remove_tree(kept[i].path) < 0 && errno != ENOENT)
-            log_warn("cannot remove scratch directory %s: %s", kept[i].path, strerror(errno));
-        free(kept[i].path);
-        free(kept[i].root);
-        kept[i] = kept[--n_kept];
+    while (pool->n_kept > 0) {
+        char *path = pool->kept[--pool->n_kept];
+        remove_dir(path);
+        free(path);
     }
 }

@@ -13,14 +13,29 @@
 #include <stdbool.h>
 #include <stddef.h>
 
-/* A fresh or emptied directory below root (malloc'd path), or NULL with err. */
-char *host_scratch_take(const char *root, char *err, size_t errlen);
+#define HOST_SCRATCH_KEEP_MAX 256
 
-/* The state is done with path (taken from root): emptied and kept, or removed.
+/* The directories below one root kept for reuse; owned by the host (one per
+ * process, single-threaded). */
+typedef struct host_scratch_pool {
+    const char *root; /* borrowed: must outlive the pool */
+    char *kept[HOST_SCRATCH_KEEP_MAX];
+    size_t n_kept;
+} host_scratch_pool;
+
+/* An empty pool for directories below root. */
+void host_scratch_init(host_scratch_pool *pool, const char *root);
+
+/* A fresh or emptied directory below the pool's root (malloc'd path), or NULL
+ * with err. */
+char *host_scratch_take(host_scratch_pool *pool, char *err, size_t errlen);
+
+/* The state is done with path (taken from pool): emptied and kept, or removed.
  * Frees path. */
-void host_scratch_return(const char *root, char *path, bool reusable);
+void host_scratch_return(host_scratch_pool *pool, char *path, bool reusable);
 
-/* Removes every kept directory below root (host shutdown). */
-void host_scratch_release(const char *root);
+/* Removes every kept directory (host shutdown); the pool is empty afterwards.
+ * Safe on a zeroed pool. */
+void host_scratch_release(host_scratch_pool *pool);
 
 #endif

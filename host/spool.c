@@ -11,35 +11,9 @@
 
 #include "clock.h"
 #include "fdio.h"
+#include "fsutil.h"
 #include "log.h"
-
-int host_mkdirs(const char *path, mode_t mode)
-{
-    char *copy = strdup(path);
-    if (!copy)
-        return -1;
-    for (char *p = copy + 1; *p; p++) {
-        if (*p != '/')
-            continue;
-        *p = '\0';
-        if (mkdir(copy, mode) < 0 && errno != EEXIST) {
-            free(copy);
-            return -1;
-        }
-        *p = '/';
-    }
-    int rc = mkdir(copy, mode) < 0 && errno != EEXIST ? -1 : 0;
-    free(copy);
-    return rc;
-}
-
-/* Files of delivered entries, moved aside to <dir>.spare/ to be written again:
- * creating and deleting a file per state costs more on ext4 than rewriting one
- * (inode allocation).  One spool per host process, and the host is single-threaded. */
-#define SPARE_MAX 64
-static char *spare[SPARE_MAX];
-static size_t n_spare;
-static char *spare_dir; /* NULL: files are deleted, not kept */
+#include "strfmt.h"
 
 /* Spare files of an earlier run are not known to this one: remove them. */
 static void remove_old_spares(const char *dir)
@@ -54,22 +28,22 @@ static void remove_old_spares(const char *dir)
     closedir(d);
 }
 
-int host_spool_init(const char *dir, char *err, size_t errlen)
+int host_spool_init(host_spool *sp, const char *dir, char *err, size_t errlen)
 {
-    if (host_mkdirs(dir, 0700) < 0) {
-        snprintf(err, errlen, "cannot create spool directory %s: %s", dir, strerror(errno));
-        return -1;
+    host_spool_release(sp);
+    if (host_mkdirs(dir, 0700) < 0)
+        return exo_errf(err, errlen, "cannot create spool directory %s: %s", dir,
+                        strerror(errno));
+    if (!(sp->dir = strdup(dir)))
+        return exo_errf(err, errlen, "out of memory");
+    if (asprintf(&sp->spare_dir, "%s.spare", dir) < 0)
+        sp->spare_dir = NULL;
+    if (sp->spare_dir && host_mkdirs(sp->spare_dir, 0700) < 0) {
+        free(sp->spare_dir); /* an optimisation only: delete delivered entries instead */
+        sp->spare_dir = NULL;
     }
-    host_spool_release();
-    free(spare_dir);
-    if (asprintf(&spare_dir, "%s.spare", dir) < 0)
-        spare_dir = NULL;
-    if (spare_dir && host_mkdirs(spare_dir, 0700) < 0) {
-        free(spare_dir); /* an optimisation only: delete delivered entries instead */
-        spare_dir = NULL;
-    }
-    if (spare_dir)
-        remove_old_spares(spare_dir);
+    if (sp->spare_dir)
+        remove_old_spares(sp->spare_dir);
     return 0;
 }
 
@@ -111,11 +85,9 @@ static int fsync_dir(const char *dir)
     return rc;
 }
 
-char *host_spool_write(const char *dir, const char *state_id, const char *node, const char *path,
+char *host_spool_write(host_spool *sp, const char *state_id, const char *node, const char *path,
                        json_object *body)
 {
-    /* Sequence within one millisecond keeps replay order; the host is single-threaded. */
-    static unsigned seq;
     json_object *entry = json_object_new_object();
     if (!entry)
         return NULL;
@@ -126,12 +98,13 @@ char *host_spool_write(const char *dir, const char *state_id, const char *node, 
     const char *text = json_object_to_json_string_ext(entry, JSON_C_TO_STRING_PLAIN);
     char *file = NULL, *tmp = NULL;
     int fd = -1;
-    if (asprintf(&file, "%s/%013lld-%06u.json", dir, (long long)exo_now_ms(), seq++ % 1000000) < 0)
+    if (asprintf(&file, "%s/%013lld-%06u.json", sp->dir, (long long)exo_now_ms(),
+                 sp->seq++ % 1000000) < 0)
         file = NULL;
     if (!file)
         goto fail;
-    if (n_spare > 0)
-        tmp = spare[--n_spare];
+    if (sp->n_spare > 0)
+        tmp = sp->spare[--sp->n_spare];
     else if (asprintf(&tmp, "%s.tmp", file) < 0)
         goto fail;
     fd = open(tmp, O_WRONLY | O_CREAT | O_CLOEXEC, 0600);
@@ -161,7 +134,7 @@ fail: {
 }
 }
 
-int host_spool_sync(const char *dir, char *const *files, size_t n)
+int host_spool_sync(const host_spool *sp, char *const *files, size_t n)
 {
     int rc = 0;
     for (size_t i = 0; i < n; i++) {
@@ -175,19 +148,19 @@ int host_spool_sync(const char *dir, char *const *files, size_t n)
             rc = -1;
         close(fd);
     }
-    if (fsync_dir(dir) < 0)
+    if (fsync_dir(sp->dir) < 0)
         rc = -1;
     return rc;
 }
 
-int host_spool_remove(const char *file)
+int host_spool_remove(host_spool *sp, const char *file)
 {
     char *aside = NULL;
     const char *base = strrchr(file, '/');
-    if (spare_dir && n_spare < SPARE_MAX &&
-        asprintf(&aside, "%s/%s", spare_dir, base ? base + 1 : file) >= 0) {
+    if (sp->spare_dir && sp->n_spare < HOST_SPOOL_SPARE_MAX &&
+        asprintf(&aside, "%s/%s", sp->spare_dir, base ? base + 1 : file) >= 0) {
         if (rename(file, aside) == 0) {
-            spare[n_spare++] = aside;
+            sp->spare[sp->n_spare++] = aside;
             return 0;
         }
         free(aside);
@@ -195,13 +168,16 @@ int host_spool_remove(const char *file)
     return unlink(file) < 0 && errno != ENOENT ? -1 : 0;
 }
 
-void host_spool_release(void)
+void host_spool_release(host_spool *sp)
 {
-    while (n_spare > 0) {
-        char *file = spare[--n_spare];
+    while (sp->n_spare > 0) {
+        char *file = sp->spare[--sp->n_spare];
         unlink(file);
         free(file);
     }
+    free(sp->spare_dir);
+    free(sp->dir);
+    memset(sp, 0, sizeof *sp);
 }
 
 static int by_name(const struct dirent **a, const struct dirent **b)
@@ -215,8 +191,9 @@ static int is_entry(const struct dirent *d)
     return n > 5 && strcmp(d->d_name + n - 5, ".json") == 0;
 }
 
-int host_spool_replay(const char *dir, host_spool_fn fn, void *arg)
+int host_spool_replay(const host_spool *sp, host_spool_fn fn, void *arg)
 {
+    const char *dir = sp->dir;
     struct dirent **names = NULL;
     int n = scandir(dir, &names, is_entry, by_name);
     if (n < 0)

@@ -13,28 +13,40 @@
 #include <json-c/json.h>
 #include <stddef.h>
 
-/* Creates dir (and parents) if needed. */
-int host_spool_init(const char *dir, char *err, size_t errlen);
+#define HOST_SPOOL_SPARE_MAX 64
+
+/* One spool directory; owned by the host (one per process, single-threaded). */
+typedef struct host_spool {
+    char *dir;
+    /* Files of delivered entries, moved aside to <dir>.spare/ to be written again:
+     * creating and deleting a file per state costs more on ext4 than rewriting one
+     * (inode allocation). */
+    char *spare_dir; /* NULL: files are deleted, not kept */
+    char *spare[HOST_SPOOL_SPARE_MAX];
+    size_t n_spare;
+    unsigned seq; /* orders the entries written within one millisecond */
+} host_spool;
+
+/* Creates dir (and parents) if needed and fills *sp (a zeroed or released one). */
+int host_spool_init(host_spool *sp, const char *dir, char *err, size_t errlen);
 
 /* Writes one entry; returns the malloc'd file path, or NULL (errno set). */
-char *host_spool_write(const char *dir, const char *state_id, const char *node, const char *path,
+char *host_spool_write(host_spool *sp, const char *state_id, const char *node, const char *path,
                        json_object *body);
 
-/* fsync of the n files (missing ones are skipped) and then of dir. */
-int host_spool_sync(const char *dir, char *const *files, size_t n);
+/* fsync of the n files (missing ones are skipped) and then of the directory. */
+int host_spool_sync(const host_spool *sp, char *const *files, size_t n);
 
 /* The entry was delivered: it is no longer an entry (its file may be kept aside,
  * under another name that replay ignores, to be written again). */
-int host_spool_remove(const char *file);
+int host_spool_remove(host_spool *sp, const char *file);
 
-/* Deletes the files kept aside (host shutdown). */
-void host_spool_release(void);
+/* Deletes the files kept aside and frees what *sp holds (host shutdown).  Safe on a
+ * zeroed spool. */
+void host_spool_release(host_spool *sp);
 
 /* Calls fn for each spooled entry in the order they were written. */
 typedef void (*host_spool_fn)(void *arg, const char *file, json_object *entry);
-int host_spool_replay(const char *dir, host_spool_fn fn, void *arg);
-
-/* mkdir -p */
-int host_mkdirs(const char *path, mode_t mode);
+int host_spool_replay(const host_spool *sp, host_spool_fn fn, void *arg);
 
 #endif

@@ -56,7 +56,8 @@ static struct {
     const char *name;
 } trapped[MAX_TRAPPED];
 static size_t n_trapped;
-/* Whether the memory-exhaustion crash handler may report "memory" (limit applied). */
+/* Whether the memory-exhaustion crash handler may report "memory" (limit applied).
+ * Static: read by a signal handler. */
 static volatile sig_atomic_t memory_limited;
 
 static void write_fd_str(int fd, const char *s)
@@ -105,7 +106,8 @@ static int set_limit(int resource, rlim_t soft, rlim_t hard, const char *name, c
 }
 
 /* Users already resolved in this process (an NSS lookup costs ~0.1 ms); filled in
- * the fork server so that every state's process inherits it. */
+ * the fork server so that every state's process inherits it (static: the runner
+ * process has no host context; fork is how it reaches the states). */
 static struct {
     char name[64];
     uid_t uid;
@@ -352,7 +354,8 @@ static scmp_filter_ctx build_filter(const host_sandbox_conf *sb, char *err, size
 
 /* The filters compiled to BPF once, in the fork server, before any state's process
  * is forked (libseccomp's compilation costs more than the rest of the sandbox):
- * [network][processes > 0].  Written once by host_sandbox_prepare, then read-only. */
+ * [network][processes > 0].  Written once by host_sandbox_prepare, then read-only.
+ * Static: the runner process has no host context; fork hands it to every state. */
 static struct sock_fprog prepared[2][2];
 
 /* Compiles f into memory (libseccomp exports only to a descriptor). */
@@ -445,7 +448,7 @@ static int install_crash_handlers(char *err, size_t errlen)
             signal(fatal[i], SIG_DFL);
         return 0;
     }
-    static char altstack[64 * 1024]; /* per child process; used only by on_crash */
+    static char altstack[64 * 1024]; /* per child process; the crash handler's stack must outlive this call */
     stack_t ss = {.ss_sp = altstack, .ss_size = sizeof altstack, .ss_flags = 0};
     if (sigaltstack(&ss, NULL) < 0) {
         snprintf(err, errlen, "sigaltstack: %s", strerror(errno));

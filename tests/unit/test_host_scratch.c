@@ -42,7 +42,9 @@ static void test_reused_directory_is_empty_and_private(void **state)
     char root[] = "/tmp/exo-test-scratch-XXXXXX";
     assert_non_null(mkdtemp(root));
     char err[256];
-    char *first = host_scratch_take(root, err, sizeof err);
+    host_scratch_pool pool;
+    host_scratch_init(&pool, root);
+    char *first = host_scratch_take(&pool, err, sizeof err);
     assert_non_null(first);
     char kept_path[600];
     snprintf(kept_path, sizeof kept_path, "%s", first);
@@ -52,9 +54,9 @@ static void test_reused_directory_is_empty_and_private(void **state)
     assert_int_equal(mkdir(sub, 0700), 0);
     touch(sub, "deeper");
     assert_int_equal(chmod(first, 0777), 0);
-    host_scratch_return(root, first, true);
+    host_scratch_return(&pool, first, true);
 
-    char *again = host_scratch_take(root, err, sizeof err);
+    char *again = host_scratch_take(&pool, err, sizeof err);
     assert_non_null(again);
     assert_string_equal(again, kept_path); /* the same directory ... */
     assert_true(is_empty(again));          /* ... emptied */
@@ -63,15 +65,15 @@ static void test_reused_directory_is_empty_and_private(void **state)
     assert_int_equal(st.st_mode & 07777, 0700);
     assert_int_equal(st.st_uid, geteuid());
 
-    char *other = host_scratch_take(root, err, sizeof err); /* none kept: a new one */
+    char *other = host_scratch_take(&pool, err, sizeof err); /* none kept: a new one */
     assert_non_null(other);
     assert_string_not_equal(other, again);
-    host_scratch_return(root, other, true);
-    host_scratch_release(root); /* removes the kept one */
+    host_scratch_return(&pool, other, true);
+    host_scratch_release(&pool); /* removes the kept one */
     assert_false(is_empty(root)); /* `again` is still there */
 
     touch(again, "file");
-    host_scratch_return(root, again, false); /* not reusable: removed with its content */
+    host_scratch_return(&pool, again, false); /* not reusable: removed with its content */
     assert_true(is_empty(root));
     assert_int_equal(rmdir(root), 0);
 }

@@ -39,17 +39,18 @@ static void test_write_replay_remove(void **state)
     char sub[600];
     snprintf(sub, sizeof sub, "%s/a/b/spool", dir);
     char err[256];
-    assert_int_equal(host_spool_init(sub, err, sizeof err), 0);
+    host_spool sp = {0};
+    assert_int_equal(host_spool_init(&sp, sub, err, sizeof err), 0);
     const char *ids[] = {"66b1f0c2a9e4d3b2c1a09f87", "66b1f0c2a9e4d3b2c1a09f88", "66b1f0c2a9e4d3b2c1a09f89"};
     char *files[3];
     for (int i = 0; i < 3; i++) {
         json_object *body = json_tokener_parse("{\"outputs\": [{\"text\": \"x\"}]}");
-        files[i] = host_spool_write(sub, ids[i], "EchoNode", "/v0/namespace/ns/state/x/executed", body);
+        files[i] = host_spool_write(&sp, ids[i], "EchoNode", "/v0/namespace/ns/state/x/executed", body);
         json_object_put(body);
         assert_non_null(files[i]);
     }
     seen s = {0};
-    assert_int_equal(host_spool_replay(sub, collect, &s), 3);
+    assert_int_equal(host_spool_replay(&sp, collect, &s), 3);
     assert_int_equal(s.n, 3);
     for (int i = 0; i < 3; i++) {
         assert_string_equal(s.ids[i], ids[i]); /* write order */
@@ -63,14 +64,15 @@ static void test_write_replay_remove(void **state)
                                 json_object_object_get(entry, "body"), "outputs"), 0), "text")),
                         "x");
     json_object_put(entry);
-    assert_int_equal(host_spool_remove(files[1]), 0);
-    assert_int_equal(host_spool_remove(files[1]), 0); /* already gone is fine */
+    assert_int_equal(host_spool_remove(&sp, files[1]), 0);
+    assert_int_equal(host_spool_remove(&sp, files[1]), 0); /* already gone is fine */
     seen again = {0};
-    assert_int_equal(host_spool_replay(sub, collect, &again), 2);
+    assert_int_equal(host_spool_replay(&sp, collect, &again), 2);
     assert_string_equal(again.ids[0], ids[0]);
     assert_string_equal(again.ids[1], ids[2]);
     for (int i = 0; i < 3; i++)
         free(files[i]);
+    host_spool_release(&sp);
     char cmd[700];
     snprintf(cmd, sizeof cmd, "rm -rf '%s'", dir);
     assert_int_equal(system(cmd), 0);
@@ -87,19 +89,20 @@ static void test_reused_file_reads_back_exactly(void **state)
     char sub[600];
     snprintf(sub, sizeof sub, "%s/spool", root);
     char err[256];
-    assert_int_equal(host_spool_init(sub, err, sizeof err), 0);
+    host_spool sp = {0};
+    assert_int_equal(host_spool_init(&sp, sub, err, sizeof err), 0);
     json_object *big = json_tokener_parse("{\"outputs\": [{\"text\": \"a long value that makes "
                                           "the first entry clearly longer than the second\"}]}");
-    char *first = host_spool_write(sub, "66b1f0c2a9e4d3b2c1a09f90", "EchoNode", "/p/executed", big);
+    char *first = host_spool_write(&sp, "66b1f0c2a9e4d3b2c1a09f90", "EchoNode", "/p/executed", big);
     json_object_put(big);
     assert_non_null(first);
-    assert_int_equal(host_spool_remove(first), 0); /* delivered: kept aside */
+    assert_int_equal(host_spool_remove(&sp, first), 0); /* delivered: kept aside */
     json_object *small = json_tokener_parse("{\"outputs\": [{\"text\": \"y\"}]}");
-    char *second = host_spool_write(sub, "66b1f0c2a9e4d3b2c1a09f91", "EchoNode", "/p/errored", small);
+    char *second = host_spool_write(&sp, "66b1f0c2a9e4d3b2c1a09f91", "EchoNode", "/p/errored", small);
     json_object_put(small);
     assert_non_null(second);
     seen s = {0};
-    assert_int_equal(host_spool_replay(sub, collect, &s), 1);
+    assert_int_equal(host_spool_replay(&sp, collect, &s), 1);
     assert_string_equal(s.ids[0], "66b1f0c2a9e4d3b2c1a09f91");
     json_object *entry = json_object_from_file(second);
     assert_non_null(entry);
@@ -108,10 +111,10 @@ static void test_reused_file_reads_back_exactly(void **state)
                                                        JSON_C_TO_STRING_PLAIN),
                         "{\"outputs\":[{\"text\":\"y\"}]}");
     json_object_put(entry);
-    assert_int_equal(host_spool_remove(second), 0);
+    assert_int_equal(host_spool_remove(&sp, second), 0);
     seen none = {0};
-    assert_int_equal(host_spool_replay(sub, collect, &none), 0);
-    host_spool_release();
+    assert_int_equal(host_spool_replay(&sp, collect, &none), 0);
+    host_spool_release(&sp);
     free(first);
     free(second);
     char cmd[700];

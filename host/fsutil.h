@@ -1,0 +1,13 @@
+/* Directory helpers of the host's core (spool, scratch directories, start-up). */
+#ifndef EXO_HOST_FSUTIL_H
+#define EXO_HOST_FSUTIL_H
+
+#include <sys/types.h>
+
+/* mkdir -p */
+int host_mkdirs(const char *path, mode_t mode);
+
+/* rm -rf (does not follow symbolic links).  0, or -1 with errno. */
+int host_remove_tree(const char *path);
+
+#endif
