@@ -139,6 +139,15 @@ static void forward_output(host_run *r, const char *buf, size_t n)
     }
 }
 
+/* The result or the printed output outgrew its limit: the state ends with
+ * "output larger than ...". */
+static void stop_over_limit(host_run *r, int *fd)
+{
+    r->output_exceeded = true;
+    kill_group(r);
+    close_fd(fd);
+}
+
 static void read_result(host_run *r)
 {
     char buf[65536];
@@ -153,9 +162,7 @@ static void read_result(host_run *r)
             return;
         }
         if (r->result_len + (size_t)n > output_limit(r)) {
-            r->output_exceeded = true;
-            kill_group(r);
-            close_fd(&r->result_fd);
+            stop_over_limit(r, &r->result_fd);
             return;
         }
         char *grown = realloc(r->result, r->result_len + (size_t)n + 1);
@@ -187,9 +194,7 @@ static void read_output(host_run *r)
         }
         r->output_len += (size_t)n;
         if (r->output_len > output_limit(r)) {
-            r->output_exceeded = true;
-            kill_group(r);
-            close_fd(&r->output_fd);
+            stop_over_limit(r, &r->output_fd);
             return;
         }
         forward_output(r, buf, (size_t)n);

@@ -448,7 +448,8 @@ static int install_crash_handlers(char *err, size_t errlen)
             signal(fatal[i], SIG_DFL);
         return 0;
     }
-    static char altstack[64 * 1024]; /* per child process; the crash handler's stack must outlive this call */
+    /* Static: the crash handler's stack must outlive this call (one per child process). */
+    static char altstack[64 * 1024];
     stack_t ss = {.ss_sp = altstack, .ss_size = sizeof altstack, .ss_flags = 0};
     if (sigaltstack(&ss, NULL) < 0) {
         snprintf(err, errlen, "sigaltstack: %s", strerror(errno));
