@@ -1,15 +1,29 @@
-/* Graph templates (spec §2.3, §3.2, §5): the in-memory model of a graph, its
- * parsing from a PUT body (422 field rules through reqcheck), JSON serialisation,
+/* The graph layer of the state manager (state-manager/graph/): graph templates
+ * (spec §2.3, §3.2, §5) — the in-memory model, its parsing from a PUT body (422
+ * field rules through reqcheck) and from the stored form, JSON serialisation,
  * the synchronous graph-level validation of §5.1 with exo's section-0 changes,
- * ancestor sets, and the background verification of §5.2.
+ * ancestor sets, and the background verification of §5.2.  Placeholders, retry
+ * policies and cron expressions have their own headers (template.h, retry.h,
+ * cron.h).
+ *
+ * Contract:
+ *  - Pure: no HTTP, no database, no files.  Registered nodes reach the
+ *    verification through a caller-supplied lookup (exo_registered_lookup_fn);
+ *    the only outside input is the jitter of retry delays (OpenSSL's RNG).
+ *  - Thread-safety: no global state; functions are safe on distinct graphs from
+ *    any thread, and a parsed graph is read-only (safe to share) for every
+ *    function taking a const exo_graph *.  validate/analyze write the analysis
+ *    fields, so they need the graph to themselves.
+ *  - Ownership: a returned exo_graph * belongs to the caller (exo_graph_free);
+ *    a returned json_object * is a new reference (json_object_put); a returned
+ *    char * is malloc'd (free).  Arguments are borrowed and never retained.
  *
  * Ancestors (exo §0): over the "parent edges" A->m for every m in A.next_nodes
  * that has no unites, and T->U for every uniting node U (unites target T; the
  * nodes that list U do not count as its parents), X is an ancestor of N iff X
  * lies on every path from the root to N (strict dominator).  Independent of
  * next_nodes order.  A uniting node is reachable (connected) only when its target
- * is reachable and some reachable node lists it in next_nodes.  Pure module, thread-safe on distinct graphs; a parsed graph
- * is read-only for the functions taking const. */
+ * is reachable and some reachable node lists it in next_nodes. */
 #ifndef EXO_SM_GRAPH_H
 #define EXO_SM_GRAPH_H
 

@@ -7,6 +7,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "graph_internal.h"
+
 static const char *const strategy_names[] = {
     "EXPONENTIAL", "EXPONENTIAL_FULL_JITTER", "EXPONENTIAL_EQUAL_JITTER",
     "LINEAR",      "LINEAR_FULL_JITTER",      "LINEAR_EQUAL_JITTER",
@@ -50,12 +52,7 @@ static void add_strategy_enum_error(exo_reqcheck *rc, const char *loc, json_obje
         used += (size_t)snprintf(expected + used, sizeof expected - used, "%s'%s'", sep,
                                  strategy_names[i]);
     }
-    char msg[600];
-    snprintf(msg, sizeof msg, "Input should be %s", expected);
-    json_object *ctx = json_object_new_object();
-    if (ctx)
-        json_object_object_add(ctx, "expected", json_object_new_string(expected));
-    exo_reqcheck_add(rc, loc, "enum", msg, input, ctx);
+    graph_add_enum_error(rc, loc, expected, input);
 }
 
 /* Lower-bound constraint: strict (gt) or not (ge). */
@@ -86,12 +83,7 @@ int exo_retry_policy_from_json(exo_reqcheck *rc, json_object *value, const char 
     if (value == NULL)
         return 0;
     if (!json_object_is_type(value, json_type_object)) {
-        json_object *ctx = json_object_new_object();
-        if (ctx)
-            json_object_object_add(ctx, "class_name", json_object_new_string("RetryPolicyModel"));
-        exo_reqcheck_add(rc, loc,
-                         "model_type", "Input should be a valid dictionary or instance of RetryPolicyModel",
-                         value, ctx);
+        graph_add_model_type_error(rc, loc, "RetryPolicyModel", value);
         return -1;
     }
     int bad = 0;

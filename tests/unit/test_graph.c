@@ -1,4 +1,4 @@
-/* Unit tests for state-manager/graph.c: parsing (422 rules), serialisation,
+/* Unit tests for the graph layer (state-manager/graph/, graph.h): parsing (422 rules), serialisation,
  * §5.1 validation with exo's §0 rules, ancestor sets and §5.2 verification. */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -227,6 +227,16 @@ static void test_field_rules_422(void **state)
                "{\"type\":\"missing\",\"loc\":[\"body\",\"triggers\",0,\"value\"]");
     expect_422("{\"secrets\":{},\"nodes\":[],\"retry_policy\":{\"max_retries\":-1}}",
                "{\"type\":\"greater_than_equal\",\"loc\":[\"body\",\"retry_policy\",\"max_retries\"]");
+    /* retry.c reports these through the layer's shared pydantic error helpers */
+    expect_422("{\"secrets\":{},\"nodes\":[],\"retry_policy\":5}",
+               "{\"type\":\"model_type\",\"loc\":[\"body\",\"retry_policy\"],\"msg\":\"Input should be a valid dictionary or "
+               "instance of RetryPolicyModel\",\"input\":5,\"ctx\":{\"class_name\":\"RetryPolicyModel\"}}");
+    expect_422("{\"secrets\":{},\"nodes\":[],\"retry_policy\":{\"strategy\":\"SOMETIMES\"}}",
+               "{\"type\":\"enum\",\"loc\":[\"body\",\"retry_policy\",\"strategy\"],\"msg\":\"Input should be 'EXPONENTIAL', "
+               "'EXPONENTIAL_FULL_JITTER', 'EXPONENTIAL_EQUAL_JITTER', 'LINEAR', 'LINEAR_FULL_JITTER', 'LINEAR_EQUAL_JITTER', "
+               "'FIXED', 'FIXED_FULL_JITTER' or 'FIXED_EQUAL_JITTER'\",\"input\":\"SOMETIMES\",\"ctx\":{\"expected\":\"'EXPONENTIAL', "
+               "'EXPONENTIAL_FULL_JITTER', 'EXPONENTIAL_EQUAL_JITTER', 'LINEAR', 'LINEAR_FULL_JITTER', 'LINEAR_EQUAL_JITTER', "
+               "'FIXED', 'FIXED_FULL_JITTER' or 'FIXED_EQUAL_JITTER'\"}}");
     expect_422("[]", "\"loc\":[\"body\"]");
     expect_422("{\"secrets\":{\"k\":\"a\\u0000b\"},\"nodes\":[]}", "\"loc\":[\"body\",\"secrets\",\"k\"]");
     expect_422("{\"secrets\":{},\"nodes\":[{\"node_name\":\"x\",\"namespace\":\"n\",\"identifier\":\"a\",\"inputs\":{\"i\":\"a\\u0000${{ x.outputs.y }}\"}}]}", /* a template with NUL; literals keep it */
