@@ -10,7 +10,6 @@
 #include "background.h"
 #include "clock.h"
 #include "config.h"
-#include "engine.h"
 #include "log.h"
 #include "server.h"
 
@@ -40,7 +39,7 @@ int main(int argc, char **argv)
     static exo_app app; /* process-wide context; static only to keep it off the stack */
     char err[1024];
     if (exo_app_init(&app) != 0) {
-        log_error("cannot initialise synchronisation primitives");
+        log_error("cannot initialise the process context (out of memory or synchronisation primitives)");
         return 1;
     }
     int rc = exo_sm_config_load(&app.cfg, argc, argv, err, sizeof err);
@@ -52,12 +51,14 @@ int main(int argc, char **argv)
     }
     if (!app.cfg.have_key)
         log_warn("SECRETS_ENCRYPTION_KEY: %s; graphs with secrets will be refused until it is set", app.cfg.key_error);
-    app.db = exo_storage_open(app.cfg.db, err, sizeof err);
-    if (!app.db) {
+    exo_storage *db = exo_storage_open(app.cfg.db, err, sizeof err);
+    if (!db) {
         log_error("%s", err);
         exo_sm_config_free(&app.cfg);
+        exo_app_destroy(&app);
         return 1;
     }
+    exo_app_set_storage(&app, db);
     if (install_signals() != 0) {
         log_error("cannot install signal handlers");
         return 1;
@@ -68,12 +69,12 @@ int main(int argc, char **argv)
         log_error("%s", err);
         atomic_store(&app.stopping, 1);
         exo_background_stop(bg);
-        app.db->ops->close(app.db);
         exo_sm_config_free(&app.cfg);
+        exo_app_destroy(&app);
         return 1;
     }
     log_info("listening on %s:%d, database %s (%s)", app.cfg.listen_host, app.cfg.listen_port, app.cfg.db,
-             app.db->ops->backend);
+             exo_db_backend(app.db));
     while (!stop_signal)
         pause();
     log_info("signal %d received: shutting down", (int)stop_signal);
@@ -81,12 +82,8 @@ int main(int argc, char **argv)
     exo_app_notify_work(&app); /* release long-polling requests */
     exo_server_stop(srv);
     exo_background_stop(bg);
-    exo_app_lock(&app);
-    exo_engine_cache_free();
-    app.db->ops->close(app.db);
-    exo_app_unlock(&app);
+    exo_app_destroy(&app); /* every thread that used the database has ended */
     exo_sm_config_free(&app.cfg);
-    exo_app_destroy(&app);
     log_info("stopped");
     return 0;
 }

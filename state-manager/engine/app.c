@@ -10,6 +10,9 @@
 int exo_app_init(exo_app *app)
 {
     memset(app, 0, sizeof *app);
+    app->graphs = exo_graph_cache_new();
+    if (!app->graphs)
+        return -1;
     pthread_condattr_t attr;
     if (pthread_condattr_init(&attr) != 0 || pthread_condattr_setclock(&attr, CLOCK_MONOTONIC) != 0)
         return -1;
@@ -21,8 +24,19 @@ int exo_app_init(exo_app *app)
     return rc ? -1 : 0;
 }
 
+void exo_app_set_storage(exo_app *app, exo_storage *db)
+{
+    app->db = db;
+    app->db_serialised = !(exo_db_caps(db) & EXO_STORAGE_CONCURRENT);
+}
+
 void exo_app_destroy(exo_app *app)
 {
+    exo_graph_cache_free(app->graphs);
+    app->graphs = NULL;
+    if (app->db)
+        exo_db_close(app->db);
+    app->db = NULL;
     pthread_mutex_destroy(&app->db_lock);
     pthread_mutex_destroy(&app->work_lock);
     pthread_cond_destroy(&app->work_cond);
@@ -30,14 +44,16 @@ void exo_app_destroy(exo_app *app)
     pthread_cond_destroy(&app->verify_cond);
 }
 
-void exo_app_lock(exo_app *app)
+void exo_app_db_enter(exo_app *app)
 {
-    pthread_mutex_lock(&app->db_lock);
+    if (app->db_serialised)
+        pthread_mutex_lock(&app->db_lock);
 }
 
-void exo_app_unlock(exo_app *app)
+void exo_app_db_leave(exo_app *app)
 {
-    pthread_mutex_unlock(&app->db_lock);
+    if (app->db_serialised)
+        pthread_mutex_unlock(&app->db_lock);
 }
 
 void exo_app_notify_work(exo_app *app)
@@ -85,20 +101,19 @@ void exo_app_request_verify(exo_app *app, int all)
 
 int exo_app_tx(exo_app *app, int (*body)(exo_app *app, void *arg), void *arg)
 {
-    exo_app_lock(app);
-    const exo_storage_ops *ops = app->db->ops;
-    int rc = ops->begin(app->db);
+    exo_app_db_enter(app);
+    int rc = exo_db_begin(app->db);
     if (rc == 0) {
         rc = body(app, arg);
         if (rc >= 0) {
-            if (ops->commit(app->db) != 0) {
-                ops->rollback(app->db);
+            if (exo_db_commit(app->db) != 0) {
+                exo_db_rollback(app->db);
                 rc = -1;
             }
         } else {
-            ops->rollback(app->db);
+            exo_db_rollback(app->db);
         }
     }
-    exo_app_unlock(app);
+    exo_app_db_leave(app);
     return rc;
 }

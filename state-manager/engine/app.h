@@ -1,5 +1,10 @@
-/* The state manager's process-wide context, shared by the HTTP handlers and the
- * background threads (verification, cron scheduler, lease reaper). */
+/* The state manager's process-wide context, shared by the HTTP layer, the engine
+ * and the background threads (verification, cron scheduler, lease reaper).
+ *
+ * Database access: engine code brackets every use of app->db with
+ * exo_app_db_enter/leave (or runs inside exo_app_tx).  They take db_lock only for a
+ * backend without EXO_STORAGE_CONCURRENT (SQLite: one connection); a concurrent
+ * backend is used without a lock above storage. */
 #ifndef EXO_SM_APP_H
 #define EXO_SM_APP_H
 
@@ -8,12 +13,15 @@
 #include <stdint.h>
 
 #include "config.h"
+#include "graph_cache.h"
 #include "storage.h"
 
 typedef struct exo_app {
     exo_sm_config cfg;
     exo_storage *db;
-    pthread_mutex_t db_lock;      /* serialises every use of db (one connection) */
+    int db_serialised;            /* the backend is not concurrent: db_lock guards every use */
+    pthread_mutex_t db_lock;
+    exo_graph_cache *graphs;      /* parsed template versions (its own lock) */
 
     /* Long-poll wake-ups: work_seq grows whenever a state may have become claimable. */
     pthread_mutex_t work_lock;
@@ -29,11 +37,15 @@ typedef struct exo_app {
     atomic_int stopping;          /* set by SIGTERM/SIGINT */
 } exo_app;
 
+/* Initialises locks and the graph cache (cfg and db are set by the caller). */
 int exo_app_init(exo_app *app);
+/* Attaches an opened storage handle (takes ownership; closed by exo_app_destroy). */
+void exo_app_set_storage(exo_app *app, exo_storage *db);
 void exo_app_destroy(exo_app *app);
 
-void exo_app_lock(exo_app *app);
-void exo_app_unlock(exo_app *app);
+void exo_app_db_enter(exo_app *app);
+void exo_app_db_leave(exo_app *app);
+
 /* Wakes long-polling enqueue callers (call after committing new CREATED states). */
 void exo_app_notify_work(exo_app *app);
 /* Waits until work_seq differs from seen, the deadline (monotonic ms) passes or
@@ -44,8 +56,8 @@ uint64_t exo_app_work_seq(exo_app *app);
 /* Asks the verification thread to look at PENDING graphs (all = re-check all graphs). */
 void exo_app_request_verify(exo_app *app, int all);
 
-/* Runs body(app, arg) inside one write transaction under the db lock: commits when
- * it returns >= 0, rolls back otherwise.  Returns body's result (or -1 when the
+/* Runs body(app, arg) inside one write transaction (db entered): commits when it
+ * returns >= 0, rolls back otherwise.  Returns body's result (or -1 when the
  * transaction could not be opened / committed). */
 int exo_app_tx(exo_app *app, int (*body)(exo_app *app, void *arg), void *arg);
 

@@ -1,3 +1,5 @@
+/* Background work of the engine (background.h): graph verification, lease expiry,
+ * cron firing, trigger housekeeping. */
 #include "background.h"
 
 #include <errno.h>
@@ -8,10 +10,10 @@
 
 #include "clock.h"
 #include "cron.h"
-#include "engine.h"
+#include "engine_internal.h"
 #include "graph.h"
 #include "log.h"
-#include "trigger.h"
+#include "strfmt.h"
 
 #define TICK_MS 500
 #define REAP_BATCH 200
@@ -33,9 +35,9 @@ static json_object *lookup_registered(void *ud, const char *node_name, const cha
 {
     lookup_ctx *ctx = ud;
     exo_node_row row = {0};
-    exo_app_lock(ctx->app);
-    int rc = ctx->app->db->ops->node_get(ctx->app->db, ns, node_name, &row);
-    exo_app_unlock(ctx->app);
+    exo_app_db_enter(ctx->app);
+    int rc = exo_db_node_get(ctx->app->db, ns, node_name, &row);
+    exo_app_db_leave(ctx->app);
     if (rc != 0) {
         if (rc < 0)
             ctx->failed = 1;
@@ -57,7 +59,7 @@ static json_object *lookup_registered(void *ud, const char *node_name, const cha
 typedef struct verdict_tx {
     const exo_graph_row *row;
     const exo_graph *graph;
-    const char *status;
+    exo_graph_status status;
     json_object *errors;
     int changed;
 } verdict_tx;
@@ -65,15 +67,14 @@ typedef struct verdict_tx {
 static int verdict_body(exo_app *app, void *arg)
 {
     verdict_tx *v = arg;
-    const exo_storage_ops *ops = app->db->ops;
     int64_t now = exo_now_ms();
-    int rc = ops->graph_set_validation(app->db, v->row->namespace_name, v->row->name, v->row->version, v->status,
+    int rc = exo_db_graph_set_validation(app->db, v->row->namespace_name, v->row->name, v->row->version, v->status,
                                        v->errors, now);
     if (rc != 0)
         return rc < 0 ? -1 : 0; /* a newer version was saved meanwhile: its own pass decides */
     v->changed = 1;
-    int was_valid = !strcmp(v->row->validation_status, "VALID");
-    int now_valid = !strcmp(v->status, "VALID");
+    int was_valid = v->row->validation_status == EXO_GRAPH_VALID;
+    int now_valid = v->status == EXO_GRAPH_VALID;
     if (was_valid == now_valid)
         return 0;
     json_object *exprs = exo_graph_cron_expressions(v->graph);
@@ -82,12 +83,12 @@ static int verdict_body(exo_app *app, void *arg)
     for (size_t i = 0; i < json_object_array_length(exprs) && rc == 0; i++) {
         const char *expr = json_object_get_string(json_object_array_get_idx(exprs, i));
         if (!now_valid) {
-            rc = ops->trigger_delete_pending(app->db, v->row->namespace_name, v->row->name, expr);
+            rc = exo_db_trigger_delete_pending(app->db, v->row->namespace_name, v->row->name, expr);
             continue;
         }
         int64_t next = exo_cron_next_expr(expr, now);
         if (next > 0)
-            rc = ops->trigger_insert(app->db, expr, v->row->namespace_name, v->row->name, next,
+            rc = exo_db_trigger_insert(app->db, expr, v->row->namespace_name, v->row->name, next,
                                      next + app->cfg.trigger_retention_ms);
     }
     json_object_put(exprs);
@@ -121,14 +122,15 @@ static void verify_one(exo_app *app, const exo_graph_row *row)
         exo_graph_free(g);
         return;
     }
-    const char *status = json_object_array_length(errors) == 0 ? "VALID" : "INVALID";
-    int same = !strcmp(status, row->validation_status) && json_object_equal(errors, row->validation_errors);
+    exo_graph_status status = json_object_array_length(errors) == 0 ? EXO_GRAPH_VALID : EXO_GRAPH_INVALID;
+    int same = status == row->validation_status && json_object_equal(errors, row->validation_errors);
     if (!same && g) {
         verdict_tx v = {.row = row, .graph = g, .status = status, .errors = errors};
         if (exo_app_tx(app, verdict_body, &v) < 0)
             log_error("graph %s/%s: saving the verification result failed", row->namespace_name, row->name);
         else if (v.changed)
-            log_info("graph %s/%s verified: %s (%zu error(s))", row->namespace_name, row->name, status,
+            log_info("graph %s/%s verified: %s (%zu error(s))", row->namespace_name, row->name,
+                     exo_graph_status_names[status],
                      json_object_array_length(errors));
     }
     json_object_put(errors);
@@ -139,11 +141,11 @@ void exo_verify_pass(exo_app *app, int all)
 {
     exo_graph_row *rows = NULL;
     size_t n = 0;
-    exo_app_lock(app);
-    int rc = app->db->ops->graph_list(app->db, NULL, &rows, &n);
-    exo_app_unlock(app);
+    exo_app_db_enter(app);
+    int rc = exo_db_graph_list(app->db, NULL, &rows, &n);
+    exo_app_db_leave(app);
     for (size_t i = 0; rc == 0 && i < n && !atomic_load(&app->stopping); i++)
-        if (all || !strcmp(rows[i].validation_status, "PENDING"))
+        if (all || rows[i].validation_status == EXO_GRAPH_PENDING)
             verify_one(app, &rows[i]);
     exo_graph_rows_free(rows, n);
 }
@@ -179,23 +181,22 @@ typedef struct reap_tx {
 static int reap_body(exo_app *app, void *arg)
 {
     reap_tx *t = arg;
-    const exo_storage_ops *ops = app->db->ops;
     int64_t now = exo_now_ms();
     char(*ids)[EXO_ID_LEN + 1] = NULL;
     size_t n = 0;
-    if (ops->lease_expired(app->db, now, REAP_BATCH, &ids, &n) != 0)
+    if (exo_db_lease_expired(app->db, now, REAP_BATCH, &ids, &n) != 0)
         return -1;
     int rc = 0;
     for (size_t i = 0; i < n && rc == 0; i++) {
         exo_state_row st = {0};
-        rc = ops->state_get(app->db, ids[i], &st);
+        rc = exo_db_state_get(app->db, ids[i], &st);
         if (rc != 0)
             break;
         char error[128];
         snprintf(error, sizeof error, "lease expired: no report from the worker within %lld ms",
                  (long long)st.lease_ms);
         int retry = 0;
-        rc = exo_engine_errored(app, &st, error, now, &retry);
+        rc = exo_apply_errored(app, &st, error, now, &retry);
         log_warn("state %s (%s, run %s): %s%s", st.id, st.identifier, st.run_id, error,
                  retry ? "; retry created" : "");
         exo_state_row_free(&st);
@@ -224,45 +225,45 @@ typedef struct cron_tx {
 static int cron_body(exo_app *app, void *arg)
 {
     cron_tx *t = arg;
-    const exo_storage_ops *ops = app->db->ops;
     int64_t now = exo_now_ms();
     exo_trigger_row tr = {0};
-    int rc = ops->trigger_claim(app->db, now, &tr);
+    int rc = exo_db_trigger_claim(app->db, now, &tr);
     if (rc != 0) {
         t->none_due = 1;
         return rc < 0 ? -1 : 0;
     }
     char run_id[EXO_UUID_LEN + 1];
-    int status = 0;
-    char *message = NULL;
-    if (ops->savepoint(app->db, "cron_fire") != 0) {
+    char message[512] = "";
+    if (exo_db_savepoint(app->db, "cron_fire") != 0) {
         exo_trigger_row_free(&tr);
         return -1;
     }
     json_object *empty = json_object_new_object();
-    rc = exo_trigger_start(app, tr.namespace_name, tr.graph_name, empty, empty, 0, now, run_id, &status, &message);
+    exo_result started = empty ? exo_run_start(app, tr.namespace_name, tr.graph_name, empty, empty, 0, now, run_id,
+                                               message, sizeof message)
+                               : EXO_RESULT_FAILED;
     json_object_put(empty);
+    rc = started == EXO_RESULT_OK ? 0 : -1;
     if (rc != 0) {
-        if (ops->rollback_to(app->db, "cron_fire") != 0)
+        if (exo_db_rollback_to(app->db, "cron_fire") != 0)
             rc = -2;
         log_warn("cron '%s' of graph %s/%s could not start a run: %s", tr.expression, tr.namespace_name,
-                 tr.graph_name, message ? message : "database error");
+                 tr.graph_name, started == EXO_RESULT_FAILED ? "database error" : message);
     } else {
         log_info("cron '%s' started run %s of graph %s/%s", tr.expression, run_id, tr.namespace_name, tr.graph_name);
         t->fired++;
     }
-    free(message);
-    int ret = ops->release(app->db, "cron_fire");
+    int ret = exo_db_release(app->db, "cron_fire");
     if (rc == -2 || ret != 0) {
         exo_trigger_row_free(&tr);
         return -1;
     }
     int64_t retention = app->cfg.trigger_retention_ms;
-    ret = ops->trigger_finish(app->db, tr.id, rc == 0 ? "TRIGGERED" : "FAILED", now + retention);
+    ret = exo_db_trigger_finish(app->db, tr.id, rc == 0 ? "TRIGGERED" : "FAILED", now + retention);
     /* follow-up: the next fire time after now (a missed schedule fires once) */
     int64_t next = exo_cron_next_expr(tr.expression, tr.trigger_time > now ? tr.trigger_time : now);
     if (ret == 0 && next > 0)
-        ret = ops->trigger_insert(app->db, tr.expression, tr.namespace_name, tr.graph_name, next, next + retention);
+        ret = exo_db_trigger_insert(app->db, tr.expression, tr.namespace_name, tr.graph_name, next, next + retention);
     exo_trigger_row_free(&tr);
     return ret;
 }
@@ -284,7 +285,7 @@ void exo_cron_pass(exo_app *app)
 
 static int housekeeping_body(exo_app *app, void *arg)
 {
-    return app->db->ops->trigger_housekeeping(app->db, exo_now_ms(), *(int *)arg);
+    return exo_db_trigger_housekeeping(app->db, exo_now_ms(), *(int *)arg);
 }
 
 static void *sched_main(void *arg)
@@ -310,7 +311,7 @@ exo_background *exo_background_start(exo_app *app, char *err, size_t errlen)
 {
     exo_background *bg = calloc(1, sizeof *bg);
     if (!bg) {
-        snprintf(err, errlen, "out of memory");
+        exo_errf(err, errlen, "out of memory");
         return NULL;
     }
     bg->app = app;
@@ -321,7 +322,7 @@ exo_background *exo_background_start(exo_app *app, char *err, size_t errlen)
         bg->sched_started = rc == 0;
     }
     if (rc != 0) {
-        snprintf(err, errlen, "cannot start background threads: %s", strerror(rc));
+        exo_errf(err, errlen, "cannot start background threads: %s", strerror(rc));
         atomic_store(&app->stopping, 1);
         exo_background_stop(bg);
         return NULL;

@@ -1,41 +1,92 @@
-/* Execution engine (spec §6, §7, §9 with exo's section-0 rules).
+/* Engine layer of the state manager: every state transition and every query.
  *
- * Every function here runs inside the caller's write transaction, with the db lock
- * held, so a report and all of its consequences (fan-out siblings, next states,
- * unite creation, SUCCESS / NEXT_CREATED_ERROR marking, retries) commit together.
- * Return: 0 ok, -1 database/allocation failure (caller rolls back -> 500). */
+ * The HTTP handlers parse a request, call one function here and render its result;
+ * they never touch storage.  The engine never speaks HTTP: each function returns an
+ * exo_result and, for NOT_FOUND / REFUSED / CONFLICT, a message for the client in
+ * err (the handler maps the code to a status).  Each call is one transaction (or
+ * one read) on app->db, entered with exo_app_db_enter; a report and all of its
+ * consequences (fan-out siblings, next states, unites, retries) commit together,
+ * and long-polling claimers are woken after the commit.
+ *
+ * Rows handed out through out parameters belong to the caller (storage.h's free
+ * functions).  Namespaces and names are used as given (the handlers trim them). */
 #ifndef EXO_SM_ENGINE_H
 #define EXO_SM_ENGINE_H
 
 #include <json-c/json.h>
+#include <stddef.h>
 #include <stdint.h>
 
 #include "app.h"
 #include "graph.h"
 #include "storage.h"
 
-/* The parsed, analysed graph template version a run was triggered with (cached;
- * borrowed, valid while the db lock is held).  *ns_out (optional) receives the
- * run's namespace (malloc'd).  NULL when the run/version is unknown. */
-const exo_graph *exo_engine_run_graph(exo_app *app, const char *run_id, char **ns_out);
-/* Parsed, analysed graph of a stored version (cached, borrowed as above). */
-const exo_graph *exo_engine_version_graph(exo_app *app, int64_t version);
-void exo_engine_cache_free(void);
+typedef enum exo_result {
+    EXO_RESULT_FAILED = -1,   /* database or allocation failure (logged; err not set) */
+    EXO_RESULT_OK = 0,
+    EXO_RESULT_NOT_FOUND = 1, /* what the request names does not exist */
+    EXO_RESULT_REFUSED = 2,   /* not allowed now (wrong status, invalid template, ...) */
+    EXO_RESULT_CONFLICT = 3,  /* would duplicate what exists */
+} exo_result;
 
-/* Fills a fresh CREATED state (new id, fanout_id, timestamps = now); strings copied.
- * Returns 0 or -1 on allocation failure. */
-int exo_state_init(exo_state_row *st, const char *node_name, const char *ns, const char *identifier,
-                   const char *graph_name, const char *run_id, int64_t now);
+/* ---- workers: claims, leases, reports ------------------------------------------------------- */
 
-/* executed (§3.8): st is QUEUED; outputs is the validated array of objects of
- * strings; store (nullable) the validated store writes. */
-int exo_engine_executed(exo_app *app, exo_state_row *st, json_object *outputs, json_object *store, int64_t now);
+/* One claim round: up to `limit` due CREATED states of ns whose node is in nodes
+ * become QUEUED with a lease of lease_ms.  *next_due: earliest future due time of
+ * such states (0 when none), for the long-poll to wake up at. */
+exo_result exo_engine_claim(exo_app *app, const char *ns, const char *const *nodes, size_t nnodes, int64_t lease_ms,
+                            size_t limit, exo_state_row **rows, size_t *n, int64_t *next_due);
+/* Extends the leases of the QUEUED states among ids (array of strings) of ns; each
+ * id is appended to renewed or lost. */
+exo_result exo_engine_renew_leases(exo_app *app, const char *ns, json_object *ids, int64_t lease_ms,
+                                   json_object *renewed, json_object *lost);
+/* executed: outputs is the validated array of objects of strings; store (nullable)
+ * the validated store writes. */
+exo_result exo_engine_executed(exo_app *app, const char *ns, const char *state_id, json_object *outputs,
+                               json_object *store, char *err, size_t errlen);
+/* errored: applies the run's retry policy; *retry_created tells the outcome. */
+exo_result exo_engine_errored(exo_app *app, const char *ns, const char *state_id, const char *error,
+                              int *retry_created, char *err, size_t errlen);
+/* prune signal: *enqueue_after is the state's (unchanged) due time. */
+exo_result exo_engine_prune(exo_app *app, const char *ns, const char *state_id, json_object *data,
+                            int64_t *enqueue_after, char *err, size_t errlen);
+/* re-enqueue-after signal: the state becomes CREATED again, due in delay_ms. */
+exo_result exo_engine_reenqueue(exo_app *app, const char *ns, const char *state_id, int64_t delay_ms,
+                                int64_t *enqueue_after, char *err, size_t errlen);
+/* Manual retry of an ERRORED / NEXT_CREATED_ERROR state: a new CREATED state. */
+exo_result exo_engine_manual_retry(exo_app *app, const char *ns, const char *state_id, const char *fanout_id,
+                                   char new_id[EXO_ID_LEN + 1], char *err, size_t errlen);
+/* Decrypted secrets of the state's graph: *secrets a new object name -> value. */
+exo_result exo_engine_state_secrets(exo_app *app, const char *ns, const char *state_id, json_object **secrets,
+                                    char *err, size_t errlen);
 
-/* errored (§3.9): st is QUEUED.  Applies the retry policy of the run's graph
- * version; *retry_created tells the outcome.  Evaluates unites when final. */
-int exo_engine_errored(exo_app *app, exo_state_row *st, const char *error, int64_t now, int *retry_created);
+/* ---- runs ---------------------------------------------------------------------------------------- */
 
-/* prune (§3.10): st is QUEUED. */
-int exo_engine_pruned(exo_app *app, exo_state_row *st, json_object *data, int64_t now);
+/* Starts a run of a VALID graph: store/inputs validated string maps or NULL,
+ * start_delay in ms. */
+exo_result exo_engine_trigger(exo_app *app, const char *ns, const char *graph_name, json_object *store,
+                              json_object *inputs, int64_t start_delay, char run_id[EXO_UUID_LEN + 1], char *err,
+                              size_t errlen);
+exo_result exo_engine_runs_page(exo_app *app, const char *ns, int64_t offset, int64_t limit, exo_run_row **rows,
+                                size_t *n, int64_t *total);
+exo_result exo_engine_run_states(exo_app *app, const char *ns, const char *run_id, exo_state_row **rows, size_t *n);
+/* The state state_id when it belongs to run_id of graph_name in ns; NOT_FOUND otherwise. */
+exo_result exo_engine_run_state(exo_app *app, const char *ns, const char *graph_name, const char *run_id,
+                                const char *state_id, exo_state_row *row);
+
+/* ---- registry: nodes, graph templates, namespaces ------------------------------------------ */
+
+/* Upserts the validated node registrations (array of objects) of a runtime and
+ * schedules re-verification of every graph. */
+exo_result exo_engine_register_nodes(exo_app *app, const char *ns, const char *runtime_name, json_object *nodes);
+exo_result exo_engine_list_nodes(exo_app *app, const char *ns, exo_node_row **rows, size_t *n);
+exo_result exo_engine_namespaces(exo_app *app, json_object **names);
+
+/* Validates g as graph `name` of ns (REFUSED with the reason), encrypts its secrets
+ * in place and stores it as a new PENDING version; verification is scheduled. */
+exo_result exo_engine_upsert_graph(exo_app *app, const char *ns, const char *name, exo_graph *g,
+                                   int64_t *created_at, int64_t *updated_at, char *err, size_t errlen);
+exo_result exo_engine_get_graph(exo_app *app, const char *ns, const char *name, exo_graph_row *row);
+exo_result exo_engine_list_graphs(exo_app *app, const char *ns, exo_graph_row **rows, size_t *n);
 
 #endif

@@ -1,8 +1,34 @@
-/* Endpoint handlers (one per route of spec §3, plus exo's lease extension). */
+/* Endpoint handlers (one per route of the v0 API, plus exo's extensions).
+ *
+ * A handler checks its request (422 with every problem found), calls one engine
+ * function and renders the result; it never touches storage and never holds a
+ * database lock.  Engine results map to statuses in one place: exo_resp_result. */
 #ifndef EXO_SM_HANDLERS_H
 #define EXO_SM_HANDLERS_H
 
+#include "engine.h"
 #include "http.h"
+
+/* Answers a non-OK engine result: NOT_FOUND 404, REFUSED 400, CONFLICT 409 with
+ * the engine's message as detail, FAILED the generic 500. */
+static inline void exo_resp_result(exo_resp *resp, exo_result result, const char *message)
+{
+    switch (result) {
+    case EXO_RESULT_NOT_FOUND:
+        exo_resp_detail(resp, 404, "%s", message);
+        return;
+    case EXO_RESULT_REFUSED:
+        exo_resp_detail(resp, 400, "%s", message);
+        return;
+    case EXO_RESULT_CONFLICT:
+        exo_resp_detail(resp, 409, "%s", message);
+        return;
+    case EXO_RESULT_OK:
+    case EXO_RESULT_FAILED:
+        break;
+    }
+    exo_resp_500(resp);
+}
 
 void h_health(exo_req *req, exo_resp *resp);
 /* handlers_graph.c */

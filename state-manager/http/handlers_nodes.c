@@ -3,9 +3,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "clock.h"
 #include "handlers.h"
-#include "log.h"
 
 void h_health(exo_req *req, exo_resp *resp)
 {
@@ -13,34 +11,6 @@ void h_health(exo_req *req, exo_resp *resp)
     json_object *o = json_object_new_object();
     json_object_object_add(o, "message", json_object_new_string("OK"));
     exo_resp_json(resp, 200, o);
-}
-
-typedef struct nodes_tx {
-    const char *ns, *runtime_name;
-    json_object *nodes; /* validated array */
-} nodes_tx;
-
-static int nodes_body(exo_app *app, void *arg)
-{
-    nodes_tx *t = arg;
-    int64_t now = exo_now_ms();
-    size_t n = json_object_array_length(t->nodes);
-    for (size_t i = 0; i < n; i++) {
-        json_object *node = json_object_array_get_idx(t->nodes, i);
-        exo_node_row row = {0};
-        if (exo_id_new(row.id) != 0)
-            return -1;
-        row.created_at = row.updated_at = now;
-        row.name = (char *)json_object_get_string(json_object_object_get(node, "name"));
-        row.namespace_name = (char *)t->ns;
-        row.runtime_name = (char *)t->runtime_name;
-        row.inputs_schema = json_object_object_get(node, "inputs_schema");
-        row.outputs_schema = json_object_object_get(node, "outputs_schema");
-        row.secrets = json_object_object_get(node, "secrets");
-        if (app->db->ops->node_upsert(app->db, &row) != 0)
-            return -1;
-    }
-    return 0;
 }
 
 void h_nodes_put(exo_req *req, exo_resp *resp)
@@ -76,12 +46,10 @@ void h_nodes_put(exo_req *req, exo_resp *resp)
         return;
     }
     exo_reqcheck_free(&rc);
-    nodes_tx t = {.ns = req->params[0], .runtime_name = runtime_name, .nodes = nodes};
-    if (exo_app_tx(req->app, nodes_body, &t) < 0) {
+    if (exo_engine_register_nodes(req->app, req->params[0], runtime_name, nodes) != EXO_RESULT_OK) {
         exo_resp_500(resp);
         return;
     }
-    exo_app_request_verify(req->app, 1);
     json_object *o = json_object_new_object(), *arr = json_object_new_array();
     for (size_t i = 0; i < json_object_array_length(nodes); i++) {
         json_object *node = json_object_array_get_idx(nodes, i), *echo = json_object_new_object();
@@ -92,20 +60,14 @@ void h_nodes_put(exo_req *req, exo_resp *resp)
     }
     json_object_object_add(o, "runtime_name", json_object_new_string(runtime_name));
     json_object_object_add(o, "registered_nodes", arr);
-    log_info("namespace %s: runtime %s registered %zu node(s)", req->params[0], runtime_name,
-             json_object_array_length(nodes));
     exo_resp_json(resp, 200, o);
 }
 
 void h_nodes_list(exo_req *req, exo_resp *resp)
 {
-    exo_app *app = req->app;
     exo_node_row *rows = NULL;
     size_t n = 0;
-    exo_app_lock(app);
-    int rc = app->db->ops->node_list(app->db, req->params[0], &rows, &n);
-    exo_app_unlock(app);
-    if (rc != 0) {
+    if (exo_engine_list_nodes(req->app, req->params[0], &rows, &n) != EXO_RESULT_OK) {
         exo_node_rows_free(rows, n);
         exo_resp_500(resp);
         return;
@@ -135,12 +97,8 @@ void h_nodes_list(exo_req *req, exo_resp *resp)
 
 void h_namespaces(exo_req *req, exo_resp *resp)
 {
-    exo_app *app = req->app;
     json_object *arr = NULL;
-    exo_app_lock(app);
-    int rc = app->db->ops->namespaces(app->db, &arr);
-    exo_app_unlock(app);
-    if (rc != 0) {
+    if (exo_engine_namespaces(req->app, &arr) != EXO_RESULT_OK) {
         json_object_put(arr);
         exo_resp_500(resp);
         return;

@@ -23,7 +23,6 @@ static int path_int(exo_reqcheck *rc, const char *text, const char *loc, int64_t
 
 void h_runs(exo_req *req, exo_resp *resp)
 {
-    exo_app *app = req->app;
     exo_reqcheck rc;
     exo_reqcheck_init(&rc);
     int64_t page = 0, size = 0;
@@ -40,10 +39,7 @@ void h_runs(exo_req *req, exo_resp *resp)
     int64_t offset = (page - 1) > INT64_MAX / size ? INT64_MAX : (page - 1) * size, total = 0;
     exo_run_row *rows = NULL;
     size_t n = 0;
-    exo_app_lock(app);
-    int r = app->db->ops->run_page(app->db, req->params[0], offset, size, &rows, &n, &total);
-    exo_app_unlock(app);
-    if (r != 0) {
+    if (exo_engine_runs_page(req->app, req->params[0], offset, size, &rows, &n, &total) != EXO_RESULT_OK) {
         exo_run_rows_free(rows, n);
         exo_resp_500(resp);
         return;
@@ -85,7 +81,7 @@ static json_object *node_entry(const exo_state_row *st)
     json_object_object_add(e, "id", json_object_new_string(st->id));
     json_object_object_add(e, "node_name", json_object_new_string(st->node_name));
     json_object_object_add(e, "identifier", json_object_new_string(st->identifier));
-    json_object_object_add(e, "status", json_object_new_string(st->status));
+    json_object_object_add(e, "status", json_object_new_string(exo_status_names[st->status]));
     json_object_object_add(e, "error", st->error ? json_object_new_string(st->error) : NULL);
     return e;
 }
@@ -106,13 +102,9 @@ static const char *direct_parent(json_object *parents)
 
 void h_run_graph(exo_req *req, exo_resp *resp)
 {
-    exo_app *app = req->app;
     exo_state_row *rows = NULL;
     size_t n = 0;
-    exo_app_lock(app);
-    int r = app->db->ops->states_of_run(app->db, req->params[0], req->params[1], &rows, &n);
-    exo_app_unlock(app);
-    if (r != 0) {
+    if (exo_engine_run_states(req->app, req->params[0], req->params[1], &rows, &n) != EXO_RESULT_OK) {
         exo_state_rows_free(rows, n);
         exo_resp_500(resp);
         return;
@@ -125,9 +117,7 @@ void h_run_graph(exo_req *req, exo_resp *resp)
     for (size_t i = 0; i < n; i++) {
         exo_state_row *st = &rows[i];
         json_object_array_add(nodes, node_entry(st));
-        int idx = exo_status_from_name(st->status);
-        if (idx >= 0)
-            counts[idx]++;
+        counts[st->status]++;
         const char *parent = direct_parent(st->parents);
         if (!parent) {
             json_object_array_add(roots, node_entry(st));
@@ -156,23 +146,14 @@ void h_run_graph(exo_req *req, exo_resp *resp)
 
 void h_node_details(exo_req *req, exo_resp *resp)
 {
-    exo_app *app = req->app;
     const char *ns = req->params[0], *graph = req->params[1], *run_id = req->params[2], *node_id = req->params[3];
     exo_state_row st = {0};
-    int r = 1;
-    if (exo_id_valid(node_id)) {
-        char norm[EXO_ID_LEN + 1];
-        exo_id_normalize(node_id, norm);
-        exo_app_lock(app);
-        r = app->db->ops->state_get(app->db, norm, &st);
-        exo_app_unlock(app);
-    }
-    if (r < 0) {
+    exo_result r = exo_engine_run_state(req->app, ns, graph, run_id, node_id, &st);
+    if (r == EXO_RESULT_FAILED) {
         exo_resp_detail(resp, 500, "Internal server error while retrieving node details");
         return;
     }
-    if (r == 1 || strcmp(st.run_id, run_id) || strcmp(st.graph_name, graph) || strcmp(st.namespace_name, ns)) {
-        exo_state_row_free(&st);
+    if (r != EXO_RESULT_OK) {
         exo_resp_detail(resp, 404, "Node %s not found in run %s for graph %s", node_id, run_id, graph);
         return;
     }
@@ -182,7 +163,7 @@ void h_node_details(exo_req *req, exo_resp *resp)
     json_object_object_add(o, "identifier", json_object_new_string(st.identifier));
     json_object_object_add(o, "graph_name", json_object_new_string(st.graph_name));
     json_object_object_add(o, "run_id", json_object_new_string(st.run_id));
-    json_object_object_add(o, "status", json_object_new_string(st.status));
+    json_object_object_add(o, "status", json_object_new_string(exo_status_names[st.status]));
     json_object_object_add(o, "inputs", json_object_get(st.inputs));
     json_object_object_add(o, "outputs", json_object_get(st.outputs));
     json_object_object_add(o, "error", st.error ? json_object_new_string(st.error) : NULL);

@@ -1,6 +1,8 @@
 /* SQLite backend of the storage interface (storage.h).
- * One connection in WAL mode; the caller serialises access.  Every query is a
- * prepared statement with bound parameters. */
+ * One connection in WAL mode; not EXO_STORAGE_CONCURRENT: the caller serialises
+ * access.  Every query is a prepared statement with bound parameters.  Statuses are
+ * stored by name (readable with the sqlite3 shell) and converted here.
+ * Schema: PRAGMA user_version holds the number of migrations applied. */
 #include <sqlite3.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -8,6 +10,7 @@
 
 #include "log.h"
 #include "storage.h"
+#include "strfmt.h"
 
 /* Prepared statements are kept per connection and reused: parsing the SQL was the
  * largest cost of a request.  The cache is direct-mapped on a hash of the SQL
@@ -31,7 +34,9 @@ static sqlite3 *DB(exo_storage *s)
     return ((sqlite_storage *)s)->db;
 }
 
-static const char *const schema_sql =
+/* Migration 1: the schema of the first release.  Its IF NOT EXISTS clauses also
+ * adopt databases created before schema versions were recorded (user_version 0). */
+static const char *const schema_v1 =
     "CREATE TABLE IF NOT EXISTS nodes(seq INTEGER PRIMARY KEY AUTOINCREMENT, id TEXT NOT NULL UNIQUE,"
     " namespace_name TEXT NOT NULL, name TEXT NOT NULL, runtime_name TEXT NOT NULL,"
     " inputs_schema TEXT NOT NULL, outputs_schema TEXT NOT NULL, secrets TEXT NOT NULL,"
@@ -72,6 +77,11 @@ static const char *const schema_sql =
     " trigger_time INTEGER NOT NULL, trigger_status TEXT NOT NULL, expires_at INTEGER,"
     " UNIQUE(type, expression, graph_name, namespace_name, trigger_time));"
     "CREATE INDEX IF NOT EXISTS triggers_due ON triggers(trigger_status, trigger_time);";
+
+/* Ordered migrations: entry i brings the schema from version i to i + 1.  Append
+ * only; never edit one that has shipped. */
+static const char *const migrations[] = {schema_v1};
+#define SCHEMA_VERSION ((int)(sizeof migrations / sizeof *migrations))
 
 /* ---- statement helpers ------------------------------------------------------- */
 
@@ -438,9 +448,10 @@ static int read_graph(sqlite3_stmt *st, void *row)
     r->name = col_text(st, 4);
     r->version = sqlite3_column_int64(st, 5);
     r->template_ = col_json(st, 6);
-    r->validation_status = col_text(st, 7);
+    int status = exo_graph_status_from_name((const char *)sqlite3_column_text(st, 7));
+    r->validation_status = status < 0 ? EXO_GRAPH_PENDING : (exo_graph_status)status;
     r->validation_errors = col_json(st, 8);
-    return r->namespace_name && r->name && json_read(st, 6, r->template_) && r->validation_status &&
+    return r->namespace_name && r->name && json_read(st, 6, r->template_) && status >= 0 &&
                    json_read(st, 8, r->validation_errors)
                ? 0
                : -1;
@@ -475,18 +486,18 @@ static int sq_graph_save(exo_storage *s, exo_graph_row *r)
                 " version=excluded.version, validation_status=excluded.validation_status,"
                 " validation_errors=excluded.validation_errors",
                 "tiittitj", r->id, r->created_at, r->updated_at, r->namespace_name, r->name, r->version,
-                r->validation_status, r->validation_errors) == 0
+                exo_graph_status_names[r->validation_status], r->validation_errors) == 0
                ? 0
                : -1;
 }
 
 static int sq_graph_set_validation(exo_storage *s, const char *ns, const char *name, int64_t version,
-                                   const char *status, json_object *errors, int64_t now)
+                                   exo_graph_status status, json_object *errors, int64_t now)
 {
     if (EXEC(s,
              "UPDATE graphs SET validation_status=?, validation_errors=?, updated_at=?"
              " WHERE namespace_name=? AND name=? AND version=?",
-             "tjitti", status, errors, now, ns, name, version) != 0)
+             "tjitti", exo_graph_status_names[status], errors, now, ns, name, version) != 0)
         return -1;
     return sqlite3_changes(DB(s)) == 1 ? 0 : 1;
 }
@@ -660,8 +671,8 @@ static int read_state(sqlite3_stmt *st, void *row)
     r->identifier = col_text(st, 5);
     r->graph_name = col_text(st, 6);
     r->run_id = col_text(st, 7);
-    const unsigned char *status = sqlite3_column_text(st, 8);
-    snprintf(r->status, sizeof r->status, "%s", status ? (const char *)status : "");
+    int status = exo_status_from_name((const char *)sqlite3_column_text(st, 8));
+    r->status = status < 0 ? EXO_ST_CREATED : (exo_status)status;
     r->inputs = col_json(st, 9);
     r->outputs = col_json(st, 10);
     r->data = col_json(st, 11);
@@ -680,7 +691,8 @@ static int read_state(sqlite3_stmt *st, void *row)
     int unite_ok = r->unite_key || sqlite3_column_type(st, 15) == SQLITE_NULL;
     return r->node_name && r->namespace_name && r->identifier && r->graph_name && r->run_id &&
                    json_read(st, 9, r->inputs) && json_read(st, 10, r->outputs) && json_read(st, 11, r->data) &&
-                   json_read(st, 13, r->parents) && r->fanout_id && r->manual_retry_fanout_id && error_ok && unite_ok
+                   json_read(st, 13, r->parents) && r->fanout_id && r->manual_retry_fanout_id && error_ok && unite_ok &&
+                   status >= 0
                ? 0
                : -1;
 }
@@ -696,7 +708,7 @@ static int sq_state_insert(exo_storage *s, const exo_state_row *r)
 {
     return EXEC(s, "INSERT INTO states(" STATE_COLS ") VALUES(?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
                 "tiitttttt" "jjjtjitiitttii", r->id, r->created_at, r->updated_at, r->node_name, r->namespace_name,
-                r->identifier, r->graph_name, r->run_id, r->status, r->inputs, r->outputs, r->data, r->error,
+                r->identifier, r->graph_name, r->run_id, exo_status_names[r->status], r->inputs, r->outputs, r->data, r->error,
                 r->parents, (int64_t)r->does_unites, r->unite_key, r->enqueue_after, r->retry_count, r->fanout_id,
                 r->manual_retry_fanout_id, r->exec_group, r->lease_expires_at, r->lease_ms);
 }
@@ -707,9 +719,11 @@ static int sq_state_get(exo_storage *s, const char *id, exo_state_row *out)
     return fetch_one(s, st, &state_rows, out);
 }
 
-static int mirror_status(exo_storage *s, const char *id, const char *status)
+static int mirror_status(exo_storage *s, const char *id, exo_status status)
 {
-    return EXEC(s, "UPDATE state_ancestors SET status=? WHERE state_id=?", "tt", status, id) == 0 ? 0 : -1;
+    return EXEC(s, "UPDATE state_ancestors SET status=? WHERE state_id=?", "tt", exo_status_names[status], id) == 0
+               ? 0
+               : -1;
 }
 
 static int sq_state_update(exo_storage *s, const exo_state_row *r)
@@ -719,7 +733,7 @@ static int sq_state_update(exo_storage *s, const exo_state_row *r)
     return EXEC(s,
                 "UPDATE states SET updated_at=?, status=?, inputs=?, outputs=?, data=?, error=?, parents=?,"
                 " enqueue_after=?, exec_group=?, lease_expires_at=? WHERE id=?",
-                "itjjjtjitit", r->updated_at, r->status, r->inputs, r->outputs, r->data, r->error, r->parents,
+                "itjjjtjitit", r->updated_at, exo_status_names[r->status], r->inputs, r->outputs, r->data, r->error, r->parents,
                 r->enqueue_after, r->exec_group, r->lease_expires_at, r->id) == 0
                ? 0
                : -1;
@@ -780,12 +794,12 @@ static int sq_state_claim(exo_storage *s, const char *ns, const char *const *nod
         return -1;
     for (size_t i = 0; i < *n; i++) {
         exo_state_row *r = &(*out)[i];
-        snprintf(r->status, sizeof r->status, "QUEUED");
+        r->status = EXO_ST_QUEUED;
         r->lease_expires_at = lease_until;
         r->lease_ms = lease_ms;
         if (EXEC(s, "UPDATE states SET status='QUEUED', lease_expires_at=?, lease_ms=? WHERE id=? AND status='CREATED'",
                  "iit", lease_until, lease_ms, r->id) != 0 ||
-            mirror_status(s, r->id, "QUEUED") != 0)
+            mirror_status(s, r->id, EXO_ST_QUEUED) != 0)
             return -1;
     }
     if (*n > 0)
@@ -828,7 +842,7 @@ static int sq_group_has_status(exo_storage *s, const char *group, unsigned mask)
     char in[256] = "";
     size_t len = 0;
     for (int i = 0; i < EXO_ST_COUNT; i++)
-        if (mask & (1u << i))
+        if (mask & EXO_ST_BIT(i))
             len += (size_t)snprintf(in + len, sizeof in - len, "%s'%s'", len ? "," : "", exo_status_names[i]);
     if (!len)
         return 0;
@@ -963,6 +977,7 @@ static int sq_trigger_housekeeping(exo_storage *s, int64_t now, int at_startup)
 
 static const exo_storage_ops sqlite_ops = {
     .backend = "sqlite",
+    .caps = 0, /* one connection: the caller serialises */
     .close = sq_close,
     .begin = sq_begin,
     .commit = sq_commit,
@@ -1002,17 +1017,63 @@ static const exo_storage_ops sqlite_ops = {
     .trigger_housekeeping = sq_trigger_housekeeping,
 };
 
+static int user_version(sqlite3 *db, int *version)
+{
+    sqlite3_stmt *st = NULL;
+    if (sqlite3_prepare_v2(db, "PRAGMA user_version", -1, &st, NULL) != SQLITE_OK)
+        return -1;
+    int rc = sqlite3_step(st);
+    if (rc == SQLITE_ROW)
+        *version = sqlite3_column_int(st, 0);
+    sqlite3_finalize(st);
+    return rc == SQLITE_ROW ? 0 : -1;
+}
+
+/* Brings the schema to SCHEMA_VERSION in one transaction; refuses a newer one. */
+static int migrate(sqlite3 *db, const char *path, char *err, size_t errlen)
+{
+    char *msg = NULL;
+    if (sqlite3_exec(db, "BEGIN IMMEDIATE", NULL, NULL, &msg) != SQLITE_OK)
+        goto failed;
+    int version = 0;
+    if (user_version(db, &version) != 0)
+        goto failed;
+    if (version > SCHEMA_VERSION) {
+        sqlite3_exec(db, "ROLLBACK", NULL, NULL, NULL);
+        return exo_errf(err, errlen,
+                        "database %s has schema version %d, newer than this exo-state-manager knows (%d): "
+                        "run the newer exo-state-manager that wrote it",
+                        path, version, SCHEMA_VERSION);
+    }
+    for (int v = version; v < SCHEMA_VERSION; v++) {
+        if (sqlite3_exec(db, migrations[v], NULL, NULL, &msg) != SQLITE_OK)
+            goto failed;
+        log_info("database %s: schema migrated to version %d", path, v + 1);
+    }
+    char set_version[48];
+    snprintf(set_version, sizeof set_version, "PRAGMA user_version=%d", SCHEMA_VERSION);
+    if (sqlite3_exec(db, set_version, NULL, NULL, &msg) != SQLITE_OK ||
+        sqlite3_exec(db, "COMMIT", NULL, NULL, &msg) != SQLITE_OK)
+        goto failed;
+    return 0;
+failed:
+    exo_errf(err, errlen, "cannot initialise database %s: %s", path, msg ? msg : sqlite3_errmsg(db));
+    sqlite3_free(msg);
+    sqlite3_exec(db, "ROLLBACK", NULL, NULL, NULL);
+    return -1;
+}
+
 exo_storage *exo_storage_sqlite_open(const char *path, char *err, size_t errlen)
 {
     sqlite_storage *s = calloc(1, sizeof *s);
     if (!s) {
-        snprintf(err, errlen, "out of memory");
+        exo_errf(err, errlen, "out of memory");
         return NULL;
     }
     s->base.ops = &sqlite_ops;
     if (sqlite3_open_v2(path, &s->db, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_NOMUTEX, NULL) !=
         SQLITE_OK) {
-        snprintf(err, errlen, "cannot open database %s: %s", path, s->db ? sqlite3_errmsg(s->db) : "out of memory");
+        exo_errf(err, errlen, "cannot open database %s: %s", path, s->db ? sqlite3_errmsg(s->db) : "out of memory");
         sqlite3_close(s->db);
         free(s);
         return NULL;
@@ -1025,10 +1086,14 @@ exo_storage *exo_storage_sqlite_open(const char *path, char *err, size_t errlen)
                         (each one an fsync under the db lock) */
                      " PRAGMA cache_size=-16384; PRAGMA temp_store=MEMORY;"
                      " PRAGMA wal_autocheckpoint=8192;", NULL, NULL,
-                     &msg) != SQLITE_OK ||
-        sqlite3_exec(s->db, schema_sql, NULL, NULL, &msg) != SQLITE_OK) {
-        snprintf(err, errlen, "cannot initialise database %s: %s", path, msg ? msg : sqlite3_errmsg(s->db));
+                     &msg) != SQLITE_OK) {
+        exo_errf(err, errlen, "cannot initialise database %s: %s", path, msg ? msg : sqlite3_errmsg(s->db));
         sqlite3_free(msg);
+        sqlite3_close(s->db);
+        free(s);
+        return NULL;
+    }
+    if (migrate(s->db, path, err, errlen) != 0) {
         sqlite3_close(s->db);
         free(s);
         return NULL;

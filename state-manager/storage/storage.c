@@ -1,33 +1,104 @@
-/* Backend-independent parts of the storage layer: backend selection, row freeing. */
+/* Backend-independent parts of the storage layer: the backend table and its
+ * selection by --db scheme, the completeness check of an ops table, status names,
+ * row freeing. */
 #include "storage.h"
 
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 
-exo_storage *exo_storage_sqlite_open(const char *path, char *err, size_t errlen);
+#include "strfmt.h"
 
 const char *const exo_status_names[EXO_ST_COUNT] = {
     "CREATED", "QUEUED", "EXECUTED", "ERRORED", "NEXT_CREATED_ERROR", "SUCCESS", "PRUNED", "RETRY_CREATED",
 };
 
-int exo_status_from_name(const char *name)
+const char *const exo_graph_status_names[EXO_GRAPH_STATUS_COUNT] = {"PENDING", "VALID", "INVALID"};
+
+static int name_index(const char *const *names, int count, const char *name)
 {
     if (!name)
         return -1;
-    for (int i = 0; i < EXO_ST_COUNT; i++)
-        if (!strcmp(exo_status_names[i], name))
+    for (int i = 0; i < count; i++)
+        if (!strcmp(names[i], name))
             return i;
     return -1;
 }
 
+int exo_status_from_name(const char *name)
+{
+    return name_index(exo_status_names, EXO_ST_COUNT, name);
+}
+
+int exo_graph_status_from_name(const char *name)
+{
+    return name_index(exo_graph_status_names, EXO_GRAPH_STATUS_COUNT, name);
+}
+
+/* ---- backends ------------------------------------------------------------------------- */
+
+static const char *const postgres_schemes[] = {"postgres", "postgresql", NULL};
+
+static const exo_storage_backend backends[] = {
+    {"sqlite", NULL, exo_storage_sqlite_open},
+    {"PostgreSQL", postgres_schemes, NULL /* not built yet */},
+};
+
+/* Length of the "scheme" of "scheme://rest", 0 when db has none (a file path). */
+static size_t scheme_length(const char *db)
+{
+    size_t n = strspn(db, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789+-.");
+    return n > 0 && !strncmp(db + n, "://", 3) ? n : 0;
+}
+
+static const exo_storage_backend *backend_for(const char *db)
+{
+    size_t n = scheme_length(db);
+    for (size_t b = 0; b < sizeof backends / sizeof *backends; b++) {
+        if (!backends[b].schemes) {
+            if (n == 0)
+                return &backends[b];
+            continue;
+        }
+        for (const char *const *sc = backends[b].schemes; *sc; sc++)
+            if (strlen(*sc) == n && !strncasecmp(*sc, db, n))
+                return &backends[b];
+    }
+    return NULL;
+}
+
+int exo_storage_ops_check(const exo_storage_ops *ops, char *err, size_t errlen)
+{
+    if (!ops || !ops->backend)
+        return exo_errf(err, errlen, "storage backend without a name");
+#define EXO_CHECK_CALLBACK(name)                                                                   \
+    if (!ops->name)                                                                                \
+        return exo_errf(err, errlen, "storage backend %s lacks the required callback %s", ops->backend, #name);
+    EXO_STORAGE_CALLBACKS(EXO_CHECK_CALLBACK)
+#undef EXO_CHECK_CALLBACK
+    return 0;
+}
+
 exo_storage *exo_storage_open(const char *db, char *err, size_t errlen)
 {
-    if (!strncmp(db, "postgres://", 11) || !strncmp(db, "postgresql://", 13)) {
-        snprintf(err, errlen, "--db %.*s...: PostgreSQL support is not built yet", 11, db);
+    const exo_storage_backend *b = backend_for(db);
+    if (!b) {
+        exo_errf(err, errlen, "--db %.*s://...: unknown storage scheme (a file path selects SQLite; "
+                              "postgres:// and postgresql:// select PostgreSQL)",
+                 (int)scheme_length(db), db);
         return NULL;
     }
-    return exo_storage_sqlite_open(db, err, errlen);
+    if (!b->open) {
+        exo_errf(err, errlen, "--db %.*s://...: %s support is not built yet", (int)scheme_length(db), db, b->name);
+        return NULL;
+    }
+    exo_storage *s = b->open(db, err, errlen);
+    if (s && exo_storage_ops_check(s->ops, err, errlen) != 0) {
+        exo_db_close(s);
+        return NULL;
+    }
+    return s;
 }
 
 void exo_node_row_free(exo_node_row *r)
@@ -46,7 +117,6 @@ void exo_graph_row_free(exo_graph_row *r)
     free(r->namespace_name);
     free(r->name);
     json_object_put(r->template_);
-    free(r->validation_status);
     json_object_put(r->validation_errors);
     memset(r, 0, sizeof *r);
 }

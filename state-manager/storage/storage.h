@@ -1,11 +1,23 @@
-/* Storage interface of the state manager.
+/* Storage layer of the state manager: the one door to the database.
  *
- * Everything above this header talks to the database only through the ops table
- * below (domain operations, no SQL).  One backend exists (storage_sqlite.c); a
- * PostgreSQL backend would implement the same table.
+ * Everything above this folder calls the exo_db_* wrappers at the end of this
+ * header, never a backend's ops directly (as SQLite's core calls sqlite3OsRead(),
+ * never pMethods->xRead): the wrappers are the one place for timing, metrics and
+ * fault injection.  The ops are domain operations (no SQL above this folder).
  *
- * Threading: a storage handle is NOT thread-safe; the caller serialises all use
- * (the server holds one mutex around every transaction).
+ * Backends: each one is a file here (sqlite.c) that fills an exo_storage_ops table
+ * and is found by exo_storage_open() through the backend table in storage.c, by
+ * the scheme of the --db value.  Every callback is required: exo_storage_open()
+ * refuses a table with a NULL entry (exo_storage_ops_check).  A backend states its
+ * capabilities in ops->caps:
+ *   EXO_STORAGE_CONCURRENT  the handle may be used by several threads at once (the
+ *                           backend serialises or pools internally); without it the
+ *                           caller serialises every use (the app's db lock).
+ *
+ * Schema: each backend keeps a schema version in the database and an ordered list
+ * of migrations; opening applies the missing ones in one transaction and refuses a
+ * database whose version is newer than the backend knows.
+ *
  * Return convention unless stated: 0 = ok, 1 = not found / conflict (documented per
  * op), -1 = database error (already logged by the backend).
  * Rows returned through out parameters are owned by the caller (free functions below). */
@@ -20,6 +32,21 @@
 
 typedef struct exo_storage exo_storage;
 
+/* The eight state statuses, in the reference's enum order. */
+typedef enum {
+    EXO_ST_CREATED, EXO_ST_QUEUED, EXO_ST_EXECUTED, EXO_ST_ERRORED, EXO_ST_NEXT_CREATED_ERROR,
+    EXO_ST_SUCCESS, EXO_ST_PRUNED, EXO_ST_RETRY_CREATED, EXO_ST_COUNT
+} exo_status;
+extern const char *const exo_status_names[EXO_ST_COUNT];
+int exo_status_from_name(const char *name); /* -1 when unknown */
+/* Bit of a status in the masks of group_has_status. */
+#define EXO_ST_BIT(s) (1u << (s))
+
+/* Validation status of a stored graph template. */
+typedef enum { EXO_GRAPH_PENDING, EXO_GRAPH_VALID, EXO_GRAPH_INVALID, EXO_GRAPH_STATUS_COUNT } exo_graph_status;
+extern const char *const exo_graph_status_names[EXO_GRAPH_STATUS_COUNT];
+int exo_graph_status_from_name(const char *name); /* -1 when unknown */
+
 typedef struct exo_node_row {
     char id[EXO_ID_LEN + 1];
     int64_t created_at, updated_at;
@@ -33,7 +60,7 @@ typedef struct exo_graph_row {
     char *namespace_name, *name;
     int64_t version;          /* id of the stored template version (graph_save sets it) */
     json_object *template_;   /* full stored form: nodes, secrets (ciphertext), retry_policy, store_config, triggers */
-    char *validation_status;  /* VALID / INVALID / PENDING */
+    exo_graph_status validation_status;
     json_object *validation_errors; /* array of strings */
 } exo_graph_row;
 
@@ -41,7 +68,7 @@ typedef struct exo_state_row {
     char id[EXO_ID_LEN + 1];
     int64_t created_at, updated_at;
     char *node_name, *namespace_name, *identifier, *graph_name, *run_id;
-    char status[24];
+    exo_status status;
     json_object *inputs, *outputs, *data, *parents; /* parents: ordered identifier -> id */
     char *error;               /* NULL = JSON null */
     int does_unites;
@@ -57,7 +84,7 @@ typedef struct exo_state_row {
 typedef struct exo_run_row {
     char *run_id, *graph_name;
     int64_t created_at;
-    int64_t counts[8]; /* per status, in exo_status order */
+    int64_t counts[EXO_ST_COUNT]; /* per status, in exo_status order */
 } exo_run_row;
 
 typedef struct exo_trigger_row {
@@ -66,16 +93,12 @@ typedef struct exo_trigger_row {
     int64_t trigger_time;
 } exo_trigger_row;
 
-/* The eight state statuses, in the reference's enum order. */
-typedef enum {
-    EXO_ST_CREATED, EXO_ST_QUEUED, EXO_ST_EXECUTED, EXO_ST_ERRORED, EXO_ST_NEXT_CREATED_ERROR,
-    EXO_ST_SUCCESS, EXO_ST_PRUNED, EXO_ST_RETRY_CREATED, EXO_ST_COUNT
-} exo_status;
-extern const char *const exo_status_names[EXO_ST_COUNT];
-int exo_status_from_name(const char *name); /* -1 when unknown */
+/* Capability bits of a backend (exo_storage_ops.caps). */
+#define EXO_STORAGE_CONCURRENT 0x1u
 
 typedef struct exo_storage_ops {
     const char *backend;
+    unsigned caps;
     void (*close)(exo_storage *s);
 
     /* Transactions.  begin() starts a write transaction; savepoints nest inside it. */
@@ -99,7 +122,7 @@ typedef struct exo_storage_ops {
     int (*graph_get)(exo_storage *s, const char *ns, const char *name, exo_graph_row *out); /* 1: none */
     int (*graph_save)(exo_storage *s, exo_graph_row *row);
     int (*graph_set_validation)(exo_storage *s, const char *ns, const char *name, int64_t version,
-                                const char *status, json_object *errors, int64_t now);
+                                exo_graph_status status, json_object *errors, int64_t now);
     int (*graph_list)(exo_storage *s, const char *ns /* NULL = all */, exo_graph_row **out, size_t *n);
     int (*graph_version)(exo_storage *s, int64_t version, json_object **template_out); /* 1: none */
 
@@ -150,13 +173,36 @@ typedef struct exo_storage_ops {
     int (*trigger_housekeeping)(exo_storage *s, int64_t now, int at_startup);
 } exo_storage_ops;
 
+/* Every callback of exo_storage_ops, for the completeness check at open. */
+#define EXO_STORAGE_CALLBACKS(X)                                                                        \
+    X(close) X(begin) X(commit) X(rollback) X(savepoint) X(release) X(rollback_to) X(node_upsert)       \
+    X(node_get) X(node_list) X(namespaces) X(graph_get) X(graph_save) X(graph_set_validation)           \
+    X(graph_list) X(graph_version) X(run_insert) X(run_version) X(run_page) X(store_put) X(store_get)   \
+    X(state_insert) X(state_get) X(state_update) X(state_claim) X(ancestors_copy) X(ancestor_add)       \
+    X(group_has_status) X(unite_exists) X(states_of_run) X(lease_renew) X(lease_expired)                \
+    X(trigger_insert) X(trigger_delete_pending) X(trigger_claim) X(trigger_finish) X(trigger_housekeeping)
+
 struct exo_storage {
     const exo_storage_ops *ops;
 };
 
-/* Opens the storage named by a --db value: a file path (SQLite) or postgres://...
+/* A backend: the --db schemes it serves ("postgres" serves postgres://...) and its
+ * open function (NULL when this build does not include it).  The backend whose
+ * schemes list is NULL serves plain paths (SQLite). */
+typedef struct exo_storage_backend {
+    const char *name;
+    const char *const *schemes;
+    exo_storage *(*open)(const char *db, char *err, size_t errlen);
+} exo_storage_backend;
+
+/* Opens the storage named by a --db value: a file path (SQLite) or scheme://...
  * On failure returns NULL and writes a message to err. */
 exo_storage *exo_storage_open(const char *db, char *err, size_t errlen);
+/* 0 when every callback of ops is set; -1 with the first missing one named in err. */
+int exo_storage_ops_check(const exo_storage_ops *ops, char *err, size_t errlen);
+
+/* Backends (one file each). */
+exo_storage *exo_storage_sqlite_open(const char *path, char *err, size_t errlen);
 
 void exo_node_row_free(exo_node_row *r);
 void exo_graph_row_free(exo_graph_row *r);
@@ -167,5 +213,138 @@ void exo_node_rows_free(exo_node_row *rows, size_t n);
 void exo_graph_rows_free(exo_graph_row *rows, size_t n);
 void exo_state_rows_free(exo_state_row *rows, size_t n);
 void exo_run_rows_free(exo_run_row *rows, size_t n);
+
+/* ---- the wrappers: callers use these, never s->ops directly ------------------------------------- */
+
+/* Every database call goes through here: the one place to time, count or fail calls. */
+#define EXO_DB_OP(s, op) ((s)->ops->op)
+
+static inline unsigned exo_db_caps(const exo_storage *s) { return s->ops->caps; }
+static inline const char *exo_db_backend(const exo_storage *s) { return s->ops->backend; }
+static inline void exo_db_close(exo_storage *s) { EXO_DB_OP(s, close)(s); }
+
+static inline int exo_db_begin(exo_storage *s) { return EXO_DB_OP(s, begin)(s); }
+static inline int exo_db_commit(exo_storage *s) { return EXO_DB_OP(s, commit)(s); }
+static inline int exo_db_rollback(exo_storage *s) { return EXO_DB_OP(s, rollback)(s); }
+static inline int exo_db_savepoint(exo_storage *s, const char *name) { return EXO_DB_OP(s, savepoint)(s, name); }
+static inline int exo_db_release(exo_storage *s, const char *name) { return EXO_DB_OP(s, release)(s, name); }
+static inline int exo_db_rollback_to(exo_storage *s, const char *name) { return EXO_DB_OP(s, rollback_to)(s, name); }
+
+static inline int exo_db_node_upsert(exo_storage *s, const exo_node_row *row) { return EXO_DB_OP(s, node_upsert)(s, row); }
+static inline int exo_db_node_get(exo_storage *s, const char *ns, const char *name, exo_node_row *out)
+{
+    return EXO_DB_OP(s, node_get)(s, ns, name, out);
+}
+static inline int exo_db_node_list(exo_storage *s, const char *ns, exo_node_row **out, size_t *n)
+{
+    return EXO_DB_OP(s, node_list)(s, ns, out, n);
+}
+static inline int exo_db_namespaces(exo_storage *s, json_object **out_array) { return EXO_DB_OP(s, namespaces)(s, out_array); }
+
+static inline int exo_db_graph_get(exo_storage *s, const char *ns, const char *name, exo_graph_row *out)
+{
+    return EXO_DB_OP(s, graph_get)(s, ns, name, out);
+}
+static inline int exo_db_graph_save(exo_storage *s, exo_graph_row *row) { return EXO_DB_OP(s, graph_save)(s, row); }
+static inline int exo_db_graph_set_validation(exo_storage *s, const char *ns, const char *name, int64_t version,
+                                              exo_graph_status status, json_object *errors, int64_t now)
+{
+    return EXO_DB_OP(s, graph_set_validation)(s, ns, name, version, status, errors, now);
+}
+static inline int exo_db_graph_list(exo_storage *s, const char *ns, exo_graph_row **out, size_t *n)
+{
+    return EXO_DB_OP(s, graph_list)(s, ns, out, n);
+}
+static inline int exo_db_graph_version(exo_storage *s, int64_t version, json_object **template_out)
+{
+    return EXO_DB_OP(s, graph_version)(s, version, template_out);
+}
+
+static inline int exo_db_run_insert(exo_storage *s, const char *run_id, const char *ns, const char *graph,
+                                    int64_t version, int64_t created_at)
+{
+    return EXO_DB_OP(s, run_insert)(s, run_id, ns, graph, version, created_at);
+}
+static inline int exo_db_run_version(exo_storage *s, const char *run_id, int64_t *version, char **ns)
+{
+    return EXO_DB_OP(s, run_version)(s, run_id, version, ns);
+}
+static inline int exo_db_run_page(exo_storage *s, const char *ns, int64_t offset, int64_t limit, exo_run_row **out,
+                                  size_t *n, int64_t *total)
+{
+    return EXO_DB_OP(s, run_page)(s, ns, offset, limit, out, n, total);
+}
+static inline int exo_db_store_put(exo_storage *s, const char *run_id, const char *ns, const char *graph,
+                                   const char *key, json_object *value)
+{
+    return EXO_DB_OP(s, store_put)(s, run_id, ns, graph, key, value);
+}
+static inline int exo_db_store_get(exo_storage *s, const char *run_id, const char *ns, const char *graph,
+                                   const char *key, json_object **value)
+{
+    return EXO_DB_OP(s, store_get)(s, run_id, ns, graph, key, value);
+}
+
+static inline int exo_db_state_insert(exo_storage *s, const exo_state_row *st) { return EXO_DB_OP(s, state_insert)(s, st); }
+static inline int exo_db_state_get(exo_storage *s, const char *id, exo_state_row *out)
+{
+    return EXO_DB_OP(s, state_get)(s, id, out);
+}
+static inline int exo_db_state_update(exo_storage *s, const exo_state_row *st) { return EXO_DB_OP(s, state_update)(s, st); }
+static inline int exo_db_state_claim(exo_storage *s, const char *ns, const char *const *nodes, size_t nnodes,
+                                     int64_t now, int64_t lease_ms, size_t limit, exo_state_row **out, size_t *n,
+                                     int64_t *next_due)
+{
+    return EXO_DB_OP(s, state_claim)(s, ns, nodes, nnodes, now, lease_ms, limit, out, n, next_due);
+}
+static inline int exo_db_ancestors_copy(exo_storage *s, const char *from_state, const char *to_state)
+{
+    return EXO_DB_OP(s, ancestors_copy)(s, from_state, to_state);
+}
+static inline int exo_db_ancestor_add(exo_storage *s, const char *group, const char *state_id)
+{
+    return EXO_DB_OP(s, ancestor_add)(s, group, state_id);
+}
+static inline int exo_db_group_has_status(exo_storage *s, const char *group, unsigned mask)
+{
+    return EXO_DB_OP(s, group_has_status)(s, group, mask);
+}
+static inline int exo_db_unite_exists(exo_storage *s, const char *unite_key) { return EXO_DB_OP(s, unite_exists)(s, unite_key); }
+static inline int exo_db_states_of_run(exo_storage *s, const char *ns, const char *run_id, exo_state_row **out,
+                                       size_t *n)
+{
+    return EXO_DB_OP(s, states_of_run)(s, ns, run_id, out, n);
+}
+static inline int exo_db_lease_renew(exo_storage *s, const char *ns, const char *id, int64_t until, int64_t lease_ms)
+{
+    return EXO_DB_OP(s, lease_renew)(s, ns, id, until, lease_ms);
+}
+static inline int exo_db_lease_expired(exo_storage *s, int64_t now, size_t limit, char (**ids)[EXO_ID_LEN + 1],
+                                       size_t *n)
+{
+    return EXO_DB_OP(s, lease_expired)(s, now, limit, ids, n);
+}
+
+static inline int exo_db_trigger_insert(exo_storage *s, const char *expr, const char *ns, const char *graph,
+                                        int64_t trigger_time, int64_t expires_at)
+{
+    return EXO_DB_OP(s, trigger_insert)(s, expr, ns, graph, trigger_time, expires_at);
+}
+static inline int exo_db_trigger_delete_pending(exo_storage *s, const char *ns, const char *graph, const char *expr)
+{
+    return EXO_DB_OP(s, trigger_delete_pending)(s, ns, graph, expr);
+}
+static inline int exo_db_trigger_claim(exo_storage *s, int64_t now, exo_trigger_row *out)
+{
+    return EXO_DB_OP(s, trigger_claim)(s, now, out);
+}
+static inline int exo_db_trigger_finish(exo_storage *s, int64_t id, const char *status, int64_t expires_at)
+{
+    return EXO_DB_OP(s, trigger_finish)(s, id, status, expires_at);
+}
+static inline int exo_db_trigger_housekeeping(exo_storage *s, int64_t now, int at_startup)
+{
+    return EXO_DB_OP(s, trigger_housekeeping)(s, now, at_startup);
+}
 
 #endif

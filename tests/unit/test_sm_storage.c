@@ -1,6 +1,7 @@
 /* Unit tests of the state manager's storage layer (storage.h, SQLite backend):
  * claims, uniqueness keys, the ancestor-instance index, conditional graph
- * validation updates, trigger records, backend selection. */
+ * validation updates, trigger records, backend selection, the completeness check
+ * of an ops table, schema versions and migrations. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -10,6 +11,8 @@
 #include <unistd.h>
 
 #include <cmocka.h>
+
+#include <sqlite3.h>
 
 #include "storage.h"
 
@@ -36,7 +39,8 @@ static int setup(void **state)
 static int teardown(void **state)
 {
     fixture *f = *state;
-    f->db->ops->close(f->db);
+    if (f->db)
+        exo_db_close(f->db);
     char wal[80];
     unlink(f->path);
     snprintf(wal, sizeof wal, "%s-wal", f->path);
@@ -59,7 +63,7 @@ static void make_state(exo_state_row *st, const char *node, const char *fanout, 
     st->identifier = strdup("ident");
     st->graph_name = strdup("g");
     st->run_id = strdup("run-1");
-    snprintf(st->status, sizeof st->status, "CREATED");
+    st->status = EXO_ST_CREATED;
     st->inputs = json_object_new_object();
     st->outputs = json_object_new_object();
     st->data = json_object_new_object();
@@ -73,7 +77,7 @@ static void insert(exo_storage *db, const char *node, const char *fanout, int64_
 {
     exo_state_row st;
     make_state(&st, node, fanout, enqueue_after);
-    assert_int_equal(db->ops->state_insert(db, &st), 0);
+    assert_int_equal(exo_db_state_insert(db, &st), 0);
     if (id_out)
         memcpy(id_out, st.id, 25);
     exo_state_row_free(&st);
@@ -94,24 +98,24 @@ static void test_claim_hands_out_each_state_once(void **state)
     exo_state_row *rows;
     size_t n;
     int64_t next_due;
-    assert_int_equal(db->ops->state_claim(db, "ns", nodes, 1, 200, 1000, 3, &rows, &n, &next_due), 0);
+    assert_int_equal(exo_db_state_claim(db, "ns", nodes, 1, 200, 1000, 3, &rows, &n, &next_due), 0);
     assert_int_equal(n, 3);
     for (size_t i = 0; i < n; i++) {
-        assert_string_equal(rows[i].status, "QUEUED");
+        assert_int_equal(rows[i].status, EXO_ST_QUEUED);
         assert_int_equal(rows[i].lease_expires_at, 1200);
         exo_state_row again;
-        assert_int_equal(db->ops->state_get(db, rows[i].id, &again), 0);
-        assert_string_equal(again.status, "QUEUED");
+        assert_int_equal(exo_db_state_get(db, rows[i].id, &again), 0);
+        assert_int_equal(again.status, EXO_ST_QUEUED);
         exo_state_row_free(&again);
     }
     exo_state_rows_free(rows, n);
-    assert_int_equal(db->ops->state_claim(db, "ns", nodes, 1, 200, 1000, 10, &rows, &n, &next_due), 0);
+    assert_int_equal(exo_db_state_claim(db, "ns", nodes, 1, 200, 1000, 10, &rows, &n, &next_due), 0);
     assert_int_equal(n, 2);
     exo_state_rows_free(rows, n);
-    assert_int_equal(db->ops->state_claim(db, "ns", nodes, 1, 200, 1000, 10, &rows, &n, &next_due), 0);
+    assert_int_equal(exo_db_state_claim(db, "ns", nodes, 1, 200, 1000, 10, &rows, &n, &next_due), 0);
     assert_int_equal(n, 0);
     assert_int_equal(next_due, 5000); /* the delayed state */
-    assert_int_equal(db->ops->state_claim(db, "other", nodes, 1, 9000, 1000, 10, &rows, &n, &next_due), 0);
+    assert_int_equal(exo_db_state_claim(db, "other", nodes, 1, 9000, 1000, 10, &rows, &n, &next_due), 0);
     assert_int_equal(n, 0);
 }
 
@@ -136,14 +140,14 @@ static void test_statement_cache_keeps_answers_exact(void **state)
             insert(db, "A", fan, 100, id);
             exo_state_row dup;
             make_state(&dup, "A", fan, 100); /* same lane: refused, the statement stays usable */
-            assert_int_equal(db->ops->state_insert(db, &dup), 1);
+            assert_int_equal(exo_db_state_insert(db, &dup), 1);
             exo_state_row_free(&dup);
             size_t nn = sizes[k];
             nodes[nn - 1] = "A";
             exo_state_row *rows;
             size_t n;
             int64_t next_due;
-            assert_int_equal(db->ops->state_claim(db, "ns", nodes, nn, 200, 1000, 10, &rows, &n, &next_due), 0);
+            assert_int_equal(exo_db_state_claim(db, "ns", nodes, nn, 200, 1000, 10, &rows, &n, &next_due), 0);
             nodes[nn - 1] = "Z";
             assert_int_equal(n, 1);
             assert_string_equal(rows[0].id, id);
@@ -153,7 +157,7 @@ static void test_statement_cache_keeps_answers_exact(void **state)
             exo_state_row *rows;
             size_t n;
             int64_t next_due;
-            assert_int_equal(db->ops->state_claim(db, "ns", nodes, nn, 200, 1000, 10, &rows, &n, &next_due), 0);
+            assert_int_equal(exo_db_state_claim(db, "ns", nodes, nn, 200, 1000, 10, &rows, &n, &next_due), 0);
             assert_int_equal(n, 0);
         }
     }
@@ -166,22 +170,22 @@ static void test_lane_and_unite_keys_are_unique(void **state)
     exo_storage *db = f->db;
     exo_state_row st;
     make_state(&st, "A", "lane", 1);
-    assert_int_equal(db->ops->state_insert(db, &st), 0);
+    assert_int_equal(exo_db_state_insert(db, &st), 0);
     assert_int_equal(exo_id_new(st.id), 0);
-    assert_int_equal(db->ops->state_insert(db, &st), 1); /* same lane, same retry_count */
+    assert_int_equal(exo_db_state_insert(db, &st), 1); /* same lane, same retry_count */
     st.retry_count = 1;
-    assert_int_equal(db->ops->state_insert(db, &st), 0);
+    assert_int_equal(exo_db_state_insert(db, &st), 0);
     exo_state_row_free(&st);
 
     make_state(&st, "U", "u1", 1);
     st.unite_key = strdup("run|u|group");
-    assert_int_equal(db->ops->unite_exists(db, "run|u|group"), 0);
-    assert_int_equal(db->ops->state_insert(db, &st), 0);
-    assert_int_equal(db->ops->unite_exists(db, "run|u|group"), 1);
+    assert_int_equal(exo_db_unite_exists(db, "run|u|group"), 0);
+    assert_int_equal(exo_db_state_insert(db, &st), 0);
+    assert_int_equal(exo_db_unite_exists(db, "run|u|group"), 1);
     assert_int_equal(exo_id_new(st.id), 0);
     free(st.fanout_id);
     st.fanout_id = strdup("u2");
-    assert_int_equal(db->ops->state_insert(db, &st), 1);
+    assert_int_equal(exo_db_state_insert(db, &st), 1);
     exo_state_row_free(&st);
 }
 
@@ -193,22 +197,22 @@ static void test_ancestor_index_mirrors_status(void **state)
     insert(db, "A", "p", 1, parent);
     insert(db, "B", "c", 1, child);
     insert(db, "C", "gc", 1, grandchild);
-    assert_int_equal(db->ops->ancestor_add(db, parent, child), 0);
-    assert_int_equal(db->ops->ancestors_copy(db, child, grandchild), 0);
-    assert_int_equal(db->ops->ancestor_add(db, child, grandchild), 0);
-    unsigned pending = 1u << EXO_ST_CREATED | 1u << EXO_ST_QUEUED | 1u << EXO_ST_EXECUTED;
-    assert_int_equal(db->ops->group_has_status(db, parent, pending), 1);
+    assert_int_equal(exo_db_ancestor_add(db, parent, child), 0);
+    assert_int_equal(exo_db_ancestors_copy(db, child, grandchild), 0);
+    assert_int_equal(exo_db_ancestor_add(db, child, grandchild), 0);
+    unsigned pending = EXO_ST_BIT(EXO_ST_CREATED) | EXO_ST_BIT(EXO_ST_QUEUED) | EXO_ST_BIT(EXO_ST_EXECUTED);
+    assert_int_equal(exo_db_group_has_status(db, parent, pending), 1);
     exo_state_row st;
     const char *ids[] = {child, grandchild};
     for (int i = 0; i < 2; i++) {
-        assert_int_equal(db->ops->state_get(db, ids[i], &st), 0);
-        snprintf(st.status, sizeof st.status, "SUCCESS");
-        assert_int_equal(db->ops->state_update(db, &st), 0);
+        assert_int_equal(exo_db_state_get(db, ids[i], &st), 0);
+        st.status = EXO_ST_SUCCESS;
+        assert_int_equal(exo_db_state_update(db, &st), 0);
         exo_state_row_free(&st);
-        assert_int_equal(db->ops->group_has_status(db, parent, pending), i == 0);
+        assert_int_equal(exo_db_group_has_status(db, parent, pending), i == 0);
     }
-    assert_int_equal(db->ops->group_has_status(db, parent, 1u << EXO_ST_SUCCESS), 1);
-    assert_int_equal(db->ops->group_has_status(db, "nosuchgroup", pending), 0);
+    assert_int_equal(exo_db_group_has_status(db, parent, EXO_ST_BIT(EXO_ST_SUCCESS)), 1);
+    assert_int_equal(exo_db_group_has_status(db, "nosuchgroup", pending), 0);
 }
 
 static void test_graph_versions_and_conditional_validation(void **state)
@@ -221,55 +225,55 @@ static void test_graph_versions_and_conditional_validation(void **state)
     row.namespace_name = (char *)"ns";
     row.name = (char *)"g";
     row.template_ = json_tokener_parse("{\"nodes\":[],\"v\":1}");
-    row.validation_status = (char *)"PENDING";
+    row.validation_status = EXO_GRAPH_PENDING;
     row.validation_errors = json_object_new_array();
-    assert_int_equal(db->ops->graph_save(db, &row), 0);
+    assert_int_equal(exo_db_graph_save(db, &row), 0);
     int64_t v1 = row.version;
     json_object_put(row.template_);
     row.template_ = json_tokener_parse("{\"nodes\":[],\"v\":2}");
     row.updated_at = 20;
-    assert_int_equal(db->ops->graph_save(db, &row), 0);
+    assert_int_equal(exo_db_graph_save(db, &row), 0);
     int64_t v2 = row.version;
     assert_true(v2 > v1);
     /* a verification of the old version must not overwrite the new one */
-    assert_int_equal(db->ops->graph_set_validation(db, "ns", "g", v1, "VALID", row.validation_errors, 30), 1);
-    assert_int_equal(db->ops->graph_set_validation(db, "ns", "g", v2, "INVALID", row.validation_errors, 30), 0);
+    assert_int_equal(exo_db_graph_set_validation(db, "ns", "g", v1, EXO_GRAPH_VALID, row.validation_errors, 30), 1);
+    assert_int_equal(exo_db_graph_set_validation(db, "ns", "g", v2, EXO_GRAPH_INVALID, row.validation_errors, 30), 0);
     exo_graph_row got = {0};
-    assert_int_equal(db->ops->graph_get(db, "ns", "g", &got), 0);
-    assert_string_equal(got.validation_status, "INVALID");
+    assert_int_equal(exo_db_graph_get(db, "ns", "g", &got), 0);
+    assert_int_equal(got.validation_status, EXO_GRAPH_INVALID);
     assert_int_equal(got.created_at, 10);
     assert_int_equal(json_object_get_int(json_object_object_get(got.template_, "v")), 2);
     exo_graph_row_free(&got);
     json_object *old = NULL;
-    assert_int_equal(db->ops->graph_version(db, v1, &old), 0);
+    assert_int_equal(exo_db_graph_version(db, v1, &old), 0);
     assert_int_equal(json_object_get_int(json_object_object_get(old, "v")), 1);
     json_object_put(old);
     json_object_put(row.template_);
     json_object_put(row.validation_errors);
-    assert_int_equal(db->ops->graph_get(db, "ns", "missing", &got), 1);
+    assert_int_equal(exo_db_graph_get(db, "ns", "missing", &got), 1);
 }
 
 static void test_trigger_records(void **state)
 {
     fixture *f = *state;
     exo_storage *db = f->db;
-    assert_int_equal(db->ops->trigger_insert(db, "* * * * *", "ns", "g", 60000, 99999), 0);
-    assert_int_equal(db->ops->trigger_insert(db, "* * * * *", "ns", "g", 60000, 99999), 0); /* duplicate ignored */
+    assert_int_equal(exo_db_trigger_insert(db, "* * * * *", "ns", "g", 60000, 99999), 0);
+    assert_int_equal(exo_db_trigger_insert(db, "* * * * *", "ns", "g", 60000, 99999), 0); /* duplicate ignored */
     exo_trigger_row tr = {0};
-    assert_int_equal(db->ops->trigger_claim(db, 59999, &tr), 1); /* not due yet */
-    assert_int_equal(db->ops->trigger_claim(db, 60000, &tr), 0);
+    assert_int_equal(exo_db_trigger_claim(db, 59999, &tr), 1); /* not due yet */
+    assert_int_equal(exo_db_trigger_claim(db, 60000, &tr), 0);
     assert_string_equal(tr.graph_name, "g");
     int64_t id = tr.id;
     exo_trigger_row_free(&tr);
-    assert_int_equal(db->ops->trigger_claim(db, 70000, &tr), 1); /* claimed once */
+    assert_int_equal(exo_db_trigger_claim(db, 70000, &tr), 1); /* claimed once */
     /* a record left TRIGGERING by a crash is released at start-up */
-    assert_int_equal(db->ops->trigger_housekeeping(db, 70000, 1), 0);
-    assert_int_equal(db->ops->trigger_claim(db, 70000, &tr), 0);
+    assert_int_equal(exo_db_trigger_housekeeping(db, 70000, 1), 0);
+    assert_int_equal(exo_db_trigger_claim(db, 70000, &tr), 0);
     exo_trigger_row_free(&tr);
-    assert_int_equal(db->ops->trigger_finish(db, id, "TRIGGERED", 80000), 0);
-    assert_int_equal(db->ops->trigger_housekeeping(db, 90000, 0), 0); /* expired: deleted */
-    assert_int_equal(db->ops->trigger_insert(db, "* * * * *", "ns", "g", 60000, 99999), 0);
-    assert_int_equal(db->ops->trigger_claim(db, 60000, &tr), 0); /* the unique slot is free again */
+    assert_int_equal(exo_db_trigger_finish(db, id, "TRIGGERED", 80000), 0);
+    assert_int_equal(exo_db_trigger_housekeeping(db, 90000, 0), 0); /* expired: deleted */
+    assert_int_equal(exo_db_trigger_insert(db, "* * * * *", "ns", "g", 60000, 99999), 0);
+    assert_int_equal(exo_db_trigger_claim(db, 60000, &tr), 0); /* the unique slot is free again */
     exo_trigger_row_free(&tr);
 }
 
@@ -283,6 +287,85 @@ static void test_postgres_is_refused(void **state)
     assert_non_null(strstr(err, "/nonexistent-dir/x.db"));
 }
 
+static void test_unknown_scheme_is_refused(void **state)
+{
+    (void)state;
+    char err[256];
+    assert_null(exo_storage_open("mysql://u@h/db", err, sizeof err));
+    assert_non_null(strstr(err, "mysql://"));
+    assert_non_null(strstr(err, "unknown storage scheme"));
+}
+
+/* An ops table with a missing callback is refused, naming the callback. */
+static void test_ops_check_names_the_missing_callback(void **state)
+{
+    fixture *f = *state;
+    char err[256];
+    assert_int_equal(exo_storage_ops_check(f->db->ops, err, sizeof err), 0);
+    exo_storage_ops broken = *f->db->ops;
+    broken.lease_renew = NULL;
+    assert_int_equal(exo_storage_ops_check(&broken, err, sizeof err), -1);
+    assert_non_null(strstr(err, "lease_renew"));
+    broken = *f->db->ops;
+    broken.trigger_housekeeping = NULL;
+    assert_int_equal(exo_storage_ops_check(&broken, err, sizeof err), -1);
+    assert_non_null(strstr(err, "trigger_housekeeping"));
+}
+
+static int read_user_version(const char *path)
+{
+    sqlite3 *db = NULL;
+    assert_int_equal(sqlite3_open(path, &db), SQLITE_OK);
+    sqlite3_stmt *st = NULL;
+    assert_int_equal(sqlite3_prepare_v2(db, "PRAGMA user_version", -1, &st, NULL), SQLITE_OK);
+    assert_int_equal(sqlite3_step(st), SQLITE_ROW);
+    int v = sqlite3_column_int(st, 0);
+    sqlite3_finalize(st);
+    sqlite3_close(db);
+    return v;
+}
+
+static void set_user_version(const char *path, int v)
+{
+    sqlite3 *db = NULL;
+    assert_int_equal(sqlite3_open(path, &db), SQLITE_OK);
+    char sql[64];
+    snprintf(sql, sizeof sql, "PRAGMA user_version=%d", v);
+    assert_int_equal(sqlite3_exec(db, sql, NULL, NULL, NULL), SQLITE_OK);
+    sqlite3_close(db);
+}
+
+/* A new database records its schema version; a database written by a newer
+ * exo-state-manager is refused with a message saying so, and left as it was; an
+ * unversioned one (from before versions were recorded) is adopted with its rows. */
+static void test_schema_version_recorded_and_newer_refused(void **state)
+{
+    fixture *f = *state;
+    exo_state_row st;
+    make_state(&st, "A", "lane", 0);
+    assert_int_equal(exo_db_state_insert(f->db, &st), 0);
+    exo_db_close(f->db);
+    f->db = NULL;
+    int known = read_user_version(f->path);
+    assert_true(known >= 1);
+
+    set_user_version(f->path, known + 1);
+    char err[512];
+    assert_null(exo_storage_open(f->path, err, sizeof err));
+    assert_non_null(strstr(err, "newer than this exo-state-manager knows"));
+    assert_int_equal(read_user_version(f->path), known + 1);
+
+    set_user_version(f->path, 0);
+    f->db = exo_storage_open(f->path, err, sizeof err);
+    assert_non_null(f->db);
+    assert_int_equal(read_user_version(f->path), known);
+    exo_state_row got;
+    assert_int_equal(exo_db_state_get(f->db, st.id, &got), 0);
+    assert_int_equal(got.status, EXO_ST_CREATED);
+    exo_state_row_free(&got);
+    exo_state_row_free(&st);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -293,6 +376,9 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_graph_versions_and_conditional_validation, setup, teardown),
         cmocka_unit_test_setup_teardown(test_trigger_records, setup, teardown),
         cmocka_unit_test(test_postgres_is_refused),
+        cmocka_unit_test(test_unknown_scheme_is_refused),
+        cmocka_unit_test_setup_teardown(test_ops_check_names_the_missing_callback, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_schema_version_recorded_and_newer_refused, setup, teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -1,4 +1,5 @@
-/* Execution engine: next-state creation, fan-out, unite, retries (see engine.h).
+/* Consequences of a worker's report: next-state creation, fan-out, unite, retries
+ * (engine_internal.h).
  *
  * Unite groups: the states reported by one `executed` call (the state and its
  * fan-out siblings) form one *instance*, identified by exec_group = the reported
@@ -6,7 +7,7 @@
  * of each of its ancestors, so "all descendants of instance t of T" is one indexed
  * lookup.  A uniting state is keyed by run|identifier|instance, which makes its
  * creation idempotent under concurrent completions. */
-#include "engine.h"
+#include "engine_internal.h"
 
 #include <stdio.h>
 #include <stdlib.h>
@@ -17,72 +18,19 @@
 #include "strfmt.h"
 #include "template.h"
 
-#define CACHE_SLOTS 32
-
-/* Parsed graph versions are immutable; caching them saves re-parsing a template on
- * every report.  Guarded by the app's db lock (engine functions run under it). */
-static struct {
-    int64_t version;
-    exo_graph *graph;
-    uint64_t used;
-} cache[CACHE_SLOTS];
-static uint64_t cache_clock; /* LRU clock of the cache above; same lock */
-
 enum { MODE_EXECUTED, MODE_FINAL };
-
-const exo_graph *exo_engine_version_graph(exo_app *app, int64_t version)
-{
-    int victim = 0;
-    for (int i = 0; i < CACHE_SLOTS; i++) {
-        if (cache[i].graph && cache[i].version == version) {
-            cache[i].used = ++cache_clock;
-            return cache[i].graph;
-        }
-        if (cache[i].used < cache[victim].used)
-            victim = i;
-    }
-    json_object *tpl = NULL;
-    if (app->db->ops->graph_version(app->db, version, &tpl) != 0)
-        return NULL;
-    char *err = NULL;
-    exo_graph *g = exo_graph_from_stored(tpl, &err);
-    json_object_put(tpl);
-    if (!g) {
-        log_error("stored graph version %lld cannot be loaded: %s", (long long)version, err ? err : "out of memory");
-        free(err);
-        return NULL;
-    }
-    if (exo_graph_analyze(g) != 0) {
-        log_error("stored graph version %lld has no valid structure", (long long)version);
-        exo_graph_free(g);
-        return NULL;
-    }
-    exo_graph_free(cache[victim].graph);
-    cache[victim].graph = g;
-    cache[victim].version = version;
-    cache[victim].used = ++cache_clock;
-    return g;
-}
 
 const exo_graph *exo_engine_run_graph(exo_app *app, const char *run_id, char **ns_out)
 {
     int64_t version;
     char *ns = NULL;
-    if (app->db->ops->run_version(app->db, run_id, &version, &ns) != 0)
+    if (exo_db_run_version(app->db, run_id, &version, &ns) != 0)
         return NULL;
     if (ns_out)
         *ns_out = ns;
     else
         free(ns);
-    return exo_engine_version_graph(app, version);
-}
-
-void exo_engine_cache_free(void)
-{
-    for (int i = 0; i < CACHE_SLOTS; i++) {
-        exo_graph_free(cache[i].graph);
-        cache[i].graph = NULL;
-    }
+    return exo_graph_cache_get(app->graphs, app->db, version);
 }
 
 int exo_state_init(exo_state_row *st, const char *node_name, const char *ns, const char *identifier,
@@ -96,7 +44,7 @@ int exo_state_init(exo_state_row *st, const char *node_name, const char *ns, con
     memcpy(st->exec_group, st->id, sizeof st->exec_group);
     st->created_at = st->updated_at = now;
     st->enqueue_after = now;
-    snprintf(st->status, sizeof st->status, "CREATED");
+    st->status = EXO_ST_CREATED;
     st->node_name = strdup(node_name);
     st->namespace_name = strdup(ns);
     st->identifier = strdup(identifier);
@@ -122,11 +70,6 @@ static json_object *json_copy(json_object *src)
     if (json_object_deep_copy(src, &dst, NULL) != 0)
         return NULL;
     return dst;
-}
-
-static void set_status(exo_state_row *st, exo_status s)
-{
-    snprintf(st->status, sizeof st->status, "%s", exo_status_names[s]);
 }
 
 static int set_error(exo_state_row *st, const char *error)
@@ -167,7 +110,7 @@ static int anc_load(exo_app *app, json_object *parents, anc_map *a)
         const char *id = json_object_get_string(val);
         if (!id)
             continue;
-        int rc = app->db->ops->state_get(app->db, id, &a->rows[a->n]);
+        int rc = exo_db_state_get(app->db, id, &a->rows[a->n]);
         if (rc < 0)
             return -1;
         if (rc == 0)
@@ -191,7 +134,7 @@ static int lookup_value(void *ud, const exo_placeholder *p, json_object **value,
     render_ctx *c = ud;
     if (exo_placeholder_is_store(p)) {
         json_object *s = NULL;
-        int rc = c->app->db->ops->store_get(c->app->db, c->run_id, c->store_ns, c->graph_name, p->field, &s);
+        int rc = exo_db_store_get(c->app->db, c->run_id, c->store_ns, c->graph_name, p->field, &s);
         if (rc == 0) {
             if (json_object_array_add(c->keep, s) != 0) {
                 json_object_put(s);
@@ -280,7 +223,7 @@ fail:
 static int registered_schema(exo_app *app, const exo_node_tpl *j, json_object **schema, char **err)
 {
     exo_node_row reg = {0};
-    int rc = app->db->ops->node_get(app->db, j->namespace_name, j->node_name, &reg);
+    int rc = exo_db_node_get(app->db, j->namespace_name, j->node_name, &reg);
     if (rc < 0)
         return -1;
     if (rc == 1) {
@@ -296,13 +239,12 @@ static int registered_schema(exo_app *app, const exo_node_tpl *j, json_object **
 /* Inserts a child state and indexes its ancestor instances. 0 ok, 1 conflict, -1 error. */
 static int insert_with_ancestors(exo_app *app, exo_state_row *st, const char *copy_from, const char *add_group)
 {
-    const exo_storage_ops *ops = app->db->ops;
-    int rc = ops->state_insert(app->db, st);
+    int rc = exo_db_state_insert(app->db, st);
     if (rc != 0)
         return rc;
-    if (copy_from && ops->ancestors_copy(app->db, copy_from, st->id) != 0)
+    if (copy_from && exo_db_ancestors_copy(app->db, copy_from, st->id) != 0)
         return -1;
-    if (add_group && ops->ancestor_add(app->db, add_group, st->id) != 0)
+    if (add_group && exo_db_ancestor_add(app->db, add_group, st->id) != 0)
         return -1;
     return 0;
 }
@@ -311,11 +253,11 @@ static int insert_with_ancestors(exo_app *app, exo_state_row *st, const char *co
 
 static int unite_ready(exo_app *app, const exo_node_tpl *u, const char *group)
 {
-    unsigned pending = (1u << EXO_ST_CREATED) | (1u << EXO_ST_QUEUED) | (1u << EXO_ST_EXECUTED);
+    unsigned pending = EXO_ST_BIT(EXO_ST_CREATED) | EXO_ST_BIT(EXO_ST_QUEUED) | EXO_ST_BIT(EXO_ST_EXECUTED);
     unsigned mask = u->unites_strategy == EXO_UNITES_ALL_SUCCESS
-                        ? pending | (1u << EXO_ST_ERRORED) | (1u << EXO_ST_NEXT_CREATED_ERROR)
+                        ? pending | EXO_ST_BIT(EXO_ST_ERRORED) | EXO_ST_BIT(EXO_ST_NEXT_CREATED_ERROR)
                         : pending;
-    int rc = app->db->ops->group_has_status(app->db, group, mask);
+    int rc = exo_db_group_has_status(app->db, group, mask);
     return rc < 0 ? -1 : !rc;
 }
 
@@ -330,12 +272,13 @@ static int unite_create(exo_app *app, const exo_graph *g, const exo_node_tpl *u,
     json_object *schema = NULL, *inputs = NULL;
     char *build_err = NULL, *store_ns = NULL;
     int ret = -1;
-    int rc = app->db->ops->state_get(app->db, group, &t);
+    int rc = exo_db_state_get(app->db, group, &t);
     if (rc != 0) {
         ret = rc < 0 ? -1 : 0;
         goto out;
     }
-    if (!exo_engine_run_graph(app, t.run_id, &store_ns))
+    int64_t version;
+    if (exo_db_run_version(app->db, t.run_id, &version, &store_ns) != 0)
         goto out;
     rc = registered_schema(app, u, &schema, &build_err);
     if (rc < 0)
@@ -360,7 +303,7 @@ static int unite_create(exo_app *app, const exo_graph *g, const exo_node_tpl *u,
         st.inputs = inputs;
         inputs = NULL;
     } else {
-        set_status(&st, EXO_ST_ERRORED);
+        st.status = EXO_ST_ERRORED;
         if (set_error(&st, build_err) != 0)
             goto out;
     }
@@ -400,7 +343,7 @@ static int on_final(exo_app *app, const exo_graph *g, const exo_state_row *st, i
         if (!u->unites || !json_object_object_get_ex(st->parents, u->unites, &tid))
             continue;
         exo_state_row tstate = {0};
-        int rc = app->db->ops->state_get(app->db, json_object_get_string(tid), &tstate);
+        int rc = exo_db_state_get(app->db, json_object_get_string(tid), &tstate);
         if (rc < 0)
             return -1;
         if (rc == 1)
@@ -411,7 +354,7 @@ static int on_final(exo_app *app, const exo_graph *g, const exo_state_row *st, i
         exo_state_row_free(&tstate);
         if (!key)
             return -1;
-        rc = app->db->ops->unite_exists(app->db, key);
+        rc = exo_db_unite_exists(app->db, key);
         free(key);
         if (rc < 0)
             return -1;
@@ -502,8 +445,8 @@ static int create_children(exo_app *app, const exo_graph *g, exo_state_row *S, s
 static int mark_all(exo_app *app, exo_state_row *S, size_t n, exo_status status, const char *error)
 {
     for (size_t i = 0; i < n; i++) {
-        set_status(&S[i], status);
-        if (set_error(&S[i], error) != 0 || app->db->ops->state_update(app->db, &S[i]) != 0)
+        S[i].status = status;
+        if (set_error(&S[i], error) != 0 || exo_db_state_update(app->db, &S[i]) != 0)
             return -1;
     }
     return 0;
@@ -523,11 +466,11 @@ static int make_executed_set(exo_app *app, exo_state_row *st, json_object *outpu
     *n_out = 0;
     json_object_put(st->outputs);
     st->outputs = n ? json_object_get(json_object_array_get_idx(outputs, 0)) : json_object_new_object();
-    set_status(st, EXO_ST_EXECUTED);
+    st->status = EXO_ST_EXECUTED;
     st->updated_at = now;
     st->lease_expires_at = 0;
     memcpy(st->exec_group, st->id, sizeof st->exec_group);
-    if (app->db->ops->state_update(app->db, st) != 0)
+    if (exo_db_state_update(app->db, st) != 0)
         return -1;
     S[0] = *st;
     *n_out = 1;
@@ -545,7 +488,7 @@ static int make_executed_set(exo_app *app, exo_state_row *st, json_object *outpu
         sib->outputs = json_object_get(json_object_array_get_idx(outputs, i));
         if (!sib->inputs || !sib->parents)
             return -1;
-        set_status(sib, EXO_ST_EXECUTED);
+        sib->status = EXO_ST_EXECUTED;
         memcpy(sib->exec_group, st->id, sizeof sib->exec_group);
         if (insert_with_ancestors(app, sib, st->id, NULL) != 0)
             return -1;
@@ -561,24 +504,21 @@ static void free_executed_set(exo_state_row *S, size_t n)
     free(S);
 }
 
-int exo_engine_executed(exo_app *app, exo_state_row *st, json_object *outputs, json_object *store, int64_t now)
+int exo_apply_executed(exo_app *app, exo_state_row *st, json_object *outputs, json_object *store, int64_t now)
 {
-    const exo_storage_ops *ops = app->db->ops;
     char *store_ns = NULL, *err = NULL;
     const exo_graph *g = exo_engine_run_graph(app, st->run_id, &store_ns);
-    if (store) {
-        json_object_object_foreach(store, key, val)
-        {
-            if (ops->store_put(app->db, st->run_id, store_ns ? store_ns : st->namespace_name, st->graph_name, key,
-                               val) != 0) {
-                free(store_ns);
-                return -1;
-            }
-        }
-    }
     exo_state_row *S = NULL;
     size_t n = 0;
     int ret = -1;
+    if (store) {
+        json_object_object_foreach(store, key, val)
+        {
+            if (exo_db_store_put(app->db, st->run_id, store_ns ? store_ns : st->namespace_name, st->graph_name, key,
+                                 val) != 0)
+                goto out;
+        }
+    }
     if (make_executed_set(app, st, outputs, now, &S, &n) != 0)
         goto out;
     if (!g) {
@@ -587,7 +527,7 @@ int exo_engine_executed(exo_app *app, exo_state_row *st, json_object *outputs, j
         ret = err && mark_all(app, S, n, EXO_ST_NEXT_CREATED_ERROR, err) == 0 ? 0 : -1;
         goto out;
     }
-    if (ops->savepoint(app->db, "next_states") != 0)
+    if (exo_db_savepoint(app->db, "next_states") != 0)
         goto out;
     int rc = create_children(app, g, S, n, store_ns, now, &err);
     if (rc == 0)
@@ -595,11 +535,11 @@ int exo_engine_executed(exo_app *app, exo_state_row *st, json_object *outputs, j
     if (rc == 0)
         rc = on_final(app, g, &S[0], MODE_EXECUTED, now, &err);
     if (rc < 0) {
-        ops->rollback_to(app->db, "next_states");
+        exo_db_rollback_to(app->db, "next_states");
         goto out;
     }
     if (rc == 1) {
-        if (ops->rollback_to(app->db, "next_states") != 0 || ops->release(app->db, "next_states") != 0)
+        if (exo_db_rollback_to(app->db, "next_states") != 0 || exo_db_release(app->db, "next_states") != 0)
             goto out;
         log_info("run %s: next-state creation after %s failed: %s", st->run_id, st->identifier, err);
         if (mark_all(app, S, n, EXO_ST_NEXT_CREATED_ERROR, err) != 0 ||
@@ -608,7 +548,7 @@ int exo_engine_executed(exo_app *app, exo_state_row *st, json_object *outputs, j
         ret = 0;
         goto out;
     }
-    ret = ops->release(app->db, "next_states") == 0 ? 0 : -1;
+    ret = exo_db_release(app->db, "next_states") == 0 ? 0 : -1;
 out:
     if (S && n) {
         /* hand the (possibly updated) first row back to the caller */
@@ -618,6 +558,7 @@ out:
         free_executed_set(S, n);
     free(err);
     free(store_ns);
+    exo_graph_cache_release(app->graphs, g);
     return ret;
 }
 
@@ -647,7 +588,7 @@ out:
     return ret;
 }
 
-int exo_engine_errored(exo_app *app, exo_state_row *st, const char *error, int64_t now, int *retry_created)
+int exo_apply_errored(exo_app *app, exo_state_row *st, const char *error, int64_t now, int *retry_created)
 {
     const exo_graph *g = exo_engine_run_graph(app, st->run_id, NULL);
     exo_retry_policy policy;
@@ -656,31 +597,33 @@ int exo_engine_errored(exo_app *app, exo_state_row *st, const char *error, int64
     else
         exo_retry_policy_default(&policy);
     *retry_created = st->retry_count < policy.max_retries;
+    int rc = -1;
     if (*retry_created && insert_retry(app, st, &policy, now) != 0)
-        return -1;
-    set_status(st, *retry_created ? EXO_ST_RETRY_CREATED : EXO_ST_ERRORED);
+        goto out;
+    st->status = *retry_created ? EXO_ST_RETRY_CREATED : EXO_ST_ERRORED;
     if (set_error(st, error) != 0)
-        return -1;
+        goto out;
     st->updated_at = now;
     st->lease_expires_at = 0;
-    if (app->db->ops->state_update(app->db, st) != 0)
-        return -1;
-    if (*retry_created || !g)
-        return 0;
-    return on_final(app, g, st, MODE_FINAL, now, NULL) < 0 ? -1 : 0;
+    if (exo_db_state_update(app->db, st) != 0)
+        goto out;
+    rc = *retry_created || !g ? 0 : on_final(app, g, st, MODE_FINAL, now, NULL) < 0 ? -1 : 0;
+out:
+    exo_graph_cache_release(app->graphs, g);
+    return rc;
 }
 
-int exo_engine_pruned(exo_app *app, exo_state_row *st, json_object *data, int64_t now)
+int exo_apply_pruned(exo_app *app, exo_state_row *st, json_object *data, int64_t now)
 {
-    set_status(st, EXO_ST_PRUNED);
+    st->status = EXO_ST_PRUNED;
     json_object_put(st->data);
     st->data = json_object_get(data);
     st->updated_at = now;
     st->lease_expires_at = 0;
-    if (app->db->ops->state_update(app->db, st) != 0)
+    if (exo_db_state_update(app->db, st) != 0)
         return -1;
     const exo_graph *g = exo_engine_run_graph(app, st->run_id, NULL);
-    if (!g)
-        return 0;
-    return on_final(app, g, st, MODE_FINAL, now, NULL) < 0 ? -1 : 0;
+    int rc = !g ? 0 : on_final(app, g, st, MODE_FINAL, now, NULL) < 0 ? -1 : 0;
+    exo_graph_cache_release(app->graphs, g);
+    return rc;
 }

@@ -1,0 +1,35 @@
+/* Shared inside engine/: the pieces that several transitions use.  Everything here
+ * runs inside the caller's transaction on app->db (db entered). */
+#ifndef EXO_SM_ENGINE_INTERNAL_H
+#define EXO_SM_ENGINE_INTERNAL_H
+
+#include "engine.h"
+
+/* Maps a storage return (0 ok, 1 not found, -1 error) to an exo_result. */
+static inline exo_result exo_result_of(int storage_rc)
+{
+    return storage_rc < 0 ? EXO_RESULT_FAILED : storage_rc ? EXO_RESULT_NOT_FOUND : EXO_RESULT_OK;
+}
+
+/* Graph version a run was triggered with: a cache reference to release with
+ * exo_graph_cache_release(app->graphs, g).  *ns_out (optional) receives the run's
+ * namespace (malloc'd).  NULL when the run or its version is unknown. */
+const exo_graph *exo_engine_run_graph(exo_app *app, const char *run_id, char **ns_out);
+
+/* Fills a fresh CREATED state (new id, fanout_id, timestamps = now); strings copied.
+ * Returns 0 or -1 on allocation failure. */
+int exo_state_init(exo_state_row *st, const char *node_name, const char *ns, const char *identifier,
+                   const char *graph_name, const char *run_id, int64_t now);
+
+/* Consequences of a report on a QUEUED state st (reports.c).  0 ok, -1 failure. */
+int exo_apply_executed(exo_app *app, exo_state_row *st, json_object *outputs, json_object *store, int64_t now);
+int exo_apply_errored(exo_app *app, exo_state_row *st, const char *error, int64_t now, int *retry_created);
+int exo_apply_pruned(exo_app *app, exo_state_row *st, json_object *data, int64_t now);
+
+/* Creates a run of graph_name and its root state (runs.c); nothing is written
+ * unless OK is returned and the caller commits. */
+exo_result exo_run_start(exo_app *app, const char *ns, const char *graph_name, json_object *store,
+                         json_object *inputs, int64_t start_delay, int64_t now, char run_id[EXO_UUID_LEN + 1],
+                         char *err, size_t errlen);
+
+#endif

@@ -1,0 +1,213 @@
+/* Registry (engine.h): registered nodes, graph templates and namespaces. */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "clock.h"
+#include "engine_internal.h"
+#include "log.h"
+#include "secrets_crypto.h"
+#include "strfmt.h"
+
+/* ---- nodes ------------------------------------------------------------------------------------------ */
+
+typedef struct nodes_tx {
+    const char *ns, *runtime_name;
+    json_object *nodes;
+} nodes_tx;
+
+static int nodes_body(exo_app *app, void *arg)
+{
+    nodes_tx *t = arg;
+    int64_t now = exo_now_ms();
+    for (size_t i = 0; i < json_object_array_length(t->nodes); i++) {
+        json_object *node = json_object_array_get_idx(t->nodes, i);
+        exo_node_row row = {0};
+        if (exo_id_new(row.id) != 0)
+            return -1;
+        row.created_at = row.updated_at = now;
+        row.name = (char *)json_object_get_string(json_object_object_get(node, "name"));
+        row.namespace_name = (char *)t->ns;
+        row.runtime_name = (char *)t->runtime_name;
+        row.inputs_schema = json_object_object_get(node, "inputs_schema");
+        row.outputs_schema = json_object_object_get(node, "outputs_schema");
+        row.secrets = json_object_object_get(node, "secrets");
+        if (exo_db_node_upsert(app->db, &row) != 0)
+            return -1;
+    }
+    return 0;
+}
+
+exo_result exo_engine_register_nodes(exo_app *app, const char *ns, const char *runtime_name, json_object *nodes)
+{
+    nodes_tx t = {.ns = ns, .runtime_name = runtime_name, .nodes = nodes};
+    if (exo_app_tx(app, nodes_body, &t) < 0)
+        return EXO_RESULT_FAILED;
+    exo_app_request_verify(app, 1);
+    log_info("namespace %s: runtime %s registered %zu node(s)", ns, runtime_name, json_object_array_length(nodes));
+    return EXO_RESULT_OK;
+}
+
+exo_result exo_engine_list_nodes(exo_app *app, const char *ns, exo_node_row **rows, size_t *n)
+{
+    exo_app_db_enter(app);
+    int rc = exo_db_node_list(app->db, ns, rows, n);
+    exo_app_db_leave(app);
+    return exo_result_of(rc);
+}
+
+exo_result exo_engine_namespaces(exo_app *app, json_object **names)
+{
+    exo_app_db_enter(app);
+    int rc = exo_db_namespaces(app->db, names);
+    exo_app_db_leave(app);
+    return exo_result_of(rc);
+}
+
+/* ---- graph templates -------------------------------------------------------------------------------- */
+
+exo_result exo_engine_get_graph(exo_app *app, const char *ns, const char *name, exo_graph_row *row)
+{
+    exo_app_db_enter(app);
+    int rc = exo_db_graph_get(app->db, ns, name, row);
+    exo_app_db_leave(app);
+    return exo_result_of(rc);
+}
+
+exo_result exo_engine_list_graphs(exo_app *app, const char *ns, exo_graph_row **rows, size_t *n)
+{
+    exo_app_db_enter(app);
+    int rc = exo_db_graph_list(app->db, ns, rows, n);
+    exo_app_db_leave(app);
+    return exo_result_of(rc);
+}
+
+/* Replaces every plain-text secret of g by its ciphertext.  0, or -1 with err. */
+static int encrypt_secrets(exo_app *app, exo_graph *g, char *err, size_t errlen)
+{
+    if (!g->secrets || json_object_object_length(g->secrets) == 0)
+        return 0;
+    if (!app->cfg.have_key)
+        return exo_errf(err, errlen, "%s", app->cfg.key_error);
+    json_object *enc = json_object_new_object();
+    if (!enc)
+        return exo_errf(err, errlen, "Out of memory");
+    json_object_object_foreach(g->secrets, name, val)
+    {
+        char *c = exo_secret_encrypt(&app->cfg.key, json_object_get_string(val), err, errlen);
+        if (!c) {
+            json_object_put(enc);
+            return -1;
+        }
+        json_object_object_add(enc, name, json_object_new_string(c));
+        free(c);
+    }
+    json_object_put(g->secrets);
+    g->secrets = enc;
+    return 0;
+}
+
+/* Drops the pending cron records of the version being replaced (re-created if the
+ * new one verifies VALID). */
+static int drop_schedule(exo_app *app, const exo_graph_row *old)
+{
+    char *err = NULL;
+    exo_graph *prev = exo_graph_from_stored(old->template_, &err);
+    if (!prev) {
+        log_error("stored graph %s/%s cannot be loaded (%s): its schedule is left as is", old->namespace_name,
+                  old->name, err ? err : "out of memory");
+        free(err);
+        return 0;
+    }
+    json_object *exprs = exo_graph_cron_expressions(prev);
+    int rc = exprs ? 0 : -1; /* out of memory: a pending firing of the previous version must not survive */
+    for (size_t i = 0; exprs && i < json_object_array_length(exprs); i++)
+        if (exo_db_trigger_delete_pending(app->db, old->namespace_name, old->name,
+                                          json_object_get_string(json_object_array_get_idx(exprs, i))) != 0)
+            rc = -1;
+    json_object_put(exprs);
+    exo_graph_free(prev);
+    return rc;
+}
+
+typedef struct upsert_tx {
+    const char *ns, *name;
+    json_object *stored;
+    int64_t now;
+    int64_t created_at, updated_at;
+} upsert_tx;
+
+static int upsert_body(exo_app *app, void *arg)
+{
+    upsert_tx *u = arg;
+    exo_graph_row old = {0};
+    int rc = exo_db_graph_get(app->db, u->ns, u->name, &old);
+    if (rc < 0)
+        return -1;
+    exo_graph_row row = {0};
+    if (rc == 0) {
+        memcpy(row.id, old.id, sizeof row.id);
+        row.created_at = old.created_at;
+        rc = drop_schedule(app, &old);
+        exo_graph_row_free(&old);
+        if (rc < 0)
+            return -1;
+    } else {
+        if (exo_id_new(row.id) != 0)
+            return -1;
+        row.created_at = u->now;
+    }
+    row.updated_at = u->now;
+    row.namespace_name = (char *)u->ns;
+    row.name = (char *)u->name;
+    row.template_ = u->stored;
+    row.validation_status = EXO_GRAPH_PENDING;
+    row.validation_errors = json_object_new_array();
+    if (!row.validation_errors)
+        return -1;
+    rc = exo_db_graph_save(app->db, &row);
+    json_object_put(row.validation_errors);
+    u->created_at = row.created_at;
+    u->updated_at = row.updated_at;
+    return rc;
+}
+
+/* 1 when the graph is already stored (the upsert is an update), 0 when not, -1 on
+ * error.  Only the order of validation messages depends on it, so reading it
+ * outside the upsert transaction is enough. */
+static int graph_exists(exo_app *app, const char *ns, const char *name)
+{
+    exo_graph_row row = {0};
+    exo_result r = exo_engine_get_graph(app, ns, name, &row);
+    exo_graph_row_free(&row);
+    return r == EXO_RESULT_FAILED ? -1 : r == EXO_RESULT_OK;
+}
+
+exo_result exo_engine_upsert_graph(exo_app *app, const char *ns, const char *name, exo_graph *g,
+                                   int64_t *created_at, int64_t *updated_at, char *err, size_t errlen)
+{
+    int exists = graph_exists(app, ns, name);
+    if (exists < 0)
+        return EXO_RESULT_FAILED;
+    char *diag = exo_graph_validate_ex(g, name, ns, exists);
+    if (diag) {
+        exo_errf(err, errlen, "Error validating graph template: %s", diag);
+        free(diag);
+        return EXO_RESULT_REFUSED;
+    }
+    char why[256];
+    if (encrypt_secrets(app, g, why, sizeof why) != 0) {
+        exo_errf(err, errlen, "Error validating graph template: %s", why);
+        return EXO_RESULT_REFUSED;
+    }
+    upsert_tx u = {.ns = ns, .name = name, .stored = exo_graph_to_json(g, 1), .now = exo_now_ms()};
+    int rc = u.stored ? exo_app_tx(app, upsert_body, &u) : -1;
+    json_object_put(u.stored);
+    if (rc < 0)
+        return EXO_RESULT_FAILED;
+    *created_at = u.created_at;
+    *updated_at = u.updated_at;
+    exo_app_request_verify(app, 0);
+    log_info("graph %s/%s upserted (%zu nodes), verification scheduled", ns, name, g->node_count);
+    return EXO_RESULT_OK;
+}

@@ -1,0 +1,370 @@
+/* Worker-facing transitions of one state (engine.h): claims, leases, reports,
+ * signals, manual retry and the secrets a state may read.  Each is one transaction
+ * that loads the state, checks its status and applies the change. */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "clock.h"
+#include "engine_internal.h"
+#include "log.h"
+#include "secrets_crypto.h"
+#include "strfmt.h"
+
+exo_result exo_engine_claim(exo_app *app, const char *ns, const char *const *nodes, size_t nnodes, int64_t lease_ms,
+                            size_t limit, exo_state_row **rows, size_t *n, int64_t *next_due)
+{
+    exo_app_db_enter(app);
+    int rc = exo_db_begin(app->db);
+    if (rc == 0) {
+        rc = exo_db_state_claim(app->db, ns, nodes, nnodes, exo_now_ms(), lease_ms, limit, rows, n, next_due);
+        if (rc == 0)
+            rc = exo_db_commit(app->db);
+        if (rc != 0)
+            exo_db_rollback(app->db);
+    }
+    exo_app_db_leave(app);
+    return rc == 0 ? EXO_RESULT_OK : EXO_RESULT_FAILED;
+}
+
+typedef struct lease_tx {
+    const char *ns;
+    json_object *ids, *renewed, *lost;
+    int64_t lease_ms;
+} lease_tx;
+
+static int lease_body(exo_app *app, void *arg)
+{
+    lease_tx *t = arg;
+    int64_t until = exo_now_ms() + t->lease_ms;
+    for (size_t i = 0; i < json_object_array_length(t->ids); i++) {
+        const char *id = json_object_get_string(json_object_array_get_idx(t->ids, i));
+        int rc = 1;
+        if (exo_id_valid(id)) {
+            char norm[EXO_ID_LEN + 1];
+            exo_id_normalize(id, norm);
+            rc = exo_db_lease_renew(app->db, t->ns, norm, until, t->lease_ms);
+            if (rc < 0)
+                return -1;
+        }
+        if (json_object_array_add(rc == 0 ? t->renewed : t->lost, json_object_new_string(id)) != 0)
+            return -1;
+    }
+    return 0;
+}
+
+exo_result exo_engine_renew_leases(exo_app *app, const char *ns, json_object *ids, int64_t lease_ms,
+                                   json_object *renewed, json_object *lost)
+{
+    lease_tx t = {.ns = ns, .ids = ids, .renewed = renewed, .lost = lost, .lease_ms = lease_ms};
+    return exo_app_tx(app, lease_body, &t) < 0 ? EXO_RESULT_FAILED : EXO_RESULT_OK;
+}
+
+/* ---- one state in one transaction ------------------------------------------------------------- */
+
+/* A change applied to a loaded state: returns an exo_result (FAILED rolls back,
+ * anything else commits what was written) and fills err for the client. */
+typedef exo_result (*state_change)(exo_app *app, exo_state_row *st, void *arg, char *err, size_t errlen);
+
+typedef struct state_tx {
+    const char *ns, *id;
+    state_change change;
+    void *arg;
+    char *err;
+    size_t errlen;
+    exo_result result;
+} state_tx;
+
+static int state_body(exo_app *app, void *arg)
+{
+    state_tx *t = arg;
+    t->result = EXO_RESULT_NOT_FOUND;
+    if (!exo_id_valid(t->id)) {
+        exo_errf(t->err, t->errlen, "State not found");
+        return 0;
+    }
+    char norm[EXO_ID_LEN + 1];
+    exo_id_normalize(t->id, norm);
+    exo_state_row st = {0};
+    int rc = exo_db_state_get(app->db, norm, &st);
+    if (rc < 0) {
+        t->result = EXO_RESULT_FAILED;
+        return -1;
+    }
+    if (rc == 1 || strcmp(st.namespace_name, t->ns) != 0) {
+        exo_state_row_free(&st);
+        exo_errf(t->err, t->errlen, "State not found");
+        return 0;
+    }
+    t->result = t->change(app, &st, t->arg, t->err, t->errlen);
+    exo_state_row_free(&st);
+    return t->result == EXO_RESULT_FAILED ? -1 : 0;
+}
+
+/* Runs change on state id of ns in one transaction; wakes claimers after a
+ * successful commit when notify is set. */
+static exo_result with_state(exo_app *app, const char *ns, const char *id, state_change change, void *arg,
+                             int notify, char *err, size_t errlen)
+{
+    state_tx t = {.ns = ns, .id = id, .change = change, .arg = arg, .err = err, .errlen = errlen};
+    if (exo_app_tx(app, state_body, &t) < 0)
+        return EXO_RESULT_FAILED;
+    if (notify && t.result == EXO_RESULT_OK)
+        exo_app_notify_work(app);
+    return t.result;
+}
+
+static exo_result refuse_unless_queued(const exo_state_row *st, char *err, size_t errlen)
+{
+    if (st->status == EXO_ST_QUEUED)
+        return EXO_RESULT_OK;
+    exo_errf(err, errlen, "State is not queued");
+    return EXO_RESULT_REFUSED;
+}
+
+/* ---- reports ---------------------------------------------------------------------------------------- */
+
+typedef struct executed_arg {
+    json_object *outputs, *store;
+} executed_arg;
+
+static exo_result change_executed(exo_app *app, exo_state_row *st, void *arg, char *err, size_t errlen)
+{
+    executed_arg *a = arg;
+    exo_result r = refuse_unless_queued(st, err, errlen);
+    if (r != EXO_RESULT_OK)
+        return r;
+    return exo_apply_executed(app, st, a->outputs, a->store, exo_now_ms()) == 0 ? EXO_RESULT_OK : EXO_RESULT_FAILED;
+}
+
+exo_result exo_engine_executed(exo_app *app, const char *ns, const char *state_id, json_object *outputs,
+                               json_object *store, char *err, size_t errlen)
+{
+    executed_arg a = {.outputs = outputs, .store = store};
+    return with_state(app, ns, state_id, change_executed, &a, 1, err, errlen);
+}
+
+typedef struct errored_arg {
+    const char *error;
+    int retry_created;
+} errored_arg;
+
+static exo_result change_errored(exo_app *app, exo_state_row *st, void *arg, char *err, size_t errlen)
+{
+    errored_arg *a = arg;
+    if (st->status == EXO_ST_EXECUTED) {
+        exo_errf(err, errlen, "State is already executed");
+        return EXO_RESULT_REFUSED;
+    }
+    if (st->status != EXO_ST_QUEUED) {
+        exo_errf(err, errlen, "State is not queued or executed");
+        return EXO_RESULT_REFUSED;
+    }
+    /* the run's own graph version (also right for states of cross-namespace node templates) */
+    const exo_graph *g = exo_engine_run_graph(app, st->run_id, NULL);
+    if (!g) {
+        exo_errf(err, errlen, "Graph template not found");
+        return EXO_RESULT_NOT_FOUND;
+    }
+    exo_graph_cache_release(app->graphs, g);
+    return exo_apply_errored(app, st, a->error, exo_now_ms(), &a->retry_created) == 0 ? EXO_RESULT_OK
+                                                                                         : EXO_RESULT_FAILED;
+}
+
+exo_result exo_engine_errored(exo_app *app, const char *ns, const char *state_id, const char *error,
+                              int *retry_created, char *err, size_t errlen)
+{
+    errored_arg a = {.error = error};
+    exo_result r = with_state(app, ns, state_id, change_errored, &a, 1, err, errlen);
+    *retry_created = a.retry_created;
+    return r;
+}
+
+typedef struct signal_arg {
+    json_object *data;
+    int64_t delay_ms;
+    int64_t enqueue_after;
+} signal_arg;
+
+static exo_result change_pruned(exo_app *app, exo_state_row *st, void *arg, char *err, size_t errlen)
+{
+    signal_arg *a = arg;
+    exo_result r = refuse_unless_queued(st, err, errlen);
+    if (r != EXO_RESULT_OK)
+        return r;
+    if (exo_apply_pruned(app, st, a->data, exo_now_ms()) != 0)
+        return EXO_RESULT_FAILED;
+    a->enqueue_after = st->enqueue_after;
+    return EXO_RESULT_OK;
+}
+
+exo_result exo_engine_prune(exo_app *app, const char *ns, const char *state_id, json_object *data,
+                            int64_t *enqueue_after, char *err, size_t errlen)
+{
+    signal_arg a = {.data = data};
+    exo_result r = with_state(app, ns, state_id, change_pruned, &a, 1, err, errlen);
+    *enqueue_after = a.enqueue_after;
+    return r;
+}
+
+static exo_result change_reenqueued(exo_app *app, exo_state_row *st, void *arg, char *err, size_t errlen)
+{
+    signal_arg *a = arg;
+    exo_result r = refuse_unless_queued(st, err, errlen);
+    if (r != EXO_RESULT_OK)
+        return r;
+    int64_t now = exo_now_ms();
+    st->status = EXO_ST_CREATED;
+    st->enqueue_after = exo_add_saturating(now, a->delay_ms);
+    st->updated_at = now;
+    st->lease_expires_at = 0;
+    if (exo_db_state_update(app->db, st) != 0)
+        return EXO_RESULT_FAILED;
+    a->enqueue_after = st->enqueue_after;
+    return EXO_RESULT_OK;
+}
+
+exo_result exo_engine_reenqueue(exo_app *app, const char *ns, const char *state_id, int64_t delay_ms,
+                                int64_t *enqueue_after, char *err, size_t errlen)
+{
+    signal_arg a = {.delay_ms = delay_ms};
+    exo_result r = with_state(app, ns, state_id, change_reenqueued, &a, 1, err, errlen);
+    *enqueue_after = a.enqueue_after;
+    return r;
+}
+
+/* ---- manual retry ------------------------------------------------------------------------------------ */
+
+typedef struct retry_arg {
+    const char *fanout_id;
+    char new_id[EXO_ID_LEN + 1];
+} retry_arg;
+
+/* The retry state of st: a fresh CREATED copy with the given fan-out id. */
+static int build_manual_retry(const exo_state_row *st, const char *fanout_id, int64_t now, exo_state_row *r)
+{
+    if (exo_state_init(r, st->node_name, st->namespace_name, st->identifier, st->graph_name, st->run_id, now) != 0)
+        return -1;
+    json_object_put(r->inputs);
+    json_object_put(r->parents);
+    r->inputs = NULL;
+    r->parents = NULL;
+    if (json_object_deep_copy(st->inputs, &r->inputs, NULL) != 0 ||
+        json_object_deep_copy(st->parents, &r->parents, NULL) != 0)
+        return -1;
+    free(r->fanout_id);
+    free(r->manual_retry_fanout_id);
+    r->fanout_id = strdup(fanout_id);
+    r->manual_retry_fanout_id = strdup(fanout_id);
+    if (!r->fanout_id || !r->manual_retry_fanout_id)
+        return -1;
+    r->does_unites = st->does_unites;
+    return 0;
+}
+
+static exo_result change_manual_retry(exo_app *app, exo_state_row *st, void *arg, char *err, size_t errlen)
+{
+    retry_arg *a = arg;
+    if (st->status != EXO_ST_ERRORED && st->status != EXO_ST_NEXT_CREATED_ERROR) {
+        exo_errf(err, errlen, "State is not errored: only ERRORED or NEXT_CREATED_ERROR states can be retried");
+        return EXO_RESULT_REFUSED;
+    }
+    int64_t now = exo_now_ms();
+    exo_state_row r = {0};
+    exo_result result = EXO_RESULT_FAILED;
+    if (build_manual_retry(st, a->fanout_id, now, &r) != 0)
+        goto out;
+    int rc = exo_db_state_insert(app->db, &r);
+    if (rc < 0)
+        goto out;
+    if (rc == 1) {
+        exo_errf(err, errlen, "Duplicate retry state detected");
+        result = EXO_RESULT_CONFLICT;
+        goto out;
+    }
+    if (exo_db_ancestors_copy(app->db, st->id, r.id) != 0)
+        goto out;
+    st->status = EXO_ST_RETRY_CREATED;
+    st->updated_at = now;
+    if (exo_db_state_update(app->db, st) != 0)
+        goto out;
+    memcpy(a->new_id, r.id, sizeof a->new_id);
+    result = EXO_RESULT_OK;
+out:
+    exo_state_row_free(&r);
+    return result;
+}
+
+exo_result exo_engine_manual_retry(exo_app *app, const char *ns, const char *state_id, const char *fanout_id,
+                                   char new_id[EXO_ID_LEN + 1], char *err, size_t errlen)
+{
+    retry_arg a = {.fanout_id = fanout_id};
+    exo_result r = with_state(app, ns, state_id, change_manual_retry, &a, 1, err, errlen);
+    memcpy(new_id, a.new_id, sizeof a.new_id);
+    return r;
+}
+
+/* ---- secrets ------------------------------------------------------------------------------------------- */
+
+/* Decrypts every stored secret of a graph template into out.  0, or -1 (logged). */
+static int decrypt_secrets(exo_app *app, const exo_graph_row *g, json_object *out)
+{
+    json_object *stored = NULL;
+    if (!json_object_object_get_ex(g->template_, "secrets", &stored) || !json_object_is_type(stored, json_type_object) ||
+        json_object_object_length(stored) == 0)
+        return 0;
+    if (!app->cfg.have_key) {
+        log_error("secrets of graph %s/%s requested but %s", g->namespace_name, g->name, app->cfg.key_error);
+        return -1;
+    }
+    json_object_object_foreach(stored, name, val)
+    {
+        char why[160];
+        char *plain = exo_secret_decrypt(&app->cfg.key, json_object_get_string(val), why, sizeof why);
+        if (!plain) {
+            log_error("secret '%s' of graph %s/%s cannot be decrypted: %s", name, g->namespace_name, g->name, why);
+            return -1;
+        }
+        json_object_object_add(out, name, json_object_new_string(plain));
+        free(plain);
+    }
+    return 0;
+}
+
+typedef struct secrets_arg {
+    json_object *secrets;
+} secrets_arg;
+
+static exo_result read_secrets(exo_app *app, exo_state_row *st, void *arg, char *err, size_t errlen)
+{
+    secrets_arg *a = arg;
+    exo_graph_row g = {0};
+    int64_t version;
+    char *run_ns = NULL;
+    int rc = exo_db_run_version(app->db, st->run_id, &version, &run_ns);
+    if (rc == 0)
+        rc = exo_db_graph_get(app->db, run_ns, st->graph_name, &g);
+    free(run_ns);
+    if (rc != 0) {
+        if (rc == 1)
+            exo_errf(err, errlen, "Graph template not found");
+        return exo_result_of(rc);
+    }
+    a->secrets = json_object_new_object();
+    exo_result result = a->secrets && decrypt_secrets(app, &g, a->secrets) == 0 ? EXO_RESULT_OK : EXO_RESULT_FAILED;
+    exo_graph_row_free(&g);
+    if (result != EXO_RESULT_OK) {
+        json_object_put(a->secrets);
+        a->secrets = NULL;
+    }
+    return result;
+}
+
+exo_result exo_engine_state_secrets(exo_app *app, const char *ns, const char *state_id, json_object **secrets,
+                                    char *err, size_t errlen)
+{
+    secrets_arg a = {0};
+    exo_result r = with_state(app, ns, state_id, read_secrets, &a, 0, err, errlen);
+    *secrets = a.secrets;
+    return r;
+}
