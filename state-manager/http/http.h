@@ -1,5 +1,6 @@
 /* Request / response model seen by the endpoint handlers.  The HTTP plumbing
- * (server.c) has already routed, parsed the JSON body and checked the API key. */
+ * (server.c) has already routed, parsed the JSON body and checked the API key.
+ * The exo_resp_* helpers live in response.c, exo_req_body_object in request.c. */
 #ifndef EXO_SM_HTTP_H
 #define EXO_SM_HTTP_H
 
@@ -29,14 +30,26 @@ typedef struct exo_req {
  * claiming work that nobody would receive). */
 int exo_req_client_gone(const exo_req *req);
 
+/* A response is either a JSON document (body) or raw bytes (raw, raw_len): the
+ * setters below keep exactly one of them.  Zero-initialising the struct (e.g.
+ * `{.status = 500, .body = NULL}`) gives an empty response; one that is still empty
+ * after the handler is answered with exo_resp_500. */
 typedef struct exo_resp {
     int status;
-    json_object *body;   /* owned */
+    json_object *body;        /* owned; sent as application/json */
+    const char *content_type; /* of raw (static or outliving the response); NULL = application/json */
+    char *raw;                /* owned; sent instead of body when non-NULL */
+    size_t raw_len;
 } exo_resp;
 
 typedef void (*exo_handler)(exo_req *req, exo_resp *resp);
 
 void exo_resp_json(exo_resp *r, int status, json_object *body);
+/* Raw bytes (copied) with their content type, e.g. "text/html; charset=utf-8" or
+ * "text/plain; version=0.0.4"; a 500 when the copy cannot be allocated. */
+void exo_resp_bytes(exo_resp *r, int status, const char *content_type, const void *data, size_t len);
+/* Frees what the response owns and leaves it empty. */
+void exo_resp_clear(exo_resp *r);
 void exo_resp_detail(exo_resp *r, int status, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
 /* The reference's generic 500 body (§1.6). */
 void exo_resp_500(exo_resp *r);

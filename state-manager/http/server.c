@@ -11,6 +11,7 @@
 #include <strings.h>
 #include <sys/socket.h>
 
+#include "clock.h"
 #include "http.h"
 #include "json_guard.h"
 #include "log.h"
@@ -29,74 +30,41 @@ typedef struct conn_ctx {
     char *body;
     size_t len, cap;
     int too_large;
+    int64_t started_us; /* monotonic, when the request line arrived */
 } conn_ctx;
+
+/* ---- what MHD answers by itself ----------------------------------------------------
+ *
+ * libmicrohttpd 0.9.x (Debian bookworm: 0.9.75) answers some requests without ever
+ * calling the access handler (connection.c, transmit_error_response_len):
+ *   414 when the request line does not fit in the connection's memory pool, 431
+ *   when the headers after it do not (or their records do not), 400 for a header
+ *   line without a colon, a version that is not "HTTP/d.d" (e.g. "GET /x" or
+ *   "GET /x FOO/1.1"), a malformed Content-Length or chunked encoding, 413 for a
+ *   Content-Length or chunk size beyond 2^64, 505 for a major version other than 1.
+ * Their bodies are compile-time HTML string constants, sent with no Content-Type and
+ * with "Connection: close".  0.9.x has no option or callback to replace them: there
+ * is no error-page hook, and the URI log and completion callbacks only observe (the
+ * access handler is not called, so no response of ours can be queued).  A request
+ * line without a space, or an empty one, is not answered at all: MHD just closes the
+ * connection.
+ * What we can control is where the size limits lie.  MHD_OPTION_CONNECTION_MEMORY_LIMIT
+ * makes the pool (hence the largest request head MHD accepts) EXO_MHD_POOL_SIZE,
+ * well above our own limits below, which phase_limits answers with JSON
+ * {"detail": ...} 414 / 431.  Only a head too large for the pool itself still gets
+ * MHD's HTML; everything the old 32 KiB default pool accepted is still accepted. */
+#define EXO_URI_LIMIT (32u * 1024)     /* request target as sent, query included */
+#define EXO_HEADERS_LIMIT (32u * 1024) /* sum of "name: value\r\n" over the header fields */
+#define EXO_MHD_POOL_SIZE ((size_t)128 * 1024)
+_Static_assert(EXO_URI_LIMIT + EXO_HEADERS_LIMIT <= EXO_MHD_POOL_SIZE / 2,
+               "MHD's pool must hold a head at our limits plus MHD's own records, or MHD answers first");
 
 static const char cors_methods[] = "GET, POST, PUT, DELETE, OPTIONS, PATCH";
 static const char *const cors_headers[] = {"Accept",    "Accept-Language", "Content-Language",
                                            "Content-Type", "X-API-Key",    "Authorization",
                                            "X-Requested-With", "X-Exosphere-Request-ID"};
 
-/* ---- response helpers used by handlers --------------------------------------- */
-
-void exo_resp_json(exo_resp *r, int status, json_object *body)
-{
-    json_object_put(r->body);
-    r->status = status;
-    r->body = body;
-}
-
-void exo_resp_detail(exo_resp *r, int status, const char *fmt, ...)
-{
-    char *buf = NULL;
-    va_list ap;
-    va_start(ap, fmt);
-    int n = vasprintf(&buf, fmt, ap);
-    va_end(ap);
-    json_object *o = json_object_new_object();
-    if (n < 0 || !o) {
-        json_object_put(o);
-        exo_resp_500(r);
-        return;
-    }
-    json_object_object_add(o, "detail", json_object_new_string(buf));
-    free(buf);
-    exo_resp_json(r, status, o);
-}
-
-void exo_resp_500(exo_resp *r)
-{
-    json_object *o = json_object_new_object();
-    json_object_object_add(o, "success", json_object_new_boolean(0));
-    json_object_object_add(o, "detail", json_object_new_string("internal server error, please reach out to support "
-                                                               "team at nivedit@exosphere.host"));
-    exo_resp_json(r, 500, o);
-}
-
-void exo_resp_422(exo_resp *r, const exo_reqcheck *rc)
-{
-    exo_resp_json(r, 422, exo_reqcheck_detail(rc));
-}
-
-json_object *exo_req_body_object(exo_req *req, exo_reqcheck *rc)
-{
-    if (req->body_raw) {
-        json_object *in = json_object_new_string_len(req->raw, (int)req->raw_len);
-        exo_reqcheck_add(rc, "body", "model_attributes_type",
-                         "Input should be a valid dictionary or object to extract fields from", in, NULL);
-        json_object_put(in);
-        return NULL;
-    }
-    if (!req->body) {
-        exo_reqcheck_add(rc, "body", "missing", "Field required", NULL, NULL);
-        return NULL;
-    }
-    if (!json_object_is_type(req->body, json_type_object)) {
-        exo_reqcheck_add(rc, "body", "model_attributes_type",
-                         "Input should be a valid dictionary or object to extract fields from", req->body, NULL);
-        return NULL;
-    }
-    return req->body;
-}
+/* ---- transport queries for handlers ------------------------------------------------ */
 
 int exo_req_client_gone(const exo_req *req)
 {
@@ -139,46 +107,6 @@ static void add_common_headers(exo_app *app, struct MHD_Connection *c, struct MH
     }
 }
 
-static enum MHD_Result send_text(exo_app *app, struct MHD_Connection *c, int status, const char *ctype,
-                                 const char *text, const char *request_id, const char *hname, const char *hval)
-{
-    struct MHD_Response *resp =
-        MHD_create_response_from_buffer(strlen(text), (void *)text, MHD_RESPMEM_MUST_COPY);
-    if (!resp)
-        return MHD_NO;
-    MHD_add_response_header(resp, "Content-Type", ctype);
-    add_common_headers(app, c, resp, request_id);
-    if (hname)
-        MHD_add_response_header(resp, hname, hval);
-    enum MHD_Result rc = MHD_queue_response(c, (unsigned)status, resp);
-    MHD_destroy_response(resp);
-    return rc;
-}
-
-static enum MHD_Result send_json(exo_app *app, struct MHD_Connection *c, int status, json_object *body,
-                                 const char *request_id, const char *hname, const char *hval)
-{
-    const char *text = body ? exo_json_text(body) : "null";
-    if (!text) /* serialisation ran out of memory */
-        return send_text(app, c, 500, "application/json",
-                         "{\"success\":false,\"detail\":\"internal server error, please reach out to support team at "
-                         "nivedit@exosphere.host\"}",
-                         request_id, NULL, NULL);
-    return send_text(app, c, status, "application/json", text, request_id, hname, hval);
-}
-
-static enum MHD_Result send_detail(exo_app *app, struct MHD_Connection *c, int status, const char *detail,
-                                   const char *request_id, const char *hname, const char *hval)
-{
-    json_object *o = json_object_new_object();
-    if (!o)
-        return MHD_NO;
-    json_object_object_add(o, "detail", json_object_new_string(detail));
-    enum MHD_Result rc = send_json(app, c, status, o, request_id, hname, hval);
-    json_object_put(o);
-    return rc;
-}
-
 static int header_allowed(const char *name, size_t len)
 {
     for (size_t i = 0; i < sizeof cors_headers / sizeof *cors_headers; i++)
@@ -214,40 +142,6 @@ static int method_allowed(const char *method)
         if (!strcmp(methods[i], method))
             return 1;
     return 0;
-}
-
-/* Starlette-style CORS pre-flight answer. */
-static enum MHD_Result preflight(exo_app *app, struct MHD_Connection *c, const char *request_id)
-{
-    const char *origin = header(c, "Origin");
-    const char *method = header(c, "Access-Control-Request-Method");
-    const char *req_headers = header(c, "Access-Control-Request-Headers");
-    char failures[128] = "";
-    if (!origin_allowed(app, origin))
-        strcat(failures, "origin");
-    if (!method_allowed(method))
-        strcat(failures, *failures ? ", method" : "method");
-    if (!headers_allowed(req_headers))
-        strcat(failures, *failures ? ", headers" : "headers");
-    if (*failures) {
-        char text[160];
-        snprintf(text, sizeof text, "Disallowed CORS %s", failures);
-        return send_text(app, c, 400, "text/plain; charset=utf-8", text, request_id, NULL, NULL);
-    }
-    struct MHD_Response *resp = MHD_create_response_from_buffer(2, (void *)"OK", MHD_RESPMEM_PERSISTENT);
-    if (!resp)
-        return MHD_NO;
-    MHD_add_response_header(resp, "Content-Type", "text/plain; charset=utf-8");
-    add_common_headers(app, c, resp, request_id);
-    MHD_add_response_header(resp, "Access-Control-Allow-Methods", cors_methods);
-    MHD_add_response_header(resp, "Access-Control-Max-Age", "600");
-    MHD_add_response_header(resp, "Access-Control-Allow-Headers",
-                            req_headers ? req_headers
-                                        : "Accept, Accept-Language, Content-Language, Content-Type, X-API-Key, "
-                                          "Authorization, X-Requested-With, X-Exosphere-Request-ID");
-    enum MHD_Result rc = MHD_queue_response(c, 200, resp);
-    MHD_destroy_response(resp);
-    return rc;
 }
 
 static int is_json_content_type(const char *ct)
@@ -412,132 +306,349 @@ static int slash_redirect(const char *path, char *location, size_t loclen)
     return ok;
 }
 
-static enum MHD_Result dispatch(exo_app *app, struct MHD_Connection *c, const char *url, const char *method,
-                                conn_ctx *cc, const char *request_id)
-{
-    if (!strcmp(method, "OPTIONS") && header(c, "Origin") && header(c, "Access-Control-Request-Method"))
-        return preflight(app, c, request_id);
+/* ---- the request pipeline ---------------------------------------------------------
+ *
+ * Once MHD has the whole request (headers and body), it runs through named phases
+ * in a fixed order, nginx-style.  Each phase does one job and either lets the
+ * request go on (PHASE_NEXT) or decides the response (PHASE_RESPOND: x->resp and
+ * x->headers are set); PHASE_ABORT drops the connection (out of memory where
+ * nothing can be answered).  finish() then logs and sends whatever was decided.
+ * The order is part of the wire contract (§1.4): limits, CORS pre-flight, routing
+ * (405 / 404 / 307) and the body checks come before the API key, so a malformed
+ * body answers 422 even without a key. */
 
-    char *scratch = malloc(strlen(url) + 1);
-    if (!scratch)
-        return MHD_NO;
-    const exo_route *route = NULL;
-    exo_req req = {.app = app, .method = method, .request_id = request_id, .transport = c};
-    char *sanitized[EXO_MAX_PATH_PARAMS] = {0};
+typedef enum { PHASE_NEXT, PHASE_RESPOND, PHASE_ABORT } phase_result;
+
+#define MAX_EXTRA_HEADERS 3
+
+/* One request on its way through the phases: what they share. */
+typedef struct request {
+    exo_app *app;
+    struct MHD_Connection *conn;
+    conn_ctx *cc;
+    const char *url, *method, *request_id;
+    const exo_route *route;
+    const char *route_pattern; /* the matched route's pattern ("{}" per parameter); NULL when unrouted */
+    char *scratch;             /* url split by the router; req.params point into it */
+    char *sanitized[EXO_MAX_PATH_PARAMS];
+    exo_req req;
+    exo_resp resp;
+    struct {
+        const char *name, *value; /* values outlive finish(): static, MHD's or below */
+    } headers[MAX_EXTRA_HEADERS];
+    size_t nheaders;
     char allow[128];
-    exo_route_result rr = exo_route_match(method, url, &route, req.params, &req.nparams, scratch, allow, sizeof allow);
-    enum MHD_Result ret;
-    if (rr == EXO_ROUTE_BAD_METHOD) {
-        ret = send_detail(app, c, 405, "Method Not Allowed", request_id, "Allow", allow);
-        goto out;
+    char location[8800];
+} request;
+
+typedef struct {
+    const char *name;
+    phase_result (*run)(request *x);
+} phase;
+
+static void add_header(request *x, const char *name, const char *value)
+{
+    if (x->nheaders < MAX_EXTRA_HEADERS) {
+        x->headers[x->nheaders].name = name;
+        x->headers[x->nheaders].value = value;
+        x->nheaders++;
     }
-    if (rr == EXO_ROUTE_FOUND && raw_path_has_nul(cc->raw_uri)) {
-        ret = send_detail(app, c, 404, "Not Found", request_id, NULL, NULL);
-        goto out;
+}
+
+static phase_result respond_detail(request *x, int status, const char *detail)
+{
+    exo_resp_detail(&x->resp, status, "%s", detail);
+    return PHASE_RESPOND;
+}
+
+static enum MHD_Result count_header_bytes(void *cls, enum MHD_ValueKind kind, const char *key, size_t key_size,
+                                          const char *value, size_t value_size)
+{
+    (void)kind;
+    (void)key;
+    (void)value;
+    *(size_t *)cls += key_size + value_size + 4; /* "name: value\r\n" */
+    return MHD_YES;
+}
+
+/* Our own head-size limits, answered as JSON; they sit well inside MHD's memory
+ * pool so that MHD's HTML answers (see exo_server_start) are seldom reached. */
+static phase_result phase_limits(request *x)
+{
+    if (strlen(x->cc->raw_uri) > EXO_URI_LIMIT) {
+        exo_resp_detail(&x->resp, 414, "Request URI too long: the limit is %u bytes", EXO_URI_LIMIT);
+        return PHASE_RESPOND;
     }
-    for (size_t i = 0; rr == EXO_ROUTE_FOUND && i < req.nparams; i++) {
-        /* a %-decoded parameter may be ill-formed UTF-8: it would be stored and served
-           back as invalid JSON text (breaking e.g. every client's namespace list) */
-        if (utf8_valid((const unsigned char *)req.params[i], strlen(req.params[i])))
-            continue;
-        sanitized[i] = exo_utf8_sanitize(req.params[i]);
-        if (!sanitized[i]) {
-            ret = MHD_NO;
-            goto out;
-        }
-        req.params[i] = sanitized[i];
+    size_t header_bytes = 0;
+    MHD_get_connection_values_n(x->conn, MHD_HEADER_KIND, count_header_bytes, &header_bytes);
+    if (header_bytes > EXO_HEADERS_LIMIT) {
+        exo_resp_detail(&x->resp, 431, "Request header fields too large: the limit is %u bytes",
+                        EXO_HEADERS_LIMIT);
+        return PHASE_RESPOND;
     }
-    if (rr == EXO_ROUTE_NOT_FOUND) {
-        char location[4096];
-        if (strlen(url) < sizeof location - 2 && slash_redirect(url, location, sizeof location)) {
-            char absolute[8800];
-            const char *host = header(c, "Host");
-            const char *query = cc->raw_uri ? strchr(cc->raw_uri, '?') : NULL;
-            if (!query || strlen(query) > 4096)
-                query = "";
-            if (host && strlen(host) < 256)
-                snprintf(absolute, sizeof absolute, "http://%s%s%s", host, location, query);
-            else
-                snprintf(absolute, sizeof absolute, "%s%s", location, query);
-            ret = send_text(app, c, 307, "application/json", "", request_id, "Location", absolute);
-        } else {
-            ret = send_detail(app, c, 404, "Not Found", request_id, NULL, NULL);
-        }
-        goto out;
+    return PHASE_NEXT;
+}
+
+/* Starlette-style CORS pre-flight answer. */
+static phase_result phase_preflight(request *x)
+{
+    if (strcmp(x->method, "OPTIONS") || !header(x->conn, "Origin") ||
+        !header(x->conn, "Access-Control-Request-Method"))
+        return PHASE_NEXT;
+    const char *origin = header(x->conn, "Origin");
+    const char *method = header(x->conn, "Access-Control-Request-Method");
+    const char *req_headers = header(x->conn, "Access-Control-Request-Headers");
+    char failures[128] = "";
+    if (!origin_allowed(x->app, origin))
+        strcat(failures, "origin");
+    if (!method_allowed(method))
+        strcat(failures, *failures ? ", method" : "method");
+    if (!headers_allowed(req_headers))
+        strcat(failures, *failures ? ", headers" : "headers");
+    if (*failures) {
+        char text[160];
+        int n = snprintf(text, sizeof text, "Disallowed CORS %s", failures);
+        exo_resp_bytes(&x->resp, 400, "text/plain; charset=utf-8", text, (size_t)n);
+        return PHASE_RESPOND;
     }
-    if (route->takes_body) {
-        if (cc->too_large) {
-            char msg[96];
-            snprintf(msg, sizeof msg, "Request body too large: the limit is %u bytes", EXO_BODY_LIMIT);
-            ret = send_detail(app, c, 413, msg, request_id, NULL, NULL);
-            goto out;
-        }
-        req.raw = cc->body ? cc->body : "";
-        req.raw_len = cc->len;
-        if (cc->len >= 3 && !memcmp(cc->body, "\xef\xbb\xbf", 3) && is_json_content_type(header(c, "Content-Type"))) {
-            /* Python's json.loads skips a UTF-8 byte order mark */
-            memmove(cc->body, cc->body + 3, cc->len - 3 + 1);
-            cc->len -= 3;
-            req.raw_len = cc->len;
-        }
-        if (cc->len > 0) {
-            if (!is_json_content_type(header(c, "Content-Type"))) {
-                req.body_raw = 1;
-            } else if (!utf8_valid((const unsigned char *)cc->body, cc->len)) {
-                ret = send_detail(app, c, 400, "There was an error parsing the body", request_id, NULL, NULL);
-                goto out;
-            } else {
-                json_object *invalid;
-                int oom;
-                req.body = parse_body(cc->body, cc->len, &invalid, &oom);
-                if (oom) {
-                    exo_resp resp = {.status = 500, .body = NULL};
-                    exo_resp_500(&resp);
-                    ret = send_json(app, c, resp.status, resp.body, request_id, NULL, NULL);
-                    json_object_put(resp.body);
-                    goto out;
-                }
-                if (invalid) {
-                    ret = send_json(app, c, 422, invalid, request_id, NULL, NULL);
-                    json_object_put(invalid);
-                    goto out;
-                }
-            }
-        }
-    }
-    if (!route->public_ && !api_key_ok(app, c)) {
-        ret = send_detail(app, c, 401, "Invalid API key", request_id, NULL, NULL);
-        goto out;
-    }
-    if (req.body) {
-        /* values json-c would have clamped / cut: refused rather than stored changed */
-        int oom;
-        json_object *unrepresentable = exo_json_guard(cc->body, cc->len, EXO_JSON_DEPTH, &oom);
-        if (unrepresentable || oom) {
-            exo_resp resp = {.status = 422, .body = unrepresentable};
-            if (oom)
-                exo_resp_500(&resp);
-            ret = send_json(app, c, resp.status, resp.body, request_id, NULL, NULL);
-            json_object_put(resp.body);
-            goto out;
-        }
-    }
-    exo_resp resp = {.status = 500, .body = NULL};
-    route->handler(&req, &resp);
-    if (!resp.body)
-        exo_resp_500(&resp);
-    if (resp.status >= 500)
-        log_warn("%s %s -> %d (request %s)", method, url, resp.status, request_id);
+    exo_resp_bytes(&x->resp, 200, "text/plain; charset=utf-8", "OK", 2);
+    add_header(x, "Access-Control-Allow-Methods", cors_methods);
+    add_header(x, "Access-Control-Max-Age", "600");
+    add_header(x, "Access-Control-Allow-Headers",
+               req_headers ? req_headers
+                           : "Accept, Accept-Language, Content-Language, Content-Type, X-API-Key, "
+                             "Authorization, X-Requested-With, X-Exosphere-Request-ID");
+    return PHASE_RESPOND;
+}
+
+/* 307 to the path with the trailing slash toggled when that one exists, else 404. */
+static phase_result respond_not_found(request *x)
+{
+    char location[4096];
+    if (strlen(x->url) >= sizeof location - 2 || !slash_redirect(x->url, location, sizeof location))
+        return respond_detail(x, 404, "Not Found");
+    const char *host = header(x->conn, "Host");
+    const char *query = strchr(x->cc->raw_uri, '?');
+    if (!query || strlen(query) > 4096)
+        query = "";
+    if (host && strlen(host) < 256)
+        snprintf(x->location, sizeof x->location, "http://%s%s%s", host, location, query);
     else
-        log_debug("%s %s -> %d (request %s)", method, url, resp.status, request_id);
-    ret = send_json(app, c, resp.status, resp.body, request_id, NULL, NULL);
-    json_object_put(resp.body);
-out:
-    json_object_put(req.body);
+        snprintf(x->location, sizeof x->location, "%s%s", location, query);
+    exo_resp_bytes(&x->resp, 307, "application/json", "", 0);
+    add_header(x, "Location", x->location);
+    return PHASE_RESPOND;
+}
+
+static phase_result phase_route(request *x)
+{
+    x->scratch = malloc(strlen(x->url) + 1);
+    if (!x->scratch)
+        return PHASE_ABORT;
+    exo_route_result rr = exo_route_match(x->method, x->url, &x->route, x->req.params, &x->req.nparams,
+                                          x->scratch, x->allow, sizeof x->allow);
+    if (rr == EXO_ROUTE_BAD_METHOD) {
+        add_header(x, "Allow", x->allow);
+        return respond_detail(x, 405, "Method Not Allowed");
+    }
+    if (rr == EXO_ROUTE_NOT_FOUND)
+        return respond_not_found(x);
+    /* MHD's decoded path ends at an encoded NUL: the route matched is not the one asked for */
+    if (raw_path_has_nul(x->cc->raw_uri))
+        return respond_detail(x, 404, "Not Found");
+    x->route_pattern = x->route->pattern;
+    return PHASE_NEXT;
+}
+
+/* A %-decoded parameter may be ill-formed UTF-8: it would be stored and served back
+ * as invalid JSON text (breaking e.g. every client's namespace list), so it is
+ * repaired the way the reference decodes paths. */
+static phase_result phase_path_params(request *x)
+{
+    for (size_t i = 0; i < x->req.nparams; i++) {
+        if (utf8_valid((const unsigned char *)x->req.params[i], strlen(x->req.params[i])))
+            continue;
+        x->sanitized[i] = exo_utf8_sanitize(x->req.params[i]);
+        if (!x->sanitized[i])
+            return PHASE_ABORT;
+        x->req.params[i] = x->sanitized[i];
+    }
+    return PHASE_NEXT;
+}
+
+/* Python's json.loads skips a UTF-8 byte order mark. */
+static void strip_bom(conn_ctx *cc)
+{
+    if (cc->len < 3 || memcmp(cc->body, "\xef\xbb\xbf", 3))
+        return;
+    memmove(cc->body, cc->body + 3, cc->len - 3 + 1);
+    cc->len -= 3;
+}
+
+/* Size cap, content type, BOM, UTF-8 and JSON syntax of the body of a route that
+ * takes one; leaves req.body (parsed) or req.body_raw (not JSON-typed) set. */
+static phase_result phase_body(request *x)
+{
+    if (!x->route->takes_body)
+        return PHASE_NEXT;
+    conn_ctx *cc = x->cc;
+    if (cc->too_large) {
+        exo_resp_detail(&x->resp, 413, "Request body too large: the limit is %u bytes", EXO_BODY_LIMIT);
+        return PHASE_RESPOND;
+    }
+    int json_typed = is_json_content_type(header(x->conn, "Content-Type"));
+    if (json_typed)
+        strip_bom(cc);
+    x->req.raw = cc->body ? cc->body : "";
+    x->req.raw_len = cc->len;
+    if (cc->len == 0)
+        return PHASE_NEXT;
+    if (!json_typed) {
+        x->req.body_raw = 1;
+        return PHASE_NEXT;
+    }
+    if (!utf8_valid((const unsigned char *)cc->body, cc->len))
+        return respond_detail(x, 400, "There was an error parsing the body");
+    json_object *invalid;
+    int oom;
+    x->req.body = parse_body(cc->body, cc->len, &invalid, &oom);
+    if (oom) {
+        exo_resp_500(&x->resp);
+        return PHASE_RESPOND;
+    }
+    if (invalid) {
+        exo_resp_json(&x->resp, 422, invalid);
+        return PHASE_RESPOND;
+    }
+    return PHASE_NEXT;
+}
+
+static phase_result phase_auth(request *x)
+{
+    if (x->route->public_ || api_key_ok(x->app, x->conn))
+        return PHASE_NEXT;
+    return respond_detail(x, 401, "Invalid API key");
+}
+
+/* Values json-c would have clamped / cut are refused rather than stored changed. */
+static phase_result phase_json_guard(request *x)
+{
+    if (!x->req.body)
+        return PHASE_NEXT;
+    int oom;
+    json_object *unrepresentable = exo_json_guard(x->cc->body, x->cc->len, EXO_JSON_DEPTH, &oom);
+    if (oom) {
+        json_object_put(unrepresentable);
+        exo_resp_500(&x->resp);
+        return PHASE_RESPOND;
+    }
+    if (!unrepresentable)
+        return PHASE_NEXT;
+    exo_resp_json(&x->resp, 422, unrepresentable);
+    return PHASE_RESPOND;
+}
+
+static phase_result phase_handler(request *x)
+{
+    x->resp.status = 500;
+    x->route->handler(&x->req, &x->resp);
+    if (!x->resp.body && !x->resp.raw)
+        exo_resp_500(&x->resp);
+    return PHASE_RESPOND;
+}
+
+static const phase phases[] = {
+    {"limits", phase_limits},         {"preflight", phase_preflight}, {"route", phase_route},
+    {"path_params", phase_path_params}, {"body", phase_body},       {"auth", phase_auth},
+    {"json_guard", phase_json_guard}, {"handler", phase_handler},
+};
+
+static const char fallback_500[] = "{\"success\":false,\"detail\":\"internal server error, please reach out to "
+                                   "support team at nivedit@exosphere.host\"}";
+
+/* The bytes, content type and status to send for x->resp; an empty response or
+ * one whose JSON cannot be serialised (out of memory) becomes the generic 500. */
+static const char *response_bytes(request *x, size_t *len, const char **ctype, int *status)
+{
+    exo_resp *r = &x->resp;
+    *status = r->status;
+    *ctype = "application/json";
+    if (r->raw) {
+        if (r->content_type)
+            *ctype = r->content_type;
+        *len = r->raw_len;
+        return r->raw;
+    }
+    const char *text = r->body ? exo_json_text(r->body) : NULL;
+    if (!text) {
+        *status = 500;
+        *len = sizeof fallback_500 - 1;
+        return fallback_500;
+    }
+    *len = strlen(text);
+    return text;
+}
+
+static enum MHD_Result send_response(request *x, int *status)
+{
+    size_t len;
+    const char *ctype;
+    const char *data = response_bytes(x, &len, &ctype, status);
+    struct MHD_Response *resp = MHD_create_response_from_buffer(len, (void *)data, MHD_RESPMEM_MUST_COPY);
+    if (!resp)
+        return MHD_NO;
+    MHD_add_response_header(resp, "Content-Type", ctype);
+    add_common_headers(x->app, x->conn, resp, x->request_id);
+    for (size_t i = 0; i < x->nheaders; i++)
+        MHD_add_response_header(resp, x->headers[i].name, x->headers[i].value);
+    enum MHD_Result rc = MHD_queue_response(x->conn, (unsigned)*status, resp);
+    MHD_destroy_response(resp);
+    return rc;
+}
+
+/* Sends the decided response and logs it.  Per-request hooks (e.g. counting and
+ * timing requests by route_pattern and status for /metrics) belong here: route,
+ * final status and elapsed time are all known. */
+static enum MHD_Result finish(request *x)
+{
+    int status;
+    enum MHD_Result rc = send_response(x, &status);
+    int64_t elapsed_us = exo_mono_us() - x->cc->started_us;
+    if (status >= 500)
+        log_warn("%s %s -> %d in %lld us (request %s)", x->method, x->url, status, (long long)elapsed_us,
+                 x->request_id);
+    else
+        log_debug("%s %s -> %d in %lld us (request %s)", x->method, x->url, status, (long long)elapsed_us,
+                  x->request_id);
+    return rc;
+}
+
+static void request_free(request *x)
+{
+    exo_resp_clear(&x->resp);
+    json_object_put(x->req.body);
     for (size_t i = 0; i < EXO_MAX_PATH_PARAMS; i++)
-        free(sanitized[i]);
-    free(scratch);
-    return ret;
+        free(x->sanitized[i]);
+    free(x->scratch);
+}
+
+static enum MHD_Result run_pipeline(request *x)
+{
+    enum MHD_Result rc = MHD_NO;
+    for (size_t i = 0; i < sizeof phases / sizeof *phases; i++) {
+        phase_result r = phases[i].run(x);
+        if (r == PHASE_ABORT) {
+            log_warn("%s %s: out of memory in phase %s (request %s)", x->method, x->url, phases[i].name,
+                     x->request_id);
+            goto out;
+        }
+        if (r == PHASE_RESPOND)
+            break;
+    }
+    rc = finish(x);
+out:
+    request_free(x);
+    return rc;
 }
 
 static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const char *url, const char *method,
@@ -583,7 +694,9 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const cha
         exo_uuid4(rid);
         request_id = rid;
     }
-    return dispatch(app, c, url, method, cc, request_id);
+    request x = {.app = app, .conn = c, .cc = cc, .url = url, .method = method, .request_id = request_id};
+    x.req = (exo_req){.app = app, .method = method, .request_id = request_id, .transport = c};
+    return run_pipeline(&x);
 }
 
 /* Called by MHD at the start of every request with the raw request target; the
@@ -593,7 +706,10 @@ static void *uri_logger(void *cls, const char *uri, struct MHD_Connection *c)
     (void)cls;
     (void)c;
     conn_ctx *cc = calloc(1, sizeof *cc);
-    if (cc && uri)
+    if (!cc)
+        return NULL;
+    cc->started_us = exo_mono_us();
+    if (uri)
         cc->raw_uri = strdup(uri);
     return cc;
 }
@@ -651,6 +767,7 @@ exo_server *exo_server_start(exo_app *app, char *err, size_t errlen)
                                    MHD_OPTION_URI_LOG_CALLBACK, uri_logger, NULL,
                                    MHD_OPTION_CONNECTION_LIMIT, (unsigned)512,
                                    MHD_OPTION_CONNECTION_TIMEOUT, (unsigned)300,
+                                   MHD_OPTION_CONNECTION_MEMORY_LIMIT, EXO_MHD_POOL_SIZE,
                                    /* explicit, so deep (EXO_JSON_DEPTH) documents never depend on
                                       the ulimit the server was started with */
                                    MHD_OPTION_THREAD_STACK_SIZE, (size_t)(8u * 1024 * 1024),

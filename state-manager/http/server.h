@@ -1,6 +1,8 @@
 /* HTTP front end on libmicrohttpd (thread per connection): body collection with a
- * size cap, request ids, CORS, routing outcomes, JSON body parsing (§1.4 order:
- * json_invalid before the API key), authentication, and response writing. */
+ * size cap, request ids, then a pipeline of named phases (server.c): head-size
+ * limits, CORS pre-flight, routing outcomes, path parameters, JSON body parsing
+ * (§1.4 order: json_invalid before the API key), authentication, the JSON guard,
+ * the handler, and finally logging and response writing. */
 #ifndef EXO_SM_SERVER_H
 #define EXO_SM_SERVER_H
 
