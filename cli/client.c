@@ -5,6 +5,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "output.h"
+
 /* Generous enough for a slow server, short enough that a dead one is noticed. */
 #define CONNECT_TIMEOUT_MS 5000
 #define TOTAL_TIMEOUT_MS 30000
@@ -73,7 +75,7 @@ static void print_detail_list(json_object *detail)
         json_object_object_get_ex(item, "loc", &loc);
         json_object_object_get_ex(item, "msg", &msg);
         fprintf(stderr, "  ");
-        size_t nloc = json_object_is_type(loc, json_type_array) ? json_object_array_length(loc) : 0;
+        size_t nloc = json_length(loc);
         for (size_t j = 0; j < nloc; j++)
             fprintf(stderr, "%s%s", j ? "." : "",
                     json_object_get_string(json_object_array_get_idx(loc, j)));
@@ -151,38 +153,42 @@ int client_call(cli_ctx *ctx, const char *what, const char *method, const char *
     return finish_call(what, status, out, raw);
 }
 
-int client_ns_call(cli_ctx *ctx, const char *what, const char *method, json_object *body,
-                   json_object **out, ...)
+/* send_request on /v0/namespace/{ns}/<segments...>. */
+static int send_ns_request(cli_ctx *ctx, const char *what, const char *method, json_object *body,
+                           long *status, json_object **out, char **raw, va_list segments)
 {
     *out = NULL;
-    va_list ap;
-    va_start(ap, out);
-    char *path = build_ns_path(ctx->namespace_name, ap);
-    va_end(ap);
+    *raw = NULL;
+    char *path = build_ns_path(ctx->namespace_name, segments);
     if (!path) {
         fprintf(stderr, "exoctl: out of memory\n");
         return -1;
     }
-    int rc = client_call(ctx, what, method, path, body, out);
+    int rc = send_request(ctx, what, method, path, body, status, out, raw);
     free(path);
     return rc;
+}
+
+int client_ns_call(cli_ctx *ctx, const char *what, const char *method, json_object *body,
+                   json_object **out, ...)
+{
+    long status = 0;
+    char *raw;
+    va_list ap;
+    va_start(ap, out);
+    int rc = send_ns_request(ctx, what, method, body, &status, out, &raw, ap);
+    va_end(ap);
+    return rc != 0 ? -1 : finish_call(what, status, out, raw);
 }
 
 int client_ns_call_status(cli_ctx *ctx, const char *what, const char *method, json_object *body,
                           long *status, json_object **out, ...)
 {
-    *out = NULL;
+    char *raw;
     va_list ap;
     va_start(ap, out);
-    char *path = build_ns_path(ctx->namespace_name, ap);
+    int rc = send_ns_request(ctx, what, method, body, status, out, &raw, ap);
     va_end(ap);
-    if (!path) {
-        fprintf(stderr, "exoctl: out of memory\n");
-        return -1;
-    }
-    char *raw;
-    int rc = send_request(ctx, what, method, path, body, status, out, &raw);
     free(raw);
-    free(path);
     return rc;
 }

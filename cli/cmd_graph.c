@@ -153,19 +153,14 @@ static int wait_for_validation(cli_ctx *ctx, const char *name, int64_t timeout_m
 int cmd_graph_put(const command *cmd, cli_ctx *ctx, const parsed_args *args)
 {
     const char *name = args->positional[0];
-    if (args_is_blank(name))
-        return usage_error(cmd, "graph NAME must not be empty");
     const char *file = args_value(args, "file");
     if (!file)
         return usage_error(cmd, "missing --file/-f FILE (the graph JSON)");
-    int wait = args_has(args, "wait");
-    int64_t timeout_ms = DEFAULT_WAIT_MS;
-    char err[256];
-    const char *timeout = args_value(args, "timeout");
-    if (timeout && !wait)
-        return usage_error(cmd, "--timeout only makes sense with --wait");
-    if (timeout && args_parse_seconds("--timeout", timeout, &timeout_ms, err, sizeof err) != 0)
-        return usage_error(cmd, "%s", err);
+    int wait;
+    int64_t timeout_ms;
+    int rc = command_wait_options(cmd, args, &wait, &timeout_ms);
+    if (rc != EXIT_OK)
+        return rc;
 
     json_object *body = load_graph_file(file);
     if (!body)
@@ -176,7 +171,7 @@ int cmd_graph_put(const command *cmd, cli_ctx *ctx, const parsed_args *args)
         return connected;
     }
     json_object *graph;
-    int rc = client_ns_call(ctx, "saving the graph", "PUT", body, &graph, "graph", name, NULL);
+    rc = client_ns_call(ctx, "saving the graph", "PUT", body, &graph, "graph", name, NULL);
     json_object_put(body);
     if (rc != 0)
         return EXIT_FAIL;
@@ -204,7 +199,7 @@ int cmd_graph_put(const command *cmd, cli_ctx *ctx, const parsed_args *args)
 
 static void print_triggers(json_object *triggers)
 {
-    size_t n = json_object_is_type(triggers, json_type_array) ? json_object_array_length(triggers) : 0;
+    size_t n = json_length(triggers);
     if (n == 0) {
         printf("triggers:    -\n");
         return;
@@ -224,7 +219,7 @@ static int print_graph_nodes(json_object *nodes)
     text_table *table = table_new(6, headers);
     if (!table)
         return -1;
-    size_t n = json_object_is_type(nodes, json_type_array) ? json_object_array_length(nodes) : 0;
+    size_t n = json_length(nodes);
     for (size_t i = 0; i < n; i++) {
         json_object *node = json_object_array_get_idx(nodes, i);
         char next[512], inputs[2048], unites[256];
@@ -261,20 +256,13 @@ static int print_graph_nodes(json_object *nodes)
 
 int cmd_graph_get(const command *cmd, cli_ctx *ctx, const parsed_args *args)
 {
+    (void)cmd;
     const char *name = args->positional[0];
-    if (args_is_blank(name))
-        return usage_error(cmd, "graph NAME must not be empty");
-    int connected = command_connect(cmd, ctx);
-    if (connected != EXIT_OK)
-        return connected;
     json_object *graph;
     if (client_ns_call(ctx, "reading the graph", "GET", NULL, &graph, "graph", name, NULL) != 0)
         return EXIT_FAIL;
-    if (ctx->json) {
-        print_json(stdout, graph);
-        json_object_put(graph);
-        return EXIT_OK;
-    }
+    if (ctx->json)
+        return command_print_answer(graph);
     char secrets[1024], required[1024];
     json_join_names(json_member(graph, "secrets"), secrets, sizeof secrets);
     json_object *store = json_member(graph, "store_config");
@@ -299,29 +287,24 @@ int cmd_graph_get(const command *cmd, cli_ctx *ctx, const parsed_args *args)
 
 int cmd_graph_list(const command *cmd, cli_ctx *ctx, const parsed_args *args)
 {
+    (void)cmd;
     (void)args;
-    int connected = command_connect(cmd, ctx);
-    if (connected != EXIT_OK)
-        return connected;
     json_object *answer;
     if (client_ns_call(ctx, "listing graphs", "GET", NULL, &answer, "graphs", "", NULL) != 0)
         return EXIT_FAIL;
-    if (ctx->json) {
-        print_json(stdout, answer);
-        json_object_put(answer);
-        return EXIT_OK;
-    }
+    if (ctx->json)
+        return command_print_answer(answer);
     static const char *const headers[] = {"NAME", "VALIDATION", "NODES", "UPDATED"};
     text_table *table = table_new(4, headers);
     json_object *templates = json_member(answer, "templates");
-    size_t n = json_object_is_type(templates, json_type_array) ? json_object_array_length(templates) : 0;
+    size_t n = json_length(templates);
     int rc = table ? EXIT_OK : EXIT_FAIL;
     for (size_t i = 0; i < n && rc == EXIT_OK; i++) {
         json_object *t = json_object_array_get_idx(templates, i);
         json_object *nodes = json_member(t, "nodes");
         char count[32];
         snprintf(count, sizeof count, "%zu",
-                 json_object_is_type(nodes, json_type_array) ? json_object_array_length(nodes) : 0);
+                 json_length(nodes));
         const char *row[] = {json_cell(json_member(t, "name")), json_cell(json_member(t, "validation_status")),
                              count, json_cell(json_member(t, "updated_at"))};
         if (table_add_row(table, row) != 0)

@@ -7,7 +7,7 @@
 
 static int is_required(json_object *required, const char *key)
 {
-    size_t n = json_object_is_type(required, json_type_array) ? json_object_array_length(required) : 0;
+    size_t n = json_length(required);
     for (size_t i = 0; i < n; i++)
         if (strcmp(json_cell(json_object_array_get_idx(required, i)), key) == 0)
             return 1;
@@ -40,22 +40,17 @@ static void schema_fields(json_object *schema, int mark_optional, char *buf, siz
 
 int cmd_nodes_list(const command *cmd, cli_ctx *ctx, const parsed_args *args)
 {
+    (void)cmd;
     (void)args;
-    int connected = command_connect(cmd, ctx);
-    if (connected != EXIT_OK)
-        return connected;
     json_object *answer;
     if (client_ns_call(ctx, "listing nodes", "GET", NULL, &answer, "nodes", "", NULL) != 0)
         return EXIT_FAIL;
-    if (ctx->json) {
-        print_json(stdout, answer);
-        json_object_put(answer);
-        return EXIT_OK;
-    }
+    if (ctx->json)
+        return command_print_answer(answer);
     static const char *const headers[] = {"NAME", "INPUTS", "OUTPUTS", "SECRETS", "RUNTIME"};
     text_table *table = table_new(5, headers);
     json_object *nodes = json_member(answer, "nodes");
-    size_t n = json_object_is_type(nodes, json_type_array) ? json_object_array_length(nodes) : 0;
+    size_t n = json_length(nodes);
     int rc = table ? EXIT_OK : EXIT_FAIL;
     for (size_t i = 0; i < n && rc == EXIT_OK; i++) {
         json_object *node = json_object_array_get_idx(nodes, i);
@@ -81,10 +76,8 @@ int cmd_nodes_list(const command *cmd, cli_ctx *ctx, const parsed_args *args)
 
 int cmd_namespaces(const command *cmd, cli_ctx *ctx, const parsed_args *args)
 {
+    (void)cmd;
     (void)args;
-    int connected = command_connect(cmd, ctx);
-    if (connected != EXIT_OK)
-        return connected;
     json_object *answer;
     if (client_call(ctx, "listing namespaces", "GET", "/v0/namespaces", NULL, &answer) != 0)
         return EXIT_FAIL;
@@ -92,7 +85,7 @@ int cmd_namespaces(const command *cmd, cli_ctx *ctx, const parsed_args *args)
         print_json(stdout, answer);
     } else {
         json_object *names = json_member(answer, "namespaces");
-        size_t n = json_object_is_type(names, json_type_array) ? json_object_array_length(names) : 0;
+        size_t n = json_length(names);
         for (size_t i = 0; i < n; i++)
             printf("%s\n", json_cell(json_object_array_get_idx(names, i)));
         if (n == 0)

@@ -98,7 +98,7 @@ static int print_state_table(json_object *run_graph)
     static const char *const headers[] = {"  IDENTIFIER", "NODE", "STATUS", "STATE_ID", "ERROR"};
     text_table *table = table_new(5, headers);
     json_object *nodes = json_member(run_graph, "nodes");
-    size_t n = json_object_is_type(nodes, json_type_array) ? json_object_array_length(nodes) : 0;
+    size_t n = json_length(nodes);
     int rc = table ? 0 : -1;
     for (size_t i = 0; i < n && rc == 0; i++) {
         json_object *node = json_object_array_get_idx(nodes, i);
@@ -149,22 +149,17 @@ static int wait_and_report(cli_ctx *ctx, const char *graph, const char *run_id, 
 int cmd_trigger(const command *cmd, cli_ctx *ctx, const parsed_args *args)
 {
     const char *graph = args->positional[0];
-    if (args_is_blank(graph))
-        return usage_error(cmd, "graph NAME must not be empty");
-    int wait = args_has(args, "wait");
     int quiet = args_has(args, "quiet");
-    int64_t timeout_ms = DEFAULT_WAIT_MS;
-    char err[256];
-    const char *timeout = args_value(args, "timeout");
-    if (timeout && !wait)
-        return usage_error(cmd, "--timeout only makes sense with --wait");
-    if (timeout && args_parse_seconds("--timeout", timeout, &timeout_ms, err, sizeof err) != 0)
-        return usage_error(cmd, "%s", err);
+    int wait;
+    int64_t timeout_ms;
+    int rc = command_wait_options(cmd, args, &wait, &timeout_ms);
+    if (rc != EXIT_OK)
+        return rc;
     if (quiet && ctx->json)
         return usage_error(cmd, "--quiet and --json exclude each other");
 
     json_object *body;
-    int rc = build_trigger_body(cmd, args, &body);
+    rc = build_trigger_body(cmd, args, &body);
     if (rc == EXIT_OK)
         rc = command_connect(cmd, ctx);
     if (rc != EXIT_OK) {
@@ -216,16 +211,13 @@ int cmd_run_list(const command *cmd, cli_ctx *ctx, const parsed_args *args)
     if (client_ns_call(ctx, "listing runs", "GET", NULL, &answer, "runs", page_text, size_text,
                        NULL) != 0)
         return EXIT_FAIL;
-    if (ctx->json) {
-        print_json(stdout, answer);
-        json_object_put(answer);
-        return EXIT_OK;
-    }
+    if (ctx->json)
+        return command_print_answer(answer);
     static const char *const headers[] = {"RUN_ID", "GRAPH", "STATUS", "SUCCESS", "PENDING",
                                           "ERRORED", "RETRIED", "TOTAL", "CREATED"};
     text_table *table = table_new(9, headers);
     json_object *runs = json_member(answer, "runs");
-    size_t n = json_object_is_type(runs, json_type_array) ? json_object_array_length(runs) : 0;
+    size_t n = json_length(runs);
     int rc = table ? EXIT_OK : EXIT_FAIL;
     for (size_t i = 0; i < n && rc == EXIT_OK; i++) {
         json_object *r = json_object_array_get_idx(runs, i);
@@ -266,7 +258,7 @@ static int fetch_state_details(cli_ctx *ctx, const char *run_id, json_object *ru
 {
     const char *graph = json_get_string(run_graph, "graph_name");
     json_object *nodes = json_member(run_graph, "nodes");
-    size_t n = json_object_is_type(nodes, json_type_array) ? json_object_array_length(nodes) : 0;
+    size_t n = json_length(nodes);
     json_object *states = json_object_new_array_ext((int)n);
     if (!states) {
         fprintf(stderr, "exoctl: out of memory\n");
@@ -328,12 +320,8 @@ static int print_run_json(const char *run_id, json_object *run_graph, const run_
 
 int cmd_run_show(const command *cmd, cli_ctx *ctx, const parsed_args *args)
 {
+    (void)cmd;
     const char *run_id = args->positional[0];
-    if (args_is_blank(run_id))
-        return usage_error(cmd, "RUN_ID must not be empty");
-    int connected = command_connect(cmd, ctx);
-    if (connected != EXIT_OK)
-        return connected;
     json_object *run_graph;
     if (run_fetch_graph(ctx, run_id, &run_graph) != 0)
         return EXIT_FAIL;

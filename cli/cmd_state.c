@@ -7,12 +7,8 @@
 
 int cmd_state_retry(const command *cmd, cli_ctx *ctx, const parsed_args *args)
 {
+    (void)cmd;
     const char *state_id = args->positional[0];
-    if (args_is_blank(state_id))
-        return usage_error(cmd, "STATE_ID must not be empty");
-    int connected = command_connect(cmd, ctx);
-    if (connected != EXIT_OK)
-        return connected;
     /* A fresh fanout_id per request: the server rejects a reused one as a duplicate retry. */
     uuid_t uuid;
     char fanout_id[37];

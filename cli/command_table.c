@@ -28,30 +28,38 @@ static const arg_spec run_list_options[] = {
     END_OF_OPTIONS,
 };
 
+/* positional_label names a blank positional argument; checks_options_first: see commands.h. */
 const command commands[] = {
-    {"graph", "put", "NAME -f FILE", "create or replace a graph template",
-     "Sends FILE as the body of PUT /v0/namespace/NS/graph/NAME. Without --wait prints\n"
-     "the stored graph's validation status (normally PENDING).",
-     1, 1, 1, graph_put_options, cmd_graph_put},
-    {"graph", "get", "NAME", "show a graph template and its validation status", NULL, 1, 1, 1,
-     NULL, cmd_graph_get},
-    {"graph", "list", "", "list the graph templates of the namespace", NULL, 0, 0, 1, NULL,
-     cmd_graph_list},
-    {NULL, "trigger", "NAME", "start a run of a graph",
-     "Prints the new run's id. With --wait, polls the run until no state is pending and\n"
-     "prints its final status: SUCCESS (exit 0) or FAILED (exit 1).",
-     1, 1, 1, trigger_options, cmd_trigger},
-    {"run", "list", "", "list runs, newest first, with their status and state counts", NULL, 0, 0,
-     1, run_list_options, cmd_run_list},
-    {"run", "show", "RUN_ID", "show every state of a run: status, inputs, outputs, error", NULL,
-     1, 1, 1, NULL, cmd_run_show},
-    {"state", "retry", "STATE_ID", "retry a state by hand (a fresh copy starts with 0 retries)",
-     "Only ERRORED and NEXT_CREATED_ERROR states can be retried; the original becomes\n"
-     "RETRY_CREATED.",
-     1, 1, 1, NULL, cmd_state_retry},
-    {"nodes", "list", "", "list the nodes registered in the namespace", NULL, 0, 0, 1, NULL,
-     cmd_nodes_list},
-    {NULL, "namespaces", "", "list the namespaces that have registered nodes", NULL, 0, 0, 0,
-     NULL, cmd_namespaces},
-    {NULL, NULL, NULL, NULL, NULL, 0, 0, 0, NULL, NULL},
+    {.group = "graph", .name = "put", .args = "NAME -f FILE", .summary = "create or replace a graph template",
+     .details = "Sends FILE as the body of PUT /v0/namespace/NS/graph/NAME. Without --wait prints\n"
+                "the stored graph's validation status (normally PENDING).",
+     .min_positional = 1, .max_positional = 1, .positional_label = "graph NAME", .needs_namespace = 1,
+     .checks_options_first = 1, .options = graph_put_options, .run = cmd_graph_put},
+    {.group = "graph", .name = "get", .args = "NAME", .summary = "show a graph template and its validation status",
+     .min_positional = 1, .max_positional = 1, .positional_label = "graph NAME", .needs_namespace = 1,
+     .run = cmd_graph_get},
+    {.group = "graph", .name = "list", .args = "", .summary = "list the graph templates of the namespace",
+     .needs_namespace = 1, .run = cmd_graph_list},
+    {.name = "trigger", .args = "NAME", .summary = "start a run of a graph",
+     .details = "Prints the new run's id. With --wait, polls the run until no state is pending and\n"
+                "prints its final status: SUCCESS (exit 0) or FAILED (exit 1).",
+     .min_positional = 1, .max_positional = 1, .positional_label = "graph NAME", .needs_namespace = 1,
+     .checks_options_first = 1, .options = trigger_options, .run = cmd_trigger},
+    {.group = "run", .name = "list", .args = "",
+     .summary = "list runs, newest first, with their status and state counts", .needs_namespace = 1,
+     .checks_options_first = 1, .options = run_list_options, .run = cmd_run_list},
+    {.group = "run", .name = "show", .args = "RUN_ID",
+     .summary = "show every state of a run: status, inputs, outputs, error", .min_positional = 1,
+     .max_positional = 1, .positional_label = "RUN_ID", .needs_namespace = 1, .run = cmd_run_show},
+    {.group = "state", .name = "retry", .args = "STATE_ID",
+     .summary = "retry a state by hand (a fresh copy starts with 0 retries)",
+     .details = "Only ERRORED and NEXT_CREATED_ERROR states can be retried; the original becomes\n"
+                "RETRY_CREATED.",
+     .min_positional = 1, .max_positional = 1, .positional_label = "STATE_ID", .needs_namespace = 1,
+     .run = cmd_state_retry},
+    {.group = "nodes", .name = "list", .args = "", .summary = "list the nodes registered in the namespace",
+     .needs_namespace = 1, .run = cmd_nodes_list},
+    {.name = "namespaces", .args = "", .summary = "list the namespaces that have registered nodes",
+     .run = cmd_namespaces},
+    {.name = NULL},
 };

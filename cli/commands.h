@@ -1,8 +1,8 @@
 /* exoctl's command table and the command implementations.
  *
  * A command is one or two words ("trigger", "graph put").  Each declares its
- * positional arguments and options; main.c finds it, parses the command line,
- * checks the positional count and resolves settings before calling run().
+ * positional arguments and options; main.c finds it and command.c runs the
+ * prologue (options, positional arguments, settings, connection) before run().
  *
  * Exit codes of run(): EXIT_OK on success, EXIT_FAIL when the server refused or
  * the outcome is a failure (graph INVALID, run FAILED), EXIT_USAGE for bad
@@ -23,7 +23,11 @@ typedef struct command {
     const char *details; /* extra help text, may be NULL */
     size_t min_positional;
     size_t max_positional;
+    const char *positional_label; /* names a blank positional: "<label> must not be empty" */
     int needs_namespace;
+    /* 0: connected before run().  1: run() checks its own options (and reads its
+     * input) first, then calls command_connect, so that those errors come first. */
+    int checks_options_first;
     const arg_spec *options; /* NULL-name-terminated; may be NULL */
     int (*run)(const struct command *cmd, cli_ctx *ctx, const parsed_args *args);
 } command;
@@ -35,11 +39,23 @@ extern const command commands[];
  * returns EXIT_USAGE.  cmd may be NULL for errors before a command is known. */
 int usage_error(const command *cmd, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 
+/* Runs a command on its arguments (argv without the program name and the command
+ * words): parses the options, answers --help, checks the positional arguments,
+ * resolves the settings, connects (see checks_options_first) and calls run().
+ * Returns the exit code. */
+int command_execute(const command *cmd, int argc, char **argv);
+
 /* Checks the connection settings (URI, API key, namespace when the command needs
- * one) and opens the connection.  Commands call it after checking their own
- * arguments, so that argument errors are reported first.  Returns EXIT_OK or the
- * exit code to return (after printing why). */
+ * one) and opens the connection.  Returns EXIT_OK or the exit code to return
+ * (after printing why). */
 int command_connect(const command *cmd, cli_ctx *ctx);
+
+/* --wait and --timeout S (only with --wait; default DEFAULT_WAIT_MS).  Returns
+ * EXIT_OK or EXIT_USAGE after printing why. */
+int command_wait_options(const command *cmd, const parsed_args *args, int *wait, int64_t *timeout_ms);
+
+/* --json: prints the server's answer as it came, puts it and returns EXIT_OK. */
+int command_print_answer(json_object *answer);
 
 /* Default wait for --wait without --timeout. */
 #define DEFAULT_WAIT_MS (300 * 1000)

@@ -1,5 +1,5 @@
-/* exoctl: finds the command named on the command line, parses its arguments,
- * resolves the connection settings and runs it. */
+/* exoctl: finds the command named on the command line and hands it, without its
+ * words, to command_execute (command.c). */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -83,88 +83,6 @@ static int run_help_command(int argc, char **argv, int at)
     return EXIT_OK;
 }
 
-/* Fills uri, api key, namespace and --json from flags, then the environment.
- * Checking them waits for command_connect, so argument errors are reported first. */
-static void resolve_settings(const parsed_args *args, cli_ctx *ctx)
-{
-    ctx->uri = args_value(args, "uri");
-    if (!ctx->uri)
-        ctx->uri = getenv("EXOSPHERE_STATE_MANAGER_URI");
-    ctx->api_key = args_value(args, "api-key");
-    if (!ctx->api_key)
-        ctx->api_key = getenv("EXOSPHERE_API_KEY");
-    ctx->namespace_name = args_value(args, "namespace");
-    if (!ctx->namespace_name)
-        ctx->namespace_name = getenv("EXOSPHERE_NAMESPACE");
-    ctx->json = args_has(args, "json");
-}
-
-int command_connect(const command *cmd, cli_ctx *ctx)
-{
-    if (!ctx->uri || !ctx->uri[0])
-        return usage_error(cmd, "no state manager URI: pass --uri or set EXOSPHERE_STATE_MANAGER_URI");
-    if (strncmp(ctx->uri, "http://", 7) != 0 && strncmp(ctx->uri, "https://", 8) != 0)
-        return usage_error(cmd, "state manager URI '%s' must start with http:// or https://",
-                           ctx->uri);
-    if (!ctx->api_key || !ctx->api_key[0])
-        return usage_error(cmd, "no API key: pass --api-key or set EXOSPHERE_API_KEY");
-    if (cmd->needs_namespace && (!ctx->namespace_name || !ctx->namespace_name[0]))
-        return usage_error(cmd, "no namespace: pass --namespace/-n or set EXOSPHERE_NAMESPACE");
-    return client_open(ctx) == 0 ? EXIT_OK : EXIT_FAIL;
-}
-
-/* The n-th (0-based) word of the command's argument synopsis, e.g. "NAME". */
-static void synopsis_word(const command *cmd, size_t n, char *buf, size_t len)
-{
-    const char *p = cmd->args;
-    for (;;) {
-        while (*p == ' ')
-            p++;
-        size_t w = strcspn(p, " ");
-        if (n == 0 || w == 0) {
-            snprintf(buf, len, "%.*s", (int)w, p);
-            return;
-        }
-        p += w;
-        n--;
-    }
-}
-
-static int run_command(const command *cmd, int argc, char **argv)
-{
-    parsed_args args;
-    char err[512];
-    int rc = args_parse(argc, argv, cmd->options, &args, err, sizeof err);
-    if (rc == -2) {
-        fprintf(stderr, "exoctl: out of memory\n");
-        return EXIT_FAIL;
-    }
-    if (rc != 0)
-        return usage_error(cmd, "%s", err);
-    if (args_has(&args, "help")) {
-        help_print_command(stdout, cmd);
-        args_free(&args);
-        return EXIT_OK;
-    }
-    char missing[64];
-    synopsis_word(cmd, args.positional_count, missing, sizeof missing);
-    if (args.positional_count < cmd->min_positional)
-        rc = usage_error(cmd, "missing argument %s", missing);
-    else if (args.positional_count > cmd->max_positional)
-        rc = usage_error(cmd, "unexpected argument '%s'", args.positional[cmd->max_positional]);
-    else
-        rc = EXIT_OK;
-
-    cli_ctx ctx = {0};
-    if (rc == EXIT_OK) {
-        resolve_settings(&args, &ctx);
-        rc = cmd->run(cmd, &ctx, &args);
-    }
-    client_close(&ctx);
-    args_free(&args);
-    return rc;
-}
-
 int main(int argc, char **argv)
 {
     int at = skip_global_options(argc, argv, 1);
@@ -219,7 +137,7 @@ int main(int argc, char **argv)
     for (int i = 1; i < argc; i++)
         if (i < at || i >= at + words)
             rest[n++] = argv[i];
-    int rc = run_command(cmd, n, rest);
+    int rc = command_execute(cmd, n, rest);
     free(rest);
     return rc;
 }

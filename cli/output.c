@@ -175,3 +175,8 @@ json_object *json_member(json_object *object, const char *key)
     return value;
 }
 
+
+size_t json_length(json_object *array)
+{
+    return json_object_is_type(array, json_type_array) ? json_object_array_length(array) : 0;
+}

@@ -32,6 +32,9 @@ const char *json_get_string(json_object *object, const char *key);
 /* Member of an object, or NULL (also when object is not an object). */
 json_object *json_member(json_object *object, const char *key);
 
+/* Element count of an array; 0 for anything else (missing, null, another type). */
+size_t json_length(json_object *array);
+
 /* "a, b, c" from an array of values or from an object's keys; "-" when empty.
  * Truncated to fit buf. */
 void json_join_names(json_object *value, char *buf, size_t len);
