@@ -233,14 +233,14 @@ static int cron_body(exo_app *app, void *arg)
         return rc < 0 ? -1 : 0;
     }
     char run_id[EXO_UUID_LEN + 1];
-    char message[512] = "";
+    char *message = NULL;
     if (exo_db_savepoint(app->db, "cron_fire") != 0) {
         exo_trigger_row_free(&tr);
         return -1;
     }
     json_object *empty = json_object_new_object();
     exo_result started = empty ? exo_run_start(app, tr.namespace_name, tr.graph_name, empty, empty, 0, now, run_id,
-                                               message, sizeof message)
+                                               &message)
                                : EXO_RESULT_FAILED;
     json_object_put(empty);
     rc = started == EXO_RESULT_OK ? 0 : -1;
@@ -248,11 +248,12 @@ static int cron_body(exo_app *app, void *arg)
         if (exo_db_rollback_to(app->db, "cron_fire") != 0)
             rc = -2;
         log_warn("cron '%s' of graph %s/%s could not start a run: %s", tr.expression, tr.namespace_name,
-                 tr.graph_name, started == EXO_RESULT_FAILED ? "database error" : message);
+                 tr.graph_name, message ? message : "database error");
     } else {
         log_info("cron '%s' started run %s of graph %s/%s", tr.expression, run_id, tr.namespace_name, tr.graph_name);
         t->fired++;
     }
+    free(message);
     int ret = exo_db_release(app->db, "cron_fire");
     if (rc == -2 || ret != 0) {
         exo_trigger_row_free(&tr);

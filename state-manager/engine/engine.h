@@ -3,7 +3,10 @@
  * The HTTP handlers parse a request, call one function here and render its result;
  * they never touch storage.  The engine never speaks HTTP: each function returns an
  * exo_result and, for NOT_FOUND / REFUSED / CONFLICT, a message for the client in
- * err (the handler maps the code to a status).  Each call is one transaction (or
+ * *detail (malloc'd, the caller frees it; NULL when out of memory).  The handler
+ * maps the code to a status.  These messages are answers, not diagnostics: they
+ * quote client input of any length (a validation report lists every problem), so
+ * they are allocated rather than written into a fixed err buffer.  Each call is one transaction (or
  * one read) on app->db, entered with exo_app_db_enter; a report and all of its
  * consequences (fan-out siblings, next states, unites, retries) commit together,
  * and long-polling claimers are woken after the commit.
@@ -22,7 +25,7 @@
 #include "storage.h"
 
 typedef enum exo_result {
-    EXO_RESULT_FAILED = -1,   /* database or allocation failure (logged; err not set) */
+    EXO_RESULT_FAILED = -1,   /* database or allocation failure (logged; *detail not set) */
     EXO_RESULT_OK = 0,
     EXO_RESULT_NOT_FOUND = 1, /* what the request names does not exist */
     EXO_RESULT_REFUSED = 2,   /* not allowed now (wrong status, invalid template, ...) */
@@ -43,30 +46,29 @@ exo_result exo_engine_renew_leases(exo_app *app, const char *ns, json_object *id
 /* executed: outputs is the validated array of objects of strings; store (nullable)
  * the validated store writes. */
 exo_result exo_engine_executed(exo_app *app, const char *ns, const char *state_id, json_object *outputs,
-                               json_object *store, char *err, size_t errlen);
+                               json_object *store, char **detail);
 /* errored: applies the run's retry policy; *retry_created tells the outcome. */
 exo_result exo_engine_errored(exo_app *app, const char *ns, const char *state_id, const char *error,
-                              int *retry_created, char *err, size_t errlen);
+                              int *retry_created, char **detail);
 /* prune signal: *enqueue_after is the state's (unchanged) due time. */
 exo_result exo_engine_prune(exo_app *app, const char *ns, const char *state_id, json_object *data,
-                            int64_t *enqueue_after, char *err, size_t errlen);
+                            int64_t *enqueue_after, char **detail);
 /* re-enqueue-after signal: the state becomes CREATED again, due in delay_ms. */
 exo_result exo_engine_reenqueue(exo_app *app, const char *ns, const char *state_id, int64_t delay_ms,
-                                int64_t *enqueue_after, char *err, size_t errlen);
+                                int64_t *enqueue_after, char **detail);
 /* Manual retry of an ERRORED / NEXT_CREATED_ERROR state: a new CREATED state. */
 exo_result exo_engine_manual_retry(exo_app *app, const char *ns, const char *state_id, const char *fanout_id,
-                                   char new_id[EXO_ID_LEN + 1], char *err, size_t errlen);
+                                   char new_id[EXO_ID_LEN + 1], char **detail);
 /* Decrypted secrets of the state's graph: *secrets a new object name -> value. */
 exo_result exo_engine_state_secrets(exo_app *app, const char *ns, const char *state_id, json_object **secrets,
-                                    char *err, size_t errlen);
+                                    char **detail);
 
 /* ---- runs ---------------------------------------------------------------------------------------- */
 
 /* Starts a run of a VALID graph: store/inputs validated string maps or NULL,
  * start_delay in ms. */
 exo_result exo_engine_trigger(exo_app *app, const char *ns, const char *graph_name, json_object *store,
-                              json_object *inputs, int64_t start_delay, char run_id[EXO_UUID_LEN + 1], char *err,
-                              size_t errlen);
+                              json_object *inputs, int64_t start_delay, char run_id[EXO_UUID_LEN + 1], char **detail);
 exo_result exo_engine_runs_page(exo_app *app, const char *ns, int64_t offset, int64_t limit, exo_run_row **rows,
                                 size_t *n, int64_t *total);
 exo_result exo_engine_run_states(exo_app *app, const char *ns, const char *run_id, exo_state_row **rows, size_t *n);
@@ -85,7 +87,7 @@ exo_result exo_engine_namespaces(exo_app *app, json_object **names);
 /* Validates g as graph `name` of ns (REFUSED with the reason), encrypts its secrets
  * in place and stores it as a new PENDING version; verification is scheduled. */
 exo_result exo_engine_upsert_graph(exo_app *app, const char *ns, const char *name, exo_graph *g,
-                                   int64_t *created_at, int64_t *updated_at, char *err, size_t errlen);
+                                   int64_t *created_at, int64_t *updated_at, char **detail);
 exo_result exo_engine_get_graph(exo_app *app, const char *ns, const char *name, exo_graph_row *row);
 exo_result exo_engine_list_graphs(exo_app *app, const char *ns, exo_graph_row **rows, size_t *n);
 

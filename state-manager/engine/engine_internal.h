@@ -30,6 +30,6 @@ int exo_apply_pruned(exo_app *app, exo_state_row *st, json_object *data, int64_t
  * unless OK is returned and the caller commits. */
 exo_result exo_run_start(exo_app *app, const char *ns, const char *graph_name, json_object *store,
                          json_object *inputs, int64_t start_delay, int64_t now, char run_id[EXO_UUID_LEN + 1],
-                         char *err, size_t errlen);
+                         char **detail);
 
 #endif

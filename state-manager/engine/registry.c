@@ -184,20 +184,20 @@ static int graph_exists(exo_app *app, const char *ns, const char *name)
 }
 
 exo_result exo_engine_upsert_graph(exo_app *app, const char *ns, const char *name, exo_graph *g,
-                                   int64_t *created_at, int64_t *updated_at, char *err, size_t errlen)
+                                   int64_t *created_at, int64_t *updated_at, char **detail)
 {
     int exists = graph_exists(app, ns, name);
     if (exists < 0)
         return EXO_RESULT_FAILED;
     char *diag = exo_graph_validate_ex(g, name, ns, exists);
     if (diag) {
-        exo_errf(err, errlen, "Error validating graph template: %s", diag);
+        *detail = exo_strfmt("Error validating graph template: %s", diag);
         free(diag);
         return EXO_RESULT_REFUSED;
     }
     char why[256];
     if (encrypt_secrets(app, g, why, sizeof why) != 0) {
-        exo_errf(err, errlen, "Error validating graph template: %s", why);
+        *detail = exo_strfmt("Error validating graph template: %s", why);
         return EXO_RESULT_REFUSED;
     }
     upsert_tx u = {.ns = ns, .name = name, .stored = exo_graph_to_json(g, 1), .now = exo_now_ms()};

@@ -56,9 +56,9 @@ static char *missing_store_keys(const exo_graph *g, json_object *store)
 }
 
 /* Inputs of the root state: the template's, overridden by inputs, rendered from
- * the store.  NULL with REFUSED + err (a placeholder cannot be resolved) or FAILED. */
+ * the store.  NULL with REFUSED + *detail (a placeholder cannot be resolved) or FAILED. */
 static json_object *root_inputs(const exo_graph *g, const exo_node_tpl *rn, json_object *store, json_object *inputs,
-                                exo_result *result, char *err, size_t errlen)
+                                exo_result *result, char **detail)
 {
     root_ctx c = {.root_identifier = rn->identifier, .store = store, .defaults = g->default_values};
     json_object *out = json_object_new_object();
@@ -75,7 +75,7 @@ static json_object *root_inputs(const exo_graph *g, const exo_node_tpl *rn, json
         char *text = exo_template_render_json(val, root_lookup, &c, &why, &len);
         if (!text) {
             if (why) {
-                exo_errf(err, errlen, "Invalid input: %s", why);
+                *detail = exo_strfmt("Invalid input: %s", why);
                 *result = EXO_RESULT_REFUSED;
             }
             free(why);
@@ -118,21 +118,21 @@ static exo_result insert_run(exo_app *app, const exo_graph_row *row, const exo_n
 
 exo_result exo_run_start(exo_app *app, const char *ns, const char *graph_name, json_object *store,
                          json_object *inputs, int64_t start_delay, int64_t now, char run_id[EXO_UUID_LEN + 1],
-                         char *err, size_t errlen)
+                         char **detail)
 {
     exo_uuid4(run_id);
     exo_graph_row row = {0};
     int rc = exo_db_graph_get(app->db, ns, graph_name, &row);
     if (rc != 0) {
         if (rc == 1)
-            exo_errf(err, errlen, "Graph template not found for namespace %s and graph %s", ns, graph_name);
+            *detail = exo_strfmt("Graph template not found for namespace %s and graph %s", ns, graph_name);
         return exo_result_of(rc);
     }
     exo_result result = EXO_RESULT_REFUSED;
     const exo_graph *g = NULL;
     json_object *rendered = NULL;
     if (row.validation_status != EXO_GRAPH_VALID) {
-        exo_errf(err, errlen, "Graph template is not valid");
+        *detail = exo_strfmt("Graph template is not valid");
         goto out;
     }
     result = EXO_RESULT_FAILED;
@@ -140,12 +140,12 @@ exo_result exo_run_start(exo_app *app, const char *ns, const char *graph_name, j
     int r = g ? exo_graph_root(g) : -1;
     if (r < 0)
         goto out;
-    rendered = root_inputs(g, &g->nodes[r], store, inputs, &result, err, errlen);
+    rendered = root_inputs(g, &g->nodes[r], store, inputs, &result, detail);
     if (!rendered)
         goto out;
     char *missing = missing_store_keys(g, store);
     if (missing) {
-        exo_errf(err, errlen, "Missing store keys: %s", missing);
+        *detail = exo_strfmt("Missing store keys: %s", missing);
         free(missing);
         result = EXO_RESULT_REFUSED;
         goto out;
@@ -163,8 +163,7 @@ typedef struct trigger_tx {
     json_object *store, *inputs;
     int64_t start_delay;
     char *run_id;
-    char *err;
-    size_t errlen;
+    char **detail;
     exo_result result;
 } trigger_tx;
 
@@ -172,16 +171,15 @@ static int trigger_body(exo_app *app, void *arg)
 {
     trigger_tx *t = arg;
     t->result = exo_run_start(app, t->ns, t->graph, t->store, t->inputs, t->start_delay, exo_now_ms(), t->run_id,
-                              t->err, t->errlen);
+                              t->detail);
     return t->result == EXO_RESULT_OK ? 0 : -1; /* anything but success writes nothing */
 }
 
 exo_result exo_engine_trigger(exo_app *app, const char *ns, const char *graph_name, json_object *store,
-                              json_object *inputs, int64_t start_delay, char run_id[EXO_UUID_LEN + 1], char *err,
-                              size_t errlen)
+                              json_object *inputs, int64_t start_delay, char run_id[EXO_UUID_LEN + 1], char **detail)
 {
     trigger_tx t = {.ns = ns, .graph = graph_name, .store = store, .inputs = inputs, .start_delay = start_delay,
-                    .run_id = run_id, .err = err, .errlen = errlen, .result = EXO_RESULT_FAILED};
+                    .run_id = run_id, .detail = detail, .result = EXO_RESULT_FAILED};
     if (exo_app_tx(app, trigger_body, &t) < 0 && t.result == EXO_RESULT_OK)
         t.result = EXO_RESULT_FAILED; /* the commit failed: the run does not exist */
     if (t.result != EXO_RESULT_OK)

@@ -63,15 +63,14 @@ exo_result exo_engine_renew_leases(exo_app *app, const char *ns, json_object *id
 /* ---- one state in one transaction ------------------------------------------------------------- */
 
 /* A change applied to a loaded state: returns an exo_result (FAILED rolls back,
- * anything else commits what was written) and fills err for the client. */
-typedef exo_result (*state_change)(exo_app *app, exo_state_row *st, void *arg, char *err, size_t errlen);
+ * anything else commits what was written) and sets *detail for the client. */
+typedef exo_result (*state_change)(exo_app *app, exo_state_row *st, void *arg, char **detail);
 
 typedef struct state_tx {
     const char *ns, *id;
     state_change change;
     void *arg;
-    char *err;
-    size_t errlen;
+    char **detail;
     exo_result result;
 } state_tx;
 
@@ -80,7 +79,7 @@ static int state_body(exo_app *app, void *arg)
     state_tx *t = arg;
     t->result = EXO_RESULT_NOT_FOUND;
     if (!exo_id_valid(t->id)) {
-        exo_errf(t->err, t->errlen, "State not found");
+        *t->detail = exo_strfmt("State not found");
         return 0;
     }
     char norm[EXO_ID_LEN + 1];
@@ -93,10 +92,10 @@ static int state_body(exo_app *app, void *arg)
     }
     if (rc == 1 || strcmp(st.namespace_name, t->ns) != 0) {
         exo_state_row_free(&st);
-        exo_errf(t->err, t->errlen, "State not found");
+        *t->detail = exo_strfmt("State not found");
         return 0;
     }
-    t->result = t->change(app, &st, t->arg, t->err, t->errlen);
+    t->result = t->change(app, &st, t->arg, t->detail);
     exo_state_row_free(&st);
     return t->result == EXO_RESULT_FAILED ? -1 : 0;
 }
@@ -104,9 +103,9 @@ static int state_body(exo_app *app, void *arg)
 /* Runs change on state id of ns in one transaction; wakes claimers after a
  * successful commit when notify is set. */
 static exo_result with_state(exo_app *app, const char *ns, const char *id, state_change change, void *arg,
-                             int notify, char *err, size_t errlen)
+                             int notify, char **detail)
 {
-    state_tx t = {.ns = ns, .id = id, .change = change, .arg = arg, .err = err, .errlen = errlen};
+    state_tx t = {.ns = ns, .id = id, .change = change, .arg = arg, .detail = detail};
     if (exo_app_tx(app, state_body, &t) < 0)
         return EXO_RESULT_FAILED;
     if (notify && t.result == EXO_RESULT_OK)
@@ -114,11 +113,11 @@ static exo_result with_state(exo_app *app, const char *ns, const char *id, state
     return t.result;
 }
 
-static exo_result refuse_unless_queued(const exo_state_row *st, char *err, size_t errlen)
+static exo_result refuse_unless_queued(const exo_state_row *st, char **detail)
 {
     if (st->status == EXO_ST_QUEUED)
         return EXO_RESULT_OK;
-    exo_errf(err, errlen, "State is not queued");
+    *detail = exo_strfmt("State is not queued");
     return EXO_RESULT_REFUSED;
 }
 
@@ -128,20 +127,20 @@ typedef struct executed_arg {
     json_object *outputs, *store;
 } executed_arg;
 
-static exo_result change_executed(exo_app *app, exo_state_row *st, void *arg, char *err, size_t errlen)
+static exo_result change_executed(exo_app *app, exo_state_row *st, void *arg, char **detail)
 {
     executed_arg *a = arg;
-    exo_result r = refuse_unless_queued(st, err, errlen);
+    exo_result r = refuse_unless_queued(st, detail);
     if (r != EXO_RESULT_OK)
         return r;
     return exo_apply_executed(app, st, a->outputs, a->store, exo_now_ms()) == 0 ? EXO_RESULT_OK : EXO_RESULT_FAILED;
 }
 
 exo_result exo_engine_executed(exo_app *app, const char *ns, const char *state_id, json_object *outputs,
-                               json_object *store, char *err, size_t errlen)
+                               json_object *store, char **detail)
 {
     executed_arg a = {.outputs = outputs, .store = store};
-    return with_state(app, ns, state_id, change_executed, &a, 1, err, errlen);
+    return with_state(app, ns, state_id, change_executed, &a, 1, detail);
 }
 
 typedef struct errored_arg {
@@ -149,21 +148,21 @@ typedef struct errored_arg {
     int retry_created;
 } errored_arg;
 
-static exo_result change_errored(exo_app *app, exo_state_row *st, void *arg, char *err, size_t errlen)
+static exo_result change_errored(exo_app *app, exo_state_row *st, void *arg, char **detail)
 {
     errored_arg *a = arg;
     if (st->status == EXO_ST_EXECUTED) {
-        exo_errf(err, errlen, "State is already executed");
+        *detail = exo_strfmt("State is already executed");
         return EXO_RESULT_REFUSED;
     }
     if (st->status != EXO_ST_QUEUED) {
-        exo_errf(err, errlen, "State is not queued or executed");
+        *detail = exo_strfmt("State is not queued or executed");
         return EXO_RESULT_REFUSED;
     }
     /* the run's own graph version (also right for states of cross-namespace node templates) */
     const exo_graph *g = exo_engine_run_graph(app, st->run_id, NULL);
     if (!g) {
-        exo_errf(err, errlen, "Graph template not found");
+        *detail = exo_strfmt("Graph template not found");
         return EXO_RESULT_NOT_FOUND;
     }
     exo_graph_cache_release(app->graphs, g);
@@ -172,10 +171,10 @@ static exo_result change_errored(exo_app *app, exo_state_row *st, void *arg, cha
 }
 
 exo_result exo_engine_errored(exo_app *app, const char *ns, const char *state_id, const char *error,
-                              int *retry_created, char *err, size_t errlen)
+                              int *retry_created, char **detail)
 {
     errored_arg a = {.error = error};
-    exo_result r = with_state(app, ns, state_id, change_errored, &a, 1, err, errlen);
+    exo_result r = with_state(app, ns, state_id, change_errored, &a, 1, detail);
     *retry_created = a.retry_created;
     return r;
 }
@@ -186,10 +185,10 @@ typedef struct signal_arg {
     int64_t enqueue_after;
 } signal_arg;
 
-static exo_result change_pruned(exo_app *app, exo_state_row *st, void *arg, char *err, size_t errlen)
+static exo_result change_pruned(exo_app *app, exo_state_row *st, void *arg, char **detail)
 {
     signal_arg *a = arg;
-    exo_result r = refuse_unless_queued(st, err, errlen);
+    exo_result r = refuse_unless_queued(st, detail);
     if (r != EXO_RESULT_OK)
         return r;
     if (exo_apply_pruned(app, st, a->data, exo_now_ms()) != 0)
@@ -199,18 +198,18 @@ static exo_result change_pruned(exo_app *app, exo_state_row *st, void *arg, char
 }
 
 exo_result exo_engine_prune(exo_app *app, const char *ns, const char *state_id, json_object *data,
-                            int64_t *enqueue_after, char *err, size_t errlen)
+                            int64_t *enqueue_after, char **detail)
 {
     signal_arg a = {.data = data};
-    exo_result r = with_state(app, ns, state_id, change_pruned, &a, 1, err, errlen);
+    exo_result r = with_state(app, ns, state_id, change_pruned, &a, 1, detail);
     *enqueue_after = a.enqueue_after;
     return r;
 }
 
-static exo_result change_reenqueued(exo_app *app, exo_state_row *st, void *arg, char *err, size_t errlen)
+static exo_result change_reenqueued(exo_app *app, exo_state_row *st, void *arg, char **detail)
 {
     signal_arg *a = arg;
-    exo_result r = refuse_unless_queued(st, err, errlen);
+    exo_result r = refuse_unless_queued(st, detail);
     if (r != EXO_RESULT_OK)
         return r;
     int64_t now = exo_now_ms();
@@ -225,10 +224,10 @@ static exo_result change_reenqueued(exo_app *app, exo_state_row *st, void *arg, 
 }
 
 exo_result exo_engine_reenqueue(exo_app *app, const char *ns, const char *state_id, int64_t delay_ms,
-                                int64_t *enqueue_after, char *err, size_t errlen)
+                                int64_t *enqueue_after, char **detail)
 {
     signal_arg a = {.delay_ms = delay_ms};
-    exo_result r = with_state(app, ns, state_id, change_reenqueued, &a, 1, err, errlen);
+    exo_result r = with_state(app, ns, state_id, change_reenqueued, &a, 1, detail);
     *enqueue_after = a.enqueue_after;
     return r;
 }
@@ -262,11 +261,11 @@ static int build_manual_retry(const exo_state_row *st, const char *fanout_id, in
     return 0;
 }
 
-static exo_result change_manual_retry(exo_app *app, exo_state_row *st, void *arg, char *err, size_t errlen)
+static exo_result change_manual_retry(exo_app *app, exo_state_row *st, void *arg, char **detail)
 {
     retry_arg *a = arg;
     if (st->status != EXO_ST_ERRORED && st->status != EXO_ST_NEXT_CREATED_ERROR) {
-        exo_errf(err, errlen, "State is not errored: only ERRORED or NEXT_CREATED_ERROR states can be retried");
+        *detail = exo_strfmt("State is not errored: only ERRORED or NEXT_CREATED_ERROR states can be retried");
         return EXO_RESULT_REFUSED;
     }
     int64_t now = exo_now_ms();
@@ -278,7 +277,7 @@ static exo_result change_manual_retry(exo_app *app, exo_state_row *st, void *arg
     if (rc < 0)
         goto out;
     if (rc == 1) {
-        exo_errf(err, errlen, "Duplicate retry state detected");
+        *detail = exo_strfmt("Duplicate retry state detected");
         result = EXO_RESULT_CONFLICT;
         goto out;
     }
@@ -296,10 +295,10 @@ out:
 }
 
 exo_result exo_engine_manual_retry(exo_app *app, const char *ns, const char *state_id, const char *fanout_id,
-                                   char new_id[EXO_ID_LEN + 1], char *err, size_t errlen)
+                                   char new_id[EXO_ID_LEN + 1], char **detail)
 {
     retry_arg a = {.fanout_id = fanout_id};
-    exo_result r = with_state(app, ns, state_id, change_manual_retry, &a, 1, err, errlen);
+    exo_result r = with_state(app, ns, state_id, change_manual_retry, &a, 1, detail);
     memcpy(new_id, a.new_id, sizeof a.new_id);
     return r;
 }
@@ -335,7 +334,7 @@ typedef struct secrets_arg {
     json_object *secrets;
 } secrets_arg;
 
-static exo_result read_secrets(exo_app *app, exo_state_row *st, void *arg, char *err, size_t errlen)
+static exo_result read_secrets(exo_app *app, exo_state_row *st, void *arg, char **detail)
 {
     secrets_arg *a = arg;
     exo_graph_row g = {0};
@@ -347,7 +346,7 @@ static exo_result read_secrets(exo_app *app, exo_state_row *st, void *arg, char 
     free(run_ns);
     if (rc != 0) {
         if (rc == 1)
-            exo_errf(err, errlen, "Graph template not found");
+            *detail = exo_strfmt("Graph template not found");
         return exo_result_of(rc);
     }
     a->secrets = json_object_new_object();
@@ -361,10 +360,10 @@ static exo_result read_secrets(exo_app *app, exo_state_row *st, void *arg, char 
 }
 
 exo_result exo_engine_state_secrets(exo_app *app, const char *ns, const char *state_id, json_object **secrets,
-                                    char *err, size_t errlen)
+                                    char **detail)
 {
     secrets_arg a = {0};
-    exo_result r = with_state(app, ns, state_id, read_secrets, &a, 0, err, errlen);
+    exo_result r = with_state(app, ns, state_id, read_secrets, &a, 0, detail);
     *secrets = a.secrets;
     return r;
 }

@@ -6,28 +6,24 @@
 #ifndef EXO_SM_HANDLERS_H
 #define EXO_SM_HANDLERS_H
 
+#include <stdlib.h>
+
 #include "engine.h"
 #include "http.h"
 
 /* Answers a non-OK engine result: NOT_FOUND 404, REFUSED 400, CONFLICT 409 with
- * the engine's message as detail, FAILED the generic 500. */
-static inline void exo_resp_result(exo_resp *resp, exo_result result, const char *message)
+ * the engine's detail message, FAILED (or a missing message) the generic 500.
+ * Takes ownership of detail (the engine's malloc'd *detail, set only when the
+ * result is not OK). */
+static inline void exo_resp_result(exo_resp *resp, exo_result result, char *detail)
 {
-    switch (result) {
-    case EXO_RESULT_NOT_FOUND:
-        exo_resp_detail(resp, 404, "%s", message);
-        return;
-    case EXO_RESULT_REFUSED:
-        exo_resp_detail(resp, 400, "%s", message);
-        return;
-    case EXO_RESULT_CONFLICT:
-        exo_resp_detail(resp, 409, "%s", message);
-        return;
-    case EXO_RESULT_OK:
-    case EXO_RESULT_FAILED:
-        break;
-    }
-    exo_resp_500(resp);
+    static const int status_of[] = {[EXO_RESULT_NOT_FOUND] = 404, [EXO_RESULT_REFUSED] = 400,
+                                    [EXO_RESULT_CONFLICT] = 409};
+    if (result > EXO_RESULT_OK && detail)
+        exo_resp_detail(resp, status_of[result], "%s", detail);
+    else
+        exo_resp_500(resp);
+    free(detail);
 }
 
 void h_health(exo_req *req, exo_resp *resp);

@@ -7,8 +7,6 @@
 #include "handlers.h"
 #include "log.h"
 
-#define MSG_LEN 1024
-
 /* ---- shared helpers ----------------------------------------------------------------- */
 
 static void add_times_and_status(json_object *o, int64_t created, int64_t updated, const char *status,
@@ -41,10 +39,10 @@ void h_graph_put(exo_req *req, exo_resp *resp)
     char *ns = exo_trim_dup(req->params[0]), *name = exo_trim_dup(req->params[1]);
     /* rendered before the engine encrypts the secrets in place */
     json_object *public_form = exo_graph_to_json(g, 0);
-    char msg[MSG_LEN];
+    char *msg = NULL;
     int64_t created_at = 0, updated_at = 0;
     exo_result r = ns && name && public_form
-                       ? exo_engine_upsert_graph(req->app, ns, name, g, &created_at, &updated_at, msg, sizeof msg)
+                       ? exo_engine_upsert_graph(req->app, ns, name, g, &created_at, &updated_at, &msg)
                        : EXO_RESULT_FAILED;
     if (r == EXO_RESULT_OK) {
         add_times_and_status(public_form, created_at, updated_at, "PENDING", NULL);
@@ -175,8 +173,8 @@ void h_trigger(exo_req *req, exo_resp *resp)
         exo_resp_500(resp);
         return;
     }
-    char msg[MSG_LEN], run_id[EXO_UUID_LEN + 1];
-    exo_result r = exo_engine_trigger(req->app, ns, graph, store, inputs, start_delay, run_id, msg, sizeof msg);
+    char *msg = NULL, run_id[EXO_UUID_LEN + 1];
+    exo_result r = exo_engine_trigger(req->app, ns, graph, store, inputs, start_delay, run_id, &msg);
     if (r == EXO_RESULT_OK) {
         json_object *o = json_object_new_object();
         json_object_object_add(o, "status", json_object_new_string("CREATED"));

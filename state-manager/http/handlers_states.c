@@ -39,9 +39,6 @@ static int finish_check(exo_reqcheck *rc, exo_resp *resp)
     return failed;
 }
 
-/* Message buffer for the engine's answer to the client. */
-#define MSG_LEN 512
-
 static json_object *status_body(const char *status)
 {
     json_object *o = json_object_new_object();
@@ -215,8 +212,8 @@ void h_executed(exo_req *req, exo_resp *resp)
     }
     if (finish_check(&rc, resp))
         return;
-    char msg[MSG_LEN];
-    exo_result r = exo_engine_executed(req->app, req->params[0], req->params[1], outputs, store, msg, sizeof msg);
+    char *msg = NULL;
+    exo_result r = exo_engine_executed(req->app, req->params[0], req->params[1], outputs, store, &msg);
     if (r != EXO_RESULT_OK)
         exo_resp_result(resp, r, msg);
     else
@@ -242,9 +239,9 @@ void h_errored(exo_req *req, exo_resp *resp)
     const char *error = string_field(req, resp, "error");
     if (!error)
         return;
-    char msg[MSG_LEN];
+    char *msg = NULL;
     int retry_created = 0;
-    exo_result r = exo_engine_errored(req->app, req->params[0], req->params[1], error, &retry_created, msg, sizeof msg);
+    exo_result r = exo_engine_errored(req->app, req->params[0], req->params[1], error, &retry_created, &msg);
     if (r != EXO_RESULT_OK) {
         exo_resp_result(resp, r, msg);
         return;
@@ -259,8 +256,8 @@ void h_manual_retry(exo_req *req, exo_resp *resp)
     const char *fanout_id = string_field(req, resp, "fanout_id");
     if (!fanout_id)
         return;
-    char msg[MSG_LEN], new_id[EXO_ID_LEN + 1];
-    exo_result r = exo_engine_manual_retry(req->app, req->params[0], req->params[1], fanout_id, new_id, msg, sizeof msg);
+    char *msg = NULL, new_id[EXO_ID_LEN + 1];
+    exo_result r = exo_engine_manual_retry(req->app, req->params[0], req->params[1], fanout_id, new_id, &msg);
     if (r != EXO_RESULT_OK) {
         exo_resp_result(resp, r, msg);
         return;
@@ -273,7 +270,7 @@ void h_manual_retry(exo_req *req, exo_resp *resp)
 
 /* ---- signals: prune, re-enqueue-after ---------------------------------------------------------- */
 
-static void signal_answer(exo_resp *resp, exo_result r, const char *msg, int64_t enqueue_after, const char *status)
+static void signal_answer(exo_resp *resp, exo_result r, char *msg, int64_t enqueue_after, const char *status)
 {
     if (r != EXO_RESULT_OK) {
         exo_resp_result(resp, r, msg);
@@ -294,9 +291,9 @@ void h_prune(exo_req *req, exo_resp *resp)
         exo_req_object(&rc, body, "data", "body", 1, &data);
     if (finish_check(&rc, resp))
         return;
-    char msg[MSG_LEN];
+    char *msg = NULL;
     int64_t enqueue_after = 0;
-    exo_result r = exo_engine_prune(req->app, req->params[0], req->params[1], data, &enqueue_after, msg, sizeof msg);
+    exo_result r = exo_engine_prune(req->app, req->params[0], req->params[1], data, &enqueue_after, &msg);
     signal_answer(resp, r, msg, enqueue_after, "PRUNED");
 }
 
@@ -310,9 +307,9 @@ void h_reenqueue(exo_req *req, exo_resp *resp)
         check_bound(&rc, body, "enqueue_after", delay, 0, 1);
     if (finish_check(&rc, resp))
         return;
-    char msg[MSG_LEN];
+    char *msg = NULL;
     int64_t enqueue_after = 0;
-    exo_result r = exo_engine_reenqueue(req->app, req->params[0], req->params[1], delay, &enqueue_after, msg, sizeof msg);
+    exo_result r = exo_engine_reenqueue(req->app, req->params[0], req->params[1], delay, &enqueue_after, &msg);
     signal_answer(resp, r, msg, enqueue_after, "CREATED");
 }
 
@@ -320,9 +317,9 @@ void h_reenqueue(exo_req *req, exo_resp *resp)
 
 void h_secrets(exo_req *req, exo_resp *resp)
 {
-    char msg[MSG_LEN];
+    char *msg = NULL;
     json_object *secrets = NULL;
-    exo_result r = exo_engine_state_secrets(req->app, req->params[0], req->params[1], &secrets, msg, sizeof msg);
+    exo_result r = exo_engine_state_secrets(req->app, req->params[0], req->params[1], &secrets, &msg);
     if (r != EXO_RESULT_OK) {
         exo_resp_result(resp, r, msg);
         return;
