@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Installs the Debian packages exo needs to build, test and run (only the missing ones).
 set -euo pipefail
-packages=(build-essential cmake pkg-config python3 sqlite3 curl
+packages=(build-essential clang cmake pkg-config python3 sqlite3 curl
           libconfig-dev libjson-c-dev libcurl4-openssl-dev libmicrohttpd-dev
           libsqlite3-dev libpq-dev libssl-dev libseccomp-dev uuid-dev libcmocka-dev)
 missing=()

@@ -11,20 +11,29 @@
 #include "secrets_crypto.h"
 #include "strfmt.h"
 
+typedef struct claim_tx {
+    const char *ns;
+    const char *const *nodes;
+    size_t nnodes, limit;
+    int64_t lease_ms;
+    exo_state_row **rows;
+    size_t *n;
+    int64_t *next_due;
+} claim_tx;
+
+static int claim_body(exo_app *app, void *arg)
+{
+    claim_tx *t = arg;
+    return exo_db_state_claim(app->db, t->ns, t->nodes, t->nnodes, exo_now_ms(), t->lease_ms, t->limit, t->rows, t->n,
+                              t->next_due);
+}
+
 exo_result exo_engine_claim(exo_app *app, const char *ns, const char *const *nodes, size_t nnodes, int64_t lease_ms,
                             size_t limit, exo_state_row **rows, size_t *n, int64_t *next_due)
 {
-    exo_app_db_enter(app);
-    int rc = exo_db_begin(app->db);
-    if (rc == 0) {
-        rc = exo_db_state_claim(app->db, ns, nodes, nnodes, exo_now_ms(), lease_ms, limit, rows, n, next_due);
-        if (rc == 0)
-            rc = exo_db_commit(app->db);
-        if (rc != 0)
-            exo_db_rollback(app->db);
-    }
-    exo_app_db_leave(app);
-    return rc == 0 ? EXO_RESULT_OK : EXO_RESULT_FAILED;
+    claim_tx t = {.ns = ns, .nodes = nodes, .nnodes = nnodes, .limit = limit, .lease_ms = lease_ms, .rows = rows,
+                  .n = n, .next_due = next_due};
+    return exo_app_tx(app, claim_body, &t) == 0 ? EXO_RESULT_OK : EXO_RESULT_FAILED;
 }
 
 typedef struct lease_tx {
