@@ -1,6 +1,13 @@
-/* Request / response model seen by the endpoint handlers.  The HTTP plumbing
- * (server.c) has already routed, parsed the JSON body and checked the API key.
- * The exo_resp_* helpers live in response.c, exo_req_body_object in request.c. */
+/* The HTTP layer of the state manager (state-manager/http/), the top one: server.c
+ * runs each request through named phases (limits, CORS pre-flight, route, path
+ * parameters, body, auth, JSON guard, handler, finish); router.c maps paths to
+ * handlers; handlers_*.c check a request, call one engine.h function and render
+ * the answer — they never touch storage (handlers.h).
+ *
+ * This header is the request / response model the handlers see: by the time a
+ * handler runs, the request has been routed, its JSON body parsed and its API key
+ * checked.  The exo_resp_* helpers live in response.c, exo_req_body_object in
+ * request.c. */
 #ifndef EXO_SM_HTTP_H
 #define EXO_SM_HTTP_H
 

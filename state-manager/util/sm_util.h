@@ -1,4 +1,7 @@
-/* Small helpers of the state manager: ids, timestamps, JSON text. */
+/* The bottom layer of the state manager (state-manager/util/): pure helpers every
+ * other layer uses — ids, timestamps and JSON text here, pydantic-style request
+ * checks in reqcheck.h, secret encryption in secrets_crypto.h.  No I/O besides
+ * the kernel's randomness. */
 #ifndef EXO_SM_UTIL_H
 #define EXO_SM_UTIL_H
 
