@@ -410,6 +410,19 @@ static void usage(void)
                     "[--states N] [--workers W] [--batch B] [--levels a,b,c]\n");
 }
 
+/* The value of a numeric option: a whole number 1..1e9, else -1 (reported). */
+static long positive(const char *option, const char *value)
+{
+    char *end = NULL;
+    errno = 0;
+    long n = strtol(value, &end, 10);
+    if (errno || end == value || *end || n < 1 || n > 1000000000L) {
+        fprintf(stderr, "exo-bench: %s wants a whole number from 1 to 1000000000, got '%s'\n", option, value);
+        return -1;
+    }
+    return n;
+}
+
 int main(int argc, char **argv)
 {
     options o = {.dir = ".", .states = 20000, .workers = 4, .batch = 16,
@@ -418,7 +431,7 @@ int main(int argc, char **argv)
         usage();
         return 2;
     }
-    for (int i = 2; i < argc; i++) {
+    for (int i = 2; i < argc; i += 2) { /* --option value pairs */
         const char *a = argv[i];
         const char *v = i + 1 < argc ? argv[i + 1] : NULL;
         if (!v) {
@@ -432,11 +445,11 @@ int main(int argc, char **argv)
         else if (!strcmp(a, "--dir"))
             o.dir = v;
         else if (!strcmp(a, "--states"))
-            o.states = strtol(v, NULL, 10);
+            o.states = positive(a, v);
         else if (!strcmp(a, "--workers"))
-            o.workers = (int)strtol(v, NULL, 10);
+            o.workers = (int)positive(a, v);
         else if (!strcmp(a, "--batch"))
-            o.batch = (int)strtol(v, NULL, 10);
+            o.batch = (int)positive(a, v);
         else if (!strcmp(a, "--levels"))
             o.levels = v;
         else {
@@ -444,7 +457,6 @@ int main(int argc, char **argv)
             usage();
             return 2;
         }
-        i++;
     }
     if (!o.uri || !o.key || o.states < 1 || o.workers < 1 || o.batch < 1) {
         fprintf(stderr, "exo-bench: --uri and --key are required; --states, --workers, --batch must be >= 1\n");

@@ -167,8 +167,8 @@ static void test_next_seconds_and_years(void **state)
 static void test_random_expressions(void **state)
 {
     (void)state;
-    const char *tokens[] = {"*", "*" "/5", "1-5", "0", "7", "MON", "jan", "L", "5#2", "?", "1,2", "5L",
-                            "x", "-", "60", "31", "2-1", "FRI-MON", "*" "/0", "29", "2", "12", "@daily", "2030"};
+    const char *tokens[] = {"*", "*/5", "1-5", "0", "7", "MON", "jan", "L", "5#2", "?", "1,2", "5L",
+                            "x", "-", "60", "31", "2-1", "FRI-MON", "*/0", "29", "2", "12", "@daily", "2030"};
     const size_t ntokens = sizeof tokens / sizeof *tokens;
     uint32_t seed = 777;
     char text[256];
@@ -227,10 +227,10 @@ static int brute_matches(const exo_cron *c, time_t t)
 static void test_next_matches_brute_force(void **state)
 {
     (void)state;
-    const char *minutes[] = {"*", "0", "*" "/7", "5,35", "50-10/15", "59"};
-    const char *hours[] = {"*", "0", "9-17", "23", "*" "/5"};
+    const char *minutes[] = {"*", "0", "*/7", "5,35", "50-10/15", "59"};
+    const char *hours[] = {"*", "0", "9-17", "23", "*/5"};
     const char *doms[] = {"*", "1", "L", "13", "28-31", "?"};
-    const char *months[] = {"*", "2", "jan,mar", "*" "/2"};
+    const char *months[] = {"*", "2", "jan,mar", "*/2"};
     const char *dows[] = {"*", "1", "FRI#2", "L0", "sat-mon", "?"};
     int64_t start = at("2025-01-15T10:30:45");
     int compared = 0;
