@@ -196,7 +196,9 @@ static int reap_body(exo_app *app, void *arg)
         snprintf(error, sizeof error, "lease expired: no report from the worker within %lld ms",
                  (long long)st.lease_ms);
         int retry = 0;
-        rc = exo_apply_errored(app, &st, error, now, &retry);
+        const exo_graph *g = exo_engine_run_graph(app, st.run_id, NULL);
+        rc = exo_apply_errored(app, g, &st, error, now, &retry);
+        exo_graph_cache_release(app->graphs, g);
         log_warn("state %s (%s, run %s): %s%s", st.id, st.identifier, st.run_id, error,
                  retry ? "; retry created" : "");
         exo_state_row_free(&st);

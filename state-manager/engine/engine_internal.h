@@ -20,10 +20,16 @@ const exo_graph *exo_engine_run_graph(exo_app *app, const char *run_id, char **n
  * Returns 0 or -1 on allocation failure. */
 int exo_state_init(exo_state_row *st, const char *node_name, const char *ns, const char *identifier,
                    const char *graph_name, const char *run_id, int64_t now);
+/* Fills r as a fresh CREATED retry of st: st's node, inputs, parents and unite flag,
+ * fan-out id fanout_id.  0, or -1 on allocation failure (free r either way). */
+int exo_state_init_retry(exo_state_row *r, const exo_state_row *st, const char *fanout_id, int64_t now);
 
-/* Consequences of a report on a QUEUED state st (reports.c).  0 ok, -1 failure. */
+/* Consequences of a report on a QUEUED state st (reports.c).  0 ok, -1 failure.
+ * exo_apply_errored takes the run's graph from the caller (NULL: the default retry
+ * policy and no unite evaluation). */
 int exo_apply_executed(exo_app *app, exo_state_row *st, json_object *outputs, json_object *store, int64_t now);
-int exo_apply_errored(exo_app *app, exo_state_row *st, const char *error, int64_t now, int *retry_created);
+int exo_apply_errored(exo_app *app, const exo_graph *g, exo_state_row *st, const char *error, int64_t now,
+                      int *retry_created);
 int exo_apply_pruned(exo_app *app, exo_state_row *st, json_object *data, int64_t now);
 
 /* Creates a run of graph_name and its root state (runs.c); nothing is written

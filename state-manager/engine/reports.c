@@ -564,21 +564,28 @@ out:
 
 /* ---- errored / pruned ----------------------------------------------------------------- */
 
+int exo_state_init_retry(exo_state_row *r, const exo_state_row *st, const char *fanout_id, int64_t now)
+{
+    if (exo_state_init(r, st->node_name, st->namespace_name, st->identifier, st->graph_name, st->run_id, now) != 0)
+        return -1;
+    json_object_put(r->inputs);
+    r->inputs = json_copy(st->inputs);
+    json_object_put(r->parents);
+    r->parents = json_copy(st->parents);
+    free(r->fanout_id);
+    r->fanout_id = strdup(fanout_id);
+    if (!r->inputs || !r->parents || !r->fanout_id)
+        return -1;
+    r->does_unites = st->does_unites;
+    return 0;
+}
+
 static int insert_retry(exo_app *app, const exo_state_row *st, const exo_retry_policy *policy, int64_t now)
 {
     exo_state_row r;
     int ret = -1;
-    if (exo_state_init(&r, st->node_name, st->namespace_name, st->identifier, st->graph_name, st->run_id, now) != 0)
+    if (exo_state_init_retry(&r, st, st->fanout_id, now) != 0)
         goto out;
-    json_object_put(r.inputs);
-    r.inputs = json_copy(st->inputs);
-    json_object_put(r.parents);
-    r.parents = json_copy(st->parents);
-    free(r.fanout_id);
-    r.fanout_id = strdup(st->fanout_id);
-    if (!r.inputs || !r.parents || !r.fanout_id)
-        goto out;
-    r.does_unites = st->does_unites;
     r.retry_count = st->retry_count + 1;
     r.enqueue_after = exo_add_saturating(now, exo_retry_delay_ms(policy, r.retry_count));
     int rc = insert_with_ancestors(app, &r, st->id, NULL);
@@ -588,29 +595,27 @@ out:
     return ret;
 }
 
-int exo_apply_errored(exo_app *app, exo_state_row *st, const char *error, int64_t now, int *retry_created)
+int exo_apply_errored(exo_app *app, const exo_graph *g, exo_state_row *st, const char *error, int64_t now,
+                      int *retry_created)
 {
-    const exo_graph *g = exo_engine_run_graph(app, st->run_id, NULL);
     exo_retry_policy policy;
     if (g)
         policy = g->retry_policy;
     else
         exo_retry_policy_default(&policy);
     *retry_created = st->retry_count < policy.max_retries;
-    int rc = -1;
     if (*retry_created && insert_retry(app, st, &policy, now) != 0)
-        goto out;
+        return -1;
     st->status = *retry_created ? EXO_ST_RETRY_CREATED : EXO_ST_ERRORED;
     if (set_error(st, error) != 0)
-        goto out;
+        return -1;
     st->updated_at = now;
     st->lease_expires_at = 0;
     if (exo_db_state_update(app->db, st) != 0)
-        goto out;
-    rc = *retry_created || !g ? 0 : on_final(app, g, st, MODE_FINAL, now, NULL) < 0 ? -1 : 0;
-out:
-    exo_graph_cache_release(app->graphs, g);
-    return rc;
+        return -1;
+    if (*retry_created || !g)
+        return 0;
+    return on_final(app, g, st, MODE_FINAL, now, NULL) < 0 ? -1 : 0;
 }
 
 int exo_apply_pruned(exo_app *app, exo_state_row *st, json_object *data, int64_t now)

@@ -211,10 +211,9 @@ exo_result exo_engine_run_states(exo_app *app, const char *ns, const char *run_i
 exo_result exo_engine_run_state(exo_app *app, const char *ns, const char *graph_name, const char *run_id,
                                 const char *state_id, exo_state_row *row)
 {
-    if (!exo_id_valid(state_id))
-        return EXO_RESULT_NOT_FOUND;
     char norm[EXO_ID_LEN + 1];
-    exo_id_normalize(state_id, norm);
+    if (exo_id_canonical(state_id, norm) != 0)
+        return EXO_RESULT_NOT_FOUND;
     exo_app_db_enter(app);
     int rc = exo_db_state_get(app->db, norm, row);
     exo_app_db_leave(app);

@@ -49,9 +49,8 @@ static int lease_body(exo_app *app, void *arg)
     for (size_t i = 0; i < json_object_array_length(t->ids); i++) {
         const char *id = json_object_get_string(json_object_array_get_idx(t->ids, i));
         int rc = 1;
-        if (exo_id_valid(id)) {
-            char norm[EXO_ID_LEN + 1];
-            exo_id_normalize(id, norm);
+        char norm[EXO_ID_LEN + 1];
+        if (exo_id_canonical(id, norm) == 0) {
             rc = exo_db_lease_renew(app->db, t->ns, norm, until, t->lease_ms);
             if (rc < 0)
                 return -1;
@@ -87,12 +86,11 @@ static int state_body(exo_app *app, void *arg)
 {
     state_tx *t = arg;
     t->result = EXO_RESULT_NOT_FOUND;
-    if (!exo_id_valid(t->id)) {
+    char norm[EXO_ID_LEN + 1];
+    if (exo_id_canonical(t->id, norm) != 0) {
         *t->detail = exo_strfmt("State not found");
         return 0;
     }
-    char norm[EXO_ID_LEN + 1];
-    exo_id_normalize(t->id, norm);
     exo_state_row st = {0};
     int rc = exo_db_state_get(app->db, norm, &st);
     if (rc < 0) {
@@ -174,9 +172,9 @@ static exo_result change_errored(exo_app *app, exo_state_row *st, void *arg, cha
         *detail = exo_strfmt("Graph template not found");
         return EXO_RESULT_NOT_FOUND;
     }
+    int rc = exo_apply_errored(app, g, st, a->error, exo_now_ms(), &a->retry_created);
     exo_graph_cache_release(app->graphs, g);
-    return exo_apply_errored(app, st, a->error, exo_now_ms(), &a->retry_created) == 0 ? EXO_RESULT_OK
-                                                                                         : EXO_RESULT_FAILED;
+    return rc == 0 ? EXO_RESULT_OK : EXO_RESULT_FAILED;
 }
 
 exo_result exo_engine_errored(exo_app *app, const char *ns, const char *state_id, const char *error,
@@ -248,28 +246,6 @@ typedef struct retry_arg {
     char new_id[EXO_ID_LEN + 1];
 } retry_arg;
 
-/* The retry state of st: a fresh CREATED copy with the given fan-out id. */
-static int build_manual_retry(const exo_state_row *st, const char *fanout_id, int64_t now, exo_state_row *r)
-{
-    if (exo_state_init(r, st->node_name, st->namespace_name, st->identifier, st->graph_name, st->run_id, now) != 0)
-        return -1;
-    json_object_put(r->inputs);
-    json_object_put(r->parents);
-    r->inputs = NULL;
-    r->parents = NULL;
-    if (json_object_deep_copy(st->inputs, &r->inputs, NULL) != 0 ||
-        json_object_deep_copy(st->parents, &r->parents, NULL) != 0)
-        return -1;
-    free(r->fanout_id);
-    free(r->manual_retry_fanout_id);
-    r->fanout_id = strdup(fanout_id);
-    r->manual_retry_fanout_id = strdup(fanout_id);
-    if (!r->fanout_id || !r->manual_retry_fanout_id)
-        return -1;
-    r->does_unites = st->does_unites;
-    return 0;
-}
-
 static exo_result change_manual_retry(exo_app *app, exo_state_row *st, void *arg, char **detail)
 {
     retry_arg *a = arg;
@@ -280,7 +256,11 @@ static exo_result change_manual_retry(exo_app *app, exo_state_row *st, void *arg
     int64_t now = exo_now_ms();
     exo_state_row r = {0};
     exo_result result = EXO_RESULT_FAILED;
-    if (build_manual_retry(st, a->fanout_id, now, &r) != 0)
+    if (exo_state_init_retry(&r, st, a->fanout_id, now) != 0)
+        goto out;
+    free(r.manual_retry_fanout_id);
+    r.manual_retry_fanout_id = strdup(a->fanout_id);
+    if (!r.manual_retry_fanout_id)
         goto out;
     int rc = exo_db_state_insert(app->db, &r);
     if (rc < 0)

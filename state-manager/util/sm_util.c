@@ -35,21 +35,17 @@ int exo_id_new(char out[EXO_ID_LEN + 1])
     return 0;
 }
 
-int exo_id_valid(const char *s)
+int exo_id_canonical(const char *s, char out[EXO_ID_LEN + 1])
 {
     if (!s || strlen(s) != EXO_ID_LEN)
-        return 0;
-    for (size_t i = 0; i < EXO_ID_LEN; i++)
+        return -1;
+    for (size_t i = 0; i < EXO_ID_LEN; i++) {
         if (!isxdigit((unsigned char)s[i]))
-            return 0;
-    return 1;
-}
-
-void exo_id_normalize(const char *s, char out[EXO_ID_LEN + 1])
-{
-    for (size_t i = 0; i < EXO_ID_LEN; i++)
+            return -1;
         out[i] = (char)tolower((unsigned char)s[i]);
+    }
     out[EXO_ID_LEN] = '\0';
+    return 0;
 }
 
 void exo_uuid4(char out[EXO_UUID_LEN + 1])

@@ -21,10 +21,9 @@
 
 /* New random 24-hex id (getrandom).  Returns 0, -1 when the kernel gives no randomness. */
 int exo_id_new(char out[EXO_ID_LEN + 1]);
-/* 1 if s is exactly 24 hex characters (either case). */
-int exo_id_valid(const char *s);
-/* Lower-cases a valid id into out. */
-void exo_id_normalize(const char *s, char out[EXO_ID_LEN + 1]);
+/* The canonical (lower-case) form of an id given by a client: 0 with out set when s
+ * is exactly 24 hex characters (either case), -1 otherwise. */
+int exo_id_canonical(const char *s, char out[EXO_ID_LEN + 1]);
 /* New UUID4, canonical lower-case. */
 void exo_uuid4(char out[EXO_UUID_LEN + 1]);
 /* 1 if s parses as a UUID (hyphens, braces, "urn:uuid:" prefix removed: 32 hex digits). */
