@@ -65,7 +65,8 @@ static char *build_ns_path(const char *namespace_name, va_list segments)
     return path;
 }
 
-/* Prints the elements of a 422 detail list: "loc.path: msg" per line. */
+/* Prints the elements of a 422 detail list: "loc.path: msg" per line, followed by
+ * the rejected value when it is a string or an object (a cron expression, say). */
 static void print_detail_list(json_object *detail)
 {
     size_t n = json_object_array_length(detail);
@@ -79,8 +80,32 @@ static void print_detail_list(json_object *detail)
         for (size_t j = 0; j < nloc; j++)
             fprintf(stderr, "%s%s", j ? "." : "",
                     json_object_get_string(json_object_array_get_idx(loc, j)));
-        fprintf(stderr, "%s%s\n", nloc ? ": " : "",
+        fprintf(stderr, "%s%s", nloc ? ": " : "",
                 msg ? json_object_get_string(msg) : json_object_to_json_string(item));
+        json_object *input = json_member(item, "input");
+        const char *shown = json_object_is_type(input, json_type_string) || json_object_is_type(input, json_type_object)
+                                ? json_object_to_json_string_ext(input, JSON_C_TO_STRING_PLAIN)
+                                : NULL;
+        if (msg && shown && strlen(shown) <= 200) /* a whole body would bury the message */
+            fprintf(stderr, " (got %s)", shown);
+        fprintf(stderr, "\n");
+    }
+}
+
+/* exo's optional fields next to a string detail: what exactly is wrong. */
+static void print_extra_detail(json_object *body)
+{
+    const char *graph_status = json_get_string(body, "validation_status");
+    if (graph_status)
+        fprintf(stderr, "  graph %s is %s\n", json_cell(json_member(body, "graph_name")), graph_status);
+    json_object *errors = json_member(body, "validation_errors");
+    for (size_t i = 0; i < json_length(errors); i++)
+        fprintf(stderr, "  %s\n", json_cell(json_object_array_get_idx(errors, i)));
+    json_object *keys = json_member(body, "missing_store_keys");
+    if (json_length(keys) > 0) {
+        char names[1024];
+        json_join_names(keys, names, sizeof names);
+        fprintf(stderr, "  missing store keys (give them with --store K=V): %s\n", names);
     }
 }
 
@@ -91,6 +116,7 @@ void client_print_http_error(const char *what, long status, json_object *body, c
         json_object_object_get_ex(body, "detail", &detail);
     if (json_object_is_type(detail, json_type_string)) {
         fprintf(stderr, "exoctl: %s: HTTP %ld: %s\n", what, status, json_object_get_string(detail));
+        print_extra_detail(body);
         return;
     }
     if (json_object_is_type(detail, json_type_array)) {

@@ -118,27 +118,35 @@ static int print_state_table(json_object *run_graph)
     return rc;
 }
 
-/* --wait part of trigger: polls, then reports the final status and every state. */
+/* --wait part of trigger: polls, then reports the final status and every state.
+ * With --json the summary (with the run id) is printed whatever the outcome: a
+ * timed-out wait says "timed_out": true, a failed poll "status": "UNKNOWN". */
 static int wait_and_report(cli_ctx *ctx, const char *graph, const char *run_id, int64_t timeout_ms,
                            int quiet)
 {
     json_object *run_graph;
     run_summary summary;
-    int rc = run_wait(ctx, run_id, timeout_ms, &run_graph, &summary);
+    run_progress progress = ctx->json || quiet ? RUN_PROGRESS_NONE : RUN_PROGRESS_SHOW;
+    int rc = run_wait(ctx, run_id, timeout_ms, progress, &run_graph, &summary);
     if (rc == EXIT_OK && !ctx->json && !quiet)
         print_state_table(run_graph);
+    if (rc == EXIT_FAIL && !run_graph)
+        summary.status = "UNKNOWN";
     json_object_put(run_graph);
-    if (rc != EXIT_OK)
-        return rc;
     if (ctx->json) {
         json_object *o = summary_json(run_id, graph, &summary);
         if (!o) {
             fprintf(stderr, "exoctl: out of memory\n");
             return EXIT_FAIL;
         }
+        if (rc == EXIT_TIMEOUT)
+            json_object_object_add(o, "timed_out", json_object_new_boolean(1));
         print_json(stdout, o);
         json_object_put(o);
-    } else if (!quiet) {
+    }
+    if (rc != EXIT_OK)
+        return rc;
+    if (!ctx->json && !quiet) {
         printf("run %s: %s (", run_id, summary.status);
         print_counts(stdout, &summary);
         printf(")\n");
@@ -179,6 +187,9 @@ int cmd_trigger(const command *cmd, cli_ctx *ctx, const parsed_args *args)
         json_object_put(answer);
         return EXIT_FAIL;
     }
+    json_object *warnings = json_member(answer, "warnings");
+    for (size_t i = 0; i < json_length(warnings); i++)
+        fprintf(stderr, "exoctl: warning: %s\n", json_cell(json_object_array_get_idx(warnings, i)));
     if (quiet)
         printf("%s\n", run_id);
     else if (ctx->json && !wait)
@@ -302,6 +313,12 @@ static void print_state(size_t index, json_object *state)
     json_object *error = json_member(state, "error");
     if (error && !json_object_is_type(error, json_type_null))
         printf("    error:     %s\n", json_cell(error));
+    json_object *data = json_member(state, "data");
+    if (json_object_is_type(data, json_type_object) && json_object_object_length(data) > 0)
+        printf("    prune data: %s\n", json_object_to_json_string_ext(data, JSON_C_TO_STRING_PLAIN));
+    const char *waiting = json_get_string(state, "waiting");
+    if (waiting)
+        printf("    waiting:   %s\n", waiting);
 }
 
 static int print_run_json(const char *run_id, json_object *run_graph, const run_summary *summary,

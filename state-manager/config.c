@@ -12,11 +12,53 @@ static const char *const default_origins[] = {"http://localhost:3000", "http://l
                                               "http://127.0.0.1:3000", "http://127.0.0.1:3001"};
 
 static const char usage[] =
-    "usage: exo-state-manager [--listen HOST:PORT] [--db PATH|postgres://...]\n"
-    "  --listen   address to serve on (default 0.0.0.0:8000)\n"
-    "  --db       SQLite database file (default exo.db)\n"
+    "usage: exo-state-manager [--listen HOST:PORT] [--db PATH|postgres://...] [--retention-days [NS=]N]...\n"
+    "  --listen           address to serve on (default 127.0.0.1:8000, this machine only;\n"
+    "                     0.0.0.0:8000 serves every interface)\n"
+    "  --db               SQLite database file (default exo.db)\n"
+    "  --retention-days   delete finished runs older than N days (a decimal; 0 keeps them, the\n"
+    "                     default); NS=N sets namespace NS's own retention (repeatable)\n"
     "environment: STATE_MANAGER_SECRET (required), SECRETS_ENCRYPTION_KEY, TRIGGER_RETENTION_HOURS,\n"
-    "             CORS_ORIGINS, EXO_DEFAULT_LEASE_MS\n";
+    "             CORS_ORIGINS, EXO_DEFAULT_LEASE_MS, EXO_RETENTION_INTERVAL_MS\n";
+
+#define DAY_MS 86400000.0
+
+/* "N" or "NS=N" of --retention-days: N days (a decimal >= 0) into cfg. */
+static int parse_retention(exo_sm_config *cfg, const char *v, char *err, size_t errlen)
+{
+    const char *eq = strrchr(v, '=');
+    const char *number = eq ? eq + 1 : v;
+    char *end;
+    errno = 0;
+    double days = strtod(number, &end);
+    if (errno || end == number || *end || !(days >= 0) || days > 1e6) {
+        snprintf(err, errlen, "--retention-days %s: expected a number of days >= 0 (e.g. 30 or 0.5), or NS=DAYS", v);
+        return -1;
+    }
+    int64_t keep_ms = (int64_t)(days * DAY_MS);
+    if (days > 0 && keep_ms < 1)
+        keep_ms = 1;
+    if (!eq) {
+        cfg->retention_ms = keep_ms;
+        return 0;
+    }
+    if (eq == v) {
+        snprintf(err, errlen, "--retention-days %s: the namespace before '=' is empty", v);
+        return -1;
+    }
+    if (cfg->retention_count >= EXO_MAX_RETENTION_RULES) {
+        snprintf(err, errlen, "--retention-days %s: at most %d namespace rules", v, EXO_MAX_RETENTION_RULES);
+        return -1;
+    }
+    char *ns = strndup(v, (size_t)(eq - v));
+    if (!ns) {
+        snprintf(err, errlen, "out of memory");
+        return -1;
+    }
+    cfg->retention_rules[cfg->retention_count].ns = ns;
+    cfg->retention_rules[cfg->retention_count++].keep_ms = keep_ms;
+    return 0;
+}
 
 static int parse_listen(exo_sm_config *cfg, const char *v, char *err, size_t errlen)
 {
@@ -147,7 +189,7 @@ static void load_dotenv(void)
 int exo_sm_config_load(exo_sm_config *cfg, int argc, char **argv, char *err, size_t errlen)
 {
     memset(cfg, 0, sizeof *cfg);
-    snprintf(cfg->listen_host, sizeof cfg->listen_host, "0.0.0.0");
+    snprintf(cfg->listen_host, sizeof cfg->listen_host, "127.0.0.1"); /* wider only when asked */
     cfg->listen_port = 8000;
     snprintf(cfg->db, sizeof cfg->db, "exo.db");
     for (int i = 1; i < argc; i++) {
@@ -157,7 +199,8 @@ int exo_sm_config_load(exo_sm_config *cfg, int argc, char **argv, char *err, siz
             return 1;
         }
         int is_listen = !strcmp(a, "--listen"), is_db = !strcmp(a, "--db");
-        if (!is_listen && !is_db && strcmp(a, "--mode") != 0) {
+        int is_retention = !strcmp(a, "--retention-days");
+        if (!is_listen && !is_db && !is_retention && strcmp(a, "--mode") != 0) {
             snprintf(err, errlen, "unknown argument '%s'\n%s", a, usage);
             return -1;
         }
@@ -167,6 +210,8 @@ int exo_sm_config_load(exo_sm_config *cfg, int argc, char **argv, char *err, siz
         }
         const char *v = argv[++i];
         if (is_listen && parse_listen(cfg, v, err, errlen) != 0)
+            return -1;
+        if (is_retention && parse_retention(cfg, v, err, errlen) != 0)
             return -1;
         if (is_db) {
             if (!*v || strlen(v) >= sizeof cfg->db) {
@@ -190,7 +235,8 @@ int exo_sm_config_load(exo_sm_config *cfg, int argc, char **argv, char *err, siz
     }
     cfg->have_key = exo_secret_key_from_env(&cfg->key, cfg->key_error, sizeof cfg->key_error) == 0;
     if (env_int("TRIGGER_RETENTION_HOURS", 720, 0, 1000000, &cfg->trigger_retention_ms, err, errlen) != 0 ||
-        env_int("EXO_DEFAULT_LEASE_MS", 1800000, 1, LEASE_MAX_MS, &cfg->default_lease_ms, err, errlen) != 0)
+        env_int("EXO_DEFAULT_LEASE_MS", 1800000, 1, LEASE_MAX_MS, &cfg->default_lease_ms, err, errlen) != 0 ||
+        env_int("EXO_RETENTION_INTERVAL_MS", 60000, 100, LEASE_MAX_MS, &cfg->retention_interval_ms, err, errlen) != 0)
         return -1;
     cfg->trigger_retention_ms *= 3600 * 1000;
     if (load_cors(cfg) != 0) {
@@ -205,5 +251,7 @@ void exo_sm_config_free(exo_sm_config *cfg)
     free(cfg->api_secret);
     for (size_t i = 0; i < cfg->cors_count; i++)
         free(cfg->cors_origins[i]);
+    for (size_t i = 0; i < cfg->retention_count; i++)
+        free(cfg->retention_rules[i].ns);
     memset(cfg, 0, sizeof *cfg);
 }

@@ -8,6 +8,13 @@
 #include "secrets_crypto.h"
 
 #define EXO_MAX_CORS_ORIGINS 64
+#define EXO_MAX_RETENTION_RULES 64
+
+/* A namespace's own run retention (--retention-days NS=N). */
+typedef struct exo_retention_rule {
+    char *ns;
+    int64_t keep_ms; /* 0 = keep its runs forever */
+} exo_retention_rule;
 
 typedef struct exo_sm_config {
     char listen_host[256];
@@ -21,6 +28,10 @@ typedef struct exo_sm_config {
     int64_t default_lease_ms;       /* EXO_DEFAULT_LEASE_MS (default 1800000) */
     char *cors_origins[EXO_MAX_CORS_ORIGINS];
     size_t cors_count;
+    int64_t retention_ms;           /* --retention-days N: finished runs older are deleted; 0 = keep */
+    exo_retention_rule retention_rules[EXO_MAX_RETENTION_RULES]; /* --retention-days NS=N */
+    size_t retention_count;
+    int64_t retention_interval_ms;  /* EXO_RETENTION_INTERVAL_MS (default 60000): pause between passes */
 } exo_sm_config;
 
 /* Parses argv and the environment.  Returns 0, 1 when --help was printed,

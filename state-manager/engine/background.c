@@ -291,6 +291,24 @@ static int housekeeping_body(exo_app *app, void *arg)
     return exo_db_trigger_housekeeping(app->db, exo_now_ms(), *(int *)arg);
 }
 
+/* Run retention: one batch per tick while a pass has more to delete, so lease
+ * reaping, cron and the API keep their turn; then a pause of retention_interval_ms. */
+typedef struct retention_clock {
+    int64_t next_ms;
+    exo_retention_cursor cursor;
+} retention_clock;
+
+static void retention_tick(exo_app *app, retention_clock *rc)
+{
+    if (app->cfg.retention_ms <= 0 && app->cfg.retention_count == 0)
+        return;
+    if (exo_mono_ms() < rc->next_ms)
+        return;
+    int more = exo_engine_retention_step(app, &rc->cursor);
+    if (more != 1)
+        rc->next_ms = exo_mono_ms() + app->cfg.retention_interval_ms;
+}
+
 static void *sched_main(void *arg)
 {
     exo_app *app = arg;
@@ -298,6 +316,7 @@ static void *sched_main(void *arg)
     exo_app_tx(app, housekeeping_body, &at_startup);
     at_startup = 0;
     int64_t next_housekeeping = exo_mono_ms() + 60000;
+    retention_clock retention = {0};
     while (!atomic_load(&app->stopping)) {
         exo_reap_leases(app);
         exo_cron_pass(app);
@@ -305,6 +324,7 @@ static void *sched_main(void *arg)
             exo_app_tx(app, housekeeping_body, &at_startup);
             next_housekeeping = exo_mono_ms() + 60000;
         }
+        retention_tick(app, &retention);
         exo_sleep_ms(TICK_MS);
     }
     return NULL;

@@ -3,7 +3,8 @@
  *    after node (re-)registration, re-checks every graph (exo §0); creates the cron
  *    records of graphs that become VALID (§11.2);
  *  - scheduler: every ~500 ms reaps expired leases (errored path) and fires due
- *    cron trigger records (§11.3, catch-up fires once). */
+ *    cron trigger records (§11.3, catch-up fires once); with --retention-days it
+ *    deletes expired finished runs, one batch per tick. */
 #ifndef EXO_SM_BACKGROUND_H
 #define EXO_SM_BACKGROUND_H
 

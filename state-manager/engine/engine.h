@@ -69,12 +69,66 @@ exo_result exo_engine_state_secrets(exo_app *app, const char *ns, const char *st
  * start_delay in ms. */
 exo_result exo_engine_trigger(exo_app *app, const char *ns, const char *graph_name, json_object *store,
                               json_object *inputs, int64_t start_delay, char run_id[EXO_UUID_LEN + 1], char **detail);
+/* The same, filling extra (an object; NULL: none wanted) with exo's additions to
+ * the answer: on OK "warnings", one message per trigger input the root node does
+ * not take and per store key nothing reads (only when there is one); on REFUSED
+ * what is wrong: "graph_name", "validation_status", "validation_errors" for a
+ * graph that is not VALID, or "missing_store_keys". */
+exo_result exo_engine_trigger_ex(exo_app *app, const char *ns, const char *graph_name, json_object *store,
+                                 json_object *inputs, int64_t start_delay, char run_id[EXO_UUID_LEN + 1],
+                                 json_object *extra, char **detail);
 exo_result exo_engine_runs_page(exo_app *app, const char *ns, int64_t offset, int64_t limit, exo_run_row **rows,
                                 size_t *n, int64_t *total);
 exo_result exo_engine_run_states(exo_app *app, const char *ns, const char *run_id, exo_state_row **rows, size_t *n);
 /* The state state_id when it belongs to run_id of graph_name in ns; NOT_FOUND otherwise. */
 exo_result exo_engine_run_state(exo_app *app, const char *ns, const char *graph_name, const char *run_id,
                                 const char *state_id, exo_state_row *row);
+
+/* ---- run controls (run_controls.c): exo's extensions ------------------------------------------- */
+
+/* One run of ns with its counts and cancel mark (NOT_FOUND when unknown). */
+exo_result exo_engine_run_get(exo_app *app, const char *ns, const char *run_id, exo_run_row *row);
+/* The filtered, keyset-paginated listing (storage.h's exo_run_query). */
+exo_result exo_engine_run_query(exo_app *app, const exo_run_query *q, exo_run_row **rows, size_t *n);
+/* Why the run's unfinished states wait: *out a new object
+ *   {"states": [{"state_id","identifier","node_name","status","reason","message"}...],
+ *    "unites": [{"identifier","unites","message"}...]}
+ * reason: "not_due" (enqueue_after in the future), "no_node" (no runtime registered
+ * the node in the state's namespace), "unclaimed" (due and registered, no worker has
+ * claimed it), "claimed" (QUEUED: a worker holds it), "executed". */
+exo_result exo_engine_run_waits(exo_app *app, const char *ns, const char *run_id, json_object **out);
+/* Cancels a PENDING run: every CREATED / QUEUED / EXECUTED state becomes ERRORED
+ * with "Run cancelled by <by> at <time>" (so nothing more is claimed, and a worker
+ * renewing the lease of a running one is told it is lost), and the run is marked
+ * cancelled by `by`.  NOT_FOUND; CONFLICT when the run has already finished or was
+ * cancelled.  *cancelled = number of states stopped. */
+exo_result exo_engine_run_cancel(exo_app *app, const char *ns, const char *run_id, const char *by,
+                                 int64_t *cancelled, char **detail);
+/* Manually retries every ERRORED / NEXT_CREATED_ERROR state of a run in one
+ * transaction; each new state's id is appended to new_ids (array), paired with the
+ * retried one as {"state_id","new_state_id"}.  NOT_FOUND; CONFLICT for a cancelled run. */
+exo_result exo_engine_run_retry(exo_app *app, const char *ns, const char *run_id, json_object *new_ids, char **detail);
+/* The same for every FAILED run of graph created in [since, until) (0 = open end),
+ * one run per transaction.  *runs / *states: how many were retried. */
+exo_result exo_engine_graph_retry(exo_app *app, const char *ns, const char *graph, int64_t since, int64_t until,
+                                  int64_t *runs, int64_t *states);
+/* Deletes the finished runs of ns (NULL: every namespace; graph NULL: any graph)
+ * created before `before`, with their states and store, in transactions of at most
+ * EXO_PURGE_BATCH runs (other requests run between them).  *deleted: how many. */
+#define EXO_PURGE_BATCH 100
+exo_result exo_engine_runs_purge(exo_app *app, const char *ns, const char *graph, int64_t before, int64_t *deleted);
+/* Deletes graph template ns/name (its cron records too; runs keep their version).
+ * With purge, first deletes every run of it, finished or not.  NOT_FOUND. */
+exo_result exo_engine_delete_graph(exo_app *app, const char *ns, const char *name, int purge, int64_t *runs_deleted,
+                                   char **detail);
+/* One step of run retention (cfg.retention_*): deletes at most one batch of expired
+ * finished runs per rule.  cursor (zeroed before the first step) carries the
+ * global rule's position from step to step.  Returns 1 when more may be waiting,
+ * 0 when done, -1 on error. */
+typedef struct exo_retention_cursor {
+    int64_t created_at, seq;
+} exo_retention_cursor;
+int exo_engine_retention_step(exo_app *app, exo_retention_cursor *cursor);
 
 /* ---- registry: nodes, graph templates, namespaces ------------------------------------------ */
 
@@ -88,6 +142,11 @@ exo_result exo_engine_namespaces(exo_app *app, json_object **names);
  * in place and stores it as a new PENDING version; verification is scheduled. */
 exo_result exo_engine_upsert_graph(exo_app *app, const char *ns, const char *name, exo_graph *g,
                                    int64_t *created_at, int64_t *updated_at, char **detail);
+/* The same, where the secrets named in keep (array of strings; NULL = none) take
+ * the stored graph's current ciphertext instead of their value in g (REFUSED when
+ * the graph or that secret is not stored). */
+exo_result exo_engine_upsert_graph_ex(exo_app *app, const char *ns, const char *name, exo_graph *g, json_object *keep,
+                                      int64_t *created_at, int64_t *updated_at, char **detail);
 exo_result exo_engine_get_graph(exo_app *app, const char *ns, const char *name, exo_graph_row *row);
 exo_result exo_engine_list_graphs(exo_app *app, const char *ns, exo_graph_row **rows, size_t *n);
 

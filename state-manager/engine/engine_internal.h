@@ -32,10 +32,20 @@ int exo_apply_errored(exo_app *app, const exo_graph *g, exo_state_row *st, const
                       int *retry_created);
 int exo_apply_pruned(exo_app *app, exo_state_row *st, json_object *data, int64_t now);
 
+/* Manual retry of st (states.c): REFUSED unless ERRORED / NEXT_CREATED_ERROR,
+ * CONFLICT when a retry with fanout_id exists; on OK st is RETRY_CREATED and the
+ * new CREATED state's id is in new_id. */
+exo_result exo_apply_manual_retry(exo_app *app, exo_state_row *st, const char *fanout_id, char new_id[EXO_ID_LEN + 1],
+                                  char **detail);
+
 /* Creates a run of graph_name and its root state (runs.c); nothing is written
  * unless OK is returned and the caller commits. */
 exo_result exo_run_start(exo_app *app, const char *ns, const char *graph_name, json_object *store,
                          json_object *inputs, int64_t start_delay, int64_t now, char run_id[EXO_UUID_LEN + 1],
                          char **detail);
+/* The same, filling extra as exo_engine_trigger_ex describes (engine.h). */
+exo_result exo_run_start_ex(exo_app *app, const char *ns, const char *graph_name, json_object *store,
+                            json_object *inputs, int64_t start_delay, int64_t now, char run_id[EXO_UUID_LEN + 1],
+                            json_object *extra, char **detail);
 
 #endif

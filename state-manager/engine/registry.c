@@ -25,7 +25,7 @@ static int nodes_body(exo_app *app, void *arg)
         exo_node_row row = {0};
         if (exo_id_new(row.id) != 0)
             return -1;
-        row.created_at = row.updated_at = now;
+        row.created_at = row.updated_at = row.registered_at = now;
         row.name = (char *)json_object_get_string(json_object_object_get(node, "name"));
         row.namespace_name = (char *)t->ns;
         row.runtime_name = (char *)t->runtime_name;
@@ -82,8 +82,38 @@ exo_result exo_engine_list_graphs(exo_app *app, const char *ns, exo_graph_row **
     return exo_result_of(rc);
 }
 
-/* Replaces every plain-text secret of g by its ciphertext.  0, or -1 with err. */
-static int encrypt_secrets(exo_app *app, exo_graph *g, char *err, size_t errlen)
+static int name_listed(json_object *names, const char *name)
+{
+    for (size_t i = 0; names && i < json_object_array_length(names); i++)
+        if (!strcmp(json_object_get_string(json_object_array_get_idx(names, i)), name))
+            return 1;
+    return 0;
+}
+
+/* Ciphertext of secret `name` in the stored graph ns/graph (a new string), or NULL
+ * with err naming what is missing. */
+static json_object *stored_secret(exo_app *app, const char *ns, const char *graph, const char *name, char *err,
+                                  size_t errlen)
+{
+    exo_graph_row row = {0};
+    exo_result r = exo_engine_get_graph(app, ns, graph, &row);
+    json_object *secrets = NULL, *value = NULL;
+    if (r == EXO_RESULT_OK && json_object_object_get_ex(row.template_, "secrets", &secrets) &&
+        json_object_object_get_ex(secrets, name, &value) && json_object_is_type(value, json_type_string))
+        value = json_object_new_string(json_object_get_string(value));
+    else
+        value = NULL;
+    exo_graph_row_free(&row);
+    if (!value)
+        exo_errf(err, errlen, "secret %s is given as true (keep the stored value) but graph %s has no stored secret %s",
+                 name, graph, name);
+    return value;
+}
+
+/* Replaces every plain-text secret of g by its ciphertext; the ones named in keep
+ * take the stored graph's ciphertext.  0, or -1 with err. */
+static int encrypt_secrets(exo_app *app, exo_graph *g, const char *ns, const char *graph, json_object *keep,
+                           char *err, size_t errlen)
 {
     if (!g->secrets || json_object_object_length(g->secrets) == 0)
         return 0;
@@ -94,6 +124,15 @@ static int encrypt_secrets(exo_app *app, exo_graph *g, char *err, size_t errlen)
         return exo_errf(err, errlen, "Out of memory");
     json_object_object_foreach(g->secrets, name, val)
     {
+        if (name_listed(keep, name)) {
+            json_object *kept = stored_secret(app, ns, graph, name, err, errlen);
+            if (!kept) {
+                json_object_put(enc);
+                return -1;
+            }
+            json_object_object_add(enc, name, kept);
+            continue;
+        }
         char *c = exo_secret_encrypt(&app->cfg.key, json_object_get_string(val), err, errlen);
         if (!c) {
             json_object_put(enc);
@@ -186,6 +225,12 @@ static int graph_exists(exo_app *app, const char *ns, const char *name)
 exo_result exo_engine_upsert_graph(exo_app *app, const char *ns, const char *name, exo_graph *g,
                                    int64_t *created_at, int64_t *updated_at, char **detail)
 {
+    return exo_engine_upsert_graph_ex(app, ns, name, g, NULL, created_at, updated_at, detail);
+}
+
+exo_result exo_engine_upsert_graph_ex(exo_app *app, const char *ns, const char *name, exo_graph *g, json_object *keep,
+                                      int64_t *created_at, int64_t *updated_at, char **detail)
+{
     int exists = graph_exists(app, ns, name);
     if (exists < 0)
         return EXO_RESULT_FAILED;
@@ -196,7 +241,7 @@ exo_result exo_engine_upsert_graph(exo_app *app, const char *ns, const char *nam
         return EXO_RESULT_REFUSED;
     }
     char why[256];
-    if (encrypt_secrets(app, g, why, sizeof why) != 0) {
+    if (encrypt_secrets(app, g, ns, name, keep, why, sizeof why) != 0) {
         *detail = exo_strfmt("Error validating graph template: %s", why);
         return EXO_RESULT_REFUSED;
     }

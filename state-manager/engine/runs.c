@@ -89,6 +89,50 @@ static json_object *root_inputs(const exo_graph *g, const exo_node_tpl *rn, json
     return out;
 }
 
+/* Appends a message (malloc'd text, taken) to warnings; NULL text: out of memory,
+ * nothing added (a warning is advice, never a reason to fail the trigger). */
+static void add_warning(json_object *warnings, char *text)
+{
+    json_object *item = text ? json_object_new_string(text) : NULL;
+    if (item && json_object_array_add(warnings, item) != 0)
+        json_object_put(item);
+    free(text);
+}
+
+/* Keys of the trigger's inputs that the root node does not take, and store keys
+ * that nothing in the graph reads, as messages in extra's "warnings" array (set
+ * only when there is one).  They are accepted (the reference ignores them) but
+ * are likely typos. */
+static void unknown_key_warnings(const exo_graph *g, const exo_node_tpl *rn, json_object *store,
+                                 json_object *inputs, json_object *extra)
+{
+    json_object *warnings = extra ? json_object_new_array() : NULL;
+    if (!warnings)
+        return;
+    if (inputs) {
+        json_object_object_foreach(inputs, key, val)
+        {
+            (void)val;
+            if (!json_object_object_get_ex(rn->inputs, key, NULL))
+                add_warning(warnings, exo_strfmt("input '%s' is not an input of root node '%s': ignored", key,
+                                                 rn->identifier));
+        }
+    }
+    if (store) {
+        json_object_object_foreach(store, key, val)
+        {
+            (void)val;
+            if (!exo_graph_uses_store_key(g, key))
+                add_warning(warnings, exo_strfmt("store key '%s' is read by no node of the graph: stored, unused",
+                                                 key));
+        }
+    }
+    if (json_object_array_length(warnings) > 0)
+        json_object_object_add(extra, "warnings", warnings);
+    else
+        json_object_put(warnings);
+}
+
 /* Writes the run, its store and its root state. */
 static exo_result insert_run(exo_app *app, const exo_graph_row *row, const exo_node_tpl *rn, json_object *store,
                              json_object *inputs, int64_t start_delay, int64_t now, const char *run_id)
@@ -116,9 +160,42 @@ static exo_result insert_run(exo_app *app, const exo_graph_row *row, const exo_n
     return result;
 }
 
+/* What is wrong with a graph that cannot be triggered, for the answer's extra
+ * fields (the detail text stays the reference's): its status and errors. */
+static void not_valid_extra(const exo_graph_row *row, json_object *extra)
+{
+    if (!extra)
+        return;
+    json_object_object_add(extra, "graph_name", json_object_new_string(row->name));
+    json_object_object_add(extra, "validation_status",
+                           json_object_new_string(exo_graph_status_names[row->validation_status]));
+    json_object_object_add(extra, "validation_errors", json_object_get(row->validation_errors));
+}
+
+/* The mandatory store keys missing from store, as an array in extra. */
+static void missing_keys_extra(const exo_graph *g, json_object *store, json_object *extra)
+{
+    json_object *keys = extra ? json_object_new_array() : NULL;
+    if (!keys)
+        return;
+    for (size_t i = 0; i < g->required_count; i++) {
+        const char *k = g->required_keys[i];
+        if ((!store || !json_object_object_get_ex(store, k, NULL)) && exo_graph_store_key_mandatory(g, k))
+            json_object_array_add(keys, json_object_new_string(k));
+    }
+    json_object_object_add(extra, "missing_store_keys", keys);
+}
+
 exo_result exo_run_start(exo_app *app, const char *ns, const char *graph_name, json_object *store,
                          json_object *inputs, int64_t start_delay, int64_t now, char run_id[EXO_UUID_LEN + 1],
                          char **detail)
+{
+    return exo_run_start_ex(app, ns, graph_name, store, inputs, start_delay, now, run_id, NULL, detail);
+}
+
+exo_result exo_run_start_ex(exo_app *app, const char *ns, const char *graph_name, json_object *store,
+                            json_object *inputs, int64_t start_delay, int64_t now, char run_id[EXO_UUID_LEN + 1],
+                            json_object *extra, char **detail)
 {
     exo_uuid4(run_id);
     exo_graph_row row = {0};
@@ -133,6 +210,7 @@ exo_result exo_run_start(exo_app *app, const char *ns, const char *graph_name, j
     json_object *rendered = NULL;
     if (row.validation_status != EXO_GRAPH_VALID) {
         *detail = exo_strfmt("Graph template is not valid");
+        not_valid_extra(&row, extra);
         goto out;
     }
     result = EXO_RESULT_FAILED;
@@ -146,10 +224,12 @@ exo_result exo_run_start(exo_app *app, const char *ns, const char *graph_name, j
     char *missing = missing_store_keys(g, store);
     if (missing) {
         *detail = exo_strfmt("Missing store keys: %s", missing);
+        missing_keys_extra(g, store, extra);
         free(missing);
         result = EXO_RESULT_REFUSED;
         goto out;
     }
+    unknown_key_warnings(g, &g->nodes[r], store, inputs, extra);
     result = insert_run(app, &row, &g->nodes[r], store, rendered, start_delay, now, run_id);
 out:
     json_object_put(rendered);
@@ -163,6 +243,7 @@ typedef struct trigger_tx {
     json_object *store, *inputs;
     int64_t start_delay;
     char *run_id;
+    json_object *extra;
     char **detail;
     exo_result result;
 } trigger_tx;
@@ -170,16 +251,23 @@ typedef struct trigger_tx {
 static int trigger_body(exo_app *app, void *arg)
 {
     trigger_tx *t = arg;
-    t->result = exo_run_start(app, t->ns, t->graph, t->store, t->inputs, t->start_delay, exo_now_ms(), t->run_id,
-                              t->detail);
+    t->result = exo_run_start_ex(app, t->ns, t->graph, t->store, t->inputs, t->start_delay, exo_now_ms(), t->run_id,
+                                 t->extra, t->detail);
     return t->result == EXO_RESULT_OK ? 0 : -1; /* anything but success writes nothing */
 }
 
 exo_result exo_engine_trigger(exo_app *app, const char *ns, const char *graph_name, json_object *store,
                               json_object *inputs, int64_t start_delay, char run_id[EXO_UUID_LEN + 1], char **detail)
 {
+    return exo_engine_trigger_ex(app, ns, graph_name, store, inputs, start_delay, run_id, NULL, detail);
+}
+
+exo_result exo_engine_trigger_ex(exo_app *app, const char *ns, const char *graph_name, json_object *store,
+                                 json_object *inputs, int64_t start_delay, char run_id[EXO_UUID_LEN + 1],
+                                 json_object *extra, char **detail)
+{
     trigger_tx t = {.ns = ns, .graph = graph_name, .store = store, .inputs = inputs, .start_delay = start_delay,
-                    .run_id = run_id, .detail = detail, .result = EXO_RESULT_FAILED};
+                    .run_id = run_id, .extra = extra, .detail = detail, .result = EXO_RESULT_FAILED};
     if (exo_app_tx(app, trigger_body, &t) < 0 && t.result == EXO_RESULT_OK)
         t.result = EXO_RESULT_FAILED; /* the commit failed: the run does not exist */
     if (t.result != EXO_RESULT_OK)

@@ -249,6 +249,22 @@ typedef struct retry_arg {
 static exo_result change_manual_retry(exo_app *app, exo_state_row *st, void *arg, char **detail)
 {
     retry_arg *a = arg;
+    exo_run_row run = {0};
+    int rc = exo_db_run_get(app->db, st->namespace_name, st->run_id, &run);
+    int cancelled = rc == 0 && run.cancelled_at > 0;
+    exo_run_row_free(&run);
+    if (rc < 0)
+        return EXO_RESULT_FAILED;
+    if (cancelled) {
+        *detail = exo_strfmt("Run %s was cancelled: its states are not retried", st->run_id);
+        return EXO_RESULT_CONFLICT;
+    }
+    return exo_apply_manual_retry(app, st, a->fanout_id, a->new_id, detail);
+}
+
+exo_result exo_apply_manual_retry(exo_app *app, exo_state_row *st, const char *fanout_id, char new_id[EXO_ID_LEN + 1],
+                                  char **detail)
+{
     if (st->status != EXO_ST_ERRORED && st->status != EXO_ST_NEXT_CREATED_ERROR) {
         *detail = exo_strfmt("State is not errored: only ERRORED or NEXT_CREATED_ERROR states can be retried");
         return EXO_RESULT_REFUSED;
@@ -256,10 +272,10 @@ static exo_result change_manual_retry(exo_app *app, exo_state_row *st, void *arg
     int64_t now = exo_now_ms();
     exo_state_row r = {0};
     exo_result result = EXO_RESULT_FAILED;
-    if (exo_state_init_retry(&r, st, a->fanout_id, now) != 0)
+    if (exo_state_init_retry(&r, st, fanout_id, now) != 0)
         goto out;
     free(r.manual_retry_fanout_id);
-    r.manual_retry_fanout_id = strdup(a->fanout_id);
+    r.manual_retry_fanout_id = strdup(fanout_id);
     if (!r.manual_retry_fanout_id)
         goto out;
     int rc = exo_db_state_insert(app->db, &r);
@@ -276,7 +292,7 @@ static exo_result change_manual_retry(exo_app *app, exo_state_row *st, void *arg
     st->updated_at = now;
     if (exo_db_state_update(app->db, st) != 0)
         goto out;
-    memcpy(a->new_id, r.id, sizeof a->new_id);
+    memcpy(new_id, r.id, EXO_ID_LEN + 1);
     result = EXO_RESULT_OK;
 out:
     exo_state_row_free(&r);

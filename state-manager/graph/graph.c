@@ -6,6 +6,7 @@
 #include <string.h>
 
 #include "graph_internal.h"
+#include "template.h"
 
 /* ------------------------------------------------------------------ model */
 
@@ -226,4 +227,35 @@ int graph_is_required(const exo_graph *g, const char *key)
 int exo_graph_store_key_mandatory(const exo_graph *g, const char *key)
 {
     return graph_is_required(g, key) && !graph_has_default(g, key);
+}
+
+/* 1 when the text of a node input reads store key `key` through a placeholder. */
+static int input_reads_store_key(json_object *value, const char *key)
+{
+    if (!json_object_is_type(value, json_type_string) || !exo_template_has_placeholders(json_object_get_string(value)))
+        return 0;
+    exo_template t;
+    char *err = NULL;
+    int found = 0;
+    if (exo_template_parse(json_object_get_string(value), &t, &err) == 0)
+        for (size_t i = 0; i < t.count && !found; i++)
+            found = exo_placeholder_is_store(&t.items[i]) && !strcmp(t.items[i].field, key);
+    free(err);
+    exo_template_free(&t);
+    return found;
+}
+
+int exo_graph_uses_store_key(const exo_graph *g, const char *key)
+{
+    if (graph_is_required(g, key) || graph_has_default(g, key))
+        return 1;
+    for (size_t i = 0; i < g->node_count; i++) {
+        json_object_object_foreach(g->nodes[i].inputs, name, value)
+        {
+            (void)name;
+            if (input_reads_store_key(value, key))
+                return 1;
+        }
+    }
+    return 0;
 }

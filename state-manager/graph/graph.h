@@ -118,6 +118,10 @@ json_object *exo_graph_ancestors_json(const exo_graph *g, int node);
 json_object *exo_graph_cron_expressions(const exo_graph *g);
 /* 1 when key is in required_keys and has no default value (must be given at trigger). */
 int exo_graph_store_key_mandatory(const exo_graph *g, const char *key);
+/* 1 when the graph reads store key `key`: a required key, a default, or a
+ * `${{ store.key }}` placeholder in some node's inputs (a trigger's other keys are
+ * stored but nothing reads them). */
+int exo_graph_uses_store_key(const exo_graph *g, const char *key);
 
 /* Registered-node source for §5.2: return a NEW reference to
  * {"inputs_schema":{..},"outputs_schema":{..},"secrets":[..]} for (name, ns),

@@ -210,12 +210,15 @@ static void rule_unites_ancestry(const exo_graph *g, const analysis *a, strvec *
 }
 
 /* B4 for one input value of node i. */
-static void check_input(const exo_graph *g, const analysis *a, size_t i, json_object *value, strvec *lines)
+static void check_input(const exo_graph *g, const analysis *a, size_t i, const char *name, json_object *value,
+                        strvec *lines)
 {
     const exo_node_tpl *n = &g->nodes[i];
     if (!json_object_is_type(value, json_type_string)) {
         char *repr = exo_py_repr(value);
-        strvec_pushf(lines, "Input %s is not a string", repr ? repr : "?");
+        /* the reference's text first (clients match on it), then where it is */
+        strvec_pushf(lines, "Input %s is not a string (input '%s' of node '%s')", repr ? repr : "?", name,
+                     n->identifier);
         free(repr);
         return;
     }
@@ -262,10 +265,7 @@ static void rule_inputs(const exo_graph *g, const analysis *a, strvec *lines)
         if (!g->nodes[i].inputs)
             continue;
         json_object_object_foreach(g->nodes[i].inputs, key, value)
-        {
-            (void)key;
-            check_input(g, a, i, value, lines);
-        }
+            check_input(g, a, i, key, value, lines);
     }
 }
 

@@ -110,6 +110,24 @@ static json_object *schema_properties(json_object *registered, const char *schem
     return props;
 }
 
+/* 1 when the template may leave input prop out (exo §0): the registered schema
+ * gives it a default, or does not list it in "required". */
+static int input_may_be_omitted(json_object *registered, const char *prop_name, json_object *prop)
+{
+    if (json_object_is_type(prop, json_type_object) && json_object_object_get_ex(prop, "default", NULL))
+        return 1;
+    json_object *schema = NULL, *required = NULL;
+    if (!json_object_object_get_ex(registered, "inputs_schema", &schema) ||
+        !json_object_object_get_ex(schema, "required", &required) || !json_object_is_type(required, json_type_array))
+        return 1;
+    for (size_t i = 0; i < json_object_array_length(required); i++) {
+        json_object *name = json_object_array_get_idx(required, i);
+        if (json_object_is_type(name, json_type_string) && !strcmp(json_object_get_string(name), prop_name))
+            return 0;
+    }
+    return 1;
+}
+
 static void verify_existence(const exo_graph *g, const registry *r, strvec *errors)
 {
     for (size_t i = 0; i < g->node_count; i++)
@@ -213,7 +231,8 @@ static int verify_inputs(const exo_graph *g, const registry *r, strvec *errors, 
                 if (!is_string)
                     strvec_pushf(errors, "Input %s in node %s in namespace %s is not a string", prop_name, n->node_name,
                                  n->namespace_name);
-                else if (!n->inputs || !json_object_object_get_ex(n->inputs, prop_name, NULL))
+                else if ((!n->inputs || !json_object_object_get_ex(n->inputs, prop_name, NULL)) &&
+                         !input_may_be_omitted(r->node[i], prop_name, prop))
                     strvec_pushf(errors, "Input %s in node %s in namespace %s is not present in the graph template",
                                  prop_name, n->node_name, n->namespace_name);
             }

@@ -26,6 +26,24 @@ static inline void exo_resp_result(exo_resp *resp, exo_result result, char *deta
     free(detail);
 }
 
+/* Copies every member of extra (exo's optional answer fields) into body. */
+static inline void exo_resp_add_extra(json_object *body, json_object *extra)
+{
+    if (!body || !extra)
+        return;
+    json_object_object_foreach(extra, key, val)
+        json_object_object_add(body, key, json_object_get(val));
+}
+
+/* exo_resp_result, with extra's members added next to "detail" (the detail text
+ * stays what a client may match on; the extra fields say what, where, which). */
+static inline void exo_resp_result_extra(exo_resp *resp, exo_result result, char *detail, json_object *extra)
+{
+    exo_resp_result(resp, result, detail);
+    if (result > EXO_RESULT_OK && resp->body && resp->status != 500)
+        exo_resp_add_extra(resp->body, extra);
+}
+
 void h_health(exo_req *req, exo_resp *resp);
 /* handlers_graph.c */
 void h_graph_put(exo_req *req, exo_resp *resp);
@@ -49,5 +67,13 @@ void h_secrets(exo_req *req, exo_resp *resp);
 void h_runs(exo_req *req, exo_resp *resp);
 void h_run_graph(exo_req *req, exo_resp *resp);
 void h_node_details(exo_req *req, exo_resp *resp);
+/* handlers_run_controls.c (exo's extensions) */
+void h_runs_query(exo_req *req, exo_resp *resp);
+void h_run_get(exo_req *req, exo_resp *resp);
+void h_run_cancel(exo_req *req, exo_resp *resp);
+void h_run_retry(exo_req *req, exo_resp *resp);
+void h_graph_retry(exo_req *req, exo_resp *resp);
+void h_runs_purge(exo_req *req, exo_resp *resp);
+void h_graph_delete(exo_req *req, exo_resp *resp);
 
 #endif

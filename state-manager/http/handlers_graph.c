@@ -20,12 +20,56 @@ static void add_times_and_status(json_object *o, int64_t created, int64_t update
 
 /* ---- PUT graph ------------------------------------------------------------------------ */
 
+/* exo extension: a secret given as `true` (how GET shows it) keeps the stored
+ * value, so `graph get` output can be put back.  Returns the body to parse: body
+ * itself, or a copy in which each such secret holds a placeholder string (valid
+ * for the parser; the engine puts the stored ciphertext in its place), with the
+ * names appended to keep.  NULL when out of memory. */
+static json_object *body_with_kept_secrets(json_object *body, json_object *keep)
+{
+    json_object *secrets = NULL;
+    if (!body || !json_object_object_get_ex(body, "secrets", &secrets) || !json_object_is_type(secrets, json_type_object))
+        return json_object_get(body);
+    int any = 0;
+    json_object_object_foreach(secrets, name, value)
+    {
+        (void)name;
+        any |= json_object_is_type(value, json_type_boolean) && json_object_get_boolean(value);
+    }
+    if (!any)
+        return json_object_get(body);
+    json_object *copy = NULL;
+    if (json_object_deep_copy(body, &copy, NULL) != 0)
+        return NULL;
+    json_object *copied = json_object_object_get(copy, "secrets");
+    json_object_object_foreach(copied, key, val)
+    {
+        if (!json_object_is_type(val, json_type_boolean) || !json_object_get_boolean(val))
+            continue;
+        if (json_object_array_add(keep, json_object_new_string(key)) != 0) {
+            json_object_put(copy);
+            return NULL;
+        }
+        json_object_object_add(copied, key, json_object_new_string("(kept)"));
+    }
+    return copy;
+}
+
 void h_graph_put(exo_req *req, exo_resp *resp)
 {
     exo_reqcheck rc;
     exo_reqcheck_init(&rc);
-    json_object *body = exo_req_body_object(req, &rc);
+    json_object *keep = json_object_new_array();
+    json_object *given = exo_req_body_object(req, &rc);
+    json_object *body = given && keep ? body_with_kept_secrets(given, keep) : NULL;
+    if (given && !body) {
+        json_object_put(keep);
+        exo_reqcheck_free(&rc);
+        exo_resp_500(resp);
+        return;
+    }
     exo_graph *g = body ? exo_graph_from_body(body, &rc) : NULL;
+    json_object_put(body);
     if (exo_reqcheck_failed(&rc) || !g) {
         if (exo_reqcheck_failed(&rc))
             exo_resp_422(resp, &rc);
@@ -33,6 +77,7 @@ void h_graph_put(exo_req *req, exo_resp *resp)
             exo_resp_500(resp);
         exo_graph_free(g);
         exo_reqcheck_free(&rc);
+        json_object_put(keep);
         return;
     }
     exo_reqcheck_free(&rc);
@@ -42,7 +87,7 @@ void h_graph_put(exo_req *req, exo_resp *resp)
     char *msg = NULL;
     int64_t created_at = 0, updated_at = 0;
     exo_result r = ns && name && public_form
-                       ? exo_engine_upsert_graph(req->app, ns, name, g, &created_at, &updated_at, &msg)
+                       ? exo_engine_upsert_graph_ex(req->app, ns, name, g, keep, &created_at, &updated_at, &msg)
                        : EXO_RESULT_FAILED;
     if (r == EXO_RESULT_OK) {
         add_times_and_status(public_form, created_at, updated_at, "PENDING", NULL);
@@ -54,6 +99,7 @@ void h_graph_put(exo_req *req, exo_resp *resp)
     free(ns);
     free(name);
     exo_graph_free(g);
+    json_object_put(keep);
 }
 
 /* ---- GET graph / list ------------------------------------------------------------------- */
@@ -174,15 +220,19 @@ void h_trigger(exo_req *req, exo_resp *resp)
         return;
     }
     char *msg = NULL, run_id[EXO_UUID_LEN + 1];
-    exo_result r = exo_engine_trigger(req->app, ns, graph, store, inputs, start_delay, run_id, &msg);
+    json_object *extra = json_object_new_object();
+    exo_result r = extra ? exo_engine_trigger_ex(req->app, ns, graph, store, inputs, start_delay, run_id, extra, &msg)
+                         : EXO_RESULT_FAILED;
     if (r == EXO_RESULT_OK) {
         json_object *o = json_object_new_object();
         json_object_object_add(o, "status", json_object_new_string("CREATED"));
         json_object_object_add(o, "run_id", json_object_new_string(run_id));
+        exo_resp_add_extra(o, extra); /* "warnings": keys accepted that nothing uses */
         exo_resp_json(resp, 200, o);
     } else {
-        exo_resp_result(resp, r, msg);
+        exo_resp_result_extra(resp, r, msg, extra);
     }
+    json_object_put(extra);
     free(ns);
     free(graph);
 }

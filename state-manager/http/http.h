@@ -63,6 +63,10 @@ void exo_resp_500(exo_resp *r);
 /* 422 with the checker's errors. */
 void exo_resp_422(exo_resp *r, const exo_reqcheck *rc);
 
+/* Value of query parameter `name` (URL-decoded, the first one when repeated),
+ * or NULL when absent.  Valid while the request is. */
+const char *exo_req_query(const exo_req *req, const char *name);
+
 /* Body of an endpoint that takes a JSON object: records "missing" (no body / null)
  * or "model_attributes_type" (not an object) at loc ["body"] and returns NULL then. */
 json_object *exo_req_body_object(exo_req *req, exo_reqcheck *rc);

@@ -1,6 +1,15 @@
 /* Reading requests: the JSON-object body most endpoints take, with the reference's
- * validation errors when it is absent or of another type. */
+ * validation errors when it is absent or of another type; query parameters. */
 #include "http.h"
+
+#include <microhttpd.h>
+
+const char *exo_req_query(const exo_req *req, const char *name)
+{
+    if (!req->transport)
+        return NULL;
+    return MHD_lookup_connection_value((struct MHD_Connection *)req->transport, MHD_GET_ARGUMENT_KIND, name);
+}
 
 json_object *exo_req_body_object(exo_req *req, exo_reqcheck *rc)
 {

@@ -78,9 +78,21 @@ static const char *const schema_v1 =
     " UNIQUE(type, expression, graph_name, namespace_name, trigger_time));"
     "CREATE INDEX IF NOT EXISTS triggers_due ON triggers(trigger_status, trigger_time);";
 
+/* Migration 2 (run controls, registry): a run's cancel mark; when a node was last
+ * registered; indexes for the filtered run listing (by graph) and for retention
+ * (finished runs of every namespace, oldest first). */
+static const char *const schema_v2 =
+    "ALTER TABLE runs ADD COLUMN cancelled_at INTEGER NOT NULL DEFAULT 0;"
+    "ALTER TABLE runs ADD COLUMN cancelled_by TEXT;"
+    "ALTER TABLE nodes ADD COLUMN registered_at INTEGER NOT NULL DEFAULT 0;"
+    "CREATE INDEX IF NOT EXISTS runs_by_graph ON runs(namespace_name, graph_name, created_at, seq);"
+    "CREATE INDEX IF NOT EXISTS runs_by_time ON runs(created_at, seq);"
+    "CREATE INDEX IF NOT EXISTS graph_versions_by_name ON graph_versions(namespace_name, name);"
+    "CREATE INDEX IF NOT EXISTS runs_by_version ON runs(graph_version);";
+
 /* Ordered migrations: entry i brings the schema from version i to i + 1.  Append
  * only; never edit one that has shipped. */
-static const char *const migrations[] = {schema_v1};
+static const char *const migrations[] = {schema_v1, schema_v2};
 #define SCHEMA_VERSION ((int)(sizeof migrations / sizeof *migrations))
 
 /* ---- statement helpers ------------------------------------------------------- */
@@ -349,7 +361,9 @@ static void sq_close(exo_storage *s)
 
 /* ---- nodes ------------------------------------------------------------------------ */
 
-#define NODE_COLS "id, created_at, updated_at, name, namespace_name, runtime_name, inputs_schema, outputs_schema, secrets"
+#define NODE_COLS                                                                                          \
+    "id, created_at, updated_at, name, namespace_name, runtime_name, inputs_schema, outputs_schema, secrets," \
+    " registered_at"
 
 /* 1 when JSON column i was read: an object, or a stored JSON null. */
 static int json_read(sqlite3_stmt *st, int i, json_object *v)
@@ -373,6 +387,7 @@ static int read_node(sqlite3_stmt *st, void *row)
     r->inputs_schema = col_json(st, 6);
     r->outputs_schema = col_json(st, 7);
     r->secrets = col_json(st, 8);
+    r->registered_at = sqlite3_column_int64(st, 9);
     return r->name && r->namespace_name && r->runtime_name && json_read(st, 6, r->inputs_schema) &&
                    json_read(st, 7, r->outputs_schema) && json_read(st, 8, r->secrets)
                ? 0
@@ -389,12 +404,12 @@ static const row_kind node_rows = {"node", sizeof(exo_node_row), read_node, free
 static int sq_node_upsert(exo_storage *s, const exo_node_row *r)
 {
     return EXEC(s,
-                "INSERT INTO nodes(" NODE_COLS ") VALUES(?,?,?,?,?,?,?,?,?)"
+                "INSERT INTO nodes(" NODE_COLS ") VALUES(?,?,?,?,?,?,?,?,?,?)"
                 " ON CONFLICT(namespace_name, name) DO UPDATE SET runtime_name=excluded.runtime_name,"
                 " inputs_schema=excluded.inputs_schema, outputs_schema=excluded.outputs_schema,"
-                " secrets=excluded.secrets",
-                "tiitttjjj", r->id, r->created_at, r->updated_at, r->name, r->namespace_name,
-                r->runtime_name, r->inputs_schema, r->outputs_schema, r->secrets);
+                " secrets=excluded.secrets, registered_at=excluded.registered_at",
+                "tiitttjjji", r->id, r->created_at, r->updated_at, r->name, r->namespace_name,
+                r->runtime_name, r->inputs_schema, r->outputs_schema, r->secrets, r->registered_at);
 }
 
 static int sq_node_get(exo_storage *s, const char *ns, const char *name, exo_node_row *out)
@@ -529,6 +544,22 @@ static int sq_graph_version(exo_storage *s, int64_t version, json_object **tpl)
     return ret;
 }
 
+static int sq_graph_delete(exo_storage *s, const char *ns, const char *name)
+{
+    if (EXEC(s, "DELETE FROM graphs WHERE namespace_name=? AND name=?", "tt", ns, name) != 0)
+        return -1;
+    if (sqlite3_changes(DB(s)) == 0)
+        return 1;
+    if (EXEC(s, "DELETE FROM triggers WHERE namespace_name=? AND graph_name=?", "tt", ns, name) != 0)
+        return -1;
+    return EXEC(s,
+                "DELETE FROM graph_versions WHERE namespace_name=? AND name=?"
+                " AND NOT EXISTS(SELECT 1 FROM runs WHERE runs.graph_version=graph_versions.version)",
+                "tt", ns, name) == 0
+               ? 0
+               : -1;
+}
+
 /* ---- runs and store ------------------------------------------------------------- */
 
 static int sq_run_insert(exo_storage *s, const char *run_id, const char *ns, const char *graph, int64_t version,
@@ -611,6 +642,158 @@ static int sq_run_page(exo_storage *s, const char *ns, int64_t offset, int64_t l
     for (size_t i = 0; i < *n; i++)
         if (run_counts(s, &(*out)[i]) != 0)
             return -1;
+    return 0;
+}
+
+#define RUN_COLS "run_id, graph_name, namespace_name, created_at, seq, cancelled_at, cancelled_by"
+
+static int read_run(sqlite3_stmt *st, void *row)
+{
+    exo_run_row *r = row;
+    r->run_id = col_text(st, 0);
+    r->graph_name = col_text(st, 1);
+    r->namespace_name = col_text(st, 2);
+    r->created_at = sqlite3_column_int64(st, 3);
+    r->seq = sqlite3_column_int64(st, 4);
+    r->cancelled_at = sqlite3_column_int64(st, 5);
+    r->cancelled_by = col_text(st, 6);
+    int by_ok = r->cancelled_by || sqlite3_column_type(st, 6) == SQLITE_NULL;
+    return r->run_id && r->graph_name && r->namespace_name && by_ok ? 0 : -1;
+}
+
+static void free_run_row(void *row)
+{
+    exo_run_row_free(row);
+}
+
+static const row_kind run_rows = {"run", sizeof(exo_run_row), read_run, free_run_row};
+
+static int sq_run_get(exo_storage *s, const char *ns, const char *run_id, exo_run_row *out)
+{
+    sqlite3_stmt *st = prep_bind(s, "SELECT " RUN_COLS " FROM runs WHERE run_id=? AND namespace_name=?", "tt", run_id, ns);
+    int rc = fetch_one(s, st, &run_rows, out);
+    if (rc == 0 && run_counts(s, out) != 0) {
+        exo_run_row_free(out);
+        return -1;
+    }
+    return rc;
+}
+
+/* SQL condition "run r has status i" for each exo_run_status, by the rule of
+ * storage.h (precedence CANCELLED, PENDING, FAILED, SUCCESS). */
+#define RUN_HAS(statuses) "EXISTS(SELECT 1 FROM states s WHERE s.run_id=r.run_id AND s.status IN (" statuses "))"
+#define RUN_NOT_PENDING "NOT " RUN_HAS("'CREATED','QUEUED','EXECUTED'")
+#define RUN_FAILED_STATES "(" RUN_HAS("'ERRORED','NEXT_CREATED_ERROR'") " OR NOT EXISTS(SELECT 1 FROM states s WHERE s.run_id=r.run_id))"
+static const char *const run_status_sql[EXO_RUN_STATUS_COUNT] = {
+    [EXO_RUN_PENDING] = "(r.cancelled_at=0 AND " RUN_HAS("'CREATED','QUEUED','EXECUTED'") ")",
+    [EXO_RUN_SUCCESS] = "(r.cancelled_at=0 AND " RUN_NOT_PENDING " AND NOT " RUN_FAILED_STATES ")",
+    [EXO_RUN_FAILED] = "(r.cancelled_at=0 AND " RUN_NOT_PENDING " AND " RUN_FAILED_STATES ")",
+    [EXO_RUN_CANCELLED] = "(r.cancelled_at>0)",
+};
+
+/* The run_query statement for q: its WHERE clause holds only the filters q uses,
+ * so each combination is one cached statement text. */
+static sqlite3_stmt *prep_run_query(exo_storage *s, const exo_run_query *q)
+{
+    char *sql = NULL;
+    size_t len = 0;
+    FILE *f = open_memstream(&sql, &len);
+    if (!f)
+        return NULL;
+    fputs("SELECT r.run_id, r.graph_name, r.namespace_name, r.created_at, r.seq, r.cancelled_at, r.cancelled_by"
+          " FROM runs r WHERE 1", f);
+    if (q->ns)
+        fputs(" AND r.namespace_name=?", f);
+    if (q->graph_name)
+        fputs(" AND r.graph_name=?", f);
+    if (q->since > 0)
+        fputs(" AND r.created_at>=?", f);
+    if (q->until > 0)
+        fputs(" AND r.created_at<?", f);
+    if (q->run_id_prefix)
+        fputs(" AND substr(r.run_id, 1, length(?))=?", f);
+    if (q->after_seq > 0)
+        fputs(" AND (r.created_at<? OR (r.created_at=? AND r.seq<?))", f);
+    unsigned mask = q->status_mask & ((1u << EXO_RUN_STATUS_COUNT) - 1);
+    if (mask) {
+        fputs(" AND (0", f);
+        for (int i = 0; i < EXO_RUN_STATUS_COUNT; i++)
+            if (mask & (1u << i))
+                fprintf(f, " OR %s", run_status_sql[i]);
+        fputs(")", f);
+    }
+    fputs(" ORDER BY r.created_at DESC, r.seq DESC LIMIT ?", f);
+    if (fclose(f) != 0) {
+        free(sql);
+        return NULL;
+    }
+    sqlite3_stmt *st = prep(s, sql);
+    free(sql);
+    if (!st)
+        return NULL;
+    int idx = 1, rc = SQLITE_OK;
+    if (q->ns)
+        rc = bind_text(st, idx++, q->ns);
+    if (rc == SQLITE_OK && q->graph_name)
+        rc = bind_text(st, idx++, q->graph_name);
+    if (rc == SQLITE_OK && q->since > 0)
+        rc = sqlite3_bind_int64(st, idx++, q->since);
+    if (rc == SQLITE_OK && q->until > 0)
+        rc = sqlite3_bind_int64(st, idx++, q->until);
+    if (rc == SQLITE_OK && q->run_id_prefix) {
+        rc = bind_text(st, idx++, q->run_id_prefix);
+        if (rc == SQLITE_OK)
+            rc = bind_text(st, idx++, q->run_id_prefix);
+    }
+    if (rc == SQLITE_OK && q->after_seq > 0) {
+        rc = sqlite3_bind_int64(st, idx++, q->after_created_at);
+        if (rc == SQLITE_OK)
+            rc = sqlite3_bind_int64(st, idx++, q->after_created_at);
+        if (rc == SQLITE_OK)
+            rc = sqlite3_bind_int64(st, idx++, q->after_seq);
+    }
+    if (rc == SQLITE_OK)
+        rc = sqlite3_bind_int64(st, idx++, q->limit);
+    if (rc != SQLITE_OK) {
+        log_error("sqlite bind failed: %s", sqlite3_errmsg(DB(s)));
+        unprep(s, st);
+        return NULL;
+    }
+    return st;
+}
+
+static int sq_run_query(exo_storage *s, const exo_run_query *q, exo_run_row **out, size_t *n)
+{
+    if (fetch_all(s, prep_run_query(s, q), &run_rows, (void **)out, n) != 0)
+        return -1;
+    for (size_t i = 0; i < *n; i++)
+        if (run_counts(s, &(*out)[i]) != 0) {
+            exo_run_rows_free(*out, *n);
+            *out = NULL;
+            *n = 0;
+            return -1;
+        }
+    return 0;
+}
+
+static int sq_run_mark_cancelled(exo_storage *s, const char *run_id, const char *by, int64_t at)
+{
+    if (EXEC(s, "UPDATE runs SET cancelled_at=?, cancelled_by=? WHERE run_id=? AND cancelled_at=0", "itt", at, by,
+             run_id) != 0)
+        return -1;
+    return sqlite3_changes(DB(s)) == 1 ? 0 : 1;
+}
+
+static int sq_run_delete(exo_storage *s, const char *run_id)
+{
+    if (EXEC(s, "DELETE FROM runs WHERE run_id=?", "t", run_id) != 0)
+        return -1;
+    if (sqlite3_changes(DB(s)) == 0)
+        return 1;
+    if (EXEC(s, "DELETE FROM state_ancestors WHERE state_id IN (SELECT id FROM states WHERE run_id=?)", "t", run_id) != 0 ||
+        EXEC(s, "DELETE FROM states WHERE run_id=?", "t", run_id) != 0 ||
+        EXEC(s, "DELETE FROM store WHERE run_id=?", "t", run_id) != 0)
+        return -1;
     return 0;
 }
 
@@ -994,11 +1177,16 @@ static const exo_storage_ops sqlite_ops = {
     .graph_set_validation = sq_graph_set_validation,
     .graph_list = sq_graph_list,
     .graph_version = sq_graph_version,
+    .graph_delete = sq_graph_delete,
     .run_insert = sq_run_insert,
     .run_version = sq_run_version,
     .run_page = sq_run_page,
     .store_put = sq_store_put,
     .store_get = sq_store_get,
+    .run_get = sq_run_get,
+    .run_query = sq_run_query,
+    .run_mark_cancelled = sq_run_mark_cancelled,
+    .run_delete = sq_run_delete,
     .state_insert = sq_state_insert,
     .state_get = sq_state_get,
     .state_update = sq_state_update,

@@ -16,6 +16,8 @@ const char *const exo_status_names[EXO_ST_COUNT] = {
 
 const char *const exo_graph_status_names[EXO_GRAPH_STATUS_COUNT] = {"PENDING", "VALID", "INVALID"};
 
+const char *const exo_run_status_names[EXO_RUN_STATUS_COUNT] = {"PENDING", "SUCCESS", "FAILED", "CANCELLED"};
+
 static int name_index(const char *const *names, int count, const char *name)
 {
     if (!name)
@@ -34,6 +36,26 @@ int exo_status_from_name(const char *name)
 int exo_graph_status_from_name(const char *name)
 {
     return name_index(exo_graph_status_names, EXO_GRAPH_STATUS_COUNT, name);
+}
+
+int exo_run_status_from_name(const char *name)
+{
+    return name_index(exo_run_status_names, EXO_RUN_STATUS_COUNT, name);
+}
+
+exo_run_status exo_run_status_of(const exo_run_row *r)
+{
+    const int64_t *c = r->counts;
+    int64_t total = 0;
+    for (int i = 0; i < EXO_ST_COUNT; i++)
+        total += c[i];
+    if (r->cancelled_at > 0)
+        return EXO_RUN_CANCELLED;
+    if (c[EXO_ST_CREATED] + c[EXO_ST_QUEUED] + c[EXO_ST_EXECUTED] > 0)
+        return EXO_RUN_PENDING;
+    if (c[EXO_ST_ERRORED] + c[EXO_ST_NEXT_CREATED_ERROR] > 0 || total == 0)
+        return EXO_RUN_FAILED;
+    return EXO_RUN_SUCCESS;
 }
 
 /* ---- backends ------------------------------------------------------------------------- */
@@ -143,6 +165,8 @@ void exo_run_row_free(exo_run_row *r)
 {
     free(r->run_id);
     free(r->graph_name);
+    free(r->namespace_name);
+    free(r->cancelled_by);
     memset(r, 0, sizeof *r);
 }
 

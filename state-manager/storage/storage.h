@@ -49,7 +49,8 @@ int exo_graph_status_from_name(const char *name); /* -1 when unknown */
 
 typedef struct exo_node_row {
     char id[EXO_ID_LEN + 1];
-    int64_t created_at, updated_at;
+    int64_t created_at, updated_at; /* updated_at is kept on re-registration (the reference's rule) */
+    int64_t registered_at;          /* last registration, by runtime_name (0: before schema 2) */
     char *name, *namespace_name, *runtime_name;
     json_object *inputs_schema, *outputs_schema, *secrets; /* secrets: array of strings */
 } exo_node_row;
@@ -83,9 +84,41 @@ typedef struct exo_state_row {
 
 typedef struct exo_run_row {
     char *run_id, *graph_name;
+    char *namespace_name;         /* set by run_get and run_query */
     int64_t created_at;
+    int64_t seq;                  /* insertion order: with created_at, the run listing's keyset */
+    int64_t cancelled_at;         /* 0 = not cancelled */
+    char *cancelled_by;           /* NULL unless cancelled */
     int64_t counts[EXO_ST_COUNT]; /* per status, in exo_status order */
 } exo_run_row;
+
+/* Status of a run, derived from its states (concepts: the run listing) and its
+ * cancel mark, in this order of precedence:
+ *   CANCELLED  cancelled_at > 0
+ *   PENDING    some state is CREATED, QUEUED or EXECUTED
+ *   FAILED     some state is ERRORED or NEXT_CREATED_ERROR, or the run has no state
+ *   SUCCESS    otherwise
+ * exo_run_status_of computes it from a row; run_query filters by the same rule. */
+typedef enum { EXO_RUN_PENDING, EXO_RUN_SUCCESS, EXO_RUN_FAILED, EXO_RUN_CANCELLED, EXO_RUN_STATUS_COUNT } exo_run_status;
+extern const char *const exo_run_status_names[EXO_RUN_STATUS_COUNT];
+int exo_run_status_from_name(const char *name); /* -1 when unknown */
+exo_run_status exo_run_status_of(const exo_run_row *r);
+/* Runs that have ended (CANCELLED, FAILED, SUCCESS), as a run_query status mask. */
+#define EXO_RUN_FINISHED_MASK ((1u << EXO_RUN_SUCCESS) | (1u << EXO_RUN_FAILED) | (1u << EXO_RUN_CANCELLED))
+
+/* A filtered, keyset-paginated run listing (run_query).  Zero / NULL members do
+ * not filter.  Order: created_at descending, then seq descending (newest first,
+ * stable).  after_created_at/after_seq (after_seq > 0) continue strictly after
+ * that row in this order. */
+typedef struct exo_run_query {
+    const char *ns;             /* NULL = every namespace */
+    const char *graph_name;
+    unsigned status_mask;       /* bit i = exo_run_status i; 0 = any */
+    int64_t since, until;       /* created_at >= since (when > 0), created_at < until (when > 0) */
+    const char *run_id_prefix;  /* run_id starts with it */
+    int64_t after_created_at, after_seq;
+    int64_t limit;              /* >= 1 */
+} exo_run_query;
 
 typedef struct exo_trigger_row {
     int64_t id;
@@ -125,6 +158,9 @@ typedef struct exo_storage_ops {
                                 exo_graph_status status, json_object *errors, int64_t now);
     int (*graph_list)(exo_storage *s, const char *ns /* NULL = all */, exo_graph_row **out, size_t *n);
     int (*graph_version)(exo_storage *s, int64_t version, json_object **template_out); /* 1: none */
+    /* Deletes graph (ns, name), all of its cron trigger records, and the stored
+     * versions of it that no remaining run references (runs keep theirs).  1: none. */
+    int (*graph_delete)(exo_storage *s, const char *ns, const char *name);
 
     /* Runs and the run store. */
     int (*run_insert)(exo_storage *s, const char *run_id, const char *ns, const char *graph,
@@ -138,6 +174,16 @@ typedef struct exo_storage_ops {
                      const char *key, json_object *value); /* last writer wins */
     int (*store_get)(exo_storage *s, const char *run_id, const char *ns, const char *graph,
                      const char *key, json_object **value); /* 1: none; *value a new string */
+    /* One run of ns with every run_row member (counts included).  1: none. */
+    int (*run_get)(exo_storage *s, const char *ns, const char *run_id, exo_run_row *out);
+    /* Runs matching q, at most q->limit, in q's order, every run_row member filled. */
+    int (*run_query)(exo_storage *s, const exo_run_query *q, exo_run_row **out, size_t *n);
+    /* Marks a run cancelled by `by` at `at` (only the mark: the caller ends its
+     * states).  1: no such run, or it is already marked. */
+    int (*run_mark_cancelled)(exo_storage *s, const char *run_id, const char *by, int64_t at);
+    /* Deletes a run with its states, their ancestor-index rows and its store.
+     * 1: no such run. */
+    int (*run_delete)(exo_storage *s, const char *run_id);
 
     /* States.  state_insert returns 1 on a uniqueness conflict (lane or unite key),
      * leaving nothing written. */
@@ -177,7 +223,8 @@ typedef struct exo_storage_ops {
 #define EXO_STORAGE_CALLBACKS(X)                                                                        \
     X(close) X(begin) X(commit) X(rollback) X(savepoint) X(release) X(rollback_to) X(node_upsert)       \
     X(node_get) X(node_list) X(namespaces) X(graph_get) X(graph_save) X(graph_set_validation)           \
-    X(graph_list) X(graph_version) X(run_insert) X(run_version) X(run_page) X(store_put) X(store_get)   \
+    X(graph_list) X(graph_version) X(graph_delete) X(run_insert) X(run_version) X(run_page) X(store_put) \
+    X(store_get) X(run_get) X(run_query) X(run_mark_cancelled) X(run_delete)                            \
     X(state_insert) X(state_get) X(state_update) X(state_claim) X(ancestors_copy) X(ancestor_add)       \
     X(group_has_status) X(unite_exists) X(states_of_run) X(lease_renew) X(lease_expired)                \
     X(trigger_insert) X(trigger_delete_pending) X(trigger_claim) X(trigger_finish) X(trigger_housekeeping)
@@ -260,6 +307,11 @@ static inline int exo_db_graph_version(exo_storage *s, int64_t version, json_obj
     return EXO_DB_OP(s, graph_version)(s, version, template_out);
 }
 
+static inline int exo_db_graph_delete(exo_storage *s, const char *ns, const char *name)
+{
+    return EXO_DB_OP(s, graph_delete)(s, ns, name);
+}
+
 static inline int exo_db_run_insert(exo_storage *s, const char *run_id, const char *ns, const char *graph,
                                     int64_t version, int64_t created_at)
 {
@@ -284,6 +336,20 @@ static inline int exo_db_store_get(exo_storage *s, const char *run_id, const cha
 {
     return EXO_DB_OP(s, store_get)(s, run_id, ns, graph, key, value);
 }
+
+static inline int exo_db_run_get(exo_storage *s, const char *ns, const char *run_id, exo_run_row *out)
+{
+    return EXO_DB_OP(s, run_get)(s, ns, run_id, out);
+}
+static inline int exo_db_run_query(exo_storage *s, const exo_run_query *q, exo_run_row **out, size_t *n)
+{
+    return EXO_DB_OP(s, run_query)(s, q, out, n);
+}
+static inline int exo_db_run_mark_cancelled(exo_storage *s, const char *run_id, const char *by, int64_t at)
+{
+    return EXO_DB_OP(s, run_mark_cancelled)(s, run_id, by, at);
+}
+static inline int exo_db_run_delete(exo_storage *s, const char *run_id) { return EXO_DB_OP(s, run_delete)(s, run_id); }
 
 static inline int exo_db_state_insert(exo_storage *s, const exo_state_row *st) { return EXO_DB_OP(s, state_insert)(s, st); }
 static inline int exo_db_state_get(exo_storage *s, const char *id, exo_state_row *out)

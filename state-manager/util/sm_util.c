@@ -114,6 +114,80 @@ void exo_iso_time(int64_t ms, char out[40])
         snprintf(out + n, 40 - n, ".%03d000", frac);
 }
 
+/* Reads exactly `digits` decimal digits at *p into *out and advances *p. */
+static int read_digits(const char **p, int digits, int *out)
+{
+    int v = 0;
+    for (int i = 0; i < digits; i++) {
+        if (!isdigit((unsigned char)(*p)[i]))
+            return -1;
+        v = v * 10 + ((*p)[i] - '0');
+    }
+    *p += digits;
+    *out = v;
+    return 0;
+}
+
+/* "YYYY-MM-DD[(T| )HH:MM[:SS[.fraction]]][Z|+00:00]" as UTC. */
+static int parse_iso(const char *p, int64_t *ms)
+{
+    struct tm tm = {0};
+    int year, mon, day, hour = 0, min = 0, sec = 0, millis = 0;
+    if (read_digits(&p, 4, &year) || *p++ != '-' || read_digits(&p, 2, &mon) || *p++ != '-' ||
+        read_digits(&p, 2, &day))
+        return -1;
+    if (*p == 'T' || *p == ' ') {
+        p++;
+        if (read_digits(&p, 2, &hour) || *p++ != ':' || read_digits(&p, 2, &min))
+            return -1;
+        if (*p == ':') {
+            p++;
+            if (read_digits(&p, 2, &sec))
+                return -1;
+            if (*p == '.') {
+                p++;
+                int scale = 100;
+                if (!isdigit((unsigned char)*p))
+                    return -1;
+                for (; isdigit((unsigned char)*p); p++, scale /= 10)
+                    millis += scale > 0 ? (*p - '0') * scale : 0;
+            }
+        }
+    }
+    if (*p == 'Z')
+        p++;
+    else if (!strcmp(p, "+00:00"))
+        p += 6;
+    if (*p || mon < 1 || mon > 12 || day < 1 || day > 31 || hour > 23 || min > 59 || sec > 60)
+        return -1;
+    tm.tm_year = year - 1900;
+    tm.tm_mon = mon - 1;
+    tm.tm_mday = day;
+    tm.tm_hour = hour;
+    tm.tm_min = min;
+    tm.tm_sec = sec;
+    time_t t = timegm(&tm);
+    if (t == (time_t)-1 && year != 1969)
+        return -1;
+    *ms = (int64_t)t * 1000 + millis;
+    return 0;
+}
+
+int exo_parse_time(const char *text, int64_t *ms)
+{
+    if (!text || !*text)
+        return -1;
+    if (strchr(text, '-') && text[0] != '-')
+        return parse_iso(text, ms);
+    char *end;
+    errno = 0;
+    long long v = strtoll(text, &end, 10);
+    if (errno || *end || v < 0)
+        return -1;
+    *ms = v;
+    return 0;
+}
+
 json_object *exo_json_time(int64_t ms)
 {
     char buf[40];

@@ -32,6 +32,10 @@ int exo_uuid_parseable(const char *s);
 /* Unix ms -> "YYYY-MM-DDTHH:MM:SS[.ffffff]" in UTC (fraction only when non-zero). */
 void exo_iso_time(int64_t ms, char out[40]);
 json_object *exo_json_time(int64_t ms);
+/* A point in time given by a client: Unix ms ("1764633600000"), or UTC ISO-8601
+ * "YYYY-MM-DD", "YYYY-MM-DDTHH:MM[:SS[.fff]]" with an optional "Z" / "+00:00"
+ * (the API's own timestamps read back).  0 with *ms set, -1 when malformed. */
+int exo_parse_time(const char *text, int64_t *ms);
 
 /* Compact JSON text (no slash escaping); the string belongs to obj. */
 const char *exo_json_text(json_object *obj);

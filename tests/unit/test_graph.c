@@ -567,7 +567,7 @@ static void test_verify_errors_in_order(void **state)
         "[" N("a", "[\"b\",\"c\"]", "{\"x\":\"1\"}") "," N("b", "[]", "{\"y\":\"${{ a.outputs.o }}${{ a.outputs.num }}${{ a.outputs.gone }}\"}") ","
         N("c", "[]", "{}") "]",
         NULL,
-        "{" REG("a", "{\"properties\":{\"x\":" STR ",\"n\":{\"type\":\"integer\"},\"miss\":" STR "}}",
+        "{" REG("a", "{\"properties\":{\"x\":" STR ",\"n\":{\"type\":\"integer\"},\"miss\":" STR "},\"required\":[\"miss\"]}",
                 "{\"properties\":{\"o\":" STR ",\"num\":{\"type\":\"number\"}}}", "[\"s1\",\"s2\"]") ","
         REG("b", "{}", "{}", "[\"s1\"]") "}",
         "[\"Node n_c in namespace ns does not exist.\","
