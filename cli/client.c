@@ -179,19 +179,51 @@ int client_call(cli_ctx *ctx, const char *what, const char *method, const char *
     return finish_call(what, status, out, raw);
 }
 
-/* send_request on /v0/namespace/{ns}/<segments...>. */
-static int send_ns_request(cli_ctx *ctx, const char *what, const char *method, json_object *body,
-                           long *status, json_object **out, char **raw, va_list segments)
+/* send_request on /v0/namespace/{ns}/<segments...>[?query]. */
+static int send_ns_request_q(cli_ctx *ctx, const char *what, const char *method, const char *query,
+                             json_object *body, long *status, json_object **out, char **raw,
+                             va_list segments)
 {
     *out = NULL;
     *raw = NULL;
     char *path = build_ns_path(ctx->namespace_name, segments);
+    if (path && query && *query) {
+        char *with = NULL;
+        if (asprintf(&with, "%s?%s", path, query) < 0)
+            with = NULL;
+        free(path);
+        path = with;
+    }
     if (!path) {
         fprintf(stderr, "exoctl: out of memory\n");
         return -1;
     }
     int rc = send_request(ctx, what, method, path, body, status, out, raw);
     free(path);
+    return rc;
+}
+
+static int send_ns_request(cli_ctx *ctx, const char *what, const char *method, json_object *body,
+                           long *status, json_object **out, char **raw, va_list segments)
+{
+    return send_ns_request_q(ctx, what, method, NULL, body, status, out, raw, segments);
+}
+
+int client_ns_query(cli_ctx *ctx, const char *what, const char *method, const char *query,
+                    json_object *body, long *status, json_object **out, ...)
+{
+    char *raw;
+    va_list ap;
+    va_start(ap, out);
+    int rc = send_ns_request_q(ctx, what, method, query, body, status, out, &raw, ap);
+    va_end(ap);
+    if (rc == 0 && (*status < 200 || *status > 299) && *status != 404)
+        client_print_http_error(what, *status, *out, raw);
+    if (rc == 0 && *status >= 200 && *status <= 299 && !*out) {
+        fprintf(stderr, "exoctl: %s: the server's answer is not JSON: %.200s\n", what, raw);
+        rc = -1;
+    }
+    free(raw);
     return rc;
 }
 

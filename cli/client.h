@@ -41,6 +41,14 @@ int client_call(cli_ctx *ctx, const char *what, const char *method, const char *
 int client_ns_call_status(cli_ctx *ctx, const char *what, const char *method, json_object *body,
                           long *status, json_object **out, ...) __attribute__((sentinel));
 
+/* Calls METHOD /v0/namespace/{ns}/<segments...>?query (query already encoded; NULL
+ * or "" for none).  Returns -1 only when no answer arrived or a 2xx answer is not
+ * JSON (after printing why); otherwise 0 with *status and *out (the parsed body or
+ * NULL).  Error answers are printed, except 404, which callers use to tell a state
+ * manager without exo's extensions (the reference) from a real miss. */
+int client_ns_query(cli_ctx *ctx, const char *what, const char *method, const char *query,
+                    json_object *body, long *status, json_object **out, ...) __attribute__((sentinel));
+
 /* Prints "exoctl: <what>: HTTP <status>: <detail>" for an error answer body. */
 void client_print_http_error(const char *what, long status, json_object *body,
                              const char *raw_body);

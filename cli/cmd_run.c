@@ -174,12 +174,18 @@ int cmd_trigger(const command *cmd, cli_ctx *ctx, const parsed_args *args)
         json_object_put(body);
         return rc;
     }
-    json_object *answer;
-    rc = client_ns_call(ctx, "triggering the graph", "POST", body, &answer, "graph", graph,
-                        "trigger", NULL);
+    /* explain=true: exo adds warnings (unused keys) and what is wrong on a refusal */
+    json_object *answer = NULL;
+    long status = 0;
+    rc = client_ns_query(ctx, "triggering the graph", "POST", "explain=true", body, &status, &answer,
+                         "graph", graph, "trigger", NULL);
     json_object_put(body);
-    if (rc != 0)
+    if (rc == 0 && status == 404)
+        client_print_http_error("triggering the graph", status, answer, "");
+    if (rc != 0 || status < 200 || status > 299) {
+        json_object_put(answer);
         return EXIT_FAIL;
+    }
     const char *run_id = json_get_string(answer, "run_id");
     if (!run_id) {
         fprintf(stderr, "exoctl: triggering the graph: the answer has no run_id: %s\n",
@@ -204,6 +210,19 @@ int cmd_trigger(const command *cmd, cli_ctx *ctx, const parsed_args *args)
 
 int cmd_run_list(const command *cmd, cli_ctx *ctx, const parsed_args *args)
 {
+    int paged = args_has(args, "page") || args_has(args, "size");
+    static const char *const filters[] = {"status", "graph", "since", "until", "prefix", "after", "limit"};
+    for (size_t i = 0; paged && i < sizeof filters / sizeof *filters; i++)
+        if (args_has(args, filters[i]))
+            return usage_error(cmd, "--page/--size page the plain listing; --%s belongs to the filtered one "
+                                    "(page it with --limit and --after)",
+                               filters[i]);
+    if (!paged) {
+        int fallback;
+        int rc = cmd_run_list_filtered(cmd, ctx, args, &fallback);
+        if (!fallback)
+            return rc;
+    }
     int64_t page = 1, size = 20;
     char err[256];
     const char *text = args_value(args, "page");
@@ -215,7 +234,7 @@ int cmd_run_list(const command *cmd, cli_ctx *ctx, const parsed_args *args)
     char page_text[32], size_text[32];
     snprintf(page_text, sizeof page_text, "%lld", (long long)page);
     snprintf(size_text, sizeof size_text, "%lld", (long long)size);
-    int connected = command_connect(cmd, ctx);
+    int connected = ctx->http ? EXIT_OK : command_connect(cmd, ctx); /* the filtered try may have connected */
     if (connected != EXIT_OK)
         return connected;
     json_object *answer;
@@ -321,12 +340,58 @@ static void print_state(size_t index, json_object *state)
         printf("    waiting:   %s\n", waiting);
 }
 
+/* GET run/{id} (exo's run view): status with CANCELLED, who cancelled, why states
+ * wait.  NULL from a state manager without it (the reference) or on error. */
+static json_object *fetch_run_view(cli_ctx *ctx, const char *run_id)
+{
+    long status = 0;
+    json_object *view = NULL;
+    if (client_ns_query(ctx, "reading the run", "GET", NULL, NULL, &status, &view, "run", run_id, NULL) != 0 ||
+        status != 200) {
+        json_object_put(view);
+        return NULL;
+    }
+    return view;
+}
+
+/* Puts each waiting reason of the run view into its state's details as "waiting". */
+static void attach_waits(json_object *view, json_object *states)
+{
+    json_object *waits = json_member(json_member(view, "waiting"), "states");
+    for (size_t i = 0; i < json_length(waits); i++) {
+        json_object *w = json_object_array_get_idx(waits, i);
+        const char *id = json_get_string(w, "state_id");
+        for (size_t j = 0; id && j < json_length(states); j++) {
+            json_object *st = json_object_array_get_idx(states, j);
+            if (json_get_string(st, "id") && !strcmp(json_get_string(st, "id"), id))
+                json_object_object_add(st, "waiting", json_object_get(json_member(w, "message")));
+        }
+    }
+}
+
+static void print_run_view(json_object *view)
+{
+    const char *by = json_get_string(view, "cancelled_by");
+    if (by)
+        printf("cancelled by %s at %s\n", by, json_cell(json_member(view, "cancelled_at")));
+    json_object *unites = json_member(json_member(view, "waiting"), "unites");
+    for (size_t i = 0; i < json_length(unites); i++) {
+        json_object *u = json_object_array_get_idx(unites, i);
+        printf("node %s: %s\n", json_cell(json_member(u, "identifier")), json_cell(json_member(u, "message")));
+    }
+}
+
 static int print_run_json(const char *run_id, json_object *run_graph, const run_summary *summary,
-                          json_object *states)
+                          json_object *states, json_object *view)
 {
     json_object *o = summary_json(run_id, json_cell(json_member(run_graph, "graph_name")), summary);
     if (!o)
         return -1;
+    if (view) {
+        json_object_object_add(o, "cancelled_at", json_object_get(json_member(view, "cancelled_at")));
+        json_object_object_add(o, "cancelled_by", json_object_get(json_member(view, "cancelled_by")));
+        json_object_object_add(o, "waiting", json_object_get(json_member(view, "waiting")));
+    }
     json_object_object_add(o, "execution_summary",
                            json_object_get(json_member(run_graph, "execution_summary")));
     json_object_object_add(o, "states", json_object_get(states));
@@ -355,18 +420,24 @@ int cmd_run_show(const command *cmd, cli_ctx *ctx, const parsed_args *args)
         json_object_put(run_graph);
         return EXIT_FAIL;
     }
+    json_object *view = fetch_run_view(ctx, run_id);
+    if (view && json_get_string(view, "status"))
+        summary.status = json_get_string(view, "status"); /* CANCELLED is known to the run view only */
+    attach_waits(view, states);
     int rc = EXIT_OK;
     if (ctx->json) {
-        rc = print_run_json(run_id, run_graph, &summary, states) == 0 ? EXIT_OK : EXIT_FAIL;
+        rc = print_run_json(run_id, run_graph, &summary, states, view) == 0 ? EXIT_OK : EXIT_FAIL;
     } else {
         printf("run %s  graph %s  status %s\n", run_id,
                json_cell(json_member(run_graph, "graph_name")), summary.status);
         print_counts(stdout, &summary);
         printf("\n");
+        print_run_view(view);
         for (size_t i = 0; i < json_object_array_length(states); i++)
             print_state(i + 1, json_object_array_get_idx(states, i));
     }
     json_object_put(states);
+    json_object_put(view);
     json_object_put(run_graph);
     return rc;
 }

@@ -69,6 +69,15 @@ int cmd_trigger(const command *cmd, cli_ctx *ctx, const parsed_args *args);
 int cmd_run_list(const command *cmd, cli_ctx *ctx, const parsed_args *args);
 int cmd_run_show(const command *cmd, cli_ctx *ctx, const parsed_args *args);
 int cmd_state_retry(const command *cmd, cli_ctx *ctx, const parsed_args *args);
+int cmd_run_cancel(const command *cmd, cli_ctx *ctx, const parsed_args *args);
+int cmd_run_retry(const command *cmd, cli_ctx *ctx, const parsed_args *args);
+int cmd_run_watch(const command *cmd, cli_ctx *ctx, const parsed_args *args);
+int cmd_run_purge(const command *cmd, cli_ctx *ctx, const parsed_args *args);
+int cmd_graph_delete(const command *cmd, cli_ctx *ctx, const parsed_args *args);
+int cmd_graph_retry(const command *cmd, cli_ctx *ctx, const parsed_args *args);
+/* run list through the filtered listing (GET runs); *fallback set (nothing printed)
+ * when the state manager lacks it and no filter was asked for: use the v0 pages. */
+int cmd_run_list_filtered(const command *cmd, cli_ctx *ctx, const parsed_args *args, int *fallback);
 int cmd_nodes_list(const command *cmd, cli_ctx *ctx, const parsed_args *args);
 int cmd_namespaces(const command *cmd, cli_ctx *ctx, const parsed_args *args);
 

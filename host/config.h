@@ -44,6 +44,10 @@ typedef struct host_conf {
 } host_conf;
 
 int host_conf_load(const char *path, host_conf *out, char *err, size_t errlen);
+/* The same for validating a configuration (--check, --describe): the state manager
+ * URI and the API key may be absent (then a placeholder URI and an empty key);
+ * whatever is set is still checked. */
+int host_conf_load_offline(const char *path, host_conf *out, char *err, size_t errlen);
 void host_conf_free(host_conf *conf);
 
 #endif

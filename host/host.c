@@ -234,6 +234,11 @@ static void remove_stale_scratch(const char *root)
 static int prepare_dirs(host *h)
 {
     char err[512];
+    h->state_lock_fd = host_lock_dir(h->conf.state_dir, err, sizeof err);
+    if (h->state_lock_fd < 0) {
+        log_error("%s", err);
+        return -1;
+    }
     if (asprintf(&h->spool_dir, "%s/spool", h->conf.state_dir) < 0 ||
         asprintf(&h->scratch_dir, "%s/exo-host-%ld", h->conf.scratch_dir, (long)getpid()) < 0) {
         log_error("out of memory");
@@ -273,6 +278,8 @@ static void host_free(host *h)
     free(h->runner);
     if (h->sigfd >= 0)
         close(h->sigfd);
+    if (h->state_lock_fd >= 0)
+        close(h->state_lock_fd); /* releases the state_dir lock */
 }
 
 int host_run_forever(host_conf *conf, host_node *nodes, size_t n_nodes)
@@ -282,6 +289,7 @@ int host_run_forever(host_conf *conf, host_node *nodes, size_t n_nodes)
     h.conf = *conf;
     memset(conf, 0, sizeof *conf);
     h.sigfd = -1;
+    h.state_lock_fd = -1;
     h.plugins = plugin_set_new(nodes, n_nodes);
     h.lease_enabled = h.conf.lease_ms > 0;
     h.reg_fatal_on_reject = true;

@@ -260,9 +260,20 @@ static void on_leased(void *arg, const host_http_result *res)
     }
 }
 
+/* Renewals double as the cancel check: a state the state manager ended (its run
+ * was cancelled, say) comes back as "lost" and its child is killed, so they are
+ * sent at least this often whatever the lease length. */
+#define LEASE_CHECK_MS 2000
+
+static int64_t lease_period_ms(const host *h)
+{
+    int64_t third = h->conf.lease_ms / 3;
+    return third < LEASE_CHECK_MS ? third : LEASE_CHECK_MS;
+}
+
 static void send_lease(host *h, int64_t now)
 {
-    h->lease_next_ms = now + h->conf.lease_ms / 3;
+    h->lease_next_ms = now + lease_period_ms(h);
     json_object *ids = json_object_new_array();
     if (!ids)
         return;
@@ -283,7 +294,7 @@ static void send_lease(host *h, int64_t now)
     char *url = path ? host_url(h, path) : NULL;
     /* A renewal that hangs longer than its period is worth nothing: give up and
      * send a fresh one. */
-    long timeout = (long)(h->conf.lease_ms / 3 > 1000 ? h->conf.lease_ms / 3 : 1000);
+    long timeout = (long)(lease_period_ms(h) > 1000 ? lease_period_ms(h) : 1000);
     if (url && host_http_start(h->http, "POST", url, h->conf.api_key,
                                json_object_to_json_string_ext(body, JSON_C_TO_STRING_PLAIN),
                                timeout, on_leased, h))

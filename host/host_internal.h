@@ -91,6 +91,7 @@ struct host {
     plugin_set *plugins;
     host_http *http;
     int sigfd;
+    int state_lock_fd;           /* flock of state_dir/lock: one host per state_dir (-1: none) */
     char *spool_dir;
     host_spool spool;            /* below spool_dir */
     char *scratch_dir;

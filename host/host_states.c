@@ -185,13 +185,24 @@ static void on_secrets(void *arg, const host_http_result *res)
         finish_errored(h, s, msg);
         return;
     }
+    if (res->status != 200) {
+        /* never run a node without the secrets it declares: the state fails (and its
+         * retry policy decides what next) with the state manager's own reason */
+        json_object *answer = json_tokener_parse(res->body), *detail = NULL;
+        if (answer && json_object_is_type(answer, json_type_object))
+            json_object_object_get_ex(answer, "detail", &detail);
+        char msg[1024];
+        snprintf(msg, sizeof msg, "secrets unavailable: the state manager answered %ld%s%s to GET secrets; node '%s' "
+                 "is not run without its secrets",
+                 res->status, detail ? ": " : "", detail ? json_object_get_string(detail) : "", s->node_name);
+        json_object_put(answer);
+        log_warn("state %s: %s", s->id, msg);
+        finish_errored(h, s, msg);
+        return;
+    }
     json_object *body = NULL, *map = NULL;
-    if (res->status == 200 && (body = json_tokener_parse(res->body)) &&
-        json_object_is_type(body, json_type_object))
+    if ((body = json_tokener_parse(res->body)) && json_object_is_type(body, json_type_object))
         json_object_object_get_ex(body, "secrets", &map);
-    if (res->status != 200)
-        log_warn("state %s: fetching secrets answered %ld; continuing without secrets", s->id,
-                 res->status);
     json_object *selected = NULL;
     char err[512];
     int rc = host_select_secrets(s->node, map, &selected, err, sizeof err);

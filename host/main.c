@@ -33,7 +33,7 @@ static int describe(const char *so, const char *conf_path)
     const char *ns = NULL;
     bool have_conf = false;
     if (conf_path) {
-        if (host_conf_load(conf_path, &conf, err, sizeof err) < 0) {
+        if (host_conf_load_offline(conf_path, &conf, err, sizeof err) < 0) {
             fprintf(stderr, "exo-host: %s\n", err);
             return 1;
         }
@@ -42,10 +42,18 @@ static int describe(const char *so, const char *conf_path)
     }
     host_node node;
     int rc = 1;
-    if (host_plugin_load(so, NULL, &node, err, sizeof err) < 0) {
-        fprintf(stderr, "exo-host: plugin %s\n", err);
+    /* with a configuration, a bare name is the plugin_dir's plugin (as in plugins = (...)) */
+    char *in_dir = NULL;
+    if (have_conf && !strchr(so, '/') && asprintf(&in_dir, "%s/%s", conf.plugin_dir, so) < 0) {
+        fprintf(stderr, "exo-host: out of memory\n");
         goto done;
     }
+    if (host_plugin_load(in_dir ? in_dir : so, NULL, &node, err, sizeof err) < 0) {
+        fprintf(stderr, "exo-host: plugin %s\n", err);
+        free(in_dir);
+        goto done;
+    }
+    free(in_dir);
     json_object *reg = host_node_registration(&node, ns);
     if (reg) {
         printf("%s\n", json_object_to_json_string_ext(reg, JSON_C_TO_STRING_PRETTY |
@@ -60,10 +68,10 @@ done:
     return rc;
 }
 
-static int load(const char *conf_path, host_conf *conf, host_node **nodes, size_t *n)
+static int load(const char *conf_path, bool check, host_conf *conf, host_node **nodes, size_t *n)
 {
     char err[8192];
-    if (host_conf_load(conf_path, conf, err, sizeof err) < 0) {
+    if ((check ? host_conf_load_offline : host_conf_load)(conf_path, conf, err, sizeof err) < 0) {
         fprintf(stderr, "exo-host: %s\n", err);
         return -1;
     }
@@ -123,7 +131,7 @@ int main(int argc, char **argv)
     host_conf conf;
     host_node *nodes = NULL;
     size_t n = 0;
-    if (load(conf_path, &conf, &nodes, &n) < 0)
+    if (load(conf_path, check, &conf, &nodes, &n) < 0)
         return 1;
     if (check) {
         printf("%s: OK: %zu node%s:", conf_path, n, n == 1 ? "" : "s");

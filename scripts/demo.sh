@@ -101,6 +101,7 @@ exoctl() { "$bin/exoctl" "$@"; }
 say "starting exo-host with the example plugins"
 sed -e "s|^\( *state_manager *= *{ *uri *= *\)\"[^\"]*\"|\1\"$uri\"|" \
     -e "s|^\( *plugin_dir *= *\)\"[^\"]*\"|\1\"$plugin_dir\"|" \
+    -e "s|^\( *state_dir *= *\)\"[^\"]*\"|\1\"$work/host-state\"|" \
     conf/demo/host.conf >"$work/host.conf"
 grep -q "\"$uri\"" "$work/host.conf" || fail "could not set the state manager URI in host.conf"
 "$bin/exo-host" -c "$work/host.conf" >"$work/host.log" 2>&1 &

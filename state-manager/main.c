@@ -10,6 +10,8 @@
 #include "background.h"
 #include "clock.h"
 #include "config.h"
+#include "engine.h"
+#include "listen_probe.h"
 #include "log.h"
 #include "server.h"
 
@@ -51,6 +53,13 @@ int main(int argc, char **argv)
     }
     if (!app.cfg.have_key)
         log_warn("SECRETS_ENCRYPTION_KEY: %s; graphs with secrets will be refused until it is set", app.cfg.key_error);
+    /* a busy port fails before the database file is created */
+    if (exo_listen_probe(app.cfg.listen_host, app.cfg.listen_port, err, sizeof err) != 0) {
+        log_error("%s", err);
+        exo_sm_config_free(&app.cfg);
+        exo_app_destroy(&app);
+        return 1;
+    }
     exo_storage *db = exo_storage_open(app.cfg.db, err, sizeof err);
     if (!db) {
         log_error("%s", err);
@@ -59,6 +68,7 @@ int main(int argc, char **argv)
         return 1;
     }
     exo_app_set_storage(&app, db);
+    exo_engine_check_secrets(&app); /* a key that cannot read the stored secrets: say so now and on /health */
     if (install_signals() != 0) {
         log_error("cannot install signal handlers");
         return 1;

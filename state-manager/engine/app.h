@@ -35,6 +35,12 @@ typedef struct exo_app {
     int verify_all;               /* nodes were (re-)registered: re-check every graph */
 
     atomic_int stopping;          /* set by SIGTERM/SIGINT */
+
+    /* Stored graph secrets that this SECRETS_ENCRYPTION_KEY cannot decrypt, found by
+     * exo_engine_check_secrets at start-up (before the server starts; read-only
+     * afterwards, so no lock): /health reports them. */
+    int64_t secrets_undecryptable;
+    char secrets_warning[512];
 } exo_app;
 
 /* Initialises locks and the graph cache (cfg and db are set by the caller). */

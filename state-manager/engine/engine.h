@@ -59,7 +59,9 @@ exo_result exo_engine_reenqueue(exo_app *app, const char *ns, const char *state_
 /* Manual retry of an ERRORED / NEXT_CREATED_ERROR state: a new CREATED state. */
 exo_result exo_engine_manual_retry(exo_app *app, const char *ns, const char *state_id, const char *fanout_id,
                                    char new_id[EXO_ID_LEN + 1], char **detail);
-/* Decrypted secrets of the state's graph: *secrets a new object name -> value. */
+/* Decrypted secrets of the state's graph: *secrets a new object name -> value.
+ * FAILED with *detail set when the key cannot decrypt them (the answer is a 500
+ * naming the secret). */
 exo_result exo_engine_state_secrets(exo_app *app, const char *ns, const char *state_id, json_object **secrets,
                                     char **detail);
 
@@ -83,6 +85,12 @@ exo_result exo_engine_run_states(exo_app *app, const char *ns, const char *run_i
 /* The state state_id when it belongs to run_id of graph_name in ns; NOT_FOUND otherwise. */
 exo_result exo_engine_run_state(exo_app *app, const char *ns, const char *graph_name, const char *run_id,
                                 const char *state_id, exo_state_row *row);
+
+/* Start-up check (registry.c): tries the key on every stored graph secret; sets
+ * app->secrets_undecryptable and app->secrets_warning (and logs it) when some cannot
+ * be decrypted — typically the state manager was restarted with another
+ * SECRETS_ENCRYPTION_KEY.  Call before the server starts. */
+exo_result exo_engine_check_secrets(exo_app *app);
 
 /* ---- run controls (run_controls.c): exo's extensions ------------------------------------------- */
 

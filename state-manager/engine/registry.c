@@ -256,3 +256,58 @@ exo_result exo_engine_upsert_graph_ex(exo_app *app, const char *ns, const char *
     log_info("graph %s/%s upserted (%zu nodes), verification scheduled", ns, name, g->node_count);
     return EXO_RESULT_OK;
 }
+
+/* ---- start-up check of stored secrets --------------------------------------------------------------- */
+
+/* Number of secrets of a stored graph the key cannot decrypt (all of them when
+ * there is no key). */
+static int64_t undecryptable_secrets(const exo_app *app, const exo_graph_row *g)
+{
+    json_object *stored = NULL;
+    if (!json_object_object_get_ex(g->template_, "secrets", &stored) || !json_object_is_type(stored, json_type_object))
+        return 0;
+    int64_t bad = 0;
+    json_object_object_foreach(stored, name, val)
+    {
+        (void)name;
+        char why[160];
+        char *plain = app->cfg.have_key ? exo_secret_decrypt(&app->cfg.key, json_object_get_string(val), why, sizeof why)
+                                        : NULL;
+        bad += plain == NULL;
+        if (plain) {
+            explicit_bzero(plain, strlen(plain));
+            free(plain);
+        }
+    }
+    return bad;
+}
+
+exo_result exo_engine_check_secrets(exo_app *app)
+{
+    exo_graph_row *rows = NULL;
+    size_t n = 0;
+    exo_result r = exo_engine_list_graphs(app, NULL, &rows, &n);
+    if (r != EXO_RESULT_OK)
+        return r;
+    int64_t bad = 0, graphs = 0;
+    const exo_graph_row *first = NULL;
+    for (size_t i = 0; i < n; i++) {
+        int64_t k = undecryptable_secrets(app, &rows[i]);
+        bad += k;
+        graphs += k > 0;
+        if (k > 0 && !first)
+            first = &rows[i];
+    }
+    app->secrets_undecryptable = bad;
+    if (first) {
+        snprintf(app->secrets_warning, sizeof app->secrets_warning,
+                 "%lld stored secret(s) of %lld graph(s) (first: %s/%s) cannot be decrypted with this "
+                 "SECRETS_ENCRYPTION_KEY%s: states of those graphs fail until the key that stored them is set "
+                 "again or the graphs are put again with their secrets",
+                 (long long)bad, (long long)graphs, first->namespace_name, first->name,
+                 app->cfg.have_key ? "" : " (none is set)");
+        log_warn("%s", app->secrets_warning);
+    }
+    exo_graph_rows_free(rows, n);
+    return EXO_RESULT_OK;
+}

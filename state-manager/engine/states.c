@@ -310,8 +310,9 @@ exo_result exo_engine_manual_retry(exo_app *app, const char *ns, const char *sta
 
 /* ---- secrets ------------------------------------------------------------------------------------------- */
 
-/* Decrypts every stored secret of a graph template into out.  0, or -1 (logged). */
-static int decrypt_secrets(exo_app *app, const exo_graph_row *g, json_object *out)
+/* Decrypts every stored secret of a graph template into out.  0, or -1 (logged,
+ * and *detail says why when the key is the problem). */
+static int decrypt_secrets(exo_app *app, const exo_graph_row *g, json_object *out, char **detail)
 {
     json_object *stored = NULL;
     if (!json_object_object_get_ex(g->template_, "secrets", &stored) || !json_object_is_type(stored, json_type_object) ||
@@ -319,6 +320,7 @@ static int decrypt_secrets(exo_app *app, const exo_graph_row *g, json_object *ou
         return 0;
     if (!app->cfg.have_key) {
         log_error("secrets of graph %s/%s requested but %s", g->namespace_name, g->name, app->cfg.key_error);
+        *detail = exo_strfmt("Secrets of graph %s cannot be decrypted: %s", g->name, app->cfg.key_error);
         return -1;
     }
     json_object_object_foreach(stored, name, val)
@@ -327,6 +329,9 @@ static int decrypt_secrets(exo_app *app, const exo_graph_row *g, json_object *ou
         char *plain = exo_secret_decrypt(&app->cfg.key, json_object_get_string(val), why, sizeof why);
         if (!plain) {
             log_error("secret '%s' of graph %s/%s cannot be decrypted: %s", name, g->namespace_name, g->name, why);
+            *detail = exo_strfmt("Secret %s of graph %s cannot be decrypted with this SECRETS_ENCRYPTION_KEY (was "
+                                 "the state manager restarted with another key?)",
+                                 name, g->name);
             return -1;
         }
         json_object_object_add(out, name, json_object_new_string(plain));
@@ -355,7 +360,7 @@ static exo_result read_secrets(exo_app *app, exo_state_row *st, void *arg, char 
         return exo_result_of(rc);
     }
     a->secrets = json_object_new_object();
-    exo_result result = a->secrets && decrypt_secrets(app, &g, a->secrets) == 0 ? EXO_RESULT_OK : EXO_RESULT_FAILED;
+    exo_result result = a->secrets && decrypt_secrets(app, &g, a->secrets, detail) == 0 ? EXO_RESULT_OK : EXO_RESULT_FAILED;
     exo_graph_row_free(&g);
     if (result != EXO_RESULT_OK) {
         json_object_put(a->secrets);

@@ -7,9 +7,15 @@
 
 void h_health(exo_req *req, exo_resp *resp)
 {
-    (void)req;
     json_object *o = json_object_new_object();
     json_object_object_add(o, "message", json_object_new_string("OK"));
+    /* exo extension, only when something is wrong: stored secrets this key cannot read */
+    if (req->app->secrets_undecryptable > 0) {
+        json_object *warnings = json_object_new_array();
+        json_object_array_add(warnings, json_object_new_string(req->app->secrets_warning));
+        json_object_object_add(o, "secrets_undecryptable", json_object_new_int64(req->app->secrets_undecryptable));
+        json_object_object_add(o, "warnings", warnings);
+    }
     exo_resp_json(resp, 200, o);
 }
 
@@ -82,6 +88,8 @@ void h_nodes_list(exo_req *req, exo_resp *resp)
         json_object_object_add(e, "name", json_object_new_string(r->name));
         json_object_object_add(e, "namespace", json_object_new_string(r->namespace_name));
         json_object_object_add(e, "runtime_name", json_object_new_string(r->runtime_name));
+        /* exo extension: when runtime_name last registered the node (0: unknown) */
+        json_object_object_add(e, "registered_at", r->registered_at ? exo_json_time(r->registered_at) : NULL);
         json_object_object_add(e, "runtime_namespace", json_object_new_string(r->namespace_name));
         json_object_object_add(e, "inputs_schema", json_object_get(r->inputs_schema));
         json_object_object_add(e, "outputs_schema", json_object_get(r->outputs_schema));

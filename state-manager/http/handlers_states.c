@@ -320,6 +320,11 @@ void h_secrets(exo_req *req, exo_resp *resp)
     char *msg = NULL;
     json_object *secrets = NULL;
     exo_result r = exo_engine_state_secrets(req->app, req->params[0], req->params[1], &secrets, &msg);
+    if (r == EXO_RESULT_FAILED && msg) { /* the key cannot read them: say so rather than the generic 500 */
+        exo_resp_detail(resp, 500, "%s", msg);
+        free(msg);
+        return;
+    }
     if (r != EXO_RESULT_OK) {
         exo_resp_result(resp, r, msg);
         return;

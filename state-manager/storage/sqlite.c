@@ -78,21 +78,34 @@ static const char *const schema_v1 =
     " UNIQUE(type, expression, graph_name, namespace_name, trigger_time));"
     "CREATE INDEX IF NOT EXISTS triggers_due ON triggers(trigger_status, trigger_time);";
 
+/* A column a migration adds: added only when missing, because SQLite has no
+ * ADD COLUMN IF NOT EXISTS and a database adopted at version 0 may have it. */
+typedef struct column_add {
+    const char *table, *column, *definition;
+} column_add;
+
 /* Migration 2 (run controls, registry): a run's cancel mark; when a node was last
- * registered; indexes for the filtered run listing (by graph) and for retention
- * (finished runs of every namespace, oldest first). */
+ * registered; indexes for the filtered run listing (by graph), for retention
+ * (finished runs of every namespace, oldest first) and for graph deletion. */
+static const column_add columns_v2[] = {
+    {"runs", "cancelled_at", "INTEGER NOT NULL DEFAULT 0"},
+    {"runs", "cancelled_by", "TEXT"},
+    {"nodes", "registered_at", "INTEGER NOT NULL DEFAULT 0"},
+    {NULL, NULL, NULL},
+};
 static const char *const schema_v2 =
-    "ALTER TABLE runs ADD COLUMN cancelled_at INTEGER NOT NULL DEFAULT 0;"
-    "ALTER TABLE runs ADD COLUMN cancelled_by TEXT;"
-    "ALTER TABLE nodes ADD COLUMN registered_at INTEGER NOT NULL DEFAULT 0;"
     "CREATE INDEX IF NOT EXISTS runs_by_graph ON runs(namespace_name, graph_name, created_at, seq);"
     "CREATE INDEX IF NOT EXISTS runs_by_time ON runs(created_at, seq);"
     "CREATE INDEX IF NOT EXISTS graph_versions_by_name ON graph_versions(namespace_name, name);"
     "CREATE INDEX IF NOT EXISTS runs_by_version ON runs(graph_version);";
 
-/* Ordered migrations: entry i brings the schema from version i to i + 1.  Append
- * only; never edit one that has shipped. */
-static const char *const migrations[] = {schema_v1, schema_v2};
+/* Ordered migrations: entry i brings the schema from version i to i + 1 (its
+ * columns first, then its SQL).  Append only; never edit one that has shipped. */
+typedef struct migration {
+    const column_add *columns; /* NULL: none */
+    const char *sql;
+} migration;
+static const migration migrations[] = {{NULL, schema_v1}, {columns_v2, schema_v2}};
 #define SCHEMA_VERSION ((int)(sizeof migrations / sizeof *migrations))
 
 /* ---- statement helpers ------------------------------------------------------- */
@@ -1217,6 +1230,37 @@ static int user_version(sqlite3 *db, int *version)
     return rc == SQLITE_ROW ? 0 : -1;
 }
 
+/* 1 when table has the column, 0 when not, -1 on error. */
+static int has_column(sqlite3 *db, const char *table, const char *column)
+{
+    char sql[128];
+    snprintf(sql, sizeof sql, "PRAGMA table_info(%s)", table);
+    sqlite3_stmt *st = NULL;
+    if (sqlite3_prepare_v2(db, sql, -1, &st, NULL) != SQLITE_OK)
+        return -1;
+    int rc, found = 0;
+    while ((rc = sqlite3_step(st)) == SQLITE_ROW)
+        found |= sqlite3_column_text(st, 1) && !strcmp((const char *)sqlite3_column_text(st, 1), column);
+    sqlite3_finalize(st);
+    return rc == SQLITE_DONE ? found : -1;
+}
+
+static int apply_migration(sqlite3 *db, const migration *m, char **msg)
+{
+    for (const column_add *c = m->columns; c && c->table; c++) {
+        int has = has_column(db, c->table, c->column);
+        if (has < 0)
+            return -1;
+        if (has)
+            continue;
+        char sql[256];
+        snprintf(sql, sizeof sql, "ALTER TABLE %s ADD COLUMN %s %s", c->table, c->column, c->definition);
+        if (sqlite3_exec(db, sql, NULL, NULL, msg) != SQLITE_OK)
+            return -1;
+    }
+    return sqlite3_exec(db, m->sql, NULL, NULL, msg) == SQLITE_OK ? 0 : -1;
+}
+
 /* Brings the schema to SCHEMA_VERSION in one transaction; refuses a newer one. */
 static int migrate(sqlite3 *db, const char *path, char *err, size_t errlen)
 {
@@ -1234,7 +1278,7 @@ static int migrate(sqlite3 *db, const char *path, char *err, size_t errlen)
                         path, version, SCHEMA_VERSION);
     }
     for (int v = version; v < SCHEMA_VERSION; v++) {
-        if (sqlite3_exec(db, migrations[v], NULL, NULL, &msg) != SQLITE_OK)
+        if (apply_migration(db, &migrations[v], &msg) != 0)
             goto failed;
         log_info("database %s: schema migrated to version %d", path, v + 1);
     }
