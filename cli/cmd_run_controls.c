@@ -1,6 +1,6 @@
 /* run list (filtered) / run cancel / run retry / run watch / run purge /
  * graph delete / graph retry: exoctl's side of the state manager's run controls
- * (docs/api-extensions.md). */
+ * (docs/dev/API-EXTENSIONS.md). */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>

@@ -1,4 +1,4 @@
-/* Run controls (exo's extension endpoints, docs/api-extensions.md): the filtered
+/* Run controls (exo's extension endpoints, docs/dev/API-EXTENSIONS.md): the filtered
  * run listing, one run's view, cancel, bulk retry, purge and graph deletion. */
 #include <stdio.h>
 #include <stdlib.h>

@@ -27,7 +27,7 @@ static const exo_route routes[] = {
     {"GET", NS "/states/run/{}/graph", h_run_graph, 0, 0},
     {"GET", NS "/graph/{}/run/{}/node/{}", h_node_details, 0, 0},
     {"GET", "/v0/namespaces", h_namespaces, 0, 0},
-    /* exo's extensions: run controls (docs/api-extensions.md) */
+    /* exo's extensions: run controls (docs/dev/API-EXTENSIONS.md) */
     {"GET", NS "/runs", h_runs_query, 0, 0},
     {"POST", NS "/runs/purge", h_runs_purge, 1, 0},
     {"GET", NS "/run/{}", h_run_get, 0, 0},
