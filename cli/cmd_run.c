@@ -174,10 +174,10 @@ int cmd_trigger(const command *cmd, cli_ctx *ctx, const parsed_args *args)
         json_object_put(body);
         return rc;
     }
-    /* explain=true: exo adds warnings (unused keys) and what is wrong on a refusal */
+    /* extended=true: exo adds warnings (unused keys) and what is wrong on a refusal */
     json_object *answer = NULL;
     long status = 0;
-    rc = client_ns_query(ctx, "triggering the graph", "POST", "explain=true", body, &status, &answer,
+    rc = client_ns_query(ctx, "triggering the graph", "POST", "extended=true", body, &status, &answer,
                          "graph", graph, "trigger", NULL);
     json_object_put(body);
     if (rc == 0 && status == 404)
@@ -296,11 +296,17 @@ static int fetch_state_details(cli_ctx *ctx, const char *run_id, json_object *ru
     }
     for (size_t i = 0; i < n; i++) {
         const char *id = json_get_string(json_object_array_get_idx(nodes, i), "id");
-        json_object *detail;
-        if (!id || client_ns_call(ctx, "reading a state", "GET", NULL, &detail, "graph",
-                                  graph ? graph : "", "run", run_id, "node", id, NULL) != 0) {
+        json_object *detail = NULL;
+        long status = 0;
+        /* extended=true: exo adds the prune data */
+        if (!id || client_ns_query(ctx, "reading a state", "GET", "extended=true", NULL, &status, &detail,
+                                   "graph", graph ? graph : "", "run", run_id, "node", id, NULL) != 0 ||
+            status != 200) {
             if (!id)
                 fprintf(stderr, "exoctl: run %s: a state without an id in the run graph\n", run_id);
+            else if (status == 404)
+                client_print_http_error("reading a state", status, detail, "");
+            json_object_put(detail);
             json_object_put(states);
             return -1;
         }

@@ -382,17 +382,15 @@ int cmd_graph_delete(const command *cmd, cli_ctx *ctx, const parsed_args *args)
     (void)cmd;
     const char *name = args->positional[0];
     int purge = args_has(args, "purge");
-    long status = 0;
-    json_object *answer = NULL;
-    if (client_ns_query(ctx, "deleting the graph", "DELETE", purge ? "purge=true" : NULL, NULL, &status, &answer,
-                        "graph", name, NULL) != 0)
-        return EXIT_FAIL;
-    if (status != 200) {
-        if (status == 404)
-            client_print_http_error("deleting the graph", status, answer, "");
-        json_object_put(answer);
-        return EXIT_FAIL;
+    json_object *body = json_object_new_object(), *answer = NULL;
+    if (!body || json_object_object_add(body, "purge", json_object_new_boolean(purge)) != 0) {
+        json_object_put(body);
+        return oom();
     }
+    int rc = client_ns_call(ctx, "deleting the graph", "POST", body, &answer, "graph", name, "delete", NULL);
+    json_object_put(body);
+    if (rc != 0)
+        return EXIT_FAIL;
     if (ctx->json)
         return command_print_answer(answer);
     printf("graph %s deleted", name);

@@ -134,6 +134,9 @@ int main(int argc, char **argv)
     if (load(conf_path, check, &conf, &nodes, &n) < 0)
         return 1;
     if (check) {
+        if (!conf.api_key[0]) /* fine for a check (CI has no credential), not for a run */
+            fprintf(stderr, "exo-host: note: the API key is not set (state_manager.api_key, "
+                            "state_manager.api_key_file or EXOSPHERE_API_KEY): running this host needs it\n");
         printf("%s: OK: %zu node%s:", conf_path, n, n == 1 ? "" : "s");
         for (size_t i = 0; i < n; i++)
             printf(" %s", nodes[i].name);

@@ -7,6 +7,7 @@
 #define EXO_SM_HANDLERS_H
 
 #include <stdlib.h>
+#include <string.h>
 
 #include "engine.h"
 #include "http.h"
@@ -24,6 +25,14 @@ static inline void exo_resp_result(exo_resp *resp, exo_result result, char *deta
     else
         exo_resp_500(resp);
     free(detail);
+}
+
+/* 1 when the request asks for exo's additions to a v0 answer with ?extended=true
+ * (without it every v0 answer is the reference's, byte for byte). */
+static inline int exo_req_extended(const exo_req *req)
+{
+    const char *v = exo_req_query(req, "extended");
+    return v && (!strcmp(v, "true") || !strcmp(v, "1"));
 }
 
 /* Copies every member of extra (exo's optional answer fields) into body. */

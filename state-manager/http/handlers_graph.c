@@ -220,12 +220,10 @@ void h_trigger(exo_req *req, exo_resp *resp)
         return;
     }
     char *msg = NULL, run_id[EXO_UUID_LEN + 1];
-    /* exo extension, asked for with ?explain=true (the v0 answers stay byte for byte
-     * the reference's): "warnings" on success, what is wrong on a refusal */
-    const char *explain_text = exo_req_query(req, "explain");
-    int explain = explain_text && (!strcmp(explain_text, "true") || !strcmp(explain_text, "1"));
-    json_object *extra = explain ? json_object_new_object() : NULL;
-    exo_result r = extra || !explain
+    /* ?extended=true: "warnings" on success, what is wrong on a refusal */
+    int extended = exo_req_extended(req);
+    json_object *extra = extended ? json_object_new_object() : NULL;
+    exo_result r = extra || !extended
                        ? exo_engine_trigger_ex(req->app, ns, graph, store, inputs, start_delay, run_id, extra, &msg)
                        : EXO_RESULT_FAILED;
     if (r == EXO_RESULT_OK) {

@@ -71,6 +71,7 @@ void h_nodes_put(exo_req *req, exo_resp *resp)
 
 void h_nodes_list(exo_req *req, exo_resp *resp)
 {
+    int extended = exo_req_extended(req);
     exo_node_row *rows = NULL;
     size_t n = 0;
     if (exo_engine_list_nodes(req->app, req->params[0], &rows, &n) != EXO_RESULT_OK) {
@@ -88,8 +89,9 @@ void h_nodes_list(exo_req *req, exo_resp *resp)
         json_object_object_add(e, "name", json_object_new_string(r->name));
         json_object_object_add(e, "namespace", json_object_new_string(r->namespace_name));
         json_object_object_add(e, "runtime_name", json_object_new_string(r->runtime_name));
-        /* exo extension: when runtime_name last registered the node (0: unknown) */
-        json_object_object_add(e, "registered_at", r->registered_at ? exo_json_time(r->registered_at) : NULL);
+        /* ?extended=true: when runtime_name last registered the node (null: unknown) */
+        if (extended)
+            json_object_object_add(e, "registered_at", r->registered_at ? exo_json_time(r->registered_at) : NULL);
         json_object_object_add(e, "runtime_namespace", json_object_new_string(r->namespace_name));
         json_object_object_add(e, "inputs_schema", json_object_get(r->inputs_schema));
         json_object_object_add(e, "outputs_schema", json_object_get(r->outputs_schema));

@@ -347,18 +347,30 @@ void h_runs_purge(exo_req *req, exo_resp *resp)
     exo_resp_json(resp, 200, o);
 }
 
+/* POST .../graph/{g}/delete with the optional body {"purge": true}.  (Not DELETE
+ * on the graph's path: that method answers 405 there, as in the reference.) */
 void h_graph_delete(exo_req *req, exo_resp *resp)
 {
-    const char *purge_text = exo_req_query(req, "purge");
-    int purge = purge_text && (!strcmp(purge_text, "true") || !strcmp(purge_text, "1"));
-    if (purge_text && !purge && strcmp(purge_text, "false") != 0 && strcmp(purge_text, "0") != 0) {
-        exo_reqcheck rc;
-        exo_reqcheck_init(&rc);
-        query_error(&rc, "purge", "Expected true or false", purge_text);
-        exo_resp_422(resp, &rc);
+    exo_reqcheck rc;
+    exo_reqcheck_init(&rc);
+    json_object *empty, *body = optional_body(req, &rc, &empty), *purge_value = NULL;
+    int purge = 0;
+    if (body && json_object_object_get_ex(body, "purge", &purge_value) && purge_value) {
+        if (json_object_is_type(purge_value, json_type_boolean))
+            purge = json_object_get_boolean(purge_value);
+        else
+            exo_reqcheck_add(&rc, "body.purge", "bool_type", "Input should be a valid boolean", purge_value, NULL);
+    }
+    json_object_put(empty);
+    if (exo_reqcheck_failed(&rc) || !body) {
+        if (exo_reqcheck_failed(&rc))
+            exo_resp_422(resp, &rc);
+        else
+            exo_resp_500(resp);
         exo_reqcheck_free(&rc);
         return;
     }
+    exo_reqcheck_free(&rc);
     char *ns = exo_trim_dup(req->params[0]), *name = exo_trim_dup(req->params[1]), *msg = NULL;
     int64_t runs = 0;
     exo_result r = ns && name ? exo_engine_delete_graph(req->app, ns, name, purge, &runs, &msg) : EXO_RESULT_FAILED;

@@ -168,8 +168,9 @@ void h_node_details(exo_req *req, exo_resp *resp)
     json_object_object_add(o, "outputs", json_object_get(st.outputs));
     json_object_object_add(o, "error", st.error ? json_object_new_string(st.error) : NULL);
     json_object_object_add(o, "parents", json_object_get(st.parents));
-    /* exo extension: the prune signal's data ({} when the state was not pruned) */
-    json_object_object_add(o, "data", json_object_get(st.data));
+    /* ?extended=true: the prune signal's data ({} when the state was not pruned) */
+    if (exo_req_extended(req))
+        json_object_object_add(o, "data", json_object_get(st.data));
     json_object_object_add(o, "created_at", exo_json_time(st.created_at));
     json_object_object_add(o, "updated_at", exo_json_time(st.updated_at));
     exo_state_row_free(&st);

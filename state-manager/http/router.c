@@ -34,7 +34,7 @@ static const exo_route routes[] = {
     {"POST", NS "/run/{}/cancel", h_run_cancel, 1, 0},
     {"POST", NS "/run/{}/retry", h_run_retry, 1, 0},
     {"POST", NS "/graph/{}/retry", h_graph_retry, 1, 0},
-    {"DELETE", NS "/graph/{}", h_graph_delete, 0, 0},
+    {"POST", NS "/graph/{}/delete", h_graph_delete, 1, 0},
 };
 
 /* Matches path against pattern; on success fills params (pointing into scratch,

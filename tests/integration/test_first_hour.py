@@ -174,10 +174,10 @@ class FirstHour(ExoTestCase):
         api.register([node_def("B", ["x"], ["y"])])
         self.assertEqual(api.put_graph("invalid", {"secrets": {}, "nodes": [node("Nope", "n")]}).status, 201)
         self.assertEqual(api.wait_validated("invalid")["validation_status"], "INVALID")
-        # the v0 answer is the reference's, byte for byte; ?explain=true says why
+        # the v0 answer is the reference's, byte for byte; ?extended=true says why
         r = api.trigger("invalid")
         self.assertEqual((r.status, r.json), (400, {"detail": "Graph template is not valid"}))
-        r = api.request("POST", api.ns_path("/graph/invalid/trigger?explain=true"), {})
+        r = api.request("POST", api.ns_path("/graph/invalid/trigger?extended=true"), {})
         self.assertEqual(r.json["detail"], "Graph template is not valid")
         self.assertEqual(r.json["validation_status"], "INVALID")
         self.assertIn(f"Node Nope in namespace {NS} does not exist.", r.json["validation_errors"])
@@ -185,11 +185,12 @@ class FirstHour(ExoTestCase):
         self.assertIn("graph invalid is INVALID", text)
         self.assertIn("Node Nope in namespace", text)
 
-        body = {"secrets": {}, "nodes": [node("A", "a", {"x": "${{ store.later }}"})],
+        body = {"secrets": {}, "nodes": [node("A", "a", {"x": "1"}, ["b"]),
+                                         node("B", "b", {"x": "${{ store.later }}"})],
                 "store_config": {"required_keys": ["later"]}}
         self.assertEqual(api.put_graph("keys", body).status, 201)
-        api.wait_validated("keys")
-        r = api.request("POST", api.ns_path("/graph/keys/trigger?explain=true"), {"store": {"other": "1"}})
+        self.assertEqual(api.wait_validated("keys")["validation_status"], "VALID")
+        r = api.request("POST", api.ns_path("/graph/keys/trigger?extended=true"), {"store": {"other": "1"}})
         self.assertEqual((r.status, r.json["missing_store_keys"]), (400, ["later"]), r)
         self.assertEqual(api.trigger("keys", store={"other": "1"}).json, {"detail": "Missing store keys: {'later'}"})
         self.assertIn("missing store keys (give them with --store K=V): later",
@@ -216,7 +217,7 @@ class FirstHour(ExoTestCase):
                 "store_config": {"required_keys": ["k"]}}
         self.assertEqual(api.put_graph("g", body).status, 201)
         api.wait_validated("g")
-        r = api.request("POST", api.ns_path("/graph/g/trigger?explain=true"),
+        r = api.request("POST", api.ns_path("/graph/g/trigger?extended=true"),
                         {"store": {"k": "1", "kk": "typo"}, "inputs": {"y": "2", "z": "3"}})
         self.assertEqual(r.status, 200, r)
         self.assertEqual(sorted(r.json["warnings"]), [
@@ -279,10 +280,11 @@ class FirstHour(ExoTestCase):
         self.sm = self.start_state_manager()
         api = self.sm.api(NS)
         api.register([node_def("Gone", ["x"])], runtime_name="old-host")
-        first = api.request("GET", api.ns_path("/nodes/")).json["nodes"][0]
+        first = api.request("GET", api.ns_path("/nodes/?extended=true")).json["nodes"][0]
         time.sleep(0.05)
         api.register([node_def("Gone", ["x"])], runtime_name="old-host")
-        again = api.request("GET", api.ns_path("/nodes/")).json["nodes"][0]
+        again = api.request("GET", api.ns_path("/nodes/?extended=true")).json["nodes"][0]
+        self.assertNotIn("registered_at", api.request("GET", api.ns_path("/nodes/")).json["nodes"][0])
         self.assertEqual(again["updated_at"], first["updated_at"])  # the reference's rule
         self.assertGreater(again["registered_at"], first["registered_at"])
         put_one_node_graph(self, api, "gone", "Gone", {"x": "1"})
@@ -331,7 +333,9 @@ class FirstHour(ExoTestCase):
         api.wait_run_finished(run_id)
         [state] = api.run_states("prune", run_id)
         self.assertEqual(state["status"], "PRUNED")
-        self.assertEqual(state["data"], {"reason": "enough", "count": 2})
+        self.assertNotIn("data", state)  # the v0 answer is the reference's
+        r = api.request("GET", api.ns_path(f"/graph/prune/run/{run_id}/node/{state['id']}?extended=true"))
+        self.assertEqual(r.json["data"], {"reason": "enough", "count": 2})
         text = self.ctl("run", "show", run_id).stdout
         self.assertIn('prune data: {"reason":"enough","count":2}', text)
 

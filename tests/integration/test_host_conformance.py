@@ -258,7 +258,11 @@ class HostConformance(MockHostTestCase):
             p.terminate()
             self.assertEqual(p.wait(15), 0)
         env.pop("EXOSPHERE_API_KEY")
+        # a check needs no credential (CI validates configurations), but says what a run needs
         r = subprocess.run([binary("exo-host"), "--check", "-c", conf], env=env, capture_output=True, text=True)
+        self.assertEqual(r.returncode, 0, r.stderr)
+        self.assertIn("EXOSPHERE_API_KEY", r.stderr)
+        r = subprocess.run([binary("exo-host"), "-c", conf], env=env, capture_output=True, text=True, timeout=30)
         self.assertEqual(r.returncode, 1)
         self.assertIn("EXOSPHERE_API_KEY", r.stderr)
 

@@ -146,14 +146,16 @@ class RunControlsApi(ExoTestCase):
         self.assertEqual(self.api.run_graph(done).json["nodes"], [])
         self.assertEqual(self.api.request("POST", self.api.ns_path("/runs/purge"), {}).status, 422)
 
-        r = self.api.request("DELETE", self.api.ns_path("/graph/gb"))
+        r = self.api.request("POST", self.api.ns_path("/graph/gb/delete"))
         self.assertEqual((r.status, r.json["runs_deleted"]), (200, 0), r)
         self.assertEqual(self.api.get_graph("gb").status, 404)
         self.assertEqual(self.api.request("GET", self.api.ns_path(f"/run/{other}")).status, 200)  # runs stay
-        r = self.api.request("DELETE", self.api.ns_path("/graph/ga?purge=true"))
+        self.assertEqual(self.api.request("POST", self.api.ns_path("/graph/ga/delete"), {"purge": 1}).status, 422)
+        r = self.api.request("POST", self.api.ns_path("/graph/ga/delete"), {"purge": True})
         self.assertEqual((r.status, r.json["runs_deleted"]), (200, 1), r)
         self.assertEqual(self.api.request("GET", self.api.ns_path(f"/run/{pending}")).status, 404)
-        self.assertEqual(self.api.request("DELETE", self.api.ns_path("/graph/ga")).status, 404)
+        self.assertEqual(self.api.request("POST", self.api.ns_path("/graph/ga/delete")).status, 404)
+        self.assertEqual(self.api.request("DELETE", self.api.ns_path("/graph/ga")).status, 405)  # as in v0
 
 
 class RetentionTest(ExoTestCase):
