@@ -11,6 +11,12 @@ static inline exo_result exo_result_of(int storage_rc)
     return storage_rc < 0 ? EXO_RESULT_FAILED : storage_rc ? EXO_RESULT_NOT_FOUND : EXO_RESULT_OK;
 }
 
+/* 1 for the statuses of a state that has not finished: CREATED, QUEUED, EXECUTED. */
+static inline int exo_status_unfinished(exo_status s)
+{
+    return s == EXO_ST_CREATED || s == EXO_ST_QUEUED || s == EXO_ST_EXECUTED;
+}
+
 /* Graph version a run was triggered with: a cache reference to release with
  * exo_graph_cache_release(app->graphs, g).  *ns_out (optional) receives the run's
  * namespace (malloc'd).  NULL when the run or its version is unknown. */

@@ -57,7 +57,7 @@ static void add_run(exo_storage *db, const char *ns, const char *graph, const ch
         exo_state_row st = {0};
         assert_int_equal(exo_id_new(st.id), 0);
         memcpy(st.exec_group, st.id, sizeof st.exec_group);
-        char fanout[16];
+        char fanout[32];
         snprintf(fanout, sizeof fanout, "f%zu", i);
         st.created_at = st.updated_at = at;
         st.node_name = strdup("N");
