@@ -1,5 +1,6 @@
 /* Run controls (exo's extension endpoints, docs/dev/API-EXTENSIONS.md): the filtered
  * run listing, one run's view, cancel, bulk retry, purge and graph deletion. */
+#include <ctype.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -81,7 +82,9 @@ static unsigned parse_status_list(exo_reqcheck *rc, const char *text)
         rc->oom = 1;
         return 0;
     }
-    for (char *tok = strtok_r(copy, ",", &save); tok; tok = strtok_r(NULL, ",", &save)) {
+    for (char *p = copy; *p; p++) /* "failed" names FAILED too */
+        *p = (char)toupper((unsigned char)*p);
+    for (char *tok = strtok_r(copy, ", ", &save); tok; tok = strtok_r(NULL, ", ", &save)) {
         int st = exo_run_status_from_name(tok);
         if (st < 0) {
             query_error(rc, "status", "Unknown run status: expected PENDING, SUCCESS, FAILED or CANCELLED", tok);
