@@ -295,6 +295,8 @@ class FirstHour(ExoTestCase):
         self.assertIn("last registered by runtime old-host at", wait["message"])
         text = self.ctl("run", "show", run_id).stdout
         self.assertIn("waiting:   due, not claimed yet", text)
+        listing = self.ctl("nodes", "list").stdout
+        self.assertRegex(listing, r"Gone .* old-host +\d{4}-\d\d-\d\dT")
 
         delayed = api.trigger("gone", start_delay=600000).json["run_id"]
         [wait] = api.request("GET", api.ns_path(f"/run/{delayed}")).json["waiting"]["states"]
