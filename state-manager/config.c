@@ -1,5 +1,7 @@
 #include "config.h"
 
+#include "storage.h"
+
 #include <ctype.h>
 #include <errno.h>
 #include <stdio.h>
@@ -12,9 +14,12 @@ static const char *const default_origins[] = {"http://localhost:3000", "http://l
                                               "http://127.0.0.1:3000", "http://127.0.0.1:3001"};
 
 static const char usage[] =
-    "usage: exo-state-manager [--listen HOST:PORT] [--db PATH|postgres://...]\n"
+    "usage: exo-state-manager [--listen HOST:PORT] [--db PATH|postgres://...] [--db-pool N]\n"
     "  --listen   address to serve on (default 0.0.0.0:8000)\n"
-    "  --db       SQLite database file (default exo.db)\n"
+    "  --db       SQLite database file (default exo.db), or a PostgreSQL URI\n"
+    "             postgres://user:password@host:port/dbname (also postgresql://; libpq's PG*\n"
+    "             environment variables fill in what it leaves out)\n"
+    "  --db-pool  PostgreSQL connections per process (default 8, 1-256)\n"
     "environment: STATE_MANAGER_SECRET (required), SECRETS_ENCRYPTION_KEY, TRIGGER_RETENTION_HOURS,\n"
     "             CORS_ORIGINS, EXO_DEFAULT_LEASE_MS\n";
 
@@ -40,6 +45,19 @@ static int parse_listen(exo_sm_config *cfg, const char *v, char *err, size_t err
     memcpy(cfg->listen_host, v, hl);
     cfg->listen_host[hl] = '\0';
     cfg->listen_port = (int)port;
+    return 0;
+}
+
+static int parse_pool(exo_sm_config *cfg, const char *v, char *err, size_t errlen)
+{
+    char *end;
+    errno = 0;
+    long n = strtol(v, &end, 10);
+    if (errno || *end || end == v || n < 1 || n > (long)EXO_STORAGE_MAX_POOL) {
+        snprintf(err, errlen, "--db-pool %s: expected an integer between 1 and %u", v, EXO_STORAGE_MAX_POOL);
+        return -1;
+    }
+    cfg->db_pool = (unsigned)n;
     return 0;
 }
 
@@ -150,14 +168,15 @@ int exo_sm_config_load(exo_sm_config *cfg, int argc, char **argv, char *err, siz
     snprintf(cfg->listen_host, sizeof cfg->listen_host, "0.0.0.0");
     cfg->listen_port = 8000;
     snprintf(cfg->db, sizeof cfg->db, "exo.db");
+    cfg->db_pool = EXO_STORAGE_DEFAULT_POOL;
     for (int i = 1; i < argc; i++) {
         const char *a = argv[i];
         if (!strcmp(a, "--help") || !strcmp(a, "-h")) {
             fputs(usage, stdout);
             return 1;
         }
-        int is_listen = !strcmp(a, "--listen"), is_db = !strcmp(a, "--db");
-        if (!is_listen && !is_db && strcmp(a, "--mode") != 0) {
+        int is_listen = !strcmp(a, "--listen"), is_db = !strcmp(a, "--db"), is_pool = !strcmp(a, "--db-pool");
+        if (!is_listen && !is_db && !is_pool && strcmp(a, "--mode") != 0) {
             snprintf(err, errlen, "unknown argument '%s'\n%s", a, usage);
             return -1;
         }
@@ -167,6 +186,8 @@ int exo_sm_config_load(exo_sm_config *cfg, int argc, char **argv, char *err, siz
         }
         const char *v = argv[++i];
         if (is_listen && parse_listen(cfg, v, err, errlen) != 0)
+            return -1;
+        if (is_pool && parse_pool(cfg, v, err, errlen) != 0)
             return -1;
         if (is_db) {
             if (!*v || strlen(v) >= sizeof cfg->db) {

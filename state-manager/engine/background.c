@@ -67,6 +67,7 @@ typedef struct verdict_tx {
 static int verdict_body(exo_app *app, void *arg)
 {
     verdict_tx *v = arg;
+    v->changed = 0;
     int64_t now = exo_now_ms();
     int rc = exo_db_graph_set_validation(app->db, v->row->namespace_name, v->row->name, v->row->version, v->status,
                                        v->errors, now);
@@ -181,6 +182,7 @@ typedef struct reap_tx {
 static int reap_body(exo_app *app, void *arg)
 {
     reap_tx *t = arg;
+    t->reaped = 0;
     int64_t now = exo_now_ms();
     char(*ids)[EXO_ID_LEN + 1] = NULL;
     size_t n = 0;
@@ -189,9 +191,13 @@ static int reap_body(exo_app *app, void *arg)
     int rc = 0;
     for (size_t i = 0; i < n && rc == 0; i++) {
         exo_state_row st = {0};
-        rc = exo_db_state_get(app->db, ids[i], &st);
+        rc = exo_db_state_lock(app->db, ids[i], &st);
         if (rc != 0)
             break;
+        if (st.status != EXO_ST_QUEUED || st.lease_expires_at <= 0 || st.lease_expires_at > now) {
+            exo_state_row_free(&st); /* reported or renewed since it was listed */
+            continue;
+        }
         char error[128];
         snprintf(error, sizeof error, "lease expired: no report from the worker within %lld ms",
                  (long long)st.lease_ms);
@@ -227,6 +233,7 @@ typedef struct cron_tx {
 static int cron_body(exo_app *app, void *arg)
 {
     cron_tx *t = arg;
+    t->fired = t->none_due = 0;
     int64_t now = exo_now_ms();
     exo_trigger_row tr = {0};
     int rc = exo_db_trigger_claim(app->db, now, &tr);

@@ -277,12 +277,19 @@ static void test_trigger_records(void **state)
     exo_trigger_row_free(&tr);
 }
 
-static void test_postgres_is_refused(void **state)
+/* An unreachable server is named in the error, its password is not. */
+static void test_unreachable_postgres_is_refused(void **state)
 {
     (void)state;
-    char err[256];
-    assert_null(exo_storage_open("postgres://user@host/db", err, sizeof err));
-    assert_non_null(strstr(err, "PostgreSQL support is not built yet"));
+    char err[512];
+    assert_null(exo_storage_open("postgresql://user:hunter2@127.0.0.1:1/db", err, sizeof err));
+    assert_non_null(strstr(err, "cannot connect to PostgreSQL"));
+    assert_null(strstr(err, "hunter2"));
+    char shown[128];
+    exo_storage_describe("postgres://user:hunter2@db.example:5432/exo", shown, sizeof shown);
+    assert_string_equal(shown, "postgres://user:***@db.example:5432/exo");
+    exo_storage_describe("/var/lib/exo.db", shown, sizeof shown);
+    assert_string_equal(shown, "/var/lib/exo.db");
     assert_null(exo_storage_open("/nonexistent-dir/x.db", err, sizeof err));
     assert_non_null(strstr(err, "/nonexistent-dir/x.db"));
 }
@@ -375,7 +382,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_ancestor_index_mirrors_status, setup, teardown),
         cmocka_unit_test_setup_teardown(test_graph_versions_and_conditional_validation, setup, teardown),
         cmocka_unit_test_setup_teardown(test_trigger_records, setup, teardown),
-        cmocka_unit_test(test_postgres_is_refused),
+        cmocka_unit_test(test_unreachable_postgres_is_refused),
         cmocka_unit_test(test_unknown_scheme_is_refused),
         cmocka_unit_test_setup_teardown(test_ops_check_names_the_missing_callback, setup, teardown),
         cmocka_unit_test_setup_teardown(test_schema_version_recorded_and_newer_refused, setup, teardown),

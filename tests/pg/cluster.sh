@@ -1,0 +1,42 @@
+#!/usr/bin/env bash
+# A throwaway PostgreSQL cluster for the tests: `cluster.sh start DIR` creates and
+# starts one in DIR (data, unix socket and log inside it, no TCP listener) and
+# prints the socket directory; `cluster.sh stop DIR` stops it and removes DIR.
+# PostgreSQL refuses to run as root: as root the server runs as the `postgres`
+# user (or EXO_PG_USER), which then owns DIR.
+set -euo pipefail
+cmd=${1:?usage: cluster.sh start|stop DIR}
+dir=${2:?usage: cluster.sh start|stop DIR}
+bindir=${EXO_PG_BINDIR:-$(ls -d /usr/lib/postgresql/*/bin 2>/dev/null | sort -V | tail -n1)}
+[ -x "$bindir/initdb" ] || { echo "cluster.sh: PostgreSQL server binaries not found (apt-get install postgresql)" >&2; exit 1; }
+
+as_owner() {
+  if [ "$(id -u)" -eq 0 ]; then
+    runuser -u "${EXO_PG_USER:-postgres}" -- "$@"
+  else
+    "$@"
+  fi
+}
+
+case "$cmd" in
+start)
+  mkdir -p "$dir"
+  [ "$(id -u)" -eq 0 ] && chown "${EXO_PG_USER:-postgres}" "$dir"
+  as_owner "$bindir/initdb" -D "$dir/data" -U postgres -A trust -E UTF8 --no-locale >"$dir/initdb.log" 2>&1 ||
+    { cat "$dir/initdb.log" >&2; exit 1; }
+  # fsync off: a throwaway cluster, speed over durability
+  as_owner "$bindir/pg_ctl" -D "$dir/data" -l "$dir/server.log" -w -t 60 \
+    -o "-c listen_addresses='' -k $dir -c fsync=off -c synchronous_commit=off -c full_page_writes=off -c max_connections=400" \
+    start >/dev/null || { cat "$dir/server.log" >&2; exit 1; }
+  echo "$dir"
+  ;;
+stop)
+  [ -d "$dir/data" ] && as_owner "$bindir/pg_ctl" -D "$dir/data" -m immediate -w stop >/dev/null 2>&1 || true
+  rm -rf "$dir"
+  ;;
+restart)
+  as_owner "$bindir/pg_ctl" -D "$dir/data" -l "$dir/server.log" -m fast -w -t 60 restart >/dev/null
+  ;;
+*)
+  echo "cluster.sh: unknown command $cmd (start, stop, restart)" >&2; exit 2 ;;
+esac
