@@ -40,6 +40,13 @@ exo_result exo_engine_claim(exo_app *app, const char *ns, const char *const *nod
 {
     claim_tx t = {.ns = ns, .nodes = nodes, .nnodes = nnodes, .limit = limit, .lease_ms = lease_ms, .rows = rows,
                   .n = n, .next_due = next_due};
+    if (exo_db_caps(app->db) & EXO_STORAGE_ATOMIC_CLAIM) {
+        /* one statement: no transaction round trips around it */
+        exo_app_db_enter(app);
+        int rc = claim_body(app, &t);
+        exo_app_db_leave(app);
+        return rc == 0 ? EXO_RESULT_OK : EXO_RESULT_FAILED;
+    }
     if (exo_app_tx(app, claim_body, &t) == 0)
         return EXO_RESULT_OK;
     if (t.attempted) { /* claimed rows whose commit failed are not the caller's */

@@ -1369,7 +1369,7 @@ static void pg_close(exo_storage *s)
 
 static const exo_storage_ops postgres_ops = {
     .backend = "postgres",
-    .caps = EXO_STORAGE_CONCURRENT, /* a pool; each transaction owns its connection */
+    .caps = EXO_STORAGE_CONCURRENT | EXO_STORAGE_ATOMIC_CLAIM, /* a pool; the claim is one statement */
     .close = pg_close,
     .health = pg_health,
     .tx_retryable = pg_tx_retryable,

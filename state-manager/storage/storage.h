@@ -13,6 +13,7 @@
  *   EXO_STORAGE_CONCURRENT  the handle may be used by several threads at once (the
  *                           backend serialises or pools internally); without it the
  *                           caller serialises every use (the app's db lock).
+ *   EXO_STORAGE_ATOMIC_CLAIM state_claim needs no surrounding transaction.
  *
  * Transactions belong to the calling thread.  begin() opens one for this thread
  * (a pooled backend binds one connection to the thread until commit() or
@@ -110,6 +111,9 @@ typedef struct exo_trigger_row {
 
 /* Capability bits of a backend (exo_storage_ops.caps). */
 #define EXO_STORAGE_CONCURRENT 0x1u
+/* state_claim is atomic on its own (one statement): callers need no transaction
+ * around it. */
+#define EXO_STORAGE_ATOMIC_CLAIM 0x2u
 
 /* Open options (defaults: exo_storage_open). */
 typedef struct exo_storage_options {
