@@ -255,6 +255,9 @@ static void set_reachable(pg_storage *q, int ok, const char *why)
     }
     pthread_mutex_lock(&q->lock);
     snprintf(q->problem, sizeof q->problem, "%s", why && *why ? why : "connection lost");
+    for (char *c = q->problem; *c; c++) /* libpq's messages span lines: one line here */
+        if (*c == '\n' || *c == '\t')
+            *c = ' ';
     size_t len = strlen(q->problem);
     while (len && (q->problem[len - 1] == '\n' || q->problem[len - 1] == ' '))
         q->problem[--len] = '\0';
