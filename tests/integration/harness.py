@@ -334,12 +334,17 @@ class StateManager(Process):
 
 def write_host_conf(path, uri, namespace, plugins, plugin_dir=None, name="test-host",
                     workers=4, batch_size=16, poll_interval_ms=200, extra=""):
-    """Writes a host.conf; plugins is a list of file names or of libconfig group texts."""
+    """Writes a host.conf; plugins is a list of file names or of libconfig group texts;
+    uri one state manager URI or a list of them (state_manager.uris, failover)."""
     plugin_dir = plugin_dir or PLUGIN_DIR
+    if isinstance(uri, (list, tuple)):
+        uri_setting = "uris = [" + ", ".join(json.dumps(u) for u in uri) + "]"
+    else:
+        uri_setting = f'uri = "{uri}"'
     entries = ",\n  ".join(p if p.lstrip().startswith("{") else json.dumps(p) for p in plugins)
     text = (f'namespace = "{namespace}";\n'
             f'name = "{name}";\n'
-            f'state_manager = {{ uri = "{uri}"; api_key = "{API_KEY}"; }};\n'
+            f'state_manager = {{ {uri_setting}; api_key = "{API_KEY}"; }};\n'
             f'workers = {workers};\n'
             f'batch_size = {batch_size};\n'
             f'poll_interval_ms = {poll_interval_ms};\n'

@@ -6,13 +6,15 @@ per tick and an expired lease is handled once, whichever replica's background
 threads see them."""
 import collections
 import os
+import signal
 import sys
 import threading
 import time
 import unittest
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from harness import TEST_DB, ExoTestCase, main, node_def, wait_until  # noqa: E402
+from harness import TEST_DB, ExoTestCase, Host, exoctl, main, node_def, wait_until  # noqa: E402
+from host_graphs import put_one_node_graph, trigger, wait_registered  # noqa: E402
 
 NS = "replns"
 REPLICAS = 3
@@ -172,6 +174,27 @@ class ReplicasTest(ExoTestCase):
         self.assertEqual(len(states), 2, states)
         logs = "".join(sm.log() for sm in self.sms)
         self.assertEqual(logs.count(f"state {st['state_id']} "), 1, "the lease expiry was handled more than once")
+
+    def test_host_fails_over_when_a_replica_is_killed(self):
+        host = Host(self.tmp, [self.sms[0].url, self.sms[1].url], NS, ["sleep_long.so"], workers=3,
+                    extra=f'state_dir = "{self.tmp}/host-state";')
+        self._procs.append(host)
+        host.start()
+        api = self.apis[2]
+        wait_registered(api, ["SleepNode"])
+        put_one_node_graph(self, api, "sleepy", "SleepNode", {"seconds": "1"})
+        runs = [trigger(self, api, "sleepy") for _ in range(9)]
+        wait_until(lambda: sum(api.run_graph(r).json["execution_summary"].get("QUEUED", 0) for r in runs) >= 2,
+                   20, what="states running")
+        self.sms[0].stop(signal.SIGKILL)
+        for run_id in runs:
+            api.wait_run_finished(run_id, timeout=120)
+            self.assertEqual([n["status"] for n in api.run_graph(run_id).json["nodes"]], ["SUCCESS"], run_id)
+        self.assertIn("failing over to " + self.sms[1].url, host.log())
+        # exoctl too: the dead replica first in the list, the answer from the next one
+        p = exoctl(["graph", "list"], f"{self.sms[0].url},{self.sms[1].url}", namespace=NS)
+        self.assertEqual(p.returncode, 0, p.stderr)
+        self.assertIn("sleepy", p.stdout)
 
     def test_cron_fires_once_per_tick(self):
         self.apis[0].register([node_def("A", [], [])])
