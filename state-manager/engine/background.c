@@ -17,6 +17,7 @@
 
 #define TICK_MS 500
 #define REAP_BATCH 200
+#define SHARED_PENDING_SCAN_S 10 /* how often a replica looks for PENDING graphs of others */
 
 struct exo_background {
     exo_app *app;
@@ -155,13 +156,21 @@ static void *verify_main(void *arg)
 {
     exo_app *app = arg;
     exo_verify_pass(app, 0); /* graphs left PENDING by a previous run */
+    /* A database shared with other replicas: a graph stored through a replica that
+       stopped before verifying it stays PENDING; look for such graphs now and then. */
+    int shared = exo_db_caps(app->db) & EXO_STORAGE_CONCURRENT;
+    int idle_seconds = 0;
     while (!atomic_load(&app->stopping)) {
         pthread_mutex_lock(&app->verify_lock);
         while (!app->verify_pending && !atomic_load(&app->stopping)) {
             struct timespec ts;
             clock_gettime(CLOCK_MONOTONIC, &ts);
             ts.tv_sec += 1;
-            pthread_cond_timedwait(&app->verify_cond, &app->verify_lock, &ts);
+            if (pthread_cond_timedwait(&app->verify_cond, &app->verify_lock, &ts) == ETIMEDOUT && shared &&
+                ++idle_seconds >= SHARED_PENDING_SCAN_S) {
+                idle_seconds = 0;
+                app->verify_pending = 1;
+            }
         }
         int all = app->verify_all;
         app->verify_pending = 0;
