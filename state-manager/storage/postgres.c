@@ -8,7 +8,8 @@
  * runs inside the transaction.
  *
  * Statements: every query is a named prepared statement (prepared on first use on
- * each connection) with parameters passed apart from the SQL text.  Isolation is
+ * each connection) with parameters passed apart from the SQL text.  The claim reads a
+ * partial index of the CREATED states: small, and the one a generic plan picks.  Isolation is
  * READ COMMITTED; the ops marked [locks] in storage.h take the locks that make the
  * engine's checks race-free across replicas (docs/dev/POSTGRES.md):
  *   state_lock      SELECT ... FOR UPDATE of the state being changed;
@@ -85,7 +86,9 @@ static const char *const schema_v1 =
     " fanout_id text NOT NULL, manual_retry_fanout_id text NOT NULL, exec_group text NOT NULL,"
     " lease_expires_at bigint NOT NULL DEFAULT 0, lease_ms bigint NOT NULL DEFAULT 0,"
     " UNIQUE(node_name, namespace_name, graph_name, identifier, run_id, retry_count, fanout_id));"
-    "CREATE INDEX states_claim ON states(namespace_name, status, node_name, enqueue_after);"
+    /* partial: small (only claimable rows), and the one a prepared statement's generic
+       plan picks for the claim (a full index lost to a sequential scan there) */
+    "CREATE INDEX states_created ON states(namespace_name, node_name, enqueue_after) WHERE status = 'CREATED';"
     "CREATE INDEX states_run ON states(run_id, status);"
     "CREATE INDEX states_lease ON states(status, lease_expires_at);"
     "CREATE TABLE state_ancestors(ancestor_group text NOT NULL, state_id text NOT NULL,"
@@ -168,7 +171,8 @@ static const char *const migrations[] = {schema_v1};
                    " WHERE id = ANY(ARRAY(SELECT id FROM states WHERE namespace_name=$1 AND status='CREATED'"  \
                    " AND node_name = ANY($2::text[]) AND enqueue_after<=$3 LIMIT $6 FOR UPDATE SKIP LOCKED))"  \
                    " AND status='CREATED' RETURNING " STATE_COLS "),"                                          \
-                   " m AS (UPDATE state_ancestors a SET status='QUEUED' FROM c WHERE a.state_id=c.id)"          \
+                   " m AS (UPDATE state_ancestors SET status='QUEUED'"                                          \
+                   " WHERE state_id = ANY(ARRAY(SELECT id FROM c)))"                                            \
                    " SELECT " STATE_COLS " FROM c")                                                            \
     X(STATE_NEXT_DUE, "SELECT min(enqueue_after) FROM states WHERE namespace_name=$1 AND status='CREATED'"      \
                       " AND node_name = ANY($2::text[]) AND enqueue_after>$3")                                  \
