@@ -1420,13 +1420,27 @@ static const exo_storage_ops postgres_ops = {
     .trigger_housekeeping = pg_trigger_housekeeping,
 };
 
+/* libpq's message as one line (its messages end in a newline and may span lines). */
+static const char *one_line(const char *msg, char *buf, size_t len)
+{
+    snprintf(buf, len, "%s", msg ? msg : "");
+    for (char *c = buf; *c; c++)
+        if (*c == '\n' || *c == '\t')
+            *c = ' ';
+    for (size_t n = strlen(buf); n > 0 && buf[n - 1] == ' '; n--)
+        buf[n - 1] = '\0';
+    return buf;
+}
+
 /* One command of the migration transaction; 0 ok, -1 with the server's message. */
 static int migrate_exec(PGconn *c, const char *sql, PGresult **out, char *err, size_t errlen)
 {
     PGresult *r = PQexec(c, sql);
     ExecStatusType st = PQresultStatus(r);
     if (st != PGRES_COMMAND_OK && st != PGRES_TUPLES_OK) {
-        exo_errf(err, errlen, "cannot initialise the PostgreSQL database: %s", PQresultErrorMessage(r));
+        char msg[512];
+        exo_errf(err, errlen, "cannot initialise the PostgreSQL database: %s",
+                 one_line(PQresultErrorMessage(r), msg, sizeof msg));
         PQclear(r);
         return -1;
     }
@@ -1502,7 +1516,9 @@ exo_storage *exo_storage_postgres_open(const char *uri, const exo_storage_option
         pg_conn *c = &q->conns[q->nconns];
         c->pg = connect_db(uri);
         if (PQstatus(c->pg) != CONNECTION_OK) {
-            exo_errf(err, errlen, "cannot connect to PostgreSQL: %s", c->pg ? PQerrorMessage(c->pg) : "out of memory");
+            char msg[512];
+            exo_errf(err, errlen, "cannot connect to PostgreSQL: %s",
+                     c->pg ? one_line(PQerrorMessage(c->pg), msg, sizeof msg) : "out of memory");
             q->nconns++;
             pg_close(&q->base);
             return NULL;
