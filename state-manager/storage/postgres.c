@@ -77,20 +77,24 @@ static const char *const schema_v1 =
     "CREATE TABLE store(run_id text NOT NULL, namespace_name text NOT NULL,"
     " graph_name text NOT NULL, key text NOT NULL, value bytea NOT NULL,"
     " PRIMARY KEY(run_id, namespace_name, graph_name, key));"
-    "CREATE TABLE states(seq bigserial PRIMARY KEY, id text NOT NULL UNIQUE,"
+    /* Every change of a state's status rewrites its row and adds an entry to each of
+       its indexes that the new row belongs to: so the indexes are few, and partial
+       where only some statuses are ever looked for.  seq orders a run's states and
+       needs no index of its own. */
+    "CREATE TABLE states(id text PRIMARY KEY, seq bigserial NOT NULL,"
     " created_at bigint NOT NULL, updated_at bigint NOT NULL, node_name text NOT NULL,"
     " namespace_name text NOT NULL, identifier text NOT NULL, graph_name text NOT NULL,"
     " run_id text NOT NULL, status text NOT NULL, inputs text NOT NULL, outputs text NOT NULL,"
     " data text NOT NULL, error text, parents text NOT NULL, does_unites integer NOT NULL,"
-    " unite_key text UNIQUE, enqueue_after bigint NOT NULL, retry_count bigint NOT NULL,"
+    " unite_key text, enqueue_after bigint NOT NULL, retry_count bigint NOT NULL,"
     " fanout_id text NOT NULL, manual_retry_fanout_id text NOT NULL, exec_group text NOT NULL,"
     " lease_expires_at bigint NOT NULL DEFAULT 0, lease_ms bigint NOT NULL DEFAULT 0,"
     " UNIQUE(node_name, namespace_name, graph_name, identifier, run_id, retry_count, fanout_id));"
-    /* partial: small (only claimable rows), and the one a prepared statement's generic
-       plan picks for the claim (a full index lost to a sequential scan there) */
+    "CREATE UNIQUE INDEX states_unite_key ON states(unite_key) WHERE unite_key IS NOT NULL;"
+    /* the claim's: small (only claimable rows), and the one a generic plan picks */
     "CREATE INDEX states_created ON states(namespace_name, node_name, enqueue_after) WHERE status = 'CREATED';"
-    "CREATE INDEX states_run ON states(run_id, status);"
-    "CREATE INDEX states_lease ON states(status, lease_expires_at);"
+    "CREATE INDEX states_run ON states(run_id);"
+    "CREATE INDEX states_lease ON states(lease_expires_at) WHERE status = 'QUEUED';"
     "CREATE TABLE state_ancestors(ancestor_group text NOT NULL, state_id text NOT NULL,"
     " status text NOT NULL, PRIMARY KEY(ancestor_group, state_id));"
     "CREATE INDEX state_ancestors_status ON state_ancestors(ancestor_group, status);"
@@ -184,7 +188,7 @@ static const char *const migrations[] = {schema_v1};
     X(GROUP_LOCK, "SELECT pg_advisory_xact_lock(hashtextextended($1, 0))")                                      \
     X(GROUP_HAS_STATUS, "SELECT 1 FROM state_ancestors WHERE ancestor_group=$1 AND status = ANY($2::text[])"    \
                         " LIMIT 1")                                                                            \
-    X(UNITE_EXISTS, "SELECT 1 FROM states WHERE unite_key=$1")                                                  \
+    X(UNITE_EXISTS, "SELECT 1 FROM states WHERE unite_key=$1 AND unite_key IS NOT NULL")                                                  \
     X(STATES_OF_RUN, "SELECT " STATE_COLS " FROM states WHERE run_id=$1 AND namespace_name=$2 ORDER BY seq")    \
     X(LEASE_RENEW, "UPDATE states SET lease_expires_at=$1, lease_ms=$2 WHERE id=$3 AND namespace_name=$4"       \
                    " AND status='QUEUED'")                                                                     \
