@@ -255,6 +255,16 @@ def postgres_workloads(build, tmp, opts, sm_states, chain_runs, latency_runs):
                 finally:
                     for sm in sms:
                         sm.stop()
+        if not opts.sm_only:
+            progress("PostgreSQL, 1 replica: growth")
+            d = os.path.join(tmp, "pg-growth")
+            os.makedirs(d)
+            sm = replicas_start(d, pg.new_db(), 1)[0]
+            try:
+                out["pg1_growth"] = exo_bench(build, ["growth", "--uri", sm.url, "--key", harness.API_KEY,
+                                                      "--levels", opts.growth_levels, "--workers", "4"])
+            finally:
+                sm.stop()
     return out
 
 
@@ -275,6 +285,7 @@ def main():
     chain_runs = 300 if opts.quick else 20000
     sm_states = 2000 if opts.quick else 50000
     growth_levels = "1000,10000" if opts.quick else "10000,100000,1000000"
+    opts.growth_levels = growth_levels
     results = {"machine": {"cpus": os.cpu_count()}, "quick": opts.quick}
 
     if opts.sm_only:
@@ -357,6 +368,9 @@ def print_pg_table(r):
         if s:
             row(f"{label}: transitions/s", round(s["transitions_per_s"]), target)
             row(f"{label}: enqueue / executed p50 (ms)", f"{s['enqueue_p50_ms']:.2f} / {s['executed_p50_ms']:.2f}")
+    for g in r.get("pg1_growth", []):
+        row(f"PostgreSQL {g['stored_states']:>8} stored: enqueue / executed p50 (ms)",
+            f"{g['enqueue_p50_ms']:.2f} / {g['executed_p50_ms']:.2f}")
     for key, label in (("chain", "SQLite"), ("pg1_chain", "PostgreSQL, 1 replica"), ("pg2_chain", "PostgreSQL, 2 replicas")):
         c = r.get(key)
         if c:
