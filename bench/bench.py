@@ -183,11 +183,99 @@ def sandbox_cost(build, n):
             "ratio": round(sandboxed / bare, 2)}
 
 
+PG_CLUSTER = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "tests", "pg", "cluster.sh")
+
+
+class PgCluster:
+    """A throwaway PostgreSQL cluster (tests/pg/cluster.sh) for the PostgreSQL rows."""
+
+    def __init__(self):
+        self.dir = f"/tmp/exo-pgbench-{os.getpid()}"
+
+    def __enter__(self):
+        subprocess.run([PG_CLUSTER, "start", self.dir], check=True, capture_output=True, timeout=120)
+        return self
+
+    def __exit__(self, *exc):
+        subprocess.run([PG_CLUSTER, "stop", self.dir], capture_output=True, timeout=120)
+
+    def new_db(self):
+        name = "bench_%d" % int(time.time() * 1000)
+        subprocess.run([harness.pg_tool("createdb"), "-h", self.dir, "-U", "postgres", name], check=True,
+                       capture_output=True, timeout=60)
+        return f"postgresql:///{name}?host={self.dir}&user=postgres"
+
+
+def replicas_start(tmp, db, n):
+    sms = []
+    for i in range(n):
+        d = os.path.join(tmp, f"replica-{i}")
+        os.makedirs(d, exist_ok=True)
+        sms.append(harness.StateManager(d, db=db).start())
+    return sms
+
+
+def sm_alone(build, uris, states):
+    return exo_bench(build, ["sm-load", "--uri", ",".join(uris), "--key", harness.API_KEY, "--states", str(states),
+                             "--workers", "4", "--batch", "16"])
+
+
+def chain_on(tmp, sms, runs, latency_runs, workers):
+    """The 3-node chain with one exo-host that knows every replica."""
+    api = sms[0].api(NS)
+    hdir = os.path.join(tmp, "chain-host")
+    os.makedirs(hdir, exist_ok=True)
+    uris = [sm.url for sm in sms]
+    host = harness.Host(hdir, uris if len(uris) > 1 else uris[0], NS, ["bench_step.so", "bench_fan.so"],
+                        workers=workers, batch_size=32, poll_interval_ms=1000,
+                        extra=f'state_dir = "{hdir}/host-state";').start()
+    try:
+        harness.wait_until(lambda: api.request("GET", api.ns_path("/nodes/")).json["count"] >= 2,
+                           30, what="exo-host registration")
+        return chain_workload(api, host, runs, latency_runs)
+    finally:
+        host.stop()
+
+
+def postgres_workloads(build, tmp, opts, sm_states, chain_runs, latency_runs):
+    """sm-load and the chain on PostgreSQL with one and with two replicas."""
+    out = {}
+    with PgCluster() as pg:
+        for n in (1, 2):
+            for what in (("sm_alone", "chain") if not opts.sm_only else ("sm_alone",)):
+                progress(f"PostgreSQL, {n} replica(s): {what}")
+                d = os.path.join(tmp, f"pg-{n}-{what}")
+                os.makedirs(d)
+                sms = replicas_start(d, pg.new_db(), n)
+                try:
+                    if what == "sm_alone":
+                        out[f"pg{n}_sm_alone"] = sm_alone(build, [sm.url for sm in sms], sm_states)
+                    else:
+                        out[f"pg{n}_chain"] = chain_on(d, sms, chain_runs, latency_runs, opts.workers)
+                finally:
+                    for sm in sms:
+                        sm.stop()
+        if not opts.sm_only:
+            progress("PostgreSQL, 1 replica: growth")
+            d = os.path.join(tmp, "pg-growth")
+            os.makedirs(d)
+            sm = replicas_start(d, pg.new_db(), 1)[0]
+            try:
+                out["pg1_growth"] = exo_bench(build, ["growth", "--uri", sm.url, "--key", harness.API_KEY,
+                                                      "--levels", opts.growth_levels, "--workers", "4"])
+            finally:
+                sm.stop()
+    return out
+
+
 def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--build", required=True)
     ap.add_argument("--quick", action="store_true", help="smaller workloads (a smoke run)")
     ap.add_argument("--workers", type=int, default=8)
+    ap.add_argument("--sm-only", action="store_true",
+                    help="only the state-manager-alone workload, on SQLite and PostgreSQL (1 and 2 replicas)")
+    ap.add_argument("--no-pg", action="store_true", help="skip the PostgreSQL rows")
     opts = ap.parse_args()
     harness.BUILD_DIR = os.path.abspath(opts.build)
     harness.BIN_DIR = os.path.join(harness.BUILD_DIR, "bin")
@@ -197,7 +285,19 @@ def main():
     chain_runs = 300 if opts.quick else 20000
     sm_states = 2000 if opts.quick else 50000
     growth_levels = "1000,10000" if opts.quick else "10000,100000,1000000"
+    opts.growth_levels = growth_levels
     results = {"machine": {"cpus": os.cpu_count()}, "quick": opts.quick}
+
+    if opts.sm_only:
+        with tempfile.TemporaryDirectory(prefix="exo-bench-") as tmp:
+            sm = harness.StateManager(tmp).start()
+            try:
+                results["sm_alone"] = sm_alone(build, [sm.url], sm_states)
+            finally:
+                sm.stop()
+            results.update(postgres_workloads(build, tmp, opts, sm_states, chain_runs, 0))
+        print_pg_table(results)
+        return
 
     with tempfile.TemporaryDirectory(prefix="exo-bench-") as tmp:
         # 1-2: the whole system (state manager + exo-host with fork-per-state sandboxing).
@@ -241,6 +341,10 @@ def main():
         finally:
             sm.stop()
 
+        # 7: the same on PostgreSQL, one and two replicas.
+        if not opts.no_pg:
+            results.update(postgres_workloads(build, tmp, opts, sm_states, chain_runs, 50 if opts.quick else 300))
+
         # 4: sandbox cost per state against a bare fork, same run.
         progress("sandbox cost")
         results["sandbox"] = sandbox_cost(build, 2000)
@@ -252,6 +356,26 @@ def main():
     with open(path, "w") as f:
         json.dump(results, f, indent=2)
     print(f"\nJSON: {path}")
+
+
+def print_pg_table(r):
+    def row(name, value, target=""):
+        print(f"  {name:<52} {value!s:>14}  {target}")
+    print("7. SQLite vs PostgreSQL (state manager alone; 3-node chain with exo-host)")
+    for key, label, target in (("sm_alone", "SQLite", ""), ("pg1_sm_alone", "PostgreSQL, 1 replica", ">= 8000"),
+                               ("pg2_sm_alone", "PostgreSQL, 2 replicas", ">= 1 replica")):
+        s = r.get(key)
+        if s:
+            row(f"{label}: transitions/s", round(s["transitions_per_s"]), target)
+            row(f"{label}: enqueue / executed p50 (ms)", f"{s['enqueue_p50_ms']:.2f} / {s['executed_p50_ms']:.2f}")
+    for g in r.get("pg1_growth", []):
+        row(f"PostgreSQL {g['stored_states']:>8} stored: enqueue / executed p50 (ms)",
+            f"{g['enqueue_p50_ms']:.2f} / {g['executed_p50_ms']:.2f}")
+    for key, label in (("chain", "SQLite"), ("pg1_chain", "PostgreSQL, 1 replica"), ("pg2_chain", "PostgreSQL, 2 replicas")):
+        c = r.get(key)
+        if c:
+            row(f"{label}: chain states/s", c["states_per_s"])
+            row(f"{label}: chain hop p50 / p99 (ms)", f"{c['hop_p50_ms']:.2f} / {c['hop_p99_ms']:.2f}")
 
 
 def print_table(r):
@@ -295,6 +419,7 @@ def print_table(r):
         ratio = max(b["enqueue_p50_ms"] / max(a["enqueue_p50_ms"], 1e-6),
                     b["executed_p50_ms"] / max(a["executed_p50_ms"], 1e-6))
         row("worst p50 ratio largest/smallest", round(ratio, 2), "<= 1.5")
+    print_pg_table(r)
     print("peak RSS")
     row("exo-host (kB)", r.get("host_peak_rss_kb"))
     row("exo-state-manager after load (kB)", r.get("sm_peak_rss_kb_after_load"))

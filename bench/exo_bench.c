@@ -3,7 +3,8 @@
  *
  *   exo-bench floors   --uri U --key K --dir D   HTTP keep-alive /health, SQLite one-row
  *                                                transaction in D, bare fork+_exit+waitpid
- *   exo-bench sm-load  --uri U --key K [--states N] [--workers W] [--batch B]
+ *   exo-bench sm-load  --uri U[,U2...] --key K [--states N] [--workers W] [--batch B]
+ *                      (several URIs: replicas; the workers spread over them)
  *                      the state manager alone: W threads act as workers (enqueue, executed)
  *                      over N pre-triggered one-node runs, no forking
  *   exo-bench growth   --uri U --key K [--levels 10000,100000,1000000]
@@ -15,6 +16,7 @@
 #include <json-c/json.h>
 #include <pthread.h>
 #include <sqlite3.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -84,9 +86,23 @@ static double samples_pct_ms(samples *s, double q)
 
 /* ---- HTTP helpers ------------------------------------------------------------ */
 
+/* --uri may list replicas (a,b,...): each new connection takes the next one, so the
+ * workers spread over them.  A process-wide counter: connections are made by the
+ * main thread and by each worker thread as it starts. */
+static atomic_uint next_replica;
+
 static exo_http *connect_or_die(const options *o)
 {
-    exo_http *h = exo_http_new(o->uri, o->key);
+    size_t count = 1;
+    for (const char *c = o->uri; *c; c++)
+        count += *c == ',';
+    size_t pick = atomic_fetch_add(&next_replica, 1) % count;
+    const char *start = o->uri;
+    for (size_t i = 0; i < pick; i++)
+        start = strchr(start, ',') + 1;
+    char uri[512];
+    snprintf(uri, sizeof uri, "%.*s", (int)strcspn(start, ","), start);
+    exo_http *h = exo_http_new(uri, o->key);
     if (!h) {
         fprintf(stderr, "exo-bench: out of memory\n");
         exit(1);

@@ -11,13 +11,41 @@
 #define CONNECT_TIMEOUT_MS 5000
 #define TOTAL_TIMEOUT_MS 30000
 
-int client_open(cli_ctx *ctx)
+int client_split_uris(cli_ctx *ctx, char *err, size_t errlen)
 {
-    if (exo_http_global_init() != 0) {
-        fprintf(stderr, "exoctl: cannot initialise libcurl\n");
+    free(ctx->uri_copy);
+    ctx->n_uris = ctx->current = 0;
+    if (!(ctx->uri_copy = strdup(ctx->uri))) {
+        snprintf(err, errlen, "out of memory");
         return -1;
     }
-    ctx->http = exo_http_new(ctx->uri, ctx->api_key);
+    for (char *save = NULL, *tok = strtok_r(ctx->uri_copy, ",", &save); tok; tok = strtok_r(NULL, ",", &save)) {
+        while (*tok == ' ' || *tok == '\t')
+            tok++;
+        for (size_t n = strlen(tok); n > 0 && (tok[n - 1] == ' ' || tok[n - 1] == '\t'); n--)
+            tok[n - 1] = '\0';
+        if (strncmp(tok, "http://", 7) != 0 && strncmp(tok, "https://", 8) != 0) {
+            snprintf(err, errlen, "state manager URI '%s' must start with http:// or https://", tok);
+            return -1;
+        }
+        if (ctx->n_uris == CLI_MAX_URIS) {
+            snprintf(err, errlen, "more than %d state manager URIs", CLI_MAX_URIS);
+            return -1;
+        }
+        ctx->uris[ctx->n_uris++] = tok;
+    }
+    if (ctx->n_uris == 0) {
+        snprintf(err, errlen, "no state manager URI in '%s'", ctx->uri);
+        return -1;
+    }
+    return 0;
+}
+
+/* (Re)creates the connection to uris[current]. */
+static int connect_current(cli_ctx *ctx)
+{
+    exo_http_free(ctx->http);
+    ctx->http = exo_http_new(ctx->uris[ctx->current], ctx->api_key);
     if (!ctx->http) {
         fprintf(stderr, "exoctl: out of memory\n");
         return -1;
@@ -26,10 +54,26 @@ int client_open(cli_ctx *ctx)
     return 0;
 }
 
+int client_open(cli_ctx *ctx)
+{
+    if (exo_http_global_init() != 0) {
+        fprintf(stderr, "exoctl: cannot initialise libcurl\n");
+        return -1;
+    }
+    if (ctx->n_uris == 0) { /* a caller that did not split: the URI as given */
+        ctx->uris[0] = ctx->uri;
+        ctx->n_uris = 1;
+    }
+    return connect_current(ctx);
+}
+
 void client_close(cli_ctx *ctx)
 {
     exo_http_free(ctx->http);
     ctx->http = NULL;
+    free(ctx->uri_copy);
+    ctx->uri_copy = NULL;
+    ctx->n_uris = 0;
 }
 
 /* Appends "/" + escaped segment to a growing path; returns the new path or NULL. */
@@ -142,11 +186,22 @@ static int send_request(cli_ctx *ctx, const char *what, const char *method, cons
     *raw = NULL;
     const char *text = body ? json_object_to_json_string_ext(body, JSON_C_TO_STRING_PLAIN) : NULL;
     exo_http_response resp;
-    if (exo_http_call(ctx->http, method, path, text, &resp) != 0) {
-        fprintf(stderr, "exoctl: %s: cannot reach the state manager at %s: %s\n", what, ctx->uri,
-                resp.error);
+    for (size_t tried = 1;; tried++) {
+        int failed = exo_http_call(ctx->http, method, path, text, &resp) != 0;
+        int unavailable = !failed && (resp.status == 502 || resp.status == 503 || resp.status == 504);
+        if ((!failed && !unavailable) || tried >= ctx->n_uris) {
+            if (!failed)
+                break;
+            fprintf(stderr, "exoctl: %s: cannot reach the state manager at %s: %s\n", what,
+                    ctx->uris[ctx->current], resp.error);
+            exo_http_response_free(&resp);
+            return -1;
+        }
+        /* this replica is down or cannot serve: the next one of the list */
         exo_http_response_free(&resp);
-        return -1;
+        ctx->current = (ctx->current + 1) % ctx->n_uris;
+        if (connect_current(ctx) != 0)
+            return -1;
     }
     *status = resp.status;
     *out = json_tokener_parse(resp.body);

@@ -11,15 +11,26 @@
 #include "http_client.h"
 
 /* Settings resolved from flags and environment, plus the open connection. */
+#define CLI_MAX_URIS 16
+
 typedef struct cli_ctx {
-    const char *uri;
+    const char *uri;            /* one URI, or a comma-separated list of replicas */
     const char *api_key;
     const char *namespace_name; /* NULL when neither -n nor EXOSPHERE_NAMESPACE is set */
     int json;                   /* --json: machine-readable output */
     exo_http *http;
+    char *uri_copy;             /* the list, split in place into uris[] */
+    const char *uris[CLI_MAX_URIS];
+    size_t n_uris, current;     /* uris[current] is the one http talks to */
 } cli_ctx;
 
-/* Opens the connection (uri must be set).  Returns 0, or -1 after printing why. */
+/* Splits ctx->uri into ctx->uris (commas; blanks around each trimmed).  0, or -1
+ * with a message in err naming the URI that is wrong. */
+int client_split_uris(cli_ctx *ctx, char *err, size_t errlen);
+
+/* Opens the connection to the first URI (client_split_uris done).  Returns 0, or
+ * -1 after printing why.  A request that cannot connect, or gets 502/503/504, is
+ * sent to the next URI of the list (failover). */
 int client_open(cli_ctx *ctx);
 void client_close(cli_ctx *ctx);
 

@@ -29,9 +29,9 @@ int command_connect(const command *cmd, cli_ctx *ctx)
 {
     if (!ctx->uri || !ctx->uri[0])
         return usage_error(cmd, "no state manager URI: pass --uri or set EXOSPHERE_STATE_MANAGER_URI");
-    if (strncmp(ctx->uri, "http://", 7) != 0 && strncmp(ctx->uri, "https://", 8) != 0)
-        return usage_error(cmd, "state manager URI '%s' must start with http:// or https://",
-                           ctx->uri);
+    char why[512];
+    if (client_split_uris(ctx, why, sizeof why) != 0)
+        return usage_error(cmd, "%s", why);
     if (!ctx->api_key || !ctx->api_key[0])
         return usage_error(cmd, "no API key: pass --api-key or set EXOSPHERE_API_KEY");
     if (cmd->needs_namespace && (!ctx->namespace_name || !ctx->namespace_name[0]))

@@ -239,12 +239,70 @@ static char *read_key_file(parse_ctx *pc, const config_setting_t *s, const char 
     return key;
 }
 
+/* Appends one state manager URI (http:// or https://, trailing slashes dropped). */
+static int add_uri(parse_ctx *pc, host_conf *c, const config_setting_t *where, const char *uri, size_t len)
+{
+    if (len == 0)
+        return fail_at(pc, where, "a state manager URI is empty");
+    if (strncmp(uri, "http://", 7) != 0 && strncmp(uri, "https://", 8) != 0)
+        return fail_at(pc, where, "state manager URI '%.*s' must start with http:// or https://", (int)len, uri);
+    char **grown = realloc(c->uris, (c->n_uris + 1) * sizeof *grown);
+    if (!grown)
+        return oom(pc);
+    c->uris = grown;
+    while (len > 0 && uri[len - 1] == '/')
+        len--;
+    if (!(c->uris[c->n_uris] = strndup(uri, len)))
+        return oom(pc);
+    c->n_uris++;
+    return 0;
+}
+
+/* state_manager.uris = ["http://a:8000", "http://b:8000"]: replicas to fail over between. */
+static int parse_uri_list(parse_ctx *pc, host_conf *c, const config_setting_t *list)
+{
+    int type = config_setting_type(list);
+    if (type != CONFIG_TYPE_ARRAY && type != CONFIG_TYPE_LIST)
+        return fail_at(pc, list, "state_manager.uris must be a list of strings, e.g. [\"http://a:8000\"]");
+    int n = config_setting_length(list);
+    if (n == 0)
+        return fail_at(pc, list, "state_manager.uris is empty");
+    for (int i = 0; i < n; i++) {
+        const config_setting_t *e = config_setting_get_elem(list, (unsigned)i);
+        const char *v = config_setting_type(e) == CONFIG_TYPE_STRING ? config_setting_get_string(e) : NULL;
+        if (!v)
+            return fail_at(pc, e, "state_manager.uris[%d] must be a string", i);
+        if (add_uri(pc, c, e, v, strlen(v)) < 0)
+            return -1;
+    }
+    return 0;
+}
+
+/* EXOSPHERE_STATE_MANAGER_URI: one URI or a comma-separated list. */
+static int parse_uri_env(parse_ctx *pc, host_conf *c, const config_setting_t *where, const char *text)
+{
+    while (*text) {
+        size_t len = strcspn(text, ",");
+        const char *start = text;
+        while (len > 0 && (*start == ' ' || *start == '\t'))
+            start++, len--;
+        while (len > 0 && (start[len - 1] == ' ' || start[len - 1] == '\t'))
+            len--;
+        if (add_uri(pc, c, where, start, len) < 0)
+            return -1;
+        text += strcspn(text, ",");
+        if (*text == ',')
+            text++;
+    }
+    return 0;
+}
+
 static int parse_state_manager(parse_ctx *pc, host_conf *c, const config_setting_t *root)
 {
     const config_setting_t *g = config_setting_get_member(root, "state_manager");
     const char *uri = NULL, *key = NULL, *key_file = NULL, *version = NULL;
     if (g) {
-        static const char *const keys[] = {"uri", "api_key", "api_key_file", "version", NULL};
+        static const char *const keys[] = {"uri", "uris", "api_key", "api_key_file", "version", NULL};
         if (config_setting_type(g) != CONFIG_TYPE_GROUP)
             return fail_at(pc, g, "state_manager must be a group { uri = ...; }");
         if (check_known(pc, g, "state_manager", keys) < 0 ||
@@ -258,20 +316,27 @@ static int parse_state_manager(parse_ctx *pc, host_conf *c, const config_setting
                            "state_manager.api_key and state_manager.api_key_file are both set; "
                            "keep one");
     }
-    if (!uri)
-        uri = getenv("EXOSPHERE_STATE_MANAGER_URI");
-    if ((!uri || !*uri) && pc->offline)
-        uri = "http://127.0.0.1:8000"; /* checked as given when set; a placeholder otherwise */
-    if (!uri || !*uri)
-        return fail_at(pc, g, "the state manager URI is not set: set state_manager.uri or "
-                              "EXOSPHERE_STATE_MANAGER_URI");
-    if (strncmp(uri, "http://", 7) != 0 && strncmp(uri, "https://", 8) != 0)
-        return fail_at(pc, g ? config_setting_get_member(g, "uri") : NULL,
-                       "state manager URI '%s' must start with http:// or https://", uri);
-    if (!(c->uri = strdup(uri)))
+    const config_setting_t *uris = g ? config_setting_get_member(g, "uris") : NULL;
+    if (uri && uris)
+        return fail_at(pc, uris, "state_manager.uri and state_manager.uris are both set; keep one");
+    if (uris) {
+        if (parse_uri_list(pc, c, uris) < 0)
+            return -1;
+    } else if (uri) {
+        if (add_uri(pc, c, config_setting_get_member(g, "uri"), uri, strlen(uri)) < 0)
+            return -1;
+    } else {
+        const char *env = getenv("EXOSPHERE_STATE_MANAGER_URI");
+        if ((!env || !*env) && pc->offline)
+            env = "http://127.0.0.1:8000"; /* checked as given when set; a placeholder otherwise */
+        if (!env || !*env)
+            return fail_at(pc, g, "the state manager URI is not set: set state_manager.uri, state_manager.uris or "
+                                  "EXOSPHERE_STATE_MANAGER_URI");
+        if (parse_uri_env(pc, c, g, env) < 0)
+            return -1;
+    }
+    if (!(c->uri = strdup(c->uris[0])))
         return oom(pc);
-    for (size_t n = strlen(c->uri); n > 0 && c->uri[n - 1] == '/'; n--)
-        c->uri[n - 1] = '\0';
     if (key_file) {
         char *path = join_path(pc->dir, key_file);
         if (!path)
@@ -441,6 +506,9 @@ void host_conf_free(host_conf *c)
     free(c->namespace_);
     free(c->name);
     free(c->uri);
+    for (size_t i = 0; i < c->n_uris; i++)
+        free(c->uris[i]);
+    free(c->uris);
     free(c->api_key);
     free(c->version);
     free(c->state_dir);

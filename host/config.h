@@ -24,7 +24,9 @@ typedef struct host_conf {
     char *file;           /* host.conf as given */
     char *namespace_;
     char *name;           /* runtime name */
-    char *uri;            /* state manager base URI, without trailing slashes */
+    char *uri;            /* the first state manager base URI, without trailing slashes */
+    char **uris;          /* every one (state_manager.uris or a comma list): replicas to fail over between */
+    size_t n_uris;
     char *api_key;
     char *version;        /* API version, "v0" */
     int workers;

@@ -306,6 +306,7 @@ int host_run_forever(host_conf *conf, host_node *nodes, size_t n_nodes)
         log_error("cannot initialise libcurl");
         goto done;
     }
+    host_http_set_observer(h.http, host_failover_observe, &h);
     if (prepare_dirs(&h) < 0)
         goto done;
     /* Processes a state leaves behind are re-parented to the host and reaped by

@@ -100,6 +100,7 @@ struct host {
     host_zygote *zygote; /* parent of every state's process; NULL until (re)started */
     hstate *states; /* arrival order */
     report *reports;
+    size_t uri_index;            /* conf.uris[uri_index] gets the requests (failover) */
 
     reg_phase reg;
     int reg_attempts;
@@ -131,6 +132,9 @@ struct host {
 int64_t host_backoff_ms(int attempt, int64_t base_ms, int64_t cap_ms);
 char *host_ns_path(const host *h, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 char *host_url(const host *h, const char *path);
+/* host_http observer: moves to the next state manager URI after a connection
+ * failure or a 502/503/504 from the current one. */
+void host_failover_observe(void *arg, const char *url, const host_http_result *res);
 plugin_set *plugin_set_new(host_node *nodes, size_t n);
 void plugin_set_release(plugin_set *set);
 const host_node *plugin_set_find(const plugin_set *set, const char *name);

@@ -6,6 +6,7 @@
 #include <sys/random.h>
 
 #include "host_internal.h"
+#include "log.h"
 #include "http_client.h"
 
 int64_t host_backoff_ms(int attempt, int64_t base_ms, int64_t cap_ms)
@@ -45,9 +46,31 @@ char *host_ns_path(const host *h, const char *fmt, ...)
 char *host_url(const host *h, const char *path)
 {
     char *url = NULL;
-    if (asprintf(&url, "%s%s", h->conf.uri, path) < 0)
+    const char *base = h->conf.n_uris ? h->conf.uris[h->uri_index % h->conf.n_uris] : h->conf.uri;
+    if (asprintf(&url, "%s%s", base, path) < 0)
         return NULL;
     return url;
+}
+
+/* Failover: a request to the current state manager that could not connect or got
+ * 502/503/504 moves every later request to the next URI of the list (round robin;
+ * the requests themselves retry as they always do). */
+void host_failover_observe(void *arg, const char *url, const host_http_result *res)
+{
+    host *h = arg;
+    if (h->conf.n_uris < 2 || (res->status != 0 && res->status != 502 && res->status != 503 && res->status != 504))
+        return;
+    const char *current = h->conf.uris[h->uri_index % h->conf.n_uris];
+    size_t len = strlen(current);
+    if (strncmp(url, current, len) != 0 || (url[len] != '/' && url[len] != '\0'))
+        return; /* already failed over since this request started */
+    char why[64];
+    if (res->status)
+        snprintf(why, sizeof why, "answered %ld", res->status);
+    else
+        snprintf(why, sizeof why, "%.60s", res->error ? res->error : "unreachable");
+    h->uri_index = (h->uri_index + 1) % h->conf.n_uris;
+    log_warn("state manager %s: %s; failing over to %s", current, why, h->conf.uris[h->uri_index]);
 }
 
 plugin_set *plugin_set_new(host_node *nodes, size_t n)

@@ -23,7 +23,15 @@ struct host_http {
     CURLM *multi;
     request *requests;
     unsigned long next_id;
+    host_http_observer observer;
+    void *observer_arg;
 };
+
+void host_http_set_observer(host_http *h, host_http_observer fn, void *arg)
+{
+    h->observer = fn;
+    h->observer_arg = arg;
+}
 
 host_http *host_http_new(void)
 {
@@ -151,6 +159,10 @@ static void complete(host_http *h, request *r, CURLcode rc)
         res.error = r->error[0] ? r->error : curl_easy_strerror(rc);
     }
     unlink_request(h, r);
+    const char *url = NULL;
+    if (h->observer && rc != CURLE_ABORTED_BY_CALLBACK && curl_easy_getinfo(r->easy, CURLINFO_EFFECTIVE_URL, &url) == CURLE_OK &&
+        url)
+        h->observer(h->observer_arg, url, &res);
     r->done(r->arg, &res);
     request_free(h, r);
 }

@@ -31,6 +31,11 @@ unsigned long host_http_start(host_http *h, const char *method, const char *url,
                               const char *api_key, const char *body, long timeout_ms,
                               host_http_done done, void *arg);
 
+/* Called with every finished request's URL and result before its own callback
+ * (not for cancelled ones): the host's failover watches it. */
+typedef void (*host_http_observer)(void *arg, const char *url, const host_http_result *res);
+void host_http_set_observer(host_http *h, host_http_observer fn, void *arg);
+
 /* Cancels a running request (its callback runs with status 0). */
 void host_http_cancel(host_http *h, unsigned long id);
 

@@ -1,5 +1,7 @@
 #include "config.h"
 
+#include "storage.h"
+
 #include <ctype.h>
 #include <errno.h>
 #include <stdio.h>
@@ -12,10 +14,14 @@ static const char *const default_origins[] = {"http://localhost:3000", "http://l
                                               "http://127.0.0.1:3000", "http://127.0.0.1:3001"};
 
 static const char usage[] =
-    "usage: exo-state-manager [--listen HOST:PORT] [--db PATH|postgres://...] [--retention-days [NS=]N]...\n"
+    "usage: exo-state-manager [--listen HOST:PORT] [--db PATH|postgres://...] [--db-pool N]\n"
+    "                         [--retention-days [NS=]N]...\n"
     "  --listen           address to serve on (default 127.0.0.1:8000, this machine only;\n"
     "                     0.0.0.0:8000 serves every interface)\n"
-    "  --db               SQLite database file (default exo.db)\n"
+    "  --db               SQLite database file (default exo.db), or a PostgreSQL URI\n"
+    "                     postgres://user:password@host:port/dbname (also postgresql://; libpq's\n"
+    "                     PG* environment variables fill in what it leaves out)\n"
+    "  --db-pool          PostgreSQL connections per process (default 8, 1-256)\n"
     "  --retention-days   delete finished runs older than N days (a decimal; 0 keeps them, the\n"
     "                     default); NS=N sets namespace NS's own retention (repeatable)\n"
     "environment: STATE_MANAGER_SECRET (required), SECRETS_ENCRYPTION_KEY, TRIGGER_RETENTION_HOURS,\n"
@@ -82,6 +88,19 @@ static int parse_listen(exo_sm_config *cfg, const char *v, char *err, size_t err
     memcpy(cfg->listen_host, v, hl);
     cfg->listen_host[hl] = '\0';
     cfg->listen_port = (int)port;
+    return 0;
+}
+
+static int parse_pool(exo_sm_config *cfg, const char *v, char *err, size_t errlen)
+{
+    char *end;
+    errno = 0;
+    long n = strtol(v, &end, 10);
+    if (errno || *end || end == v || n < 1 || n > (long)EXO_STORAGE_MAX_POOL) {
+        snprintf(err, errlen, "--db-pool %s: expected an integer between 1 and %u", v, EXO_STORAGE_MAX_POOL);
+        return -1;
+    }
+    cfg->db_pool = (unsigned)n;
     return 0;
 }
 
@@ -192,15 +211,16 @@ int exo_sm_config_load(exo_sm_config *cfg, int argc, char **argv, char *err, siz
     snprintf(cfg->listen_host, sizeof cfg->listen_host, "127.0.0.1"); /* wider only when asked */
     cfg->listen_port = 8000;
     snprintf(cfg->db, sizeof cfg->db, "exo.db");
+    cfg->db_pool = EXO_STORAGE_DEFAULT_POOL;
     for (int i = 1; i < argc; i++) {
         const char *a = argv[i];
         if (!strcmp(a, "--help") || !strcmp(a, "-h")) {
             fputs(usage, stdout);
             return 1;
         }
-        int is_listen = !strcmp(a, "--listen"), is_db = !strcmp(a, "--db");
+        int is_listen = !strcmp(a, "--listen"), is_db = !strcmp(a, "--db"), is_pool = !strcmp(a, "--db-pool");
         int is_retention = !strcmp(a, "--retention-days");
-        if (!is_listen && !is_db && !is_retention && strcmp(a, "--mode") != 0) {
+        if (!is_listen && !is_db && !is_pool && !is_retention && strcmp(a, "--mode") != 0) {
             snprintf(err, errlen, "unknown argument '%s'\n%s", a, usage);
             return -1;
         }
@@ -210,6 +230,8 @@ int exo_sm_config_load(exo_sm_config *cfg, int argc, char **argv, char *err, siz
         }
         const char *v = argv[++i];
         if (is_listen && parse_listen(cfg, v, err, errlen) != 0)
+            return -1;
+        if (is_pool && parse_pool(cfg, v, err, errlen) != 0)
             return -1;
         if (is_retention && parse_retention(cfg, v, err, errlen) != 0)
             return -1;

@@ -20,6 +20,7 @@ typedef struct exo_sm_config {
     char listen_host[256];
     int listen_port;
     char db[4096];
+    unsigned db_pool;               /* --db-pool: connections of a pooled backend */
     char *api_secret;               /* STATE_MANAGER_SECRET (required, non-empty) */
     int have_key;                   /* SECRETS_ENCRYPTION_KEY decoded successfully */
     char key_error[160];            /* why not, when !have_key */

@@ -60,14 +60,20 @@ int main(int argc, char **argv)
         exo_app_destroy(&app);
         return 1;
     }
-    exo_storage *db = exo_storage_open(app.cfg.db, err, sizeof err);
+    exo_storage_options opt = {.pool_size = app.cfg.db_pool};
+    exo_storage *db = exo_storage_open_with(app.cfg.db, &opt, err, sizeof err);
     if (!db) {
         log_error("%s", err);
         exo_sm_config_free(&app.cfg);
         exo_app_destroy(&app);
         return 1;
     }
-    exo_app_set_storage(&app, db);
+    if (exo_app_set_storage(&app, db) != 0) {
+        log_error("cannot start the database's work notifications");
+        exo_sm_config_free(&app.cfg);
+        exo_app_destroy(&app);
+        return 1;
+    }
     exo_engine_check_secrets(&app); /* a key that cannot read the stored secrets: say so now and on /health */
     if (install_signals() != 0) {
         log_error("cannot install signal handlers");
@@ -83,7 +89,9 @@ int main(int argc, char **argv)
         exo_app_destroy(&app);
         return 1;
     }
-    log_info("listening on %s:%d, database %s (%s)", app.cfg.listen_host, app.cfg.listen_port, app.cfg.db,
+    char shown[sizeof app.cfg.db];
+    exo_storage_describe(app.cfg.db, shown, sizeof shown); /* never a password in the log */
+    log_info("listening on %s:%d, database %s (%s)", app.cfg.listen_host, app.cfg.listen_port, shown,
              exo_db_backend(app.db));
     while (!stop_signal)
         pause();

@@ -24,10 +24,26 @@ int exo_app_init(exo_app *app)
     return rc ? -1 : 0;
 }
 
-void exo_app_set_storage(exo_app *app, exo_storage *db)
+/* A backend's listener heard that some process committed claimable states. */
+static void on_remote_work(void *ud, const char *ns, const char *node_name)
+{
+    (void)ns, (void)node_name; /* one wake-up for all long-polls: they re-check their own nodes */
+    exo_app_notify_work(ud);
+}
+
+int exo_app_set_storage(exo_app *app, exo_storage *db)
 {
     app->db = db;
     app->db_serialised = !(exo_db_caps(db) & EXO_STORAGE_CONCURRENT);
+    return exo_db_listen_work(db, on_remote_work, app);
+}
+
+int exo_app_db_health(exo_app *app, int probe, char *err, size_t errlen)
+{
+    exo_app_db_enter(app);
+    int rc = exo_db_health(app->db, probe, err, errlen);
+    exo_app_db_leave(app);
+    return rc;
 }
 
 void exo_app_destroy(exo_app *app)
@@ -99,20 +115,37 @@ void exo_app_request_verify(exo_app *app, int all)
     pthread_mutex_unlock(&app->verify_lock);
 }
 
+/* One attempt: 0/body's result, or -1 (with *retry set when the backend says the
+ * transaction may run again). */
+static int tx_attempt(exo_app *app, int (*body)(exo_app *app, void *arg), void *arg, int *retry)
+{
+    *retry = 0;
+    if (exo_db_begin(app->db) != 0) {
+        *retry = exo_db_tx_retryable(app->db);
+        return -1;
+    }
+    int rc = body(app, arg);
+    if (rc >= 0 && exo_db_commit(app->db) == 0)
+        return rc;
+    int failed_commit = rc >= 0;
+    *retry = exo_db_tx_retryable(app->db);
+    if (!failed_commit)
+        exo_db_rollback(app->db);
+    return -1;
+}
+
 int exo_app_tx(exo_app *app, int (*body)(exo_app *app, void *arg), void *arg)
 {
     exo_app_db_enter(app);
-    int rc = exo_db_begin(app->db);
-    if (rc == 0) {
-        rc = body(app, arg);
-        if (rc >= 0) {
-            if (exo_db_commit(app->db) != 0) {
-                exo_db_rollback(app->db);
-                rc = -1;
-            }
-        } else {
-            exo_db_rollback(app->db);
-        }
+    int rc = -1, retry = 0;
+    for (int attempt = 1; attempt <= EXO_TX_ATTEMPTS; attempt++) {
+        rc = tx_attempt(app, body, arg, &retry);
+        if (rc >= 0 || !retry || atomic_load(&app->stopping))
+            break;
+        /* a collision with another transaction: back off a little, growing, so
+           the colliding ones do not meet again at once */
+        exo_sleep_ms(attempt * 2 + (int64_t)(exo_mono_ms() % 3));
+        log_debug("transaction retried (attempt %d of %d)", attempt + 1, EXO_TX_ATTEMPTS);
     }
     exo_app_db_leave(app);
     return rc;

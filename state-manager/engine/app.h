@@ -45,8 +45,12 @@ typedef struct exo_app {
 
 /* Initialises locks and the graph cache (cfg and db are set by the caller). */
 int exo_app_init(exo_app *app);
-/* Attaches an opened storage handle (takes ownership; closed by exo_app_destroy). */
-void exo_app_set_storage(exo_app *app, exo_storage *db);
+/* Attaches an opened storage handle (takes ownership; closed by exo_app_destroy)
+ * and starts its cross-process work notifications (a backend shared by several
+ * processes wakes this process's long-polls).  0, or -1 when they cannot start. */
+int exo_app_set_storage(exo_app *app, exo_storage *db);
+/* 0 when the database is reachable, -1 with the reason (exo_db_health). */
+int exo_app_db_health(exo_app *app, int probe, char *err, size_t errlen);
 void exo_app_destroy(exo_app *app);
 
 void exo_app_db_enter(exo_app *app);
@@ -64,7 +68,11 @@ void exo_app_request_verify(exo_app *app, int all);
 
 /* Runs body(app, arg) inside one write transaction (db entered): commits when it
  * returns >= 0, rolls back otherwise.  Returns body's result (or -1 when the
- * transaction could not be opened / committed). */
+ * transaction could not be opened / committed).  When the backend reports a
+ * retryable failure (a deadlock or serialization failure with a transaction of
+ * another replica), the whole transaction runs again, up to EXO_TX_ATTEMPTS
+ * times: body must start from its arguments each time (reset what it returns). */
+#define EXO_TX_ATTEMPTS 5
 int exo_app_tx(exo_app *app, int (*body)(exo_app *app, void *arg), void *arg);
 
 #endif

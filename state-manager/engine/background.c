@@ -17,6 +17,7 @@
 
 #define TICK_MS 500
 #define REAP_BATCH 200
+#define SHARED_PENDING_SCAN_S 10 /* how often a replica looks for PENDING graphs of others */
 
 struct exo_background {
     exo_app *app;
@@ -67,6 +68,7 @@ typedef struct verdict_tx {
 static int verdict_body(exo_app *app, void *arg)
 {
     verdict_tx *v = arg;
+    v->changed = 0;
     int64_t now = exo_now_ms();
     int rc = exo_db_graph_set_validation(app->db, v->row->namespace_name, v->row->name, v->row->version, v->status,
                                        v->errors, now);
@@ -154,13 +156,21 @@ static void *verify_main(void *arg)
 {
     exo_app *app = arg;
     exo_verify_pass(app, 0); /* graphs left PENDING by a previous run */
+    /* A database shared with other replicas: a graph stored through a replica that
+       stopped before verifying it stays PENDING; look for such graphs now and then. */
+    int shared = exo_db_caps(app->db) & EXO_STORAGE_CONCURRENT;
+    int idle_seconds = 0;
     while (!atomic_load(&app->stopping)) {
         pthread_mutex_lock(&app->verify_lock);
         while (!app->verify_pending && !atomic_load(&app->stopping)) {
             struct timespec ts;
             clock_gettime(CLOCK_MONOTONIC, &ts);
             ts.tv_sec += 1;
-            pthread_cond_timedwait(&app->verify_cond, &app->verify_lock, &ts);
+            if (pthread_cond_timedwait(&app->verify_cond, &app->verify_lock, &ts) == ETIMEDOUT && shared &&
+                ++idle_seconds >= SHARED_PENDING_SCAN_S) {
+                idle_seconds = 0;
+                app->verify_pending = 1;
+            }
         }
         int all = app->verify_all;
         app->verify_pending = 0;
@@ -181,6 +191,7 @@ typedef struct reap_tx {
 static int reap_body(exo_app *app, void *arg)
 {
     reap_tx *t = arg;
+    t->reaped = 0;
     int64_t now = exo_now_ms();
     char(*ids)[EXO_ID_LEN + 1] = NULL;
     size_t n = 0;
@@ -189,9 +200,13 @@ static int reap_body(exo_app *app, void *arg)
     int rc = 0;
     for (size_t i = 0; i < n && rc == 0; i++) {
         exo_state_row st = {0};
-        rc = exo_db_state_get(app->db, ids[i], &st);
+        rc = exo_db_state_lock(app->db, ids[i], &st);
         if (rc != 0)
             break;
+        if (st.status != EXO_ST_QUEUED || st.lease_expires_at <= 0 || st.lease_expires_at > now) {
+            exo_state_row_free(&st); /* reported or renewed since it was listed */
+            continue;
+        }
         char error[128];
         snprintf(error, sizeof error, "lease expired: no report from the worker within %lld ms",
                  (long long)st.lease_ms);
@@ -227,6 +242,7 @@ typedef struct cron_tx {
 static int cron_body(exo_app *app, void *arg)
 {
     cron_tx *t = arg;
+    t->fired = t->none_due = 0;
     int64_t now = exo_now_ms();
     exo_trigger_row tr = {0};
     int rc = exo_db_trigger_claim(app->db, now, &tr);

@@ -252,6 +252,8 @@ typedef struct trigger_tx {
 static int trigger_body(exo_app *app, void *arg)
 {
     trigger_tx *t = arg;
+    free(*t->detail); /* set by an attempt that was then retried */
+    *t->detail = NULL;
     t->result = exo_run_start_ex(app, t->ns, t->graph, t->store, t->inputs, t->start_delay, exo_now_ms(), t->run_id,
                                  t->extra, t->detail);
     return t->result == EXO_RESULT_OK ? 0 : -1; /* anything but success writes nothing */

@@ -19,11 +19,18 @@ typedef struct claim_tx {
     exo_state_row **rows;
     size_t *n;
     int64_t *next_due;
+    int attempted;
 } claim_tx;
 
 static int claim_body(exo_app *app, void *arg)
 {
     claim_tx *t = arg;
+    if (t->attempted) { /* a retry: the previous attempt's rows were not committed */
+        exo_state_rows_free(*t->rows, *t->n);
+        *t->rows = NULL;
+        *t->n = 0;
+    }
+    t->attempted = 1;
     return exo_db_state_claim(app->db, t->ns, t->nodes, t->nnodes, exo_now_ms(), t->lease_ms, t->limit, t->rows, t->n,
                               t->next_due);
 }
@@ -33,7 +40,21 @@ exo_result exo_engine_claim(exo_app *app, const char *ns, const char *const *nod
 {
     claim_tx t = {.ns = ns, .nodes = nodes, .nnodes = nnodes, .limit = limit, .lease_ms = lease_ms, .rows = rows,
                   .n = n, .next_due = next_due};
-    return exo_app_tx(app, claim_body, &t) == 0 ? EXO_RESULT_OK : EXO_RESULT_FAILED;
+    if (exo_db_caps(app->db) & EXO_STORAGE_ATOMIC_CLAIM) {
+        /* one statement: no transaction round trips around it */
+        exo_app_db_enter(app);
+        int rc = claim_body(app, &t);
+        exo_app_db_leave(app);
+        return rc == 0 ? EXO_RESULT_OK : EXO_RESULT_FAILED;
+    }
+    if (exo_app_tx(app, claim_body, &t) == 0)
+        return EXO_RESULT_OK;
+    if (t.attempted) { /* claimed rows whose commit failed are not the caller's */
+        exo_state_rows_free(*rows, *n);
+        *rows = NULL;
+        *n = 0;
+    }
+    return EXO_RESULT_FAILED;
 }
 
 typedef struct lease_tx {
@@ -42,9 +63,19 @@ typedef struct lease_tx {
     int64_t lease_ms;
 } lease_tx;
 
+/* Empties arr (a retried transaction starts its answer again). */
+static void array_clear(json_object *arr)
+{
+    size_t len = json_object_array_length(arr);
+    if (len)
+        json_object_array_del_idx(arr, 0, len);
+}
+
 static int lease_body(exo_app *app, void *arg)
 {
     lease_tx *t = arg;
+    array_clear(t->renewed);
+    array_clear(t->lost);
     int64_t until = exo_now_ms() + t->lease_ms;
     for (size_t i = 0; i < json_object_array_length(t->ids); i++) {
         const char *id = json_object_get_string(json_object_array_get_idx(t->ids, i));
@@ -86,13 +117,17 @@ static int state_body(exo_app *app, void *arg)
 {
     state_tx *t = arg;
     t->result = EXO_RESULT_NOT_FOUND;
+    free(*t->detail); /* set by an attempt that was then retried */
+    *t->detail = NULL;
     char norm[EXO_ID_LEN + 1];
     if (exo_id_canonical(t->id, norm) != 0) {
         *t->detail = exo_strfmt("State not found");
         return 0;
     }
     exo_state_row st = {0};
-    int rc = exo_db_state_get(app->db, norm, &st);
+    /* locked until the transaction ends: a report, a signal or the lease reaper of
+       another replica changing the same state waits and then sees this change */
+    int rc = exo_db_state_lock(app->db, norm, &st);
     if (rc < 0) {
         t->result = EXO_RESULT_FAILED;
         return -1;
@@ -347,6 +382,8 @@ typedef struct secrets_arg {
 static exo_result read_secrets(exo_app *app, exo_state_row *st, void *arg, char **detail)
 {
     secrets_arg *a = arg;
+    json_object_put(a->secrets); /* from an attempt that was retried */
+    a->secrets = NULL;
     exo_graph_row g = {0};
     int64_t version;
     char *run_ns = NULL;

@@ -5,10 +5,19 @@
 
 #include "handlers.h"
 
+/* {"message": "OK"} (the reference's body) while the database answers; 503 with
+ * "database": "unreachable" and the reason when it does not (a load balancer then
+ * sends clients to another replica). */
 void h_health(exo_req *req, exo_resp *resp)
 {
+    char why[300];
+    int down = exo_app_db_health(req->app, 1, why, sizeof why) != 0;
     json_object *o = json_object_new_object();
-    json_object_object_add(o, "message", json_object_new_string("OK"));
+    json_object_object_add(o, "message", json_object_new_string(down ? "database unreachable" : "OK"));
+    if (down) {
+        json_object_object_add(o, "database", json_object_new_string("unreachable"));
+        json_object_object_add(o, "detail", json_object_new_string(why));
+    }
     /* exo extension, only when something is wrong: stored secrets this key cannot read */
     if (req->app->secrets_undecryptable > 0) {
         json_object *warnings = json_object_new_array();
@@ -16,7 +25,7 @@ void h_health(exo_req *req, exo_resp *resp)
         json_object_object_add(o, "secrets_undecryptable", json_object_new_int64(req->app->secrets_undecryptable));
         json_object_object_add(o, "warnings", warnings);
     }
-    exo_resp_json(resp, 200, o);
+    exo_resp_json(resp, down ? 503 : 200, o);
 }
 
 void h_nodes_put(exo_req *req, exo_resp *resp)

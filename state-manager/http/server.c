@@ -554,6 +554,10 @@ static phase_result phase_handler(request *x)
     x->route->handler(&x->req, &x->resp);
     if (!x->resp.body && !x->resp.raw)
         exo_resp_500(&x->resp);
+    char why[300];
+    /* a failure because the database is out of reach is temporary: clients retry a 503 */
+    if (x->resp.status == 500 && exo_app_db_health(x->app, 0, why, sizeof why) != 0)
+        exo_resp_detail(&x->resp, 503, "%s; nothing was changed, retry later", why);
     return PHASE_RESPOND;
 }
 

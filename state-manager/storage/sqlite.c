@@ -524,8 +524,9 @@ static int sq_graph_set_validation(exo_storage *s, const char *ns, const char *n
 {
     if (EXEC(s,
              "UPDATE graphs SET validation_status=?, validation_errors=?, updated_at=?"
-             " WHERE namespace_name=? AND name=? AND version=?",
-             "tjitti", exo_graph_status_names[status], errors, now, ns, name, version) != 0)
+             " WHERE namespace_name=? AND name=? AND version=? AND (validation_status<>? OR validation_errors<>?)",
+             "tjittitj", exo_graph_status_names[status], errors, now, ns, name, version, exo_graph_status_names[status],
+             errors) != 0)
         return -1;
     return sqlite3_changes(DB(s)) == 1 ? 0 : 1;
 }
@@ -928,6 +929,13 @@ static int sq_state_get(exo_storage *s, const char *id, exo_state_row *out)
     return fetch_one(s, st, &state_rows, out);
 }
 
+/* One connection and the caller's db lock: no other transaction can change the row
+ * before this one ends, so the plain read is the locked read. */
+static int sq_state_lock(exo_storage *s, const char *id, exo_state_row *out)
+{
+    return sq_state_get(s, id, out);
+}
+
 static int mirror_status(exo_storage *s, const char *id, exo_status status)
 {
     return EXEC(s, "UPDATE state_ancestors SET status=? WHERE state_id=?", "tt", exo_status_names[status], id) == 0
@@ -1184,10 +1192,36 @@ static int sq_trigger_housekeeping(exo_storage *s, int64_t now, int at_startup)
                : -1;
 }
 
+/* A local file: reachable once opened (a failing disk shows as failing calls). */
+static int sq_health(exo_storage *s, int probe, char *err, size_t errlen)
+{
+    (void)s, (void)probe, (void)err, (void)errlen;
+    return 0;
+}
+
+/* The busy timeout already waits for other writers: a failed transaction is not
+ * worth repeating. */
+static int sq_tx_retryable(exo_storage *s)
+{
+    (void)s;
+    return 0;
+}
+
+/* One process owns the file: the app wakes its own long-polls. */
+static int sq_listen_work(exo_storage *s, exo_storage_work_cb cb, void *ud)
+{
+    (void)s, (void)cb, (void)ud;
+    return 0;
+}
+
 static const exo_storage_ops sqlite_ops = {
     .backend = "sqlite",
     .caps = 0, /* one connection: the caller serialises */
     .close = sq_close,
+    .health = sq_health,
+    .tx_retryable = sq_tx_retryable,
+    .listen_work = sq_listen_work,
+    .state_lock = sq_state_lock,
     .begin = sq_begin,
     .commit = sq_commit,
     .rollback = sq_rollback,
@@ -1308,8 +1342,9 @@ failed:
     return -1;
 }
 
-exo_storage *exo_storage_sqlite_open(const char *path, char *err, size_t errlen)
+exo_storage *exo_storage_sqlite_open(const char *path, const exo_storage_options *opt, char *err, size_t errlen)
 {
+    (void)opt; /* one connection: no pool */
     sqlite_storage *s = calloc(1, sizeof *s);
     if (!s) {
         exo_errf(err, errlen, "out of memory");

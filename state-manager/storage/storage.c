@@ -64,7 +64,7 @@ static const char *const postgres_schemes[] = {"postgres", "postgresql", NULL};
 
 static const exo_storage_backend backends[] = {
     {"sqlite", NULL, exo_storage_sqlite_open},
-    {"PostgreSQL", postgres_schemes, NULL /* not built yet */},
+    {"PostgreSQL", postgres_schemes, exo_storage_postgres_open},
 };
 
 /* Length of the "scheme" of "scheme://rest", 0 when db has none (a file path). */
@@ -104,6 +104,46 @@ int exo_storage_ops_check(const exo_storage_ops *ops, char *err, size_t errlen)
 
 exo_storage *exo_storage_open(const char *db, char *err, size_t errlen)
 {
+    exo_storage_options opt = {.pool_size = EXO_STORAGE_DEFAULT_POOL};
+    return exo_storage_open_with(db, &opt, err, errlen);
+}
+
+/* Appends db[from, to) to out (bounded). */
+static void append(char *out, size_t outlen, size_t *len, const char *from, size_t n)
+{
+    while (n-- && *len + 1 < outlen)
+        out[(*len)++] = *from++;
+    out[*len] = '\0';
+}
+
+void exo_storage_describe(const char *db, char *out, size_t outlen)
+{
+    size_t len = 0;
+    if (!outlen)
+        return;
+    out[0] = '\0';
+    size_t n = scheme_length(db);
+    const char *p = db;
+    if (n) { /* scheme://user:password@host -> scheme://user:***@host */
+        const char *auth = db + n + 3, *end = auth + strcspn(auth, "@/?");
+        const char *colon = *end == '@' ? memchr(auth, ':', (size_t)(end - auth)) : NULL;
+        if (colon) {
+            append(out, outlen, &len, db, (size_t)(colon + 1 - db));
+            append(out, outlen, &len, "***", 3);
+            p = end;
+        }
+    }
+    /* ...?password=secret&... -> ...?password=***&... */
+    for (const char *q; n && (q = strstr(p, "password=")) != NULL;) {
+        append(out, outlen, &len, p, (size_t)(q + 9 - p));
+        append(out, outlen, &len, "***", 3);
+        p = q + 9 + strcspn(q + 9, "&");
+    }
+    append(out, outlen, &len, p, strlen(p));
+}
+
+exo_storage *exo_storage_open_with(const char *db, const exo_storage_options *opt, char *err, size_t errlen)
+{
     const exo_storage_backend *b = backend_for(db);
     if (!b) {
         exo_errf(err, errlen, "--db %.*s://...: unknown storage scheme (a file path selects SQLite; "
@@ -115,7 +155,7 @@ exo_storage *exo_storage_open(const char *db, char *err, size_t errlen)
         exo_errf(err, errlen, "--db %.*s://...: %s support is not built yet", (int)scheme_length(db), db, b->name);
         return NULL;
     }
-    exo_storage *s = b->open(db, err, errlen);
+    exo_storage *s = b->open(db, opt, err, errlen);
     if (s && exo_storage_ops_check(s->ops, err, errlen) != 0) {
         exo_db_close(s);
         return NULL;

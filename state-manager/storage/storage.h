@@ -13,6 +13,22 @@
  *   EXO_STORAGE_CONCURRENT  the handle may be used by several threads at once (the
  *                           backend serialises or pools internally); without it the
  *                           caller serialises every use (the app's db lock).
+ *   EXO_STORAGE_ATOMIC_CLAIM state_claim needs no surrounding transaction.
+ *
+ * Transactions belong to the calling thread.  begin() opens one for this thread
+ * (a pooled backend binds one connection to the thread until commit() or
+ * rollback()); every op this thread calls until then runs inside it; ops called
+ * by other threads meanwhile are not part of it.  Ops called outside a
+ * transaction each run on their own (autocommit).  Transactions do not nest
+ * (savepoints do).  A transaction may fail because it collided with another one
+ * (a deadlock, a serialization failure) or because the connection was lost before
+ * anything was written: tx_retryable() then says the caller may run it again
+ * from the start (exo_app_tx does, a bounded number of times).
+ *
+ * Several processes on one database (a concurrent backend with several
+ * exo-state-managers): the ops marked [locks] below take the row or advisory
+ * locks that make the engine's read-check-write sequences race-free across
+ * processes; on a one-process backend they are the plain reads.
  *
  * Schema: each backend keeps a schema version in the database and an ordered list
  * of migrations; opening applies the missing ones in one transaction and refuses a
@@ -128,11 +144,34 @@ typedef struct exo_trigger_row {
 
 /* Capability bits of a backend (exo_storage_ops.caps). */
 #define EXO_STORAGE_CONCURRENT 0x1u
+/* state_claim is atomic on its own (one statement): callers need no transaction
+ * around it. */
+#define EXO_STORAGE_ATOMIC_CLAIM 0x2u
+
+/* Open options (defaults: exo_storage_open). */
+typedef struct exo_storage_options {
+    unsigned pool_size; /* connections of a pooled backend (--db-pool; 0 = the default, 8) */
+} exo_storage_options;
+#define EXO_STORAGE_DEFAULT_POOL 8u
+#define EXO_STORAGE_MAX_POOL 256u
+
+/* Called by a backend's listener when another process (or this one) committed
+ * states that may be claimable: ns and node name of one of them, or both NULL
+ * when unknown (wake every long-poll). */
+typedef void (*exo_storage_work_cb)(void *ud, const char *ns, const char *node_name);
 
 typedef struct exo_storage_ops {
     const char *backend;
     unsigned caps;
     void (*close)(exo_storage *s);
+    /* 0 when the database is reachable, -1 with the reason in err.  probe = 0 answers
+     * from what the last calls saw (no round trip); probe = 1 asks the server. */
+    int (*health)(exo_storage *s, int probe, char *err, size_t errlen);
+    /* 1 when this thread's last failed transaction may be run again from the start. */
+    int (*tx_retryable)(exo_storage *s);
+    /* Starts delivering cross-process work notifications to cb until close (0 ok;
+     * a one-process backend returns 0 and never calls cb). */
+    int (*listen_work)(exo_storage *s, exo_storage_work_cb cb, void *ud);
 
     /* Transactions.  begin() starts a write transaction; savepoints nest inside it. */
     int (*begin)(exo_storage *s);
@@ -151,7 +190,8 @@ typedef struct exo_storage_ops {
 
     /* Graph templates.  graph_save inserts or replaces by (namespace, name), stores a new
      * immutable template version and sets row->version.  graph_set_validation applies
-     * only while the graph's current version is `version` (returns 1 otherwise). */
+     * only while the graph's current version is `version` and its stored verdict
+     * differs (returns 1 otherwise: the verdict is recorded once per version). */
     int (*graph_get)(exo_storage *s, const char *ns, const char *name, exo_graph_row *out); /* 1: none */
     int (*graph_save)(exo_storage *s, exo_graph_row *row);
     int (*graph_set_validation)(exo_storage *s, const char *ns, const char *name, int64_t version,
@@ -189,6 +229,9 @@ typedef struct exo_storage_ops {
      * leaving nothing written. */
     int (*state_insert)(exo_storage *s, const exo_state_row *st);
     int (*state_get)(exo_storage *s, const char *id, exo_state_row *out); /* 1: none */
+    /* [locks] state_get that, inside a transaction, locks the row until it ends: the
+     * read of a state the transaction is about to change. */
+    int (*state_lock)(exo_storage *s, const char *id, exo_state_row *out); /* 1: none */
     int (*state_update)(exo_storage *s, const exo_state_row *st); /* every mutable field */
     /* Claims up to `limit` CREATED states of ns whose node_name is in nodes and
      * enqueue_after <= now: sets QUEUED and lease_expires_at.  *next_due = earliest
@@ -200,19 +243,26 @@ typedef struct exo_storage_ops {
     int (*ancestors_copy)(exo_storage *s, const char *from_state, const char *to_state);
     int (*ancestor_add)(exo_storage *s, const char *group, const char *state_id);
     /* 1 when some descendant of instance `group` has one of the statuses in mask
-     * (bit i = exo_status i), 0 when none. */
+     * (bit i = exo_status i), 0 when none.  [locks] Inside a transaction, checks of
+     * one group are serialised until the checking transaction ends, and each sees
+     * every change committed before it: of two transactions that finish the last
+     * descendants at the same time, the later one sees both finished. */
     int (*group_has_status)(exo_storage *s, const char *group, unsigned mask);
     /* 1 when a state with this unite_key exists, 0 when not. */
     int (*unite_exists)(exo_storage *s, const char *unite_key);
     int (*states_of_run)(exo_storage *s, const char *ns, const char *run_id, exo_state_row **out, size_t *n);
     /* Leases: renew returns 1 when the state is not QUEUED (or unknown). */
     int (*lease_renew)(exo_storage *s, const char *ns, const char *id, int64_t until, int64_t lease_ms);
+    /* [locks] The returned states stay locked until the transaction ends; states
+     * another transaction has locked are skipped. */
     int (*lease_expired)(exo_storage *s, int64_t now, size_t limit, char (**ids)[EXO_ID_LEN + 1], size_t *n);
 
     /* Cron trigger records.  trigger_insert ignores duplicates. */
     int (*trigger_insert)(exo_storage *s, const char *expr, const char *ns, const char *graph,
                           int64_t trigger_time, int64_t expires_at);
     int (*trigger_delete_pending)(exo_storage *s, const char *ns, const char *graph, const char *expr);
+    /* [locks] A due PENDING record becomes TRIGGERING; concurrent claimers never get
+     * the same record. */
     int (*trigger_claim)(exo_storage *s, int64_t now, exo_trigger_row *out); /* 1: none due */
     int (*trigger_finish)(exo_storage *s, int64_t id, const char *status, int64_t expires_at);
     /* Deletes expired fired/failed records; with at_startup, TRIGGERING -> PENDING. */
@@ -221,7 +271,7 @@ typedef struct exo_storage_ops {
 
 /* Every callback of exo_storage_ops, for the completeness check at open. */
 #define EXO_STORAGE_CALLBACKS(X)                                                                        \
-    X(close) X(begin) X(commit) X(rollback) X(savepoint) X(release) X(rollback_to) X(node_upsert)       \
+    X(close) X(health) X(tx_retryable) X(listen_work) X(state_lock) X(begin) X(commit) X(rollback) X(savepoint) X(release) X(rollback_to) X(node_upsert)       \
     X(node_get) X(node_list) X(namespaces) X(graph_get) X(graph_save) X(graph_set_validation)           \
     X(graph_list) X(graph_version) X(graph_delete) X(run_insert) X(run_version) X(run_page) X(store_put) \
     X(store_get) X(run_get) X(run_query) X(run_mark_cancelled) X(run_delete)                            \
@@ -239,17 +289,21 @@ struct exo_storage {
 typedef struct exo_storage_backend {
     const char *name;
     const char *const *schemes;
-    exo_storage *(*open)(const char *db, char *err, size_t errlen);
+    exo_storage *(*open)(const char *db, const exo_storage_options *opt, char *err, size_t errlen);
 } exo_storage_backend;
 
 /* Opens the storage named by a --db value: a file path (SQLite) or scheme://...
  * On failure returns NULL and writes a message to err. */
 exo_storage *exo_storage_open(const char *db, char *err, size_t errlen);
+exo_storage *exo_storage_open_with(const char *db, const exo_storage_options *opt, char *err, size_t errlen);
+/* The --db value fit for a log line: a URI's password replaced by "***". */
+void exo_storage_describe(const char *db, char *out, size_t outlen);
 /* 0 when every callback of ops is set; -1 with the first missing one named in err. */
 int exo_storage_ops_check(const exo_storage_ops *ops, char *err, size_t errlen);
 
 /* Backends (one file each). */
-exo_storage *exo_storage_sqlite_open(const char *path, char *err, size_t errlen);
+exo_storage *exo_storage_sqlite_open(const char *path, const exo_storage_options *opt, char *err, size_t errlen);
+exo_storage *exo_storage_postgres_open(const char *uri, const exo_storage_options *opt, char *err, size_t errlen);
 
 void exo_node_row_free(exo_node_row *r);
 void exo_graph_row_free(exo_graph_row *r);
@@ -269,6 +323,15 @@ void exo_run_rows_free(exo_run_row *rows, size_t n);
 static inline unsigned exo_db_caps(const exo_storage *s) { return s->ops->caps; }
 static inline const char *exo_db_backend(const exo_storage *s) { return s->ops->backend; }
 static inline void exo_db_close(exo_storage *s) { EXO_DB_OP(s, close)(s); }
+static inline int exo_db_health(exo_storage *s, int probe, char *err, size_t errlen)
+{
+    return EXO_DB_OP(s, health)(s, probe, err, errlen);
+}
+static inline int exo_db_tx_retryable(exo_storage *s) { return EXO_DB_OP(s, tx_retryable)(s); }
+static inline int exo_db_listen_work(exo_storage *s, exo_storage_work_cb cb, void *ud)
+{
+    return EXO_DB_OP(s, listen_work)(s, cb, ud);
+}
 
 static inline int exo_db_begin(exo_storage *s) { return EXO_DB_OP(s, begin)(s); }
 static inline int exo_db_commit(exo_storage *s) { return EXO_DB_OP(s, commit)(s); }
@@ -355,6 +418,10 @@ static inline int exo_db_state_insert(exo_storage *s, const exo_state_row *st) {
 static inline int exo_db_state_get(exo_storage *s, const char *id, exo_state_row *out)
 {
     return EXO_DB_OP(s, state_get)(s, id, out);
+}
+static inline int exo_db_state_lock(exo_storage *s, const char *id, exo_state_row *out)
+{
+    return EXO_DB_OP(s, state_lock)(s, id, out);
 }
 static inline int exo_db_state_update(exo_storage *s, const exo_state_row *st) { return EXO_DB_OP(s, state_update)(s, st); }
 static inline int exo_db_state_claim(exo_storage *s, const char *ns, const char *const *nodes, size_t nnodes,

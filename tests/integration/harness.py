@@ -7,6 +7,11 @@ Python standard library only.
     from harness import StateManager, Host, Api, wait_until, ExoTestCase
 
 The build tree is taken from EXO_BUILD_DIR (set by ctest), else ../../build.
+
+Backend: EXO_TEST_DB=postgres runs every state manager a test starts without an
+explicit db on PostgreSQL, each on a fresh database of the cluster whose unix
+socket directory is EXO_PG_HOST (tests/pg/cluster.sh; ctest starts one); any other
+value (or none) keeps SQLite files in the test's directory.
 """
 
 import base64
@@ -20,6 +25,7 @@ import sys
 import tempfile
 import time
 import unittest
+import uuid
 import urllib.error
 import urllib.request
 
@@ -32,6 +38,61 @@ PLUGIN_DIR = os.path.join(BUILD_DIR, "plugins")
 API_KEY = "test-secret-key"
 # 32 zero-based bytes, URL-safe base64 with padding (44 characters), as the spec requires.
 ENCRYPTION_KEY = base64.urlsafe_b64encode(bytes(range(32))).decode()
+
+
+TEST_DB = os.environ.get("EXO_TEST_DB", "sqlite")
+PG_HOST = os.environ.get("EXO_PG_HOST", "")
+_pg_databases = []  # created by this process; dropped by ExoTestCase.tearDown
+
+
+def pg_tool(name):
+    """A PostgreSQL client program (createdb, dropdb, psql)."""
+    found = shutil.which(name)
+    if found:
+        return found
+    for d in sorted(os.listdir("/usr/lib/postgresql"), reverse=True) if os.path.isdir("/usr/lib/postgresql") else ():
+        candidate = os.path.join("/usr/lib/postgresql", d, "bin", name)
+        if os.path.exists(candidate):
+            return candidate
+    raise FileNotFoundError(f"{name} not found (apt-get install postgresql-client)")
+
+
+def pg_uri(name):
+    return f"postgresql:///{name}?host={PG_HOST}&user=postgres"
+
+
+def new_pg_database():
+    """Creates an empty database on the test cluster; returns its --db URI."""
+    if not PG_HOST:
+        raise AssertionError("EXO_TEST_DB=postgres needs EXO_PG_HOST (the cluster's socket directory)")
+    name = "exo_" + uuid.uuid4().hex[:16]
+    subprocess.run([pg_tool("createdb"), "-h", PG_HOST, "-U", "postgres", name], check=True,
+                   capture_output=True, timeout=60)
+    _pg_databases.append(name)
+    return pg_uri(name)
+
+
+def psql(uri, sql):
+    """Runs sql on the database of uri; returns its unaligned output."""
+    p = subprocess.run([pg_tool("psql"), "-X", "-q", "-A", "-t", "-v", "ON_ERROR_STOP=1", "-d", uri, "-c", sql],
+                       capture_output=True, text=True, timeout=60)
+    if p.returncode != 0:
+        raise AssertionError(f"psql failed: {p.stderr}")
+    return p.stdout.strip()
+
+
+def drop_pg_databases():
+    while _pg_databases:
+        name = _pg_databases.pop()
+        subprocess.run([pg_tool("dropdb"), "-h", PG_HOST, "-U", "postgres", "--if-exists", "--force", name],
+                       capture_output=True, timeout=60)
+
+
+def default_db(workdir):
+    """The --db value of a state manager started without one."""
+    if TEST_DB == "postgres":
+        return new_pg_database()
+    return os.path.join(workdir, "exo.db")
 
 
 def binary(name):
@@ -240,14 +301,14 @@ class Process:
 
 
 class StateManager(Process):
-    def __init__(self, workdir, db=None, port=None, env=None):
+    def __init__(self, workdir, db=None, port=None, env=None, logname="state-manager.log"):
         self.port = port or free_port()
-        self.db = db or os.path.join(workdir, "exo.db")
+        self.db = db or default_db(workdir)
         full_env = dict(os.environ)
         full_env.update({"STATE_MANAGER_SECRET": API_KEY, "SECRETS_ENCRYPTION_KEY": ENCRYPTION_KEY})
         full_env.update(env or {})
         super().__init__([binary("exo-state-manager"), "--listen", f"127.0.0.1:{self.port}",
-                          "--db", self.db], full_env, workdir, "state-manager.log")
+                          "--db", self.db], full_env, workdir, logname)
 
     @property
     def url(self):
@@ -273,12 +334,17 @@ class StateManager(Process):
 
 def write_host_conf(path, uri, namespace, plugins, plugin_dir=None, name="test-host",
                     workers=4, batch_size=16, poll_interval_ms=200, extra=""):
-    """Writes a host.conf; plugins is a list of file names or of libconfig group texts."""
+    """Writes a host.conf; plugins is a list of file names or of libconfig group texts;
+    uri one state manager URI or a list of them (state_manager.uris, failover)."""
     plugin_dir = plugin_dir or PLUGIN_DIR
+    if isinstance(uri, (list, tuple)):
+        uri_setting = "uris = [" + ", ".join(json.dumps(u) for u in uri) + "]"
+    else:
+        uri_setting = f'uri = "{uri}"'
     entries = ",\n  ".join(p if p.lstrip().startswith("{") else json.dumps(p) for p in plugins)
     text = (f'namespace = "{namespace}";\n'
             f'name = "{name}";\n'
-            f'state_manager = {{ uri = "{uri}"; api_key = "{API_KEY}"; }};\n'
+            f'state_manager = {{ {uri_setting}; api_key = "{API_KEY}"; }};\n'
             f'workers = {workers};\n'
             f'batch_size = {batch_size};\n'
             f'poll_interval_ms = {poll_interval_ms};\n'
@@ -341,6 +407,7 @@ class ExoTestCase(unittest.TestCase):
                 sys.stderr.write(f"\n--- {p.log_path} (tail) ---\n{p.log()[-4000:]}\n")
         reports = [(p.log_path, r) for p in self._procs for r in [sanitizer_report(p.log())] if r]
         shutil.rmtree(self.tmp, ignore_errors=True)
+        drop_pg_databases()
         if self.check_sanitizers and reports:
             self.fail("sanitizer report in %s:\n%s" % reports[0])
 

@@ -30,10 +30,18 @@ class StartupTest(ExoTestCase):
         p = self.run_sm(["--listen", f"127.0.0.1:{free_port()}", "--db", "x.db"], {"STATE_MANAGER_SECRET": ""})
         self.assertNotEqual(p.returncode, 0)
 
-    def test_postgres_is_not_built_yet(self):
-        p = self.run_sm(["--db", "postgres://u@h/db"], {"STATE_MANAGER_SECRET": "k"})
+    def test_unreachable_postgres_is_named(self):
+        p = self.run_sm(["--listen", f"127.0.0.1:{free_port()}", "--db", "postgresql://u:hunter2@127.0.0.1:1/db"],
+                        {"STATE_MANAGER_SECRET": "k"})
         self.assertNotEqual(p.returncode, 0)
-        self.assertIn("PostgreSQL support is not built yet", p.stderr)
+        self.assertIn("cannot connect to PostgreSQL", p.stderr)
+        self.assertNotIn("hunter2", p.stderr)
+
+    def test_bad_pool_size(self):
+        for n in ("0", "x", "257"):
+            p = self.run_sm(["--db-pool", n], {"STATE_MANAGER_SECRET": "k"})
+            self.assertNotEqual(p.returncode, 0, n)
+            self.assertIn("--db-pool", p.stderr)
 
     def test_unusable_database_path(self):
         p = self.run_sm(["--listen", f"127.0.0.1:{free_port()}", "--db", "/nonexistent-dir/x.db"],

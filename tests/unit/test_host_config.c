@@ -117,6 +117,40 @@ static void test_environment_fallback(void **state)
     unsetenv("EXOSPHERE_API_KEY");
 }
 
+/* Replicas: a uris list, or a comma list in the environment; each one checked. */
+static void test_uri_lists(void **state)
+{
+    (void)state;
+    host_conf conf;
+    char err[1024];
+    assert_int_equal(load(BASE "state_manager = { uris = [\"http://a:1/\", \"https://b:2\"]; api_key = \"k\"; };\n"
+                               "plugins = ( \"a.so\" );\n",
+                          &conf, err, sizeof err),
+                     0);
+    assert_int_equal(conf.n_uris, 2);
+    assert_string_equal(conf.uris[0], "http://a:1");
+    assert_string_equal(conf.uris[1], "https://b:2");
+    assert_string_equal(conf.uri, "http://a:1");
+    host_conf_free(&conf);
+    setenv("EXOSPHERE_STATE_MANAGER_URI", "http://e1:1, http://e2:2", 1);
+    assert_int_equal(load(BASE "state_manager = { api_key = \"k\"; };\nplugins = ( \"a.so\" );\n", &conf, err,
+                          sizeof err),
+                     0);
+    assert_int_equal(conf.n_uris, 2);
+    assert_string_equal(conf.uris[1], "http://e2:2");
+    host_conf_free(&conf);
+    setenv("EXOSPHERE_STATE_MANAGER_URI", "http://e1:1,ftp://x", 1);
+    expect_error(BASE "state_manager = { api_key = \"k\"; };\nplugins = ( \"a.so\" );\n", ":3:", "ftp://x");
+    unsetenv("EXOSPHERE_STATE_MANAGER_URI");
+    expect_error(BASE "state_manager = { uris = []; api_key = \"k\"; };\nplugins = ( \"a.so\" );\n", ":3:",
+                 "state_manager.uris is empty");
+    expect_error(BASE "state_manager = { uris = [\"x\"]; api_key = \"k\"; };\nplugins = ( \"a.so\" );\n", ":3:",
+                 "must start with http://");
+    expect_error(BASE "state_manager = { uri = \"http://a:1\"; uris = [\"http://b:1\"]; api_key = \"k\"; };\n"
+                      "plugins = ( \"a.so\" );\n",
+                 ":3:", "both set");
+}
+
 static void test_missing_uri_and_key(void **state)
 {
     (void)state;
@@ -223,7 +257,7 @@ int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_defaults),         cmocka_unit_test(test_environment_fallback),
-        cmocka_unit_test(test_missing_uri_and_key), cmocka_unit_test(test_api_key_file),
+        cmocka_unit_test(test_missing_uri_and_key), cmocka_unit_test(test_uri_lists), cmocka_unit_test(test_api_key_file),
         cmocka_unit_test(test_syntax_error),     cmocka_unit_test(test_bad_values),
         cmocka_unit_test(test_plugin_overrides), cmocka_unit_test(test_missing_file),
     };

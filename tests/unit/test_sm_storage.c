@@ -1,4 +1,6 @@
-/* Unit tests of the state manager's storage layer (storage.h, SQLite backend):
+/* Unit tests of the state manager's storage layer (storage.h; SQLite, or with
+ * EXO_TEST_DB=postgres and EXO_PG_HOST the PostgreSQL backend, each test on a fresh
+ * database of that cluster):
  * claims, uniqueness keys, the ancestor-instance index, conditional graph
  * validation updates, trigger records, backend selection, the completeness check
  * of an ops table, schema versions and migrations. */
@@ -12,19 +14,61 @@
 
 #include <cmocka.h>
 
+#include <libpq-fe.h>
 #include <sqlite3.h>
 
 #include "storage.h"
 
 typedef struct fixture {
-    char path[64];
+    char path[512]; /* the --db value: a file, or a PostgreSQL URI */
+    char pg_name[40]; /* PostgreSQL: the database made for this test */
     exo_storage *db;
 } fixture;
+
+static const char *pg_host(void)
+{
+    const char *db = getenv("EXO_TEST_DB"), *host = getenv("EXO_PG_HOST");
+    return db && !strcmp(db, "postgres") && host && *host ? host : NULL;
+}
+
+/* Runs one statement on database dbname of the test cluster. */
+static void pg_exec(const char *dbname, const char *sql, char *out, size_t outlen)
+{
+    char uri[512];
+    snprintf(uri, sizeof uri, "postgresql:///%s?host=%s&user=postgres", dbname, pg_host());
+    PGconn *c = PQconnectdb(uri);
+    assert_int_equal(PQstatus(c), CONNECTION_OK);
+    PGresult *r = PQexec(c, sql);
+    if (PQresultStatus(r) != PGRES_COMMAND_OK && PQresultStatus(r) != PGRES_TUPLES_OK)
+        fail_msg("%s: %s", sql, PQresultErrorMessage(r));
+    if (out)
+        snprintf(out, outlen, "%s", PQntuples(r) > 0 ? PQgetvalue(r, 0, 0) : "");
+    PQclear(r);
+    PQfinish(c);
+}
+
+static int setup_pg(fixture *f)
+{
+    char id[EXO_ID_LEN + 1], sql[96];
+    assert_int_equal(exo_id_new(id), 0);
+    snprintf(f->pg_name, sizeof f->pg_name, "exo_unit_%s", id);
+    snprintf(sql, sizeof sql, "CREATE DATABASE %s", f->pg_name);
+    pg_exec("postgres", sql, NULL, 0);
+    snprintf(f->path, sizeof f->path, "postgresql:///%s?host=%s&user=postgres", f->pg_name, pg_host());
+    char err[512];
+    f->db = exo_storage_open(f->path, err, sizeof err);
+    if (!f->db)
+        fail_msg("%s", err);
+    return 0;
+}
 
 static int setup(void **state)
 {
     fixture *f = calloc(1, sizeof *f);
     assert_non_null(f);
+    *state = f;
+    if (pg_host())
+        return setup_pg(f);
     snprintf(f->path, sizeof f->path, "/tmp/exo-storage-test-XXXXXX");
     int fd = mkstemp(f->path);
     assert_true(fd >= 0);
@@ -32,7 +76,6 @@ static int setup(void **state)
     char err[256];
     f->db = exo_storage_open(f->path, err, sizeof err);
     assert_non_null(f->db);
-    *state = f;
     return 0;
 }
 
@@ -41,7 +84,14 @@ static int teardown(void **state)
     fixture *f = *state;
     if (f->db)
         exo_db_close(f->db);
-    char wal[80];
+    if (f->pg_name[0]) {
+        char sql[96];
+        snprintf(sql, sizeof sql, "DROP DATABASE %s WITH (FORCE)", f->pg_name);
+        pg_exec("postgres", sql, NULL, 0);
+        free(f);
+        return 0;
+    }
+    char wal[600];
     unlink(f->path);
     snprintf(wal, sizeof wal, "%s-wal", f->path);
     unlink(wal);
@@ -277,12 +327,19 @@ static void test_trigger_records(void **state)
     exo_trigger_row_free(&tr);
 }
 
-static void test_postgres_is_refused(void **state)
+/* An unreachable server is named in the error, its password is not. */
+static void test_unreachable_postgres_is_refused(void **state)
 {
     (void)state;
-    char err[256];
-    assert_null(exo_storage_open("postgres://user@host/db", err, sizeof err));
-    assert_non_null(strstr(err, "PostgreSQL support is not built yet"));
+    char err[512];
+    assert_null(exo_storage_open("postgresql://user:hunter2@127.0.0.1:1/db", err, sizeof err));
+    assert_non_null(strstr(err, "cannot connect to PostgreSQL"));
+    assert_null(strstr(err, "hunter2"));
+    char shown[128];
+    exo_storage_describe("postgres://user:hunter2@db.example:5432/exo", shown, sizeof shown);
+    assert_string_equal(shown, "postgres://user:***@db.example:5432/exo");
+    exo_storage_describe("/var/lib/exo.db", shown, sizeof shown);
+    assert_string_equal(shown, "/var/lib/exo.db");
     assert_null(exo_storage_open("/nonexistent-dir/x.db", err, sizeof err));
     assert_non_null(strstr(err, "/nonexistent-dir/x.db"));
 }
@@ -366,6 +423,48 @@ static void test_schema_version_recorded_and_newer_refused(void **state)
     exo_state_row_free(&st);
 }
 
+/* PostgreSQL: the version lives in table exo_schema; a newer one is refused with a
+ * message saying so and left as it was. */
+static void test_pg_schema_version_recorded_and_newer_refused(void **state)
+{
+    fixture *f = *state;
+    exo_state_row st;
+    make_state(&st, "A", "lane", 0);
+    assert_int_equal(exo_db_state_insert(f->db, &st), 0);
+    exo_db_close(f->db);
+    f->db = NULL;
+    char v[32];
+    pg_exec(f->pg_name, "SELECT max(version) FROM exo_schema", v, sizeof v);
+    int known = atoi(v);
+    assert_true(known >= 1);
+    char sql[96];
+    snprintf(sql, sizeof sql, "UPDATE exo_schema SET version=%d", known + 1);
+    pg_exec(f->pg_name, sql, NULL, 0);
+    char err[512];
+    assert_null(exo_storage_open(f->path, err, sizeof err));
+    assert_non_null(strstr(err, "newer than this exo-state-manager knows"));
+    pg_exec(f->pg_name, "SELECT max(version) FROM exo_schema", v, sizeof v);
+    assert_int_equal(atoi(v), known + 1);
+    snprintf(sql, sizeof sql, "UPDATE exo_schema SET version=%d", known);
+    pg_exec(f->pg_name, sql, NULL, 0);
+    f->db = exo_storage_open(f->path, err, sizeof err);
+    assert_non_null(f->db);
+    exo_state_row got;
+    assert_int_equal(exo_db_state_get(f->db, st.id, &got), 0);
+    assert_int_equal(got.status, EXO_ST_CREATED);
+    exo_state_row_free(&got);
+    exo_state_row_free(&st);
+}
+
+/* Each backend keeps its version its own way. */
+static void test_schema_version_of_the_backend(void **state)
+{
+    if (pg_host())
+        test_pg_schema_version_recorded_and_newer_refused(state);
+    else
+        test_schema_version_recorded_and_newer_refused(state);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -375,10 +474,10 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_ancestor_index_mirrors_status, setup, teardown),
         cmocka_unit_test_setup_teardown(test_graph_versions_and_conditional_validation, setup, teardown),
         cmocka_unit_test_setup_teardown(test_trigger_records, setup, teardown),
-        cmocka_unit_test(test_postgres_is_refused),
+        cmocka_unit_test(test_unreachable_postgres_is_refused),
         cmocka_unit_test(test_unknown_scheme_is_refused),
         cmocka_unit_test_setup_teardown(test_ops_check_names_the_missing_callback, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_schema_version_recorded_and_newer_refused, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_schema_version_of_the_backend, setup, teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
