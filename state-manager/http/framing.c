@@ -20,6 +20,21 @@ static int control_byte(unsigned char ch)
     return (ch < 0x20 && ch != '\t') || ch == 0x7f;
 }
 
+/* RFC 9110 token characters: a field name is one token (no spaces, no colon, ...). */
+static int is_token(const char *s, size_t n)
+{
+    static const char extra[] = "!#$%&'*+-.^_`|~";
+    if (!n)
+        return 0;
+    for (size_t i = 0; i < n; i++) {
+        unsigned char ch = (unsigned char)s[i];
+        if (!((ch >= '0' && ch <= '9') || (ch >= 'a' && ch <= 'z') || (ch >= 'A' && ch <= 'Z') ||
+              (ch && strchr(extra, ch))))
+            return 0;
+    }
+    return 1;
+}
+
 static int has_control(const char *s, size_t n)
 {
     for (size_t i = 0; i < n; i++)
@@ -69,6 +84,9 @@ static enum MHD_Result visit(void *cls, enum MHD_ValueKind kind, const char *key
         snprintf(what, sizeof what, "Invalid header %.64s: control characters are not allowed in header fields",
                  has_control(key, key_size) ? "name" : key);
         refuse(s, 400, what);
+    } else if (!is_token(key, key_size)) {
+        /* "Name : value" would be a different field to a proxy that trims the name */
+        refuse(s, 400, "Invalid header name: a field name is a token (no spaces or separators)");
     }
     if (s->prev_end && in_head(s, key) && !gap_clean(s->prev_end, key, 2))
         refuse(s, 400, "Invalid header field: NUL bytes and folded lines are not allowed in header fields");

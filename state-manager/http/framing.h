@@ -5,6 +5,7 @@
  *   - more than one Content-Length with different values, or a list value;
  *   - Content-Length together with Transfer-Encoding, more than one
  *     Transfer-Encoding, or a coding other than "chunked";
+ *   - a header name that is not a token (e.g. "Name : value"),
  *   - a NUL or another control byte (other than HTAB) in a header name or value,
  *     and obsolete line folding (MHD cuts values at a NUL: "key\0junk" would
  *     authenticate as "key");

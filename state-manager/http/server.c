@@ -35,6 +35,7 @@ typedef struct conn_ctx conn_ctx;
 
 /* ---- what MHD answers by itself ----------------------------------------------------
  *
+ * (Listed for users in docs/dev/HARDENING.md.)
  * libmicrohttpd 0.9.x (Debian bookworm: 0.9.75) answers some requests without ever
  * calling the access handler (connection.c, transmit_error_response_len):
  *   414 when the request line does not fit in the connection's memory pool, 431
@@ -768,8 +769,10 @@ static enum MHD_Result run_body_phases(conn_ctx *cc)
 static enum MHD_Result resume_parked(conn_ctx *cc)
 {
     request *x = &cc->x;
-    if (cc->park->resume(cc->park, &x->req, &x->resp) == 1 && !atomic_load(&cc->srv->app->stopping))
-        return park(cc);
+    while (cc->park->resume(cc->park, &x->req, &x->resp) == 1)
+        if (!atomic_load(&cc->srv->app->stopping))
+            return park(cc);
+    /* (when stopping, a handler answers on its next resume instead of parking) */
     if (!x->resp.body && !x->resp.raw)
         exo_resp_500(&x->resp);
     cc->park->free(cc->park);
@@ -995,7 +998,7 @@ static struct MHD_Daemon *start_daemon(exo_server *srv, struct sockaddr_in *addr
                                own absolute deadlines (conns.c) */
                             MHD_OPTION_CONNECTION_TIMEOUT, (unsigned)cfg->header_timeout_s,
                             MHD_OPTION_CONNECTION_MEMORY_LIMIT, EXO_MHD_POOL_SIZE,
-                            MHD_OPTION_LISTEN_BACKLOG_SIZE, (unsigned)1024,
+                            MHD_OPTION_LISTEN_BACKLOG_SIZE, (unsigned)4096,
                             /* explicit, so deep (EXO_JSON_DEPTH) documents never depend on
                                the ulimit the server was started with */
                             MHD_OPTION_THREAD_STACK_SIZE, (size_t)(8u * 1024 * 1024),
@@ -1047,6 +1050,7 @@ void exo_server_stop(exo_server *srv)
         return;
     /* MHD must not stop with a suspended connection: wake every parked poll, refuse
        new parks, and give the woken ones a moment to send their (empty) answers */
+    atomic_store(&srv->app->stopping, 1);
     exo_app_close_waiters(srv->app);
     for (int i = 0; i < 200 && atomic_load(&srv->parked) > 0; i++)
         usleep(10 * 1000);

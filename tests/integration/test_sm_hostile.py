@@ -180,6 +180,16 @@ class FramingTest(HostileCase):
         r = self.exchange(b"GET /health HTTP/1.1\r\nHost: x\r\nX-Other: a\tb\r\nConnection: close\r\n\r\n")
         self.assertEqual(r.status, 200, r)
 
+    def test_space_before_the_colon_400(self):
+        r = self.exchange(b"GET /v0/namespaces HTTP/1.1\r\nHost: x\r\nx-api-key : " + API_KEY.encode()
+                          + b"\r\n\r\n")
+        self.assert_json_error(r, 400, "header name")
+
+    def test_ordinary_headers_pass(self):
+        r = self.exchange(b"GET /health HTTP/1.1\r\nHost: x\r\nCookie: a=b; c=d\r\nX-Empty:\r\n"
+                          b"X-Trailing: v  \r\nAccept: */*\nConnection: close\r\n\r\n")
+        self.assertEqual(r.status, 200, r)
+
     def test_declared_length_above_the_limit_413_at_once(self):
         with self.connect() as s:
             s.sendall(b"POST /v0/namespace/" + NS.encode() + b"/states/enqueue HTTP/1.1\r\nHost: x\r\n"
