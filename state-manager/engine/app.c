@@ -67,11 +67,11 @@ static uint64_t name_hash(const char *s)
     return h ? h : 1;
 }
 
-static int waiter_wants(const exo_work_waiter *w, const char *ns, const char *node_name)
+static int waiter_wants(const exo_work_waiter *w, const char *ns, uint64_t ns_hash, const char *node_name)
 {
     if (!ns)
         return 1;
-    if (strcmp(w->ns, ns) != 0)
+    if (w->ns_hash != ns_hash || strcmp(w->ns, ns) != 0)
         return 0;
     if (!node_name)
         return 1;
@@ -86,7 +86,7 @@ static int waiter_wants_slot(const exo_work_waiter *w, const struct exo_work_not
 {
     if (!slot->ns_hash)
         return 1;
-    if (slot->ns_hash != name_hash(w->ns))
+    if (slot->ns_hash != w->ns_hash)
         return 0;
     if (!slot->node_hash)
         return 1;
@@ -120,12 +120,13 @@ void exo_app_notify_work(exo_app *app, const char *ns, const char *node_name)
     pthread_mutex_lock(&app->work_lock);
     app->work_seq++;
     struct exo_work_note_slot *slot = &app->work_ring[app->work_seq % EXO_WORK_RING];
-    slot->ns_hash = name_hash(ns);
+    uint64_t ns_hash = name_hash(ns);
+    slot->ns_hash = ns_hash;
     slot->node_hash = ns ? name_hash(node_name) : 0;
     exo_work_waiter *w = app->waiters;
     while (w) {
         exo_work_waiter *next = w->next;
-        if (waiter_wants(w, ns, node_name))
+        if (waiter_wants(w, ns, ns_hash, node_name))
             waiter_fire(app, w);
         w = next;
     }
@@ -153,6 +154,7 @@ static int missed_work(const exo_app *app, const exo_work_waiter *w)
 
 int exo_app_park(exo_app *app, exo_work_waiter *w)
 {
+    w->ns_hash = name_hash(w->ns);
     pthread_mutex_lock(&app->work_lock);
     int refused = app->waiters_closed || atomic_load(&app->stopping) || missed_work(app, w);
     if (!refused) {

@@ -92,6 +92,7 @@ typedef struct exo_work_waiter {
     void *arg;
     /* owned by app.c */
     struct exo_work_waiter *prev, *next;
+    uint64_t ns_hash;             /* of ns: a notification compares numbers first */
     int parked;
 } exo_work_waiter;
 
