@@ -38,14 +38,22 @@ def one_run(server_build, bench_build, states, env=None):
 
 def main():
     ap = argparse.ArgumentParser()
-    ap.add_argument("--a", required=True, help="build directory of the server under test")
-    ap.add_argument("--b", required=True, help="build directory of the server to compare with")
+    ap.add_argument("--a", help="build directory of the server under test")
+    ap.add_argument("--b", help="build directory of the server to compare with")
+    ap.add_argument("--once", metavar="BUILD",
+                    help="one run against BUILD's server (its own exo-bench); prints the JSON line. For "
+                         "whole-process tools that pair two commands, e.g. /usr/bin/time -v")
     ap.add_argument("--rounds", type=int, default=5)
     ap.add_argument("--states", type=int, default=50000)
     ap.add_argument("--a-env", action="append", default=[], metavar="NAME=VALUE",
                     help="environment for server A (e.g. EXO_HTTP_THREADS=8)")
     opts = ap.parse_args()
     a_env = dict(kv.split("=", 1) for kv in opts.a_env)
+    if opts.once:
+        print(json.dumps(one_run(opts.once, opts.once, opts.states, a_env)))
+        return
+    if not opts.a or not opts.b:
+        ap.error("--a and --b are required (or --once)")
     keys = ("transitions_per_s", "enqueue_p99_ms", "executed_p99_ms")
     ratios = {k: [] for k in keys}
     runs = {"a": [], "b": []}
