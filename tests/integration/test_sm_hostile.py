@@ -19,6 +19,8 @@ import socket
 import sys
 import threading
 import time
+import urllib.error
+import urllib.request
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from harness import API_KEY, ExoTestCase, main, node_def, wait_until  # noqa: E402
@@ -287,6 +289,36 @@ class UnauthenticatedMemoryTest(HostileCase):
         grown = proc_status_kb(pid, "VmHWM") - base
         self.assertLess(grown, 32 * 1024, f"peak RSS grew by {grown} KiB")
         self.assertTrue(self.health_ok())
+
+
+    def test_client_that_sends_the_whole_body_first_still_reads_the_401(self):
+        """A client that writes its whole body before reading (urllib does): the socket is
+        drained after the early answer, so the client gets the 401, not a reset."""
+        pid = self.sm.proc.pid
+        self.assertTrue(self.health_ok())
+        base = proc_status_kb(pid, "VmHWM")
+        body = b"[" + b"0," * (15 * MiB // 2 - 1) + b"0]"
+        results = []
+
+        def put():
+            req = urllib.request.Request(self.sm.url + f"/v0/namespace/{NS}/nodes/", data=body, method="PUT",
+                                         headers={"Content-Type": "application/json"})
+            try:
+                with urllib.request.urlopen(req, timeout=30) as r:
+                    results.append((r.status, r.read()))
+            except urllib.error.HTTPError as e:
+                results.append((e.code, e.read()))
+            except OSError as e:
+                results.append((None, repr(e)))
+
+        threads = [threading.Thread(target=put) for _ in range(4)]
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join(60)
+        self.assertEqual(results, [(401, b'{"detail":"Invalid API key"}')] * 4)
+        grown = proc_status_kb(pid, "VmHWM") - base
+        self.assertLess(grown, 32 * 1024, f"peak RSS grew by {grown} KiB")
 
 
 class SlowlorisTest(HostileCase):
