@@ -25,7 +25,8 @@ static const char usage[] =
     "  --retention-days   delete finished runs older than N days (a decimal; 0 keeps them, the\n"
     "                     default); NS=N sets namespace NS's own retention (repeatable)\n"
     "environment: STATE_MANAGER_SECRET (required), SECRETS_ENCRYPTION_KEY, TRIGGER_RETENTION_HOURS,\n"
-    "             CORS_ORIGINS, EXO_DEFAULT_LEASE_MS, EXO_RETENTION_INTERVAL_MS\n";
+    "             CORS_ORIGINS, EXO_DEFAULT_LEASE_MS, EXO_HTTP_THREADS, EXO_MAX_CONNECTIONS,\n"
+    "             EXO_MAX_CONNECTIONS_PER_IP, EXO_HEADER_TIMEOUT_S, EXO_BODY_TIMEOUT_S, EXO_MAX_OUTPUTS\n";
 
 #define DAY_MS 86400000.0
 
@@ -164,6 +165,28 @@ static int load_cors(exo_sm_config *cfg)
     return 0;
 }
 
+static int env_small(const char *name, int def, int min, int max, int *out, char *err, size_t errlen)
+{
+    int64_t v;
+    if (env_int(name, def, min, max, &v, err, errlen) != 0)
+        return -1;
+    *out = (int)v;
+    return 0;
+}
+
+/* The limits that keep hostile or heavy clients from taking the server down. */
+static int load_limits(exo_sm_config *cfg, char *err, size_t errlen)
+{
+    if (env_small("EXO_HTTP_THREADS", 4, 1, 256, &cfg->http_threads, err, errlen) != 0 ||
+        env_small("EXO_MAX_CONNECTIONS", 16384, 16, 1000000, &cfg->max_connections, err, errlen) != 0 ||
+        env_small("EXO_MAX_CONNECTIONS_PER_IP", 4096, 0, 1000000, &cfg->max_connections_per_ip, err, errlen) != 0 ||
+        env_small("EXO_HEADER_TIMEOUT_S", 30, 1, 3600, &cfg->header_timeout_s, err, errlen) != 0 ||
+        env_small("EXO_BODY_TIMEOUT_S", 120, 1, 3600, &cfg->body_timeout_s, err, errlen) != 0 ||
+        env_int("EXO_MAX_OUTPUTS", 10000, 1, 10000000, &cfg->max_outputs, err, errlen) != 0)
+        return -1;
+    return 0;
+}
+
 /* Loads KEY=VALUE lines of ./.env into the environment without overriding
  * variables that are already set (§13).  A missing file is fine. */
 static void load_dotenv(void)
@@ -261,6 +284,8 @@ int exo_sm_config_load(exo_sm_config *cfg, int argc, char **argv, char *err, siz
         env_int("EXO_RETENTION_INTERVAL_MS", 60000, 100, LEASE_MAX_MS, &cfg->retention_interval_ms, err, errlen) != 0)
         return -1;
     cfg->trigger_retention_ms *= 3600 * 1000;
+    if (load_limits(cfg, err, errlen) != 0)
+        return -1;
     if (load_cors(cfg) != 0) {
         snprintf(err, errlen, "out of memory");
         return -1;

@@ -33,6 +33,13 @@ typedef struct exo_sm_config {
     exo_retention_rule retention_rules[EXO_MAX_RETENTION_RULES]; /* --retention-days NS=N */
     size_t retention_count;
     int64_t retention_interval_ms;  /* EXO_RETENTION_INTERVAL_MS (default 60000): pause between passes */
+    /* Hostile and heavy clients (docs/dev/HARDENING.md) */
+    int http_threads;               /* EXO_HTTP_THREADS (default 4): MHD's epoll thread pool */
+    int max_connections;            /* EXO_MAX_CONNECTIONS (default 16384; bounded by RLIMIT_NOFILE) */
+    int max_connections_per_ip;     /* EXO_MAX_CONNECTIONS_PER_IP (default 4096; 0 = no cap) */
+    int header_timeout_s;           /* EXO_HEADER_TIMEOUT_S (default 30): whole request head, idle included */
+    int body_timeout_s;             /* EXO_BODY_TIMEOUT_S (default 120): whole request body */
+    int64_t max_outputs;            /* EXO_MAX_OUTPUTS (default 10000): outputs per executed call */
 } exo_sm_config;
 
 /* Parses argv and the environment.  Returns 0, 1 when --help was printed,

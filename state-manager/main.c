@@ -1,9 +1,11 @@
 /* exo-state-manager: the Exosphere-compatible state manager (HTTP API on
  * libmicrohttpd, SQLite storage, background verification / cron / lease reaper). */
+#include <errno.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
 #include <unistd.h>
 
 #include "app.h"
@@ -21,6 +23,19 @@ static volatile sig_atomic_t stop_signal;
 static void on_signal(int sig)
 {
     stop_signal = sig;
+}
+
+/* Every connection costs a descriptor: take all the process may have. */
+static void raise_nofile_limit(void)
+{
+    struct rlimit rl;
+    if (getrlimit(RLIMIT_NOFILE, &rl) != 0 || rl.rlim_cur == rl.rlim_max)
+        return;
+    rlim_t was = rl.rlim_cur;
+    rl.rlim_cur = rl.rlim_max;
+    if (setrlimit(RLIMIT_NOFILE, &rl) != 0)
+        log_warn("cannot raise the descriptor limit from %llu to %llu: %s", (unsigned long long)was,
+                 (unsigned long long)rl.rlim_max, strerror(errno));
 }
 
 static int install_signals(void)
@@ -75,6 +90,7 @@ int main(int argc, char **argv)
         return 1;
     }
     exo_engine_check_secrets(&app); /* a key that cannot read the stored secrets: say so now and on /health */
+    raise_nofile_limit();
     if (install_signals() != 0) {
         log_error("cannot install signal handlers");
         return 1;
@@ -97,7 +113,7 @@ int main(int argc, char **argv)
         pause();
     log_info("signal %d received: shutting down", (int)stop_signal);
     atomic_store(&app.stopping, 1);
-    exo_app_notify_work(&app); /* release long-polling requests */
+    exo_app_notify_work(&app, NULL, NULL); /* release long-polling requests */
     exo_server_stop(srv);
     exo_background_stop(bg);
     exo_app_destroy(&app); /* every thread that used the database has ended */

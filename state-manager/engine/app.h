@@ -16,6 +16,8 @@
 #include "graph_cache.h"
 #include "storage.h"
 
+#define EXO_WORK_RING 64
+
 typedef struct exo_app {
     exo_sm_config cfg;
     exo_storage *db;
@@ -23,10 +25,17 @@ typedef struct exo_app {
     pthread_mutex_t db_lock;
     exo_graph_cache *graphs;      /* parsed template versions (its own lock) */
 
-    /* Long-poll wake-ups: work_seq grows whenever a state may have become claimable. */
+    /* Long-poll wake-ups (see "Work notifications" below): every notification gets a
+     * sequence number and a slot in a small ring, so a poll that claimed nothing can
+     * tell whether work for it arrived before it parked. */
     pthread_mutex_t work_lock;
-    pthread_cond_t work_cond;
     uint64_t work_seq;
+    struct exo_work_note_slot {
+        uint64_t ns_hash, node_hash; /* 0 = any */
+    } work_ring[EXO_WORK_RING];
+    struct exo_work_waiter *waiters; /* parked polls, a doubly linked list */
+    size_t nwaiters;
+    int waiters_closed;           /* shutting down: nothing parks any more */
 
     /* Background graph verification requests. */
     pthread_mutex_t verify_lock;
@@ -56,12 +65,60 @@ void exo_app_destroy(exo_app *app);
 void exo_app_db_enter(exo_app *app);
 void exo_app_db_leave(exo_app *app);
 
-/* Wakes long-polling enqueue callers (call after committing new CREATED states). */
-void exo_app_notify_work(exo_app *app);
-/* Waits until work_seq differs from seen, the deadline (monotonic ms) passes or
- * the server stops. */
-void exo_app_wait_work(exo_app *app, uint64_t seen, int64_t deadline_mono_ms);
+/* ---- Work notifications (long-poll wake-ups) ----------------------------------------
+ *
+ * A long-polling enqueue that claimed nothing parks an exo_work_waiter and is woken
+ * only by work it could claim: a notification for its namespace and one of its node
+ * names (or a wildcard one), its own deadline, or shutdown.
+ *
+ * exo_app_notify_work(app, ns, node_name): "a state of node_name in namespace ns may
+ * have become claimable".  ns == NULL wakes every parked poll (shutdown, lease expiry);
+ * node_name == NULL wakes every poll of ns.  Thread-safe and callable from any thread
+ * (HTTP threads, background threads, a storage backend's listener thread relaying
+ * work committed by another replica); it never blocks on the database, only takes
+ * work_lock briefly, and calls the waiters' wake callbacks with work_lock held.
+ * Call it after the work is committed: a woken poll claims at once.  A spurious
+ * notification only costs the woken polls one empty claim. */
+void exo_app_notify_work(exo_app *app, const char *ns, const char *node_name);
+/* The sequence number of the latest notification: read it before a claim and put it
+ * in exo_work_waiter.seen when that claim found nothing. */
 uint64_t exo_app_work_seq(exo_app *app);
+
+/* Inside exo_app_tx: records that a state of node_name in ns became CREATED; the
+ * notifications are sent after the commit (dropped on rollback).  Outside a
+ * transaction it notifies at once. */
+void exo_app_tx_note_work(exo_app *app, const char *ns, const char *node_name);
+
+typedef struct exo_work_waiter {
+    /* set by the caller before exo_app_park; must stay valid while parked */
+    const char *ns;
+    const char *const *names;     /* the node names the poll claims */
+    size_t nnames;
+    uint64_t seen;                /* exo_app_work_seq() before the claim that found nothing */
+    int64_t wake_at_ms;           /* monotonic ms: woken then at the latest */
+    /* Called exactly once per park, with work_lock held, from the notifying thread:
+     * it must only signal (e.g. resume the connection), never call back into app. */
+    void (*wake)(struct exo_work_waiter *w);
+    void *arg;
+    /* owned by app.c */
+    struct exo_work_waiter *prev, *next;
+    uint64_t ns_hash;             /* of ns: a notification compares numbers first */
+    int parked;
+} exo_work_waiter;
+
+/* Parks w: 0 parked (wake will be called), 1 not parked because matching work was
+ * notified after w->seen or the server is stopping (claim again / answer now). */
+int exo_app_park(exo_app *app, exo_work_waiter *w);
+/* Removes w without waking it; 1 when it was still parked. */
+int exo_app_unpark(exo_app *app, exo_work_waiter *w);
+/* Wakes w now if it is still parked (e.g. its client went away); 1 when it was. */
+int exo_app_wake(exo_app *app, exo_work_waiter *w);
+/* Wakes the waiters whose wake_at_ms is <= now_ms; returns the earliest wake_at_ms
+ * still parked (INT64_MAX when none). */
+int64_t exo_app_wake_due(exo_app *app, int64_t now_ms);
+/* Wakes every waiter and refuses new ones (shutdown); returns how many were parked. */
+size_t exo_app_close_waiters(exo_app *app);
+size_t exo_app_parked_count(exo_app *app);
 
 /* Asks the verification thread to look at PENDING graphs (all = re-check all graphs). */
 void exo_app_request_verify(exo_app *app, int all);

@@ -229,7 +229,7 @@ void exo_reap_leases(exo_app *app)
     if (exo_app_tx(app, reap_body, &t) < 0)
         log_error("lease reaper: database error");
     else if (t.reaped)
-        exo_app_notify_work(app);
+        exo_app_notify_work(app, NULL, NULL); /* retries were created (their notes were sent too) */
 }
 
 /* ---- cron ---------------------------------------------------------------------------------- */
@@ -295,8 +295,6 @@ void exo_cron_pass(exo_app *app)
             log_error("cron scheduler: database error");
             return;
         }
-        if (t.fired)
-            exo_app_notify_work(app);
         if (t.none_due)
             return;
     }

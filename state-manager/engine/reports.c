@@ -242,6 +242,8 @@ static int insert_with_ancestors(exo_app *app, exo_state_row *st, const char *co
     int rc = exo_db_state_insert(app->db, st);
     if (rc != 0)
         return rc;
+    if (st->status == EXO_ST_CREATED)
+        exo_app_tx_note_work(app, st->namespace_name, st->node_name);
     if (copy_from && exo_db_ancestors_copy(app->db, copy_from, st->id) != 0)
         return -1;
     if (add_group && exo_db_ancestor_add(app->db, add_group, st->id) != 0)

@@ -150,7 +150,7 @@ static exo_result retry_run(exo_app *app, const char *ns, const char *run_id, js
         t.result = EXO_RESULT_FAILED;
     *retried = t.result == EXO_RESULT_OK ? t.retried : 0;
     if (t.result == EXO_RESULT_OK && t.retried > 0) {
-        exo_app_notify_work(app);
+        exo_app_notify_work(app, ns, NULL);
         log_info("run %s/%s: %lld errored state(s) retried", ns, run_id, (long long)t.retried);
     }
     return t.result;

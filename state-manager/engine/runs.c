@@ -156,8 +156,10 @@ static exo_result insert_run(exo_app *app, const exo_graph_row *row, const exo_n
         json_object_put(root.inputs);
         root.inputs = json_object_get(inputs);
         root.enqueue_after = exo_add_saturating(now, start_delay);
-        if (exo_db_state_insert(app->db, &root) == 0)
+        if (exo_db_state_insert(app->db, &root) == 0) {
+            exo_app_tx_note_work(app, ns, root.node_name);
             result = EXO_RESULT_OK;
+        }
     }
     exo_state_row_free(&root);
     return result;
@@ -275,7 +277,6 @@ exo_result exo_engine_trigger_ex(exo_app *app, const char *ns, const char *graph
         t.result = EXO_RESULT_FAILED; /* the commit failed: the run does not exist */
     if (t.result != EXO_RESULT_OK)
         return t.result;
-    exo_app_notify_work(app);
     log_info("graph %s/%s triggered: run %s", ns, graph_name, run_id);
     return EXO_RESULT_OK;
 }

@@ -142,16 +142,14 @@ static int state_body(exo_app *app, void *arg)
     return t->result == EXO_RESULT_FAILED ? -1 : 0;
 }
 
-/* Runs change on state id of ns in one transaction; wakes claimers after a
- * successful commit when notify is set. */
+/* Runs change on state id of ns in one transaction (the states it creates wake the
+ * polls that can claim them after the commit: exo_app_tx_note_work). */
 static exo_result with_state(exo_app *app, const char *ns, const char *id, state_change change, void *arg,
-                             int notify, char **detail)
+                             char **detail)
 {
     state_tx t = {.ns = ns, .id = id, .change = change, .arg = arg, .detail = detail};
     if (exo_app_tx(app, state_body, &t) < 0)
         return EXO_RESULT_FAILED;
-    if (notify && t.result == EXO_RESULT_OK)
-        exo_app_notify_work(app);
     return t.result;
 }
 
@@ -182,7 +180,7 @@ exo_result exo_engine_executed(exo_app *app, const char *ns, const char *state_i
                                json_object *store, char **detail)
 {
     executed_arg a = {.outputs = outputs, .store = store};
-    return with_state(app, ns, state_id, change_executed, &a, 1, detail);
+    return with_state(app, ns, state_id, change_executed, &a, detail);
 }
 
 typedef struct errored_arg {
@@ -216,7 +214,7 @@ exo_result exo_engine_errored(exo_app *app, const char *ns, const char *state_id
                               int *retry_created, char **detail)
 {
     errored_arg a = {.error = error};
-    exo_result r = with_state(app, ns, state_id, change_errored, &a, 1, detail);
+    exo_result r = with_state(app, ns, state_id, change_errored, &a, detail);
     *retry_created = a.retry_created;
     return r;
 }
@@ -243,7 +241,7 @@ exo_result exo_engine_prune(exo_app *app, const char *ns, const char *state_id, 
                             int64_t *enqueue_after, char **detail)
 {
     signal_arg a = {.data = data};
-    exo_result r = with_state(app, ns, state_id, change_pruned, &a, 1, detail);
+    exo_result r = with_state(app, ns, state_id, change_pruned, &a, detail);
     *enqueue_after = a.enqueue_after;
     return r;
 }
@@ -261,6 +259,7 @@ static exo_result change_reenqueued(exo_app *app, exo_state_row *st, void *arg, 
     st->lease_expires_at = 0;
     if (exo_db_state_update(app->db, st) != 0)
         return EXO_RESULT_FAILED;
+    exo_app_tx_note_work(app, st->namespace_name, st->node_name);
     a->enqueue_after = st->enqueue_after;
     return EXO_RESULT_OK;
 }
@@ -269,7 +268,7 @@ exo_result exo_engine_reenqueue(exo_app *app, const char *ns, const char *state_
                                 int64_t *enqueue_after, char **detail)
 {
     signal_arg a = {.delay_ms = delay_ms};
-    exo_result r = with_state(app, ns, state_id, change_reenqueued, &a, 1, detail);
+    exo_result r = with_state(app, ns, state_id, change_reenqueued, &a, detail);
     *enqueue_after = a.enqueue_after;
     return r;
 }
@@ -316,6 +315,8 @@ exo_result exo_apply_manual_retry(exo_app *app, exo_state_row *st, const char *f
     int rc = exo_db_state_insert(app->db, &r);
     if (rc < 0)
         goto out;
+    if (rc == 0 && r.status == EXO_ST_CREATED)
+        exo_app_tx_note_work(app, r.namespace_name, r.node_name);
     if (rc == 1) {
         *detail = exo_strfmt("Duplicate retry state detected");
         result = EXO_RESULT_CONFLICT;
@@ -338,7 +339,7 @@ exo_result exo_engine_manual_retry(exo_app *app, const char *ns, const char *sta
                                    char new_id[EXO_ID_LEN + 1], char **detail)
 {
     retry_arg a = {.fanout_id = fanout_id};
-    exo_result r = with_state(app, ns, state_id, change_manual_retry, &a, 1, detail);
+    exo_result r = with_state(app, ns, state_id, change_manual_retry, &a, detail);
     memcpy(new_id, a.new_id, sizeof a.new_id);
     return r;
 }
@@ -410,7 +411,7 @@ exo_result exo_engine_state_secrets(exo_app *app, const char *ns, const char *st
                                     char **detail)
 {
     secrets_arg a = {0};
-    exo_result r = with_state(app, ns, state_id, read_secrets, &a, 0, detail);
+    exo_result r = with_state(app, ns, state_id, read_secrets, &a, detail);
     *secrets = a.secrets;
     return r;
 }

@@ -36,6 +36,10 @@
 /* Largest accepted graph (422 beyond): validation needs node_count^2 bytes transiently
  * (100 MB at the cap) and a cached version node_count^2 bits. */
 #define EXO_GRAPH_MAX_NODES 10000
+/* Largest sum of next_nodes lengths (422 beyond): with the node cap, bounds the
+ * upsert's validation and the first trigger's load of a version (measured in
+ * docs/dev/HARDENING.md). */
+#define EXO_GRAPH_MAX_EDGES 100000
 
 typedef enum exo_unites_strategy { EXO_UNITES_ALL_SUCCESS, EXO_UNITES_ALL_DONE } exo_unites_strategy;
 

@@ -55,36 +55,71 @@ static void add_problems(exo_reqcheck *rc, const char *prefix, const char *key, 
     free(msg);
 }
 
+/* Orders indices into a list of identifiers by text, then position. */
+static int by_text_then_index(const void *x, const void *y, void *ctx)
+{
+    char *const *ids = ctx;
+    size_t a = *(const size_t *)x, b = *(const size_t *)y;
+    int c = strcmp(ids[a], ids[b]);
+    return c ? c : (a > b) - (a < b);
+}
+
+/* repeated[i] = 1 when ids[i] equals an earlier entry: one sort, O(k log k), so a
+ * node with a huge next_nodes list cannot make the check quadratic.  -1 when out
+ * of memory. */
+static int mark_repeats(char *const *ids, size_t k, unsigned char *repeated)
+{
+    size_t *order = malloc((k ? k : 1) * sizeof *order);
+    if (!order)
+        return -1;
+    for (size_t i = 0; i < k; i++)
+        order[i] = i;
+    qsort_r(order, k, sizeof *order, by_text_then_index, (void *)ids);
+    for (size_t i = 1; i < k; i++)
+        if (!strcmp(ids[order[i]], ids[order[i - 1]]))
+            repeated[order[i]] = 1;
+    free(order);
+    return 0;
+}
+
 static void parse_next_nodes(exo_reqcheck *rc, json_object *item, const char *loc, exo_node_tpl *n)
 {
     json_object *list = NULL;
     if (exo_req_string_list(rc, item, "next_nodes", loc, 0, &list) != 0)
         return; /* absent / null => [] ; invalid already recorded */
     size_t count = json_object_array_length(list);
+    char **ids = calloc(count ? count : 1, sizeof *ids);
+    unsigned char *repeated = calloc(count ? count : 1, 1);
     n->next_nodes = calloc(count ? count : 1, sizeof *n->next_nodes);
-    if (!n->next_nodes) {
-        add_oom(rc);
-        return;
-    }
     strvec problems = {0};
-    for (size_t i = 0; i < count; i++) {
-        char *id = exo_trim_dup(json_object_get_string(json_object_array_get_idx(list, i)));
-        if (!id) {
+    problems.oom = !ids || !repeated || !n->next_nodes;
+    size_t trimmed = 0;
+    for (; !problems.oom && trimmed < count; trimmed++) {
+        ids[trimmed] = exo_trim_dup(json_object_get_string(json_object_array_get_idx(list, trimmed)));
+        if (!ids[trimmed])
             problems.oom = 1;
-            break;
-        }
+    }
+    if (!problems.oom && mark_repeats(ids, count, repeated) != 0)
+        problems.oom = 1;
+    for (size_t i = 0; !problems.oom && i < count; i++) {
+        char *id = ids[i];
+        ids[i] = NULL;
         if (*id == '\0') {
             strvec_pushf(&problems, "Next node identifier cannot be empty");
             free(id);
             continue;
         }
-        if (graph_strings_contain(n->next_nodes, n->next_count, id)) {
+        if (repeated[i]) {
             strvec_pushf(&problems, "Next node identifier %s is not unique", id);
             free(id);
             continue;
         }
         n->next_nodes[n->next_count++] = id;
     }
+    for (size_t i = 0; ids && i < trimmed; i++)
+        free(ids[i]);
+    free(ids);
+    free(repeated);
     add_problems(rc, loc, "next_nodes", &problems, list);
     strvec_free(&problems);
 }
@@ -201,6 +236,22 @@ static void parse_nodes(exo_reqcheck *rc, json_object *body, exo_graph *g)
         char msg[96];
         snprintf(msg, sizeof msg, "A graph template can have at most %d nodes, got %zu", EXO_GRAPH_MAX_NODES, count);
         json_object *input = json_object_new_int64((int64_t)count);
+        exo_reqcheck_value_error(rc, "body.nodes", msg, input);
+        json_object_put(input);
+        return;
+    }
+    size_t edges = 0;
+    for (size_t i = 0; i < count; i++) {
+        json_object *next = json_object_object_get(json_object_array_get_idx(nodes, i), "next_nodes");
+        if (json_object_is_type(next, json_type_array))
+            edges += json_object_array_length(next);
+    }
+    if (edges > EXO_GRAPH_MAX_EDGES) {
+        /* bounds validation and the first trigger's load of the version (docs/dev/HARDENING.md) */
+        char msg[128];
+        snprintf(msg, sizeof msg, "A graph template can have at most %d next_nodes entries in all, got %zu",
+                 EXO_GRAPH_MAX_EDGES, edges);
+        json_object *input = json_object_new_int64((int64_t)edges);
         exo_reqcheck_value_error(rc, "body.nodes", msg, input);
         json_object_put(input);
         return;

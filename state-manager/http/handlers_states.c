@@ -67,31 +67,62 @@ static json_object *claimed_json(const char *ns, exo_state_row *rows, size_t n)
     return o;
 }
 
-/* Claims until something is claimed, the deadline passes, the client leaves or the
- * server stops (long-poll).  0, or -1 on a database error. */
-static int claim_with_wait(exo_req *req, const char *const *names, size_t nn, int64_t lease_ms, size_t batch,
-                           int64_t wait_ms, exo_state_row **rows, size_t *n)
+/* A long-polling enqueue between claims: what the next claim needs.  names point
+ * into the request body, which lives as long as the request. */
+typedef struct enqueue_park {
+    exo_park base; /* first: the server hands back &base */
+    const char **names;
+    size_t nn, batch;
+    int64_t lease_ms;
+    int64_t deadline; /* monotonic ms */
+} enqueue_park;
+
+static void enqueue_park_free(exo_park *park)
+{
+    enqueue_park *p = (enqueue_park *)park;
+    free(p->names);
+    free(p);
+}
+
+/* One claim: answers (0), or arms the waiter and returns 1 when nothing was
+ * claimable and the poll has time left. */
+static int enqueue_attempt(enqueue_park *p, exo_req *req, exo_resp *resp)
 {
     exo_app *app = req->app;
-    int64_t deadline = exo_mono_ms() + wait_ms;
-    for (int round = 0;; round++) {
-        if (round > 0 && exo_req_client_gone(req))
-            return 0; /* nobody would receive what we claim now */
-        uint64_t seq = exo_app_work_seq(app);
-        int64_t next_due = 0;
-        if (exo_engine_claim(app, req->params[0], names, nn, lease_ms, batch, rows, n, &next_due) != EXO_RESULT_OK)
-            return -1;
-        int64_t now_mono = exo_mono_ms();
-        if (*n > 0 || now_mono >= deadline || atomic_load(&app->stopping))
-            return 0;
-        int64_t until = deadline;
-        if (next_due) {
-            int64_t due_mono = now_mono + (next_due - exo_now_ms());
-            if (due_mono < until)
-                until = due_mono;
-        }
-        exo_app_wait_work(app, seq, until);
+    uint64_t seq = exo_app_work_seq(app);
+    exo_state_row *rows = NULL;
+    size_t n = 0;
+    int64_t next_due = 0;
+    if (exo_engine_claim(app, req->params[0], p->names, p->nn, p->lease_ms, p->batch, &rows, &n, &next_due) !=
+        EXO_RESULT_OK) {
+        exo_resp_500(resp);
+        return 0;
     }
+    int64_t now_mono = exo_mono_ms();
+    if (n > 0 || now_mono >= p->deadline || atomic_load(&app->stopping)) {
+        exo_resp_json(resp, 200, claimed_json(req->params[0], rows, n));
+        exo_state_rows_free(rows, n);
+        return 0;
+    }
+    int64_t until = p->deadline;
+    if (next_due) {
+        int64_t due_mono = now_mono + (next_due - exo_now_ms());
+        if (due_mono < until)
+            until = due_mono;
+    }
+    p->base.waiter.seen = seq;
+    p->base.waiter.wake_at_ms = until;
+    return 1;
+}
+
+static int enqueue_resume(exo_park *park, exo_req *req, exo_resp *resp)
+{
+    enqueue_park *p = (enqueue_park *)park;
+    if (exo_req_client_gone(req)) { /* nobody would receive what we claim now */
+        exo_resp_json(resp, 200, claimed_json(req->params[0], NULL, 0));
+        return 0;
+    }
+    return enqueue_attempt(p, req, resp);
 }
 
 void h_enqueue(exo_req *req, exo_resp *resp)
@@ -124,22 +155,31 @@ void h_enqueue(exo_req *req, exo_resp *resp)
         exo_resp_detail(resp, 400, "Too many node names: at most %d per enqueue call", NODES_CAP);
         return;
     }
-    const char **names = calloc(nn ? nn : 1, sizeof *names);
-    if (!names) {
+    if (batch <= 0 || nn == 0) {
+        exo_resp_json(resp, 200, claimed_json(req->params[0], NULL, 0));
+        return;
+    }
+    enqueue_park *p = calloc(1, sizeof *p);
+    const char **names = calloc(nn, sizeof *names);
+    if (!p || !names) {
+        free(p);
+        free(names);
         exo_resp_500(resp);
         return;
     }
     for (size_t i = 0; i < nn; i++)
         names[i] = json_object_get_string(json_object_array_get_idx(nodes, i));
-    exo_state_row *rows = NULL;
-    size_t n = 0;
-    int failed = batch > 0 && nn > 0 && claim_with_wait(req, names, nn, lease_ms, (size_t)batch, wait_ms, &rows, &n) != 0;
-    free(names);
-    if (failed)
-        exo_resp_500(resp);
+    *p = (enqueue_park){.names = names, .nn = nn, .batch = (size_t)batch, .lease_ms = lease_ms,
+                        .deadline = exo_mono_ms() + wait_ms};
+    p->base.resume = enqueue_resume;
+    p->base.free = enqueue_park_free;
+    p->base.waiter.ns = req->params[0];
+    p->base.waiter.names = names;
+    p->base.waiter.nnames = nn;
+    if (enqueue_attempt(p, req, resp) == 1)
+        resp->park = &p->base;
     else
-        exo_resp_json(resp, 200, claimed_json(req->params[0], rows, n));
-    exo_state_rows_free(rows, n);
+        enqueue_park_free(&p->base);
 }
 
 /* ---- lease keep-alive (extension) ------------------------------------------------------ */
@@ -206,8 +246,17 @@ void h_executed(exo_req *req, exo_resp *resp)
     exo_reqcheck_init(&rc);
     json_object *body = exo_req_body_object(req, &rc), *outputs = NULL, *store = NULL;
     if (body) {
-        if (exo_req_array(&rc, body, "outputs", "body", 1, &outputs) == 0)
+        if (exo_req_array(&rc, body, "outputs", "body", 1, &outputs) == 0) {
+            /* the cap keeps one report from holding the database for long (docs/dev/HARDENING.md) */
+            size_t n = json_object_array_length(outputs);
+            if ((int64_t)n > req->app->cfg.max_outputs) {
+                exo_reqcheck_free(&rc);
+                exo_resp_detail(resp, 413, "Too many outputs: at most %lld per executed call (EXO_MAX_OUTPUTS), got %zu",
+                                (long long)req->app->cfg.max_outputs, n);
+                return;
+            }
             check_outputs(&rc, outputs);
+        }
         exo_req_string_map(&rc, body, "store", "body", 0, &store);
     }
     if (finish_check(&rc, resp))

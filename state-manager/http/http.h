@@ -41,15 +41,32 @@ int exo_req_client_gone(const exo_req *req);
  * setters below keep exactly one of them.  Zero-initialising the struct (e.g.
  * `{.status = 500, .body = NULL}`) gives an empty response; one that is still empty
  * after the handler is answered with exo_resp_500. */
+typedef struct exo_park exo_park;
+
 typedef struct exo_resp {
     int status;
     json_object *body;        /* owned; sent as application/json */
     const char *content_type; /* of raw (static or outliving the response); NULL = application/json */
     char *raw;                /* owned; sent instead of body when non-NULL */
     size_t raw_len;
+    exo_park *park;           /* owned; set by a handler that parks (see exo_park) */
 } exo_resp;
 
 typedef void (*exo_handler)(exo_req *req, exo_resp *resp);
+
+/* A handler that has nothing to answer yet (a long-poll) parks instead: it leaves
+ * the response empty and sets resp->park to a malloc'd continuation whose waiter
+ * says what may wake it (app.h: namespace, node names, seen, wake_at_ms).  The
+ * server suspends the connection — no thread waits for it — and calls resume with
+ * the same req and resp (both stay valid) each time the waiter is woken; resume
+ * answers into resp and returns 0, or re-arms the waiter and returns 1 to park
+ * again.  The server owns the park from then on and ends it with its free
+ * function; waiter.wake / waiter.arg are the server's. */
+struct exo_park {
+    exo_work_waiter waiter;
+    int (*resume)(struct exo_park *park, exo_req *req, exo_resp *resp);
+    void (*free)(struct exo_park *park);
+};
 
 void exo_resp_json(exo_resp *r, int status, json_object *body);
 /* Raw bytes (copied) with their content type, e.g. "text/html; charset=utf-8" or

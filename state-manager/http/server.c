@@ -5,36 +5,37 @@
 #include <netinet/in.h>
 #include <poll.h>
 #include <stdarg.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <sys/resource.h>
 #include <sys/socket.h>
 
 #include "clock.h"
+#include "conns.h"
+#include "framing.h"
 #include "http.h"
 #include "json_guard.h"
 #include "log.h"
 #include "router.h"
 #include "sm_util.h"
+#include "strfmt.h"
 
 struct exo_server {
     struct MHD_Daemon *daemon;
     exo_app *app;
+    exo_conns *conns;
+    unsigned capacity, per_ip;
+    atomic_size_t parked; /* long-polls parked, or resumed and not yet answered */
 };
 
-/* Per-request state kept by MHD between access-handler calls. */
-typedef struct conn_ctx {
-    char *raw_uri;   /* request target as sent (for the query string of redirects) */
-    int started;
-    char *body;
-    size_t len, cap;
-    int too_large;
-    int64_t started_us; /* monotonic, when the request line arrived */
-} conn_ctx;
+typedef struct conn_ctx conn_ctx;
 
 /* ---- what MHD answers by itself ----------------------------------------------------
  *
+ * (Listed for users in docs/dev/HARDENING.md.)
  * libmicrohttpd 0.9.x (Debian bookworm: 0.9.75) answers some requests without ever
  * calling the access handler (connection.c, transmit_error_response_len):
  *   414 when the request line does not fit in the connection's memory pool, 431
@@ -268,7 +269,10 @@ static int api_key_ok(exo_app *app, struct MHD_Connection *c)
     const char *want = app->cfg.api_secret;
     if (!key)
         return 0;
+    /* MHD drops the whitespace before a value, not after it: neither is part of the key */
     size_t kl = strlen(key), wl = strlen(want);
+    while (kl && (key[kl - 1] == ' ' || key[kl - 1] == '\t'))
+        kl--;
     unsigned diff = (unsigned)(kl != wl);
     for (size_t i = 0; i < kl && i < wl; i++)
         diff |= (unsigned)(key[i] ^ want[i]);
@@ -308,14 +312,22 @@ static int slash_redirect(const char *path, char *location, size_t loclen)
 
 /* ---- the request pipeline ---------------------------------------------------------
  *
- * Once MHD has the whole request (headers and body), it runs through named phases
- * in a fixed order, nginx-style.  Each phase does one job and either lets the
- * request go on (PHASE_NEXT) or decides the response (PHASE_RESPOND: x->resp and
- * x->headers are set); PHASE_ABORT drops the connection (out of memory where
- * nothing can be answered).  finish() then logs and sends whatever was decided.
- * The order is part of the wire contract (§1.4): limits, CORS pre-flight, routing
- * (405 / 404 / 307) and the body checks come before the API key, so a malformed
- * body answers 422 even without a key. */
+ * A request runs through named phases in a fixed order, nginx-style.  Each phase
+ * does one job and either lets the request go on (PHASE_NEXT) or decides the
+ * response (PHASE_RESPOND: x->resp and x->headers are set); PHASE_ABORT drops the
+ * connection (out of memory where nothing can be answered).  finish() then logs
+ * and sends whatever was decided.
+ *
+ * The head phases (framing, limits, CORS pre-flight, routing, path parameters,
+ * the API key) run on MHD's first access-handler call, when only the head has
+ * been read: a request they refuse never has a body byte buffered or parsed (the
+ * product's deliberate reversal of the reference's "body before key" order).  If
+ * such a request announced a body, the answer goes out at once and MHD closes the
+ * connection after it instead of reading the body; otherwise the answer waits for
+ * MHD's final call so that the connection stays reusable.  The body phases (body,
+ * JSON guard, handler) run once the whole body is in.  A handler may park (a
+ * long-poll, exo_park): the connection is suspended and the handler resumed when
+ * its waiter is woken. */
 
 typedef enum { PHASE_NEXT, PHASE_RESPOND, PHASE_ABORT } phase_result;
 
@@ -340,6 +352,34 @@ typedef struct request {
     char allow[128];
     char location[8800];
 } request;
+
+/* Where a request is between MHD's calls of the access handler. */
+typedef enum {
+    STAGE_HEAD,    /* the first call (headers only) has not run yet */
+    STAGE_BODY,    /* head accepted: body bytes are being collected */
+    STAGE_DECIDED, /* the head phases decided the answer; sent at the final call */
+    STAGE_PARKED,  /* a long-poll waits (connection suspended, or resumed and due) */
+    STAGE_DONE,    /* answered */
+} request_stage;
+
+/* Per-request state kept by MHD between access-handler calls (con_cls): created by
+ * uri_logger when the request line arrives, freed by on_completed. */
+struct conn_ctx {
+    exo_server *srv;
+    exo_conn *conn;   /* the connection's registry entry (NULL when out of memory) */
+    char *raw_uri;    /* request target as sent (for the query string of redirects) */
+    request_stage stage;
+    int live;         /* x holds state that request_free must release */
+    int store_body;   /* the route takes a body: keep its bytes */
+    int framing_refused; /* phase_framing refused the head: answer and close at once */
+    exo_framing framing;
+    char *body;
+    size_t len, cap;
+    int64_t started_us; /* monotonic, when the request line arrived */
+    char generated_id[EXO_UUID_LEN + 1]; /* when the client sent no usable id */
+    exo_park *park;   /* the parked long-poll (STAGE_PARKED) */
+    request x;        /* the phases' state, from the first call to the answer */
+};
 
 typedef struct {
     const char *name;
@@ -369,6 +409,23 @@ static enum MHD_Result count_header_bytes(void *cls, enum MHD_ValueKind kind, co
     (void)value;
     *(size_t *)cls += key_size + value_size + 4; /* "name: value\r\n" */
     return MHD_YES;
+}
+
+/* Request smuggling and truncation guards (framing.h); a declared body above the
+ * limit is refused before it is read. */
+static phase_result phase_framing(request *x)
+{
+    const union MHD_ConnectionInfo *hs =
+        MHD_get_connection_info(x->conn, MHD_CONNECTION_INFO_REQUEST_HEADER_SIZE);
+    char detail[200];
+    int status = exo_framing_check(x->conn, x->method, hs ? hs->header_size : 0, EXO_BODY_LIMIT,
+                                   &x->cc->framing, detail, sizeof detail);
+    if (!status)
+        return PHASE_NEXT;
+    x->cc->framing_refused = 1;
+    if (status == 413)
+        exo_conns_limit_hit(x->cc->srv->conns, EXO_LIMIT_BODY_SIZE, detail);
+    return respond_detail(x, status, detail);
 }
 
 /* Our own head-size limits, answered as JSON; they sit well inside MHD's memory
@@ -492,10 +549,6 @@ static phase_result phase_body(request *x)
     if (!x->route->takes_body)
         return PHASE_NEXT;
     conn_ctx *cc = x->cc;
-    if (cc->too_large) {
-        exo_resp_detail(&x->resp, 413, "Request body too large: the limit is %u bytes", EXO_BODY_LIMIT);
-        return PHASE_RESPOND;
-    }
     int json_typed = is_json_content_type(header(x->conn, "Content-Type"));
     if (json_typed)
         strip_bom(cc);
@@ -561,10 +614,17 @@ static phase_result phase_handler(request *x)
     return PHASE_RESPOND;
 }
 
-static const phase phases[] = {
-    {"limits", phase_limits},         {"preflight", phase_preflight}, {"route", phase_route},
-    {"path_params", phase_path_params}, {"body", phase_body},       {"auth", phase_auth},
-    {"json_guard", phase_json_guard}, {"handler", phase_handler},
+/* Run on the first call, with the head only. */
+static const phase head_phases[] = {
+    {"framing", phase_framing}, {"limits", phase_limits},           {"preflight", phase_preflight},
+    {"route", phase_route},     {"path_params", phase_path_params}, {"auth", phase_auth},
+};
+
+/* Run once the body is complete. */
+static const phase body_phases[] = {
+    {"body", phase_body},
+    {"json_guard", phase_json_guard},
+    {"handler", phase_handler},
 };
 
 static const char fallback_500[] = "{\"success\":false,\"detail\":\"internal server error, please reach out to "
@@ -610,6 +670,7 @@ static enum MHD_Result send_response(request *x, int *status)
     return rc;
 }
 
+
 /* Sends the decided response and logs it.  Per-request hooks (e.g. counting and
  * timing requests by route_pattern and status for /metrics) belong here: route,
  * final status and elapsed time are all known. */
@@ -630,89 +691,217 @@ static enum MHD_Result finish(request *x)
 static void request_free(request *x)
 {
     exo_resp_clear(&x->resp);
+    if (x->resp.park)
+        x->resp.park->free(x->resp.park);
+    x->resp.park = NULL;
     json_object_put(x->req.body);
-    for (size_t i = 0; i < EXO_MAX_PATH_PARAMS; i++)
+    x->req.body = NULL;
+    for (size_t i = 0; i < EXO_MAX_PATH_PARAMS; i++) {
         free(x->sanitized[i]);
+        x->sanitized[i] = NULL;
+    }
     free(x->scratch);
+    x->scratch = NULL;
 }
 
-static enum MHD_Result run_pipeline(request *x)
+/* Runs phases in order: PHASE_NEXT when all let the request go on. */
+static phase_result run_phases(request *x, const phase *list, size_t n)
 {
-    enum MHD_Result rc = MHD_NO;
-    for (size_t i = 0; i < sizeof phases / sizeof *phases; i++) {
-        phase_result r = phases[i].run(x);
-        if (r == PHASE_ABORT) {
-            log_warn("%s %s: out of memory in phase %s (request %s)", x->method, x->url, phases[i].name,
+    for (size_t i = 0; i < n; i++) {
+        phase_result r = list[i].run(x);
+        if (r == PHASE_ABORT)
+            log_warn("%s %s: out of memory in phase %s (request %s)", x->method, x->url, list[i].name,
                      x->request_id);
-            goto out;
-        }
-        if (r == PHASE_RESPOND)
-            break;
+        if (r != PHASE_NEXT)
+            return r;
     }
-    rc = finish(x);
-out:
-    request_free(x);
+    return PHASE_NEXT;
+}
+
+/* Sends x's response and ends the request's state (the context itself lives until
+ * on_completed). */
+static enum MHD_Result answer(conn_ctx *cc)
+{
+    enum MHD_Result rc = finish(&cc->x);
+    cc->stage = STAGE_DONE;
+    exo_conns_set_phase(cc->srv->conns, cc->conn, EXO_CONN_BUSY);
     return rc;
+}
+
+/* Resumes a parked connection: called by app.c with its work lock held (it only
+ * signals MHD's thread, which then calls on_request again). */
+static void wake_parked(exo_work_waiter *w)
+{
+    MHD_resume_connection((struct MHD_Connection *)w->arg);
+}
+
+/* Takes the park the handler left in x->resp and suspends the connection until its
+ * waiter is woken.  Suspending first: a wake-up that comes before exo_app_park
+ * returns then resumes a connection that is already suspended. */
+static enum MHD_Result park(conn_ctx *cc)
+{
+    exo_server *srv = cc->srv;
+    if (cc->stage != STAGE_PARKED) {
+        cc->park = cc->x.resp.park;
+        cc->x.resp.park = NULL;
+        cc->stage = STAGE_PARKED;
+        atomic_fetch_add(&srv->parked, 1);
+    }
+    exo_work_waiter *w = &cc->park->waiter;
+    w->wake = wake_parked;
+    w->arg = cc->x.conn;
+    MHD_suspend_connection(cc->x.conn);
+    if (exo_app_park(srv->app, w) != 0)
+        MHD_resume_connection(cc->x.conn); /* work came meanwhile, or shutting down: claim again now */
+    else
+        exo_conns_timer_hint(srv->conns, w->wake_at_ms);
+    return MHD_YES;
+}
+
+/* The final call: the body phases, then the answer or a park. */
+static enum MHD_Result run_body_phases(conn_ctx *cc)
+{
+    request *x = &cc->x;
+    if (run_phases(x, body_phases, sizeof body_phases / sizeof *body_phases) == PHASE_ABORT)
+        return MHD_NO;
+    if (x->resp.park)
+        return park(cc);
+    return answer(cc);
+}
+
+/* A parked long-poll was woken: it answers or parks again. */
+static enum MHD_Result resume_parked(conn_ctx *cc)
+{
+    request *x = &cc->x;
+    while (cc->park->resume(cc->park, &x->req, &x->resp) == 1)
+        if (!atomic_load(&cc->srv->app->stopping))
+            return park(cc);
+    /* (when stopping, a handler answers on its next resume instead of parking) */
+    if (!x->resp.body && !x->resp.raw)
+        exo_resp_500(&x->resp);
+    cc->park->free(cc->park);
+    cc->park = NULL;
+    atomic_fetch_sub(&cc->srv->parked, 1);
+    return answer(cc);
+}
+
+/* The first call: head only. */
+static enum MHD_Result on_head(conn_ctx *cc, struct MHD_Connection *c, const char *url, const char *method)
+{
+    /* a client's id (any form exo_uuid_parseable accepts) is echoed as sent; MHD
+       keeps header values for the request's lifetime */
+    const char *request_id = header(c, "x-exosphere-request-id");
+    if (!exo_uuid_parseable(request_id)) {
+        exo_uuid4(cc->generated_id);
+        request_id = cc->generated_id;
+    }
+    exo_app *app = cc->srv->app;
+    cc->x = (request){.app = app, .conn = c, .cc = cc, .url = url, .method = method, .request_id = request_id};
+    cc->x.req = (exo_req){.app = app, .method = method, .request_id = request_id, .transport = c};
+    cc->live = 1;
+    phase_result r = run_phases(&cc->x, head_phases, sizeof head_phases / sizeof *head_phases);
+    if (r == PHASE_ABORT)
+        return MHD_NO;
+    int has_body = cc->framing.chunked || (cc->framing.has_length && cc->framing.length > 0);
+    if (r == PHASE_RESPOND) {
+        if (has_body || cc->framing_refused) { /* MHD closes the connection after it, unread body and all */
+            exo_conns_linger(cc->srv->conns, cc->conn);
+            return answer(cc);
+        }
+        cc->stage = STAGE_DECIDED;
+        return MHD_YES;
+    }
+    cc->store_body = cc->x.route->takes_body;
+    cc->stage = STAGE_BODY;
+    if (has_body)
+        exo_conns_set_phase(cc->srv->conns, cc->conn, EXO_CONN_BODY);
+    return MHD_YES;
+}
+
+/* Body bytes: kept (up to the limit) for a route that takes a body, else dropped.
+ * Only a chunked body can pass the limit (a declared length above it was refused
+ * by phase_framing); MHD cannot queue an answer in the middle of a body, so the
+ * connection is closed. */
+static enum MHD_Result on_body_bytes(conn_ctx *cc, const char *data, size_t n)
+{
+    if (cc->len + n > EXO_BODY_LIMIT) {
+        char text[160];
+        snprintf(text, sizeof text, "closed a connection whose chunked request body passed the %u byte limit",
+                 EXO_BODY_LIMIT);
+        exo_conns_limit_hit(cc->srv->conns, EXO_LIMIT_BODY_SIZE, text);
+        return MHD_NO;
+    }
+    if (!cc->store_body) {
+        cc->len += n;
+        return MHD_YES;
+    }
+    if (cc->len + n + 1 > cc->cap) {
+        /* a declared length is allocated once; otherwise the first size is exact (a
+           small body stays a small allocation) and doubles, at most to the limit */
+        size_t cap = cc->cap ? cc->cap : n + 1;
+        if (!cc->cap && cc->framing.has_length && cc->framing.length + 1 > cap)
+            cap = (size_t)cc->framing.length + 1;
+        while (cap < cc->len + n + 1)
+            cap *= 2;
+        if (cap > (size_t)EXO_BODY_LIMIT + 1)
+            cap = (size_t)EXO_BODY_LIMIT + 1;
+        char *nb = realloc(cc->body, cap);
+        if (!nb)
+            return MHD_NO;
+        cc->body = nb;
+        cc->cap = cap;
+    }
+    memcpy(cc->body + cc->len, data, n);
+    cc->len += n;
+    cc->body[cc->len] = '\0';
+    return MHD_YES;
 }
 
 static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const char *url, const char *method,
                                   const char *version, const char *upload_data, size_t *upload_size, void **con_cls)
 {
+    (void)cls;
     (void)version;
-    exo_app *app = cls;
     conn_ctx *cc = *con_cls;
     if (!cc || !cc->raw_uri)
         return MHD_NO; /* uri_logger could not allocate (the raw path is needed for the %00 check) */
-    if (!cc->started) {
-        cc->started = 1;
-        return MHD_YES;
-    }
-    if (*upload_size) {
-        size_t n = *upload_size;
-        *upload_size = 0;
-        if (cc->too_large || cc->len + n > EXO_BODY_LIMIT) {
-            cc->too_large = 1;
+    switch (cc->stage) {
+    case STAGE_HEAD:
+        return on_head(cc, c, url, method);
+    case STAGE_BODY:
+        if (*upload_size) {
+            size_t n = *upload_size;
+            *upload_size = 0;
+            return on_body_bytes(cc, upload_data, n);
+        }
+        exo_conns_set_phase(cc->srv->conns, cc->conn, EXO_CONN_BUSY);
+        return run_body_phases(cc);
+    case STAGE_DECIDED:
+        if (*upload_size) { /* not expected (the head announced no body): dropped */
+            *upload_size = 0;
             return MHD_YES;
         }
-        if (cc->len + n + 1 > cc->cap) {
-            /* first size exact: a small body stays a small allocation (a fixed 4 KiB
-               one made malloc consolidate its fast bins on every request) */
-            size_t cap = cc->cap ? cc->cap : n + 1;
-            while (cap < cc->len + n + 1)
-                cap *= 2;
-            char *nb = realloc(cc->body, cap);
-            if (!nb)
-                return MHD_NO;
-            cc->body = nb;
-            cc->cap = cap;
-        }
-        memcpy(cc->body + cc->len, upload_data, n);
-        cc->len += n;
-        cc->body[cc->len] = '\0';
-        return MHD_YES;
+        return answer(cc);
+    case STAGE_PARKED:
+        return resume_parked(cc);
+    case STAGE_DONE:
+        break;
     }
-    char rid[EXO_UUID_LEN + 1];
-    const char *given = header(c, "x-exosphere-request-id");
-    const char *request_id = given;
-    if (!exo_uuid_parseable(given)) {
-        exo_uuid4(rid);
-        request_id = rid;
-    }
-    request x = {.app = app, .conn = c, .cc = cc, .url = url, .method = method, .request_id = request_id};
-    x.req = (exo_req){.app = app, .method = method, .request_id = request_id, .transport = c};
-    return run_pipeline(&x);
+    return MHD_NO;
 }
 
 /* Called by MHD at the start of every request with the raw request target; the
  * returned context becomes the request's con_cls. */
 static void *uri_logger(void *cls, const char *uri, struct MHD_Connection *c)
 {
-    (void)cls;
-    (void)c;
     conn_ctx *cc = calloc(1, sizeof *cc);
     if (!cc)
         return NULL;
+    cc->srv = cls;
     cc->started_us = exo_mono_us();
+    const union MHD_ConnectionInfo *info = MHD_get_connection_info(c, MHD_CONNECTION_INFO_SOCKET_CONTEXT);
+    if (info)
+        cc->conn = info->socket_context;
     if (uri)
         cc->raw_uri = strdup(uri);
     return cc;
@@ -720,27 +909,104 @@ static void *uri_logger(void *cls, const char *uri, struct MHD_Connection *c)
 
 static void on_completed(void *cls, struct MHD_Connection *c, void **con_cls, enum MHD_RequestTerminationCode toe)
 {
-    (void)cls;
     (void)c;
     (void)toe;
+    exo_server *srv = cls;
     conn_ctx *cc = *con_cls;
-    if (cc) {
-        free(cc->raw_uri);
-        free(cc->body);
-        free(cc);
-        *con_cls = NULL;
+    if (!cc)
+        return;
+    if (cc->park) { /* ended while parked (e.g. the daemon stops): take it off the list first */
+        exo_app_unpark(srv->app, &cc->park->waiter);
+        cc->park->free(cc->park);
+        atomic_fetch_sub(&srv->parked, 1);
     }
+    if (cc->live)
+        request_free(&cc->x);
+    /* the connection now waits for its next request head */
+    exo_conns_set_phase(srv->conns, cc->conn, EXO_CONN_HEAD);
+    free(cc->raw_uri);
+    free(cc->body);
+    free(cc);
+    *con_cls = NULL;
+}
+
+static void on_connection(void *cls, struct MHD_Connection *c, void **socket_context,
+                          enum MHD_ConnectionNotificationCode toe)
+{
+    exo_server *srv = cls;
+    if (toe == MHD_CONNECTION_NOTIFY_STARTED) {
+        const union MHD_ConnectionInfo *info = MHD_get_connection_info(c, MHD_CONNECTION_INFO_CONNECTION_FD);
+        *socket_context = info ? exo_conns_opened(srv->conns, info->connect_fd) : NULL;
+        return;
+    }
+    exo_conns_closed(srv->conns, *socket_context);
+    *socket_context = NULL;
 }
 
 static void mhd_log(void *cls, const char *fmt, va_list ap)
 {
-    (void)cls;
+    exo_server *srv = cls;
     char buf[512];
     vsnprintf(buf, sizeof buf, fmt, ap);
     size_t n = strlen(buf);
     while (n && buf[n - 1] == '\n')
         buf[--n] = '\0';
+    if (strstr(buf, "connection limit")) {
+        char text[200];
+        snprintf(text, sizeof text,
+                 "connection limit reached (%u connections in all, %u per client address): new connections are "
+                 "refused",
+                 srv->capacity, srv->per_ip);
+        exo_conns_limit_hit(srv->conns, EXO_LIMIT_CONNECTIONS, text);
+        return;
+    }
     log_warn("http: %s", buf);
+}
+
+/* Descriptors kept out of the connection budget: the database, logs, the listening
+ * socket, MHD's inter-thread channels and epoll sets. */
+#define FD_RESERVE 64u
+
+/* How many connections the process can hold: the configured maximum, bounded by
+ * the descriptor limit (main raised the soft limit to the hard one at start-up). */
+static unsigned connection_capacity(const exo_sm_config *cfg, unsigned long long *nofile)
+{
+    struct rlimit rl;
+    unsigned cap = (unsigned)cfg->max_connections;
+    *nofile = 0;
+    if (getrlimit(RLIMIT_NOFILE, &rl) == 0 && rl.rlim_cur != RLIM_INFINITY) {
+        *nofile = (unsigned long long)rl.rlim_cur;
+        unsigned long long usable = rl.rlim_cur > FD_RESERVE + 16 ? rl.rlim_cur - FD_RESERVE : 16;
+        if (usable < cap)
+            cap = (unsigned)usable;
+    }
+    return cap;
+}
+
+static struct MHD_Daemon *start_daemon(exo_server *srv, struct sockaddr_in *addr)
+{
+    const exo_sm_config *cfg = &srv->app->cfg;
+    unsigned threads = (unsigned)cfg->http_threads;
+    return MHD_start_daemon(MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_EPOLL | MHD_ALLOW_SUSPEND_RESUME |
+                                MHD_USE_ERROR_LOG,
+                            (uint16_t)cfg->listen_port, NULL, NULL, on_request, srv,
+                            MHD_OPTION_EXTERNAL_LOGGER, mhd_log, srv,
+                            MHD_OPTION_SOCK_ADDR, (struct sockaddr *)addr,
+                            MHD_OPTION_NOTIFY_COMPLETED, on_completed, srv,
+                            MHD_OPTION_NOTIFY_CONNECTION, on_connection, srv,
+                            MHD_OPTION_URI_LOG_CALLBACK, uri_logger, srv,
+                            MHD_OPTION_THREAD_POOL_SIZE, threads,
+                            MHD_OPTION_CONNECTION_LIMIT, srv->capacity,
+                            MHD_OPTION_PER_IP_CONNECTION_LIMIT, srv->per_ip,
+                            /* inactivity while an answer is read; the head and body have their
+                               own absolute deadlines (conns.c) */
+                            MHD_OPTION_CONNECTION_TIMEOUT, (unsigned)cfg->header_timeout_s,
+                            MHD_OPTION_CONNECTION_MEMORY_LIMIT, EXO_MHD_POOL_SIZE,
+                            MHD_OPTION_LISTEN_BACKLOG_SIZE, (unsigned)4096,
+                            /* explicit, so deep (EXO_JSON_DEPTH) documents never depend on
+                               the ulimit the server was started with */
+                            MHD_OPTION_THREAD_STACK_SIZE, (size_t)(8u * 1024 * 1024),
+                            MHD_OPTION_END);
 }
 
 exo_server *exo_server_start(exo_app *app, char *err, size_t errlen)
@@ -752,36 +1018,33 @@ exo_server *exo_server_start(exo_app *app, char *err, size_t errlen)
     const char *host = app->cfg.listen_host;
     if (!strcmp(host, "localhost"))
         host = "127.0.0.1";
-    if (inet_pton(AF_INET, host, &addr.sin_addr) != 1) {
-        snprintf(err, errlen, "--listen: '%s' is not an IPv4 address", app->cfg.listen_host);
-        return NULL;
-    }
+    if (inet_pton(AF_INET, host, &addr.sin_addr) != 1)
+        return exo_errf(err, errlen, "--listen: '%s' is not an IPv4 address", app->cfg.listen_host), NULL;
     exo_server *srv = calloc(1, sizeof *srv);
-    if (!srv) {
-        snprintf(err, errlen, "out of memory");
-        return NULL;
-    }
+    if (!srv)
+        return exo_errf(err, errlen, "out of memory"), NULL;
     srv->app = app;
-    srv->daemon = MHD_start_daemon(MHD_USE_THREAD_PER_CONNECTION | MHD_USE_INTERNAL_POLLING_THREAD |
-                                       MHD_USE_ERROR_LOG,
-                                   (uint16_t)app->cfg.listen_port, NULL, NULL, on_request, app,
-                                   MHD_OPTION_EXTERNAL_LOGGER, mhd_log, NULL,
-                                   MHD_OPTION_SOCK_ADDR, (struct sockaddr *)&addr,
-                                   MHD_OPTION_NOTIFY_COMPLETED, on_completed, NULL,
-                                   MHD_OPTION_URI_LOG_CALLBACK, uri_logger, NULL,
-                                   MHD_OPTION_CONNECTION_LIMIT, (unsigned)512,
-                                   MHD_OPTION_CONNECTION_TIMEOUT, (unsigned)300,
-                                   MHD_OPTION_CONNECTION_MEMORY_LIMIT, EXO_MHD_POOL_SIZE,
-                                   /* explicit, so deep (EXO_JSON_DEPTH) documents never depend on
-                                      the ulimit the server was started with */
-                                   MHD_OPTION_THREAD_STACK_SIZE, (size_t)(8u * 1024 * 1024),
-                                   MHD_OPTION_END);
-    if (!srv->daemon) {
-        snprintf(err, errlen, "cannot listen on %s:%d (address in use or not available)", app->cfg.listen_host,
-                 app->cfg.listen_port);
+    atomic_init(&srv->parked, 0);
+    unsigned long long nofile;
+    srv->capacity = connection_capacity(&app->cfg, &nofile);
+    srv->per_ip = (unsigned)app->cfg.max_connections_per_ip;
+    srv->conns = exo_conns_start(app, app->cfg.header_timeout_s, app->cfg.body_timeout_s, err, errlen);
+    if (!srv->conns) {
         free(srv);
         return NULL;
     }
+    srv->daemon = start_daemon(srv, &addr);
+    if (!srv->daemon) {
+        exo_conns_stop(srv->conns);
+        free(srv);
+        return exo_errf(err, errlen, "cannot listen on %s:%d (address in use or not available)",
+                        app->cfg.listen_host, app->cfg.listen_port),
+               NULL;
+    }
+    log_info("http: up to %u connections (%u per client address; descriptor limit %llu), %d threads, "
+             "request head within %d s, body within %d s",
+             srv->capacity, srv->per_ip, nofile, app->cfg.http_threads, app->cfg.header_timeout_s,
+             app->cfg.body_timeout_s);
     return srv;
 }
 
@@ -789,6 +1052,13 @@ void exo_server_stop(exo_server *srv)
 {
     if (!srv)
         return;
+    /* MHD must not stop with a suspended connection: wake every parked poll, refuse
+       new parks, and give the woken ones a moment to send their (empty) answers */
+    atomic_store(&srv->app->stopping, 1);
+    exo_app_close_waiters(srv->app);
+    for (int i = 0; i < 200 && atomic_load(&srv->parked) > 0; i++)
+        usleep(10 * 1000);
     MHD_stop_daemon(srv->daemon);
+    exo_conns_stop(srv->conns);
     free(srv);
 }

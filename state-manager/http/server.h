@@ -1,8 +1,12 @@
-/* HTTP front end on libmicrohttpd (thread per connection): body collection with a
- * size cap, request ids, then a pipeline of named phases (server.c): head-size
- * limits, CORS pre-flight, routing outcomes, path parameters, JSON body parsing
- * (§1.4 order: json_invalid before the API key), authentication, the JSON guard,
- * the handler, and finally logging and response writing. */
+/* HTTP front end on libmicrohttpd: internal epoll with a small thread pool, so a
+ * connection costs memory, not a thread; long-polls are parked (suspended) until
+ * work they can claim appears (docs/dev/HARDENING.md).  Each request runs through
+ * named phases (server.c): on the head alone framing, limits, CORS pre-flight,
+ * routing, path parameters and the API key — nothing of the body is read for a
+ * request they refuse — then, with the whole body, JSON body parsing, the JSON
+ * guard, the handler, and finally logging and response writing.  Absolute head /
+ * body deadlines, the per-address cap and limit logging: conns.c; framing checks:
+ * framing.c. */
 #ifndef EXO_SM_SERVER_H
 #define EXO_SM_SERVER_H
 

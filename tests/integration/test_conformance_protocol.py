@@ -36,10 +36,13 @@ class ProtocolConformance(ConformanceCase):
 
     def test_401_body_and_header_name_case_insensitive(self):
         path = self.api.ns_path("/nodes/")
-        for hdrs in ({}, {"x-api-key": "nope"}, {"x-api-key": API_KEY + " "}, {"x-api-key": ""}):
+        for hdrs in ({}, {"x-api-key": "nope"}, {"x-api-key": API_KEY + "x"}, {"x-api-key": ""}):
             status, body, _ = self.raw("GET", path, headers=hdrs)
             self.assertEqual((status, body), (401, {"detail": "Invalid API key"}), hdrs)
         status, body, _ = self.raw("GET", path, headers={"X-API-KEY": API_KEY})
+        self.assertEqual(status, 200, body)
+        # exo §0: optional whitespace around the value is not part of the key
+        status, body, _ = self.raw("GET", path, headers={"x-api-key": API_KEY + " \t"})
         self.assertEqual(status, 200, body)
 
     def test_every_authenticated_endpoint_requires_the_key(self):
@@ -58,9 +61,13 @@ class ProtocolConformance(ConformanceCase):
                                        headers={"Content-Type": "application/json"})
             self.assertEqual((status, body), (401, {"detail": "Invalid API key"}), (method, path))
 
-    def test_json_invalid_before_auth(self):
+    def test_auth_before_json_invalid(self):
+        # exo §0: the key is checked from the headers before any body byte is read
+        status, body, _ = self.raw("PUT", self.api.ns_path("/nodes/"), body=b'{"a": ',
+                                   headers={"Content-Type": "application/json"})
+        self.assertEqual((status, body), (401, {"detail": "Invalid API key"}))
         status, body, resp = self.raw("PUT", self.api.ns_path("/nodes/"), body=b'{"a": ',
-                                      headers={"Content-Type": "application/json"})
+                                      headers={"Content-Type": "application/json", "x-api-key": API_KEY})
         self.assertEqual(status, 422, body)
         item = body["detail"][0]
         self.assertEqual(item["type"], "json_invalid")

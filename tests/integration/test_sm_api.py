@@ -92,9 +92,12 @@ class ApiTest(ExoTestCase):
         self.assertNotEqual(r.headers["x-exosphere-request-id"], "not-a-uuid")
         self.assertEqual(len(r.headers["x-exosphere-request-id"]), 36)
 
-    def test_json_invalid_comes_before_auth(self):
+    def test_auth_comes_before_json_invalid(self):
         api = self.sm.api(NS)
-        api.api_key = None
+        api.api_key = None  # the key is checked from the headers, before the body is read
+        r = api.request("PUT", api.ns_path("/nodes/"), raw="{not json")
+        self.assertEqual((r.status, r.json), (401, {"detail": "Invalid API key"}), r)
+        api = self.sm.api(NS)
         r = api.request("PUT", api.ns_path("/nodes/"), raw="{not json")
         self.assertEqual(r.status, 422, r)
         err = r.json["detail"][0]
