@@ -6,7 +6,10 @@ const W = 170, H = 46, GX = 40, GY = 60;
 
 function el(name, attrs, parent) {
   const e = document.createElementNS(SVG, name);
-  for (const [k, v] of Object.entries(attrs || {})) e.setAttribute(k, v);
+  for (const [k, v] of Object.entries(attrs || {})) {
+    if (k === 'fill') e.style.fill = v; // CSSOM, so var(--status) colours work and the CSP allows it
+    else e.setAttribute(k, v);
+  }
   if (parent) parent.appendChild(e);
   return e;
 }
