@@ -52,7 +52,8 @@ export function layout(nodes, edges) {
     const offset = (widest - ls.length) * (W + GX) / 2;
     ls.forEach((i, k) => { xy[i] = { x: 20 + offset + k * (W + GX), y: 20 + l * (H + GY) }; });
   });
-  return { xy, width: 40 + widest * (W + GX) - GX, height: 40 + layers.length * (H + GY) - GY, ids };
+  const unites = edges.some((e) => e.kind === 'unites') ? 140 : 0; // room for the unites curves and labels
+  return { xy, width: 40 + widest * (W + GX) - GX + unites, height: 40 + layers.length * (H + GY) - GY, ids };
 }
 
 export function draw(container, nodes, edges, onPick, label) {

@@ -303,7 +303,7 @@ function showState(ctx, panel, s, wait, view) {
     } catch (e) { msg.replaceChildren(alert(`Retry refused: ${detailText(e)}`)); retry.disabled = false; }
   } }, 'Retry');
   const canRetry = ['ERRORED', 'NEXT_CREATED_ERROR'].includes(s.status) && view.status !== 'CANCELLED';
-  panel.replaceChildren(
+  panel.replaceChildren(...[
     h('h2', {}, s.identifier, ' ', badge(s.status)),
     s.error ? h('div', { class: 'alert', id: 'state-error' }, h('strong', {}, 'Error: '), s.error) : null,
     wait ? h('p', { id: 'state-wait' }, h('strong', {}, `Waiting (${wait.reason}): `), wait.message) : null,
@@ -317,7 +317,7 @@ function showState(ctx, panel, s, wait, view) {
       h('dt', {}, 'Due at'), h('dd', {}, when(s.enqueue_after)),
       h('dt', {}, 'Lease ends'), h('dd', {}, when(s.lease_expires_at)),
       h('dt', {}, 'Parents'), h('dd', {}, parents.length ? parents.map(([k, v]) => h('div', {}, `${k}: `, h('code', {}, v))) : '—')),
-    h('h3', {}, 'Inputs'), json(s.inputs), h('h3', {}, 'Outputs'), json(s.outputs));
+    h('h3', {}, 'Inputs'), json(s.inputs), h('h3', {}, 'Outputs'), json(s.outputs)].filter(Boolean));
 }
 
 // ---- Nodes ------------------------------------------------------------------------------
