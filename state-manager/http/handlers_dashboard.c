@@ -110,7 +110,8 @@ void h_session_create(exo_req *req, exo_resp *resp)
         return;
     }
     exo_resp_json(resp, 200, session_json(csrf, expires_at));
-    set_cookie(req, resp, id, (expires_at - exo_now_ms()) / 1000);
+    /* rounded up: a sign-in answered a few ms late must not set Max-Age=0 (a deletion) */
+    set_cookie(req, resp, id, (expires_at - exo_now_ms() + 999) / 1000);
 }
 
 /* The session of the cookie, for a page that was reloaded (its CSRF token lived in

@@ -135,6 +135,7 @@ try {
   await page.click('#branches .branches button >> nth=0');
   await page.waitForSelector('#state-panel h2');
   await shot('fanout');
+  await page.screenshot({ path: join(shots, 'dashboard.png') }); // the README's picture (one screen)
 
   step('nodes');
   await page.click('#nav a[data-view="nodes"]');
