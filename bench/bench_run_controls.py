@@ -64,6 +64,7 @@ def main():
             print(f"{opts.runs} finished runs created in {time.monotonic() - t0:.1f} s")
             for what, q in (("first page, no filter", "?limit=50"),
                             ("status=FAILED (none match)", "?status=FAILED&limit=50"),
+                            ("status=PENDING (none match)", "?status=PENDING&limit=50"),
                             ("graph=g&status=SUCCESS", "?graph=g&status=SUCCESS&limit=50")):
                 lat = [timed(lambda: api.request("GET", api.ns_path("/runs" + q)))[1] for _ in range(20)]
                 print(f"GET runs {what}: p50 {pct(lat, 0.5):.2f} ms, p99 {pct(lat, 0.99):.2f} ms")

@@ -42,13 +42,21 @@ int cmd_nodes_list(const command *cmd, cli_ctx *ctx, const parsed_args *args)
 {
     (void)cmd;
     (void)args;
-    json_object *answer;
-    if (client_ns_call(ctx, "listing nodes", "GET", NULL, &answer, "nodes", "", NULL) != 0)
+    /* extended=true: exo adds when the runtime last registered each node */
+    json_object *answer = NULL;
+    long status = 0;
+    if (client_ns_query(ctx, "listing nodes", "GET", "extended=true", NULL, &status, &answer, "nodes", "", NULL) != 0)
         return EXIT_FAIL;
+    if (status != 200) {
+        if (status == 404)
+            client_print_http_error("listing nodes", status, answer, "");
+        json_object_put(answer);
+        return EXIT_FAIL;
+    }
     if (ctx->json)
         return command_print_answer(answer);
-    static const char *const headers[] = {"NAME", "INPUTS", "OUTPUTS", "SECRETS", "RUNTIME"};
-    text_table *table = table_new(5, headers);
+    static const char *const headers[] = {"NAME", "INPUTS", "OUTPUTS", "SECRETS", "RUNTIME", "REGISTERED"};
+    text_table *table = table_new(6, headers);
     json_object *nodes = json_member(answer, "nodes");
     size_t n = json_length(nodes);
     int rc = table ? EXIT_OK : EXIT_FAIL;
@@ -59,7 +67,8 @@ int cmd_nodes_list(const command *cmd, cli_ctx *ctx, const parsed_args *args)
         schema_fields(json_member(node, "outputs_schema"), 0, outputs, sizeof outputs);
         json_join_names(json_member(node, "secrets"), secrets, sizeof secrets);
         const char *row[] = {json_cell(json_member(node, "name")), inputs, outputs, secrets,
-                             json_cell(json_member(node, "runtime_name"))};
+                             json_cell(json_member(node, "runtime_name")),
+                             json_cell(json_member(node, "registered_at"))};
         if (table_add_row(table, row) != 0)
             rc = EXIT_FAIL;
     }

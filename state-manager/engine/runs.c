@@ -29,6 +29,12 @@ static int root_lookup(void *ud, const exo_placeholder *p, json_object **value, 
     return -1;
 }
 
+/* 1 when store key k must be given at trigger and store lacks it. */
+static int store_key_missing(const exo_graph *g, json_object *store, const char *k)
+{
+    return (!store || !json_object_object_get_ex(store, k, NULL)) && exo_graph_store_key_mandatory(g, k);
+}
+
 /* "{'k1', 'k2'}" of the mandatory store keys missing from store; NULL when none
  * (or out of memory: the run then starts and fails at the node that needs it). */
 static char *missing_store_keys(const exo_graph *g, json_object *store)
@@ -39,12 +45,9 @@ static char *missing_store_keys(const exo_graph *g, json_object *store)
     if (!f)
         return NULL;
     int missing = 0;
-    for (size_t i = 0; i < g->required_count; i++) {
-        const char *k = g->required_keys[i];
-        if ((store && json_object_object_get_ex(store, k, NULL)) || !exo_graph_store_key_mandatory(g, k))
-            continue;
-        fprintf(f, "%s'%s'", missing++ ? ", " : "{", k);
-    }
+    for (size_t i = 0; i < g->required_count; i++)
+        if (store_key_missing(g, store, g->required_keys[i]))
+            fprintf(f, "%s'%s'", missing++ ? ", " : "{", g->required_keys[i]);
     if (missing)
         fputc('}', f);
     fclose(f);
@@ -178,11 +181,9 @@ static void missing_keys_extra(const exo_graph *g, json_object *store, json_obje
     json_object *keys = extra ? json_object_new_array() : NULL;
     if (!keys)
         return;
-    for (size_t i = 0; i < g->required_count; i++) {
-        const char *k = g->required_keys[i];
-        if ((!store || !json_object_object_get_ex(store, k, NULL)) && exo_graph_store_key_mandatory(g, k))
-            json_object_array_add(keys, json_object_new_string(k));
-    }
+    for (size_t i = 0; i < g->required_count; i++)
+        if (store_key_missing(g, store, g->required_keys[i]))
+            json_object_array_add(keys, json_object_new_string(g->required_keys[i]));
     json_object_object_add(extra, "missing_store_keys", keys);
 }
 

@@ -167,7 +167,9 @@ static int parse_iso(const char *p, int64_t *ms)
     tm.tm_min = min;
     tm.tm_sec = sec;
     time_t t = timegm(&tm);
-    if (t == (time_t)-1 && year != 1969)
+    struct tm back;
+    /* timegm normalises 2025-02-31 to March: such a date is refused */
+    if ((t == (time_t)-1 && year != 1969) || !gmtime_r(&t, &back) || back.tm_mday != day || back.tm_mon != mon - 1)
         return -1;
     *ms = (int64_t)t * 1000 + millis;
     return 0;

@@ -249,6 +249,36 @@ class FirstHour(ExoTestCase):
         self.assertIn("1 success, 0 pending", progress[-1])
         self.assertEqual(len(progress), len(set(x.split(": ", 1)[1] for x in progress)), r.stdout)
 
+    def test_11_wait_on_a_terminal_rewrites_one_line(self):
+        import pty
+        self.sm = self.start_state_manager()
+        api = self.sm.api(NS)
+        self.host(["echo.so"])
+        wait_registered(api, ["EchoNode"])
+        put_one_node_graph(self, api, "echo", "EchoNode", {"text": "hi"})
+        master, slave = pty.openpty()
+        env = dict(os.environ, EXOSPHERE_STATE_MANAGER_URI=self.sm.url, EXOSPHERE_API_KEY=API_KEY,
+                   EXOSPHERE_NAMESPACE=NS)
+        p = subprocess.Popen([binary("exoctl"), "trigger", "echo", "--start-delay", "1200", "--wait",
+                              "--timeout", "30"], stdout=slave, stderr=subprocess.PIPE, env=env)
+        os.close(slave)
+        out = b""
+        while True:
+            try:
+                chunk = os.read(master, 4096)
+            except OSError:  # the other side closed
+                break
+            if not chunk:
+                break
+            out += chunk
+        os.close(master)
+        self.assertEqual(p.wait(30), 0, p.stderr.read())
+        text = out.decode()
+        self.assertIn("\r  ", text)          # the progress line is rewritten in place
+        self.assertIn("\033[K", text)        # and cleared to the end
+        self.assertRegex(text, r"\r  \d+\.\d s: 1 states: 0 success, 1 pending")
+        self.assertIn("1 success, 0 pending", text)
+
     # ---- 12: graph get | graph put keeps the secrets ---------------------------------------------
 
     def test_12_graph_get_put_round_trip_keeps_secrets(self):
@@ -295,6 +325,8 @@ class FirstHour(ExoTestCase):
         self.assertIn("last registered by runtime old-host at", wait["message"])
         text = self.ctl("run", "show", run_id).stdout
         self.assertIn("waiting:   due, not claimed yet", text)
+        listing = self.ctl("nodes", "list").stdout
+        self.assertRegex(listing, r"Gone .* old-host +\d{4}-\d\d-\d\dT")
 
         delayed = api.trigger("gone", start_delay=600000).json["run_id"]
         [wait] = api.request("GET", api.ns_path(f"/run/{delayed}")).json["waiting"]["states"]

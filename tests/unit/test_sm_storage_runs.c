@@ -146,6 +146,12 @@ static void test_run_query_filters_and_order(void **state)
     assert_string_equal(query_ids(f->db, &q, ids, sizeof ids), "r5-eeee r4-dddd r3-cccc r2-bbbb r1-aaaa");
     q.status_mask = 1u << EXO_RUN_FAILED;
     assert_string_equal(query_ids(f->db, &q, ids, sizeof ids), "r4-dddd r2-bbbb");
+    q.status_mask = 1u << EXO_RUN_PENDING; /* the query driven by the claim index */
+    assert_string_equal(query_ids(f->db, &q, ids, sizeof ids), "r5-eeee r3-cccc");
+    q.after_created_at = 400;
+    q.after_seq = 5;
+    assert_string_equal(query_ids(f->db, &q, ids, sizeof ids), "r3-cccc");
+    q.after_created_at = q.after_seq = 0;
     q.status_mask = (1u << EXO_RUN_PENDING) | (1u << EXO_RUN_SUCCESS);
     assert_string_equal(query_ids(f->db, &q, ids, sizeof ids), "r5-eeee r3-cccc r1-aaaa");
     q.status_mask = 0;
