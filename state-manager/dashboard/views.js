@@ -48,6 +48,9 @@ export async function overview(ctx) {
     h('h2', {}, `Recent runs (newest ${o.recent_runs.counted})`),
     h('div', { class: 'cards' }, RUN_STATUSES.map((s) => h('a', { href: `#/ns/${encodeURIComponent(ctx.ns)}/runs?status=${s}`, class: 'card', style: 'text-decoration:none' },
       h('div', { class: 'num', style: `color:${color(s)}` }, o.recent_runs[s]), h('div', { class: 'muted' }, s)))),
+    h('h2', {}, 'Throughput: states finished per minute'),
+    throughputChart(o.throughput),
+    h('p', { class: 'muted' }, `Over the ${o.throughput_runs_limit} newest runs; the right-most bar is the current minute.`),
     h('h2', {}, 'Queue depth per node'),
     o.queue.length ? table(['Node', 'Waiting (CREATED)', 'Claimable now', 'Claimed (QUEUED)'],
       o.queue.map((q) => h('tr', {}, h('td', {}, q.node_name), h('td', {}, q.created), h('td', {}, q.claimable), h('td', {}, q.queued))), 'Queue depth per node')
@@ -57,6 +60,17 @@ export async function overview(ctx) {
       ` of graph ${ow.graph_name}, waiting for ${Math.round(ow.waiting_ms / 1000)} s since ${when(ow.created_at)}`)
       : h('p', { class: 'muted' }, 'No state is waiting.'),
   ];
+}
+
+function throughputChart(minutes) {
+  const top = Math.max(1, ...minutes.map((m) => m.succeeded + m.errored));
+  const bars = [...minutes].reverse();
+  return h('div', { class: 'throughput', role: 'img', id: 'throughput',
+    'aria-label': bars.map((m) => `${m.minutes_ago} min ago: ${m.succeeded} succeeded, ${m.errored} errored`).join('; ') },
+    bars.map((m) => h('div', { class: 'bar', title: `${m.minutes_ago} min ago: ${m.succeeded} succeeded, ${m.errored} errored` },
+      h('span', { style: `height:${(100 * m.errored) / top}%;background:${color('ERRORED')}` }),
+      h('span', { style: `height:${(100 * m.succeeded) / top}%;background:${color('SUCCESS')}` }),
+      h('small', {}, m.succeeded + m.errored))));
 }
 
 // ---- Graphs -----------------------------------------------------------------------------

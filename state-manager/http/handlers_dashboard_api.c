@@ -1,7 +1,7 @@
 /* Read endpoints the dashboard needs beyond the run controls (exo's extensions,
  * docs/dev/API-EXTENSIONS.md): every state of a run with its details and times,
  * and a namespace's overview (unfinished states, queue depth per node, the oldest
- * waiting state, recent runs per status).  Both compose existing engine queries. */
+ * waiting state, recent runs per status, states finished per minute).  Both compose existing engine queries. */
 #include <stdio.h>
 #include <string.h>
 
@@ -10,6 +10,8 @@
 
 #define OVERVIEW_PENDING_RUNS 200 /* unfinished runs looked into, newest first */
 #define OVERVIEW_RECENT_RUNS 1000 /* runs counted per status, newest first */
+#define THROUGHPUT_RUNS 200       /* runs whose states' last changes make the throughput */
+#define THROUGHPUT_MINUTES 10
 
 static json_object *time_or_null(int64_t ms)
 {
@@ -189,16 +191,58 @@ static json_object *recent_runs_json(exo_app *app, const char *ns)
     return o;
 }
 
+/* States finished per minute over the last THROUGHPUT_MINUTES minutes, among the
+ * THROUGHPUT_RUNS newest runs: [{"minutes_ago": 0, "succeeded": n, "errored": n}...]. */
+static json_object *throughput_json(exo_app *app, const char *ns, int64_t now)
+{
+    exo_run_query q = {.ns = ns, .limit = THROUGHPUT_RUNS};
+    exo_run_row *runs = NULL;
+    size_t nruns = 0;
+    if (exo_engine_run_query(app, &q, &runs, &nruns) != EXO_RESULT_OK) {
+        exo_run_rows_free(runs, nruns);
+        return NULL;
+    }
+    int64_t ok[THROUGHPUT_MINUTES] = {0}, failed[THROUGHPUT_MINUTES] = {0};
+    for (size_t i = 0; i < nruns; i++) {
+        exo_state_row *rows = NULL;
+        size_t n = 0;
+        if (exo_engine_run_states(app, ns, runs[i].run_id, &rows, &n) == EXO_RESULT_OK) {
+            for (size_t k = 0; k < n; k++) {
+                int64_t minute = (now - rows[k].updated_at) / 60000;
+                if (minute < 0 || minute >= THROUGHPUT_MINUTES)
+                    continue;
+                exo_status st = rows[k].status;
+                if (st == EXO_ST_SUCCESS || st == EXO_ST_PRUNED)
+                    ok[minute]++;
+                else if (st == EXO_ST_ERRORED || st == EXO_ST_NEXT_CREATED_ERROR)
+                    failed[minute]++;
+            }
+        }
+        exo_state_rows_free(rows, n);
+    }
+    exo_run_rows_free(runs, nruns);
+    json_object *arr = json_object_new_array();
+    for (int m = 0; arr && m < THROUGHPUT_MINUTES; m++) {
+        json_object *e = json_object_new_object();
+        json_object_object_add(e, "minutes_ago", json_object_new_int(m));
+        json_object_object_add(e, "succeeded", json_object_new_int64(ok[m]));
+        json_object_object_add(e, "errored", json_object_new_int64(failed[m]));
+        json_object_array_add(arr, e);
+    }
+    return arr;
+}
+
 /* GET /v0/namespace/{ns}/overview */
 void h_overview(exo_req *req, exo_resp *resp)
 {
     const char *ns = req->params[0];
     overview ov = {.now = exo_now_ms(), .queue = json_object_new_object()};
     int64_t scanned = 0;
-    json_object *recent = NULL;
+    json_object *recent = NULL, *throughput = NULL;
     if (!ov.queue || overview_scan_pending(req->app, ns, &ov, &scanned) != 0 ||
-        !(recent = recent_runs_json(req->app, ns))) {
+        !(recent = recent_runs_json(req->app, ns)) || !(throughput = throughput_json(req->app, ns, ov.now))) {
         json_object_put(ov.queue);
+        json_object_put(recent);
         if (ov.has_oldest)
             exo_state_row_free(&ov.oldest);
         exo_resp_500(resp);
@@ -219,6 +263,8 @@ void h_overview(exo_req *req, exo_resp *resp)
     json_object_object_add(o, "queue", queue);
     json_object_object_add(o, "oldest_waiting", oldest_json(&ov));
     json_object_object_add(o, "recent_runs", recent);
+    json_object_object_add(o, "throughput", throughput);
+    json_object_object_add(o, "throughput_runs_limit", json_object_new_int64(THROUGHPUT_RUNS));
     json_object_put(ov.queue);
     if (ov.has_oldest)
         exo_state_row_free(&ov.oldest);

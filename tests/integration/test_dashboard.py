@@ -211,8 +211,16 @@ class DashboardEndpoints(ExoTestCase):
         self.assertEqual((ow["run_id"], ow["graph_name"], ow["node_name"]), (first, "ga", "A"))
         self.assertGreaterEqual(ow["waiting_ms"], 0)
         self.assertEqual(o["recent_runs"]["PENDING"], 4)
+        # an A state fails now: the current minute's throughput counts it
+        st = self.api.enqueue(["A"], batch_size=1).json["states"][0]
+        self.assertEqual(self.api.errored(st["state_id"], "boom").status, 200)
+        o = self.api.request("GET", self.api.ns_path("/overview")).json
+        self.assertEqual(len(o["throughput"]), 10)
+        self.assertEqual((o["throughput"][0]["minutes_ago"], o["throughput"][0]["errored"]), (0, 1))
+        self.assertEqual(sum(m["succeeded"] + m["errored"] for m in o["throughput"]), 1)
         empty = self.api.request("GET", "/v0/namespace/nothing/overview").json
         self.assertEqual((empty["queue"], empty["oldest_waiting"], empty["recent_runs"]["counted"]), ([], None, 0))
+        self.assertEqual(sum(m["succeeded"] + m["errored"] for m in empty["throughput"]), 0)
 
     def test_every_extension_endpoint_takes_the_session(self):
         """The run controls answer the dashboard's cookie; a change without its token is refused."""
