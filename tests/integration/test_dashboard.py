@@ -40,6 +40,8 @@ class Session:
 
 
 class DashboardFiles(ExoTestCase):
+    check_sanitizers = True
+
     def setUp(self):
         super().setUp()
         self.sm = self.start_state_manager()
@@ -78,6 +80,8 @@ class DashboardFiles(ExoTestCase):
 
 
 class DashboardSessions(ExoTestCase):
+    check_sanitizers = True
+
     def setUp(self):
         super().setUp()
         self.sm = self.start_state_manager()
