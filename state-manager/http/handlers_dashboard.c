@@ -1,4 +1,4 @@
-/* The dashboard: its compiled-in files (GET / and GET /ui/{file}) and its sessions
+/* The dashboard: its compiled-in files (GET / for a browser, GET /ui/{file}) and its sessions
  * (POST / GET / DELETE /ui/api/session).  The files are public; everything they
  * show comes from the JSON API, which takes the session cookie (session.h). */
 #include <inttypes.h>
@@ -50,8 +50,15 @@ static void serve_asset(exo_req *req, exo_resp *resp, const char *path)
     exo_resp_bytes(resp, 200, a->content_type, a->data, a->len);
 }
 
+/* The page for a browser (it asks for text/html); any other client of `/` keeps the
+ * API's answer for an unknown path, so nothing changes for clients of the v0 API. */
 void h_dash_index(exo_req *req, exo_resp *resp)
 {
+    const char *accept = exo_req_header(req, "Accept");
+    if (!accept || !strstr(accept, "text/html")) {
+        exo_resp_detail(resp, 404, "Not Found");
+        return;
+    }
     serve_asset(req, resp, "index.html");
 }
 

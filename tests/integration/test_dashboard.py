@@ -48,7 +48,8 @@ class DashboardFiles(ExoTestCase):
         self.anon = Api(self.sm.url, api_key=None)
 
     def test_index_and_assets_with_types_and_etags(self):
-        r = self.anon.request("GET", "/")
+        html = {"Accept": "text/html,application/xhtml+xml,application/xml;q=0.9,*/*;q=0.8"}
+        r = self.anon.request("GET", "/", headers=html)
         self.assertEqual(r.status, 200)
         self.assertEqual(r.headers["Content-Type"], "text/html; charset=utf-8")
         self.assertIn('<script type="module" src="/ui/app.js">', r.text)
@@ -56,7 +57,7 @@ class DashboardFiles(ExoTestCase):
         etag = r.headers["ETag"]
         self.assertRegex(etag, r'^"[0-9a-f]{20}"$')
         self.assertEqual(r.headers["Cache-Control"], "no-cache")
-        again = self.anon.request("GET", "/", headers={"If-None-Match": etag})
+        again = self.anon.request("GET", "/", headers=dict(html, **{"If-None-Match": etag}))
         self.assertEqual(again.status, 304)
         self.assertEqual(again.text, "")
         for name, ctype in (("app.js", "text/javascript"), ("views.js", "text/javascript"),
@@ -77,6 +78,10 @@ class DashboardFiles(ExoTestCase):
         r = self.anon.request("GET", "/v0/namespaces")
         self.assertEqual((r.status, r.json), (401, {"detail": "Invalid API key"}))
         self.assertEqual(self.anon.request("POST", "/").status, 405)
+        # `/` is the page for browsers only: an API client keeps the reference's 404
+        for accept in (None, "application/json", "*/*"):
+            r = self.anon.request("GET", "/", headers={"Accept": accept} if accept else {})
+            self.assertEqual((r.status, r.json), (404, {"detail": "Not Found"}), accept)
 
 
 class DashboardSessions(ExoTestCase):
