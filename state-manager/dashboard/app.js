@@ -95,12 +95,14 @@ async function render() {
       history.replaceState(null, '', `${path}${q.toString() ? `?${q}` : ''}`);
     },
   };
+  const hash = location.hash;
   const focused = document.activeElement && (document.activeElement.dataset.id || document.activeElement.dataset.state);
   try {
     const nodes = await fn(ctx);
     if (my !== generation) return; // a newer navigation won
     main.replaceChildren(...[nodes].flat().filter(Boolean));
     main.dataset.view = route.view;
+    main.dataset.hash = hash; // what is shown (tests wait for it)
     main.dataset.rendered = String(Date.now());
     document.title = `exo · ${route.view} · ${route.ns}`;
     if (focused) {

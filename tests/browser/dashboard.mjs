@@ -89,20 +89,22 @@ try {
   await view('runs');
   await page.selectOption('#runs-filter select[name="status"]', 'FAILED');
   await page.click('#runs-filter button[type=submit]');
-  await page.waitForFunction(() => location.hash.includes('status=FAILED') && document.querySelector('main[data-view="runs"]'));
+  await page.waitForFunction(() => (document.querySelector('main').dataset.hash || '').includes('status=FAILED'));
   await page.waitForSelector(`tr[data-run="${flakyRun}"]`);
   const failedRows = await page.$$eval('tbody tr', (rows) => rows.map((r) => r.cells[1].textContent + ' ' + r.cells[2].textContent));
   check(failedRows.length >= 1 && failedRows.every((r) => r === 'flaky FAILED'), `only failed runs: ${failedRows}`);
   await page.selectOption('#runs-filter select[name="status"]', '');
   await page.selectOption('#runs-filter select[name="graph"]', 'hello');
   await page.click('#runs-filter button[type=submit]');
-  await page.waitForFunction(() => location.hash.includes('graph=hello') && !location.hash.includes('status=FAILED'));
-  await page.waitForFunction(() => [...document.querySelectorAll('tbody tr')].every((r) => r.cells[1].textContent === 'hello'));
+  await page.waitForFunction(() => {
+    const shown = document.querySelector('main').dataset.hash || '';
+    return shown.includes('graph=hello') && !shown.includes('status=FAILED');
+  });
   const helloRows = await page.$$eval('tbody tr', (rows) => rows.map((r) => r.cells[1].textContent));
   check(helloRows.length === 1, `one run of hello: ${helloRows}`);
   await page.selectOption('#runs-filter select[name="graph"]', '');
   await page.selectOption('#runs-filter select[name="refresh"]', '5');
-  await page.waitForFunction(() => location.hash.includes('refresh=5'));
+  await page.waitForFunction(() => (document.querySelector('main').dataset.hash || '').includes('refresh=5'));
   await page.waitForSelector(`tr[data-run="${fanRun}"]`);
   await shot('runs');
 

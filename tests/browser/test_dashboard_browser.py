@@ -60,6 +60,8 @@ def node(identifier, node_name, inputs, next_nodes=None, unites=None):
 
 
 class DashboardInChromium(ExoTestCase):
+    check_sanitizers = True
+
     def put_graph(self, name, nodes, store_config=None):
         body = {"nodes": nodes, "retry_policy": NO_RETRY, "secrets": {}}
         if store_config:
