@@ -74,8 +74,10 @@ def main():
             api = sm.api(NS)
             api.register([harness.node_def("A", ["x"])])
             for g in ("g1", "g2"):
-                api.put_graph(g, {"secrets": {}, "nodes": [{"node_name": "A", "namespace": NS, "identifier": "a",
-                                                            "inputs": {"x": "1"}, "next_nodes": []}]})
+                # no automatic retry: an errored run stays FAILED
+                api.put_graph(g, {"secrets": {}, "retry_policy": {"max_retries": 0},
+                                  "nodes": [{"node_name": "A", "namespace": NS, "identifier": "a",
+                                             "inputs": {"x": "1"}, "next_nodes": []}]})
                 api.wait_validated(g)
             t = time.time()
             make_runs(api, opts.runs)
@@ -86,6 +88,7 @@ def main():
                 ("runs page (newest 50)", "/runs?limit=50"),
                 ("runs page 2 (after cursor)", f"/runs?limit=50&after={first['next']}"),
                 ("runs, status=FAILED", "/runs?limit=50&status=FAILED"),
+                ("runs, status=CANCELLED (none)", "/runs?limit=50&status=CANCELLED"),
                 ("runs, graph=g1", "/runs?limit=50&graph=g1"),
                 ("runs, status=SUCCESS&graph=g2", "/runs?limit=50&status=SUCCESS&graph=g2"),
                 ("runs, run id prefix", f"/runs?limit=50&run_id_prefix={some[:6]}"),
