@@ -85,8 +85,11 @@ try {
   await shot('run-error');
 
   step('filter runs by status and by graph');
+  const t3 = Date.now();
   await page.click('#nav a[data-view="runs"]');
   await view('runs');
+  await page.waitForSelector('tbody tr');
+  timings.runs_render_ms = Date.now() - t3;
   await page.selectOption('#runs-filter select[name="status"]', 'FAILED');
   await page.click('#runs-filter button[type=submit]');
   await page.waitForFunction(() => (document.querySelector('main').dataset.hash || '').includes('status=FAILED'));
