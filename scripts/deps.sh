@@ -4,7 +4,11 @@ set -euo pipefail
 packages=(build-essential clang cmake pkg-config python3 sqlite3 curl
           libconfig-dev libjson-c-dev libcurl4-openssl-dev libmicrohttpd-dev
           libsqlite3-dev libpq-dev libssl-dev libseccomp-dev uuid-dev libcmocka-dev
-          postgresql)  # postgresql: the throwaway cluster of the *_pg tests (tests/pg/cluster.sh)
+          postgresql   # postgresql: the throwaway cluster of the *_pg tests (tests/pg/cluster.sh)
+          chromium)
+# The dashboard's browser test (tests/browser/) drives chromium with playwright-core
+# from npm; a node/npm installed otherwise (e.g. a newer Node.js) is kept.
+command -v npm >/dev/null 2>&1 || packages+=(nodejs npm)
 missing=()
 for p in "${packages[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")

@@ -84,5 +84,14 @@ void h_run_retry(exo_req *req, exo_resp *resp);
 void h_graph_retry(exo_req *req, exo_resp *resp);
 void h_runs_purge(exo_req *req, exo_resp *resp);
 void h_graph_delete(exo_req *req, exo_resp *resp);
+/* handlers_dashboard_api.c (exo's extensions) */
+void h_run_states(exo_req *req, exo_resp *resp);
+void h_overview(exo_req *req, exo_resp *resp);
+/* handlers_dashboard.c: the dashboard's files and sessions */
+void h_dash_index(exo_req *req, exo_resp *resp);
+void h_dash_asset(exo_req *req, exo_resp *resp);
+void h_session_create(exo_req *req, exo_resp *resp);
+void h_session_get(exo_req *req, exo_resp *resp);
+void h_session_delete(exo_req *req, exo_resp *resp);
 
 #endif

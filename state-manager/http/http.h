@@ -19,6 +19,7 @@
 
 #define EXO_MAX_PATH_PARAMS 5
 #define EXO_BODY_LIMIT (16u * 1024 * 1024)
+#define EXO_RESP_MAX_HEADERS 6
 
 typedef struct exo_req {
     exo_app *app;
@@ -50,6 +51,11 @@ typedef struct exo_resp {
     char *raw;                /* owned; sent instead of body when non-NULL */
     size_t raw_len;
     exo_park *park;           /* owned; set by a handler that parks (see exo_park) */
+    struct {
+        const char *name;     /* static */
+        char *value;          /* owned */
+    } headers[EXO_RESP_MAX_HEADERS]; /* extra response headers (Set-Cookie, ETag, ...) */
+    size_t nheaders;
 } exo_resp;
 
 typedef void (*exo_handler)(exo_req *req, exo_resp *resp);
@@ -72,8 +78,14 @@ void exo_resp_json(exo_resp *r, int status, json_object *body);
 /* Raw bytes (copied) with their content type, e.g. "text/html; charset=utf-8" or
  * "text/plain; version=0.0.4"; a 500 when the copy cannot be allocated. */
 void exo_resp_bytes(exo_resp *r, int status, const char *content_type, const void *data, size_t len);
-/* Frees what the response owns and leaves it empty. */
+/* Adds a response header (value copied); returns -1 when out of memory or when
+ * EXO_RESP_MAX_HEADERS are already set.  exo_resp_clear keeps them: they describe
+ * the answer whatever its body becomes (a 500 drops them, see response.c). */
+int exo_resp_header(exo_resp *r, const char *name, const char *value);
+/* Frees the body the response owns and leaves it empty (headers stay). */
 void exo_resp_clear(exo_resp *r);
+/* Frees everything the response owns, headers included. */
+void exo_resp_free(exo_resp *r);
 void exo_resp_detail(exo_resp *r, int status, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
 /* The reference's generic 500 body (§1.6). */
 void exo_resp_500(exo_resp *r);
@@ -83,6 +95,11 @@ void exo_resp_422(exo_resp *r, const exo_reqcheck *rc);
 /* Value of query parameter `name` (URL-decoded, the first one when repeated),
  * or NULL when absent.  Valid while the request is. */
 const char *exo_req_query(const exo_req *req, const char *name);
+
+/* Value of request header `name` (case-insensitive), or NULL. */
+const char *exo_req_header(const exo_req *req, const char *name);
+/* Value of cookie `name`, or NULL. */
+const char *exo_req_cookie(const exo_req *req, const char *name);
 
 /* Body of an endpoint that takes a JSON object: records "missing" (no body / null)
  * or "model_attributes_type" (not an object) at loc ["body"] and returns NULL then. */

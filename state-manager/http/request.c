@@ -1,5 +1,5 @@
 /* Reading requests: the JSON-object body most endpoints take, with the reference's
- * validation errors when it is absent or of another type; query parameters. */
+ * validation errors when it is absent or of another type; query parameters, headers and cookies. */
 #include "http.h"
 
 #include <microhttpd.h>
@@ -9,6 +9,20 @@ const char *exo_req_query(const exo_req *req, const char *name)
     if (!req->transport)
         return NULL;
     return MHD_lookup_connection_value((struct MHD_Connection *)req->transport, MHD_GET_ARGUMENT_KIND, name);
+}
+
+const char *exo_req_header(const exo_req *req, const char *name)
+{
+    if (!req->transport)
+        return NULL;
+    return MHD_lookup_connection_value((struct MHD_Connection *)req->transport, MHD_HEADER_KIND, name);
+}
+
+const char *exo_req_cookie(const exo_req *req, const char *name)
+{
+    if (!req->transport)
+        return NULL;
+    return MHD_lookup_connection_value((struct MHD_Connection *)req->transport, MHD_COOKIE_KIND, name);
 }
 
 json_object *exo_req_body_object(exo_req *req, exo_reqcheck *rc)

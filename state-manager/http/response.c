@@ -17,6 +17,32 @@ void exo_resp_clear(exo_resp *r)
     r->content_type = NULL;
 }
 
+int exo_resp_header(exo_resp *r, const char *name, const char *value)
+{
+    if (r->nheaders >= EXO_RESP_MAX_HEADERS)
+        return -1;
+    char *copy = strdup(value);
+    if (!copy)
+        return -1;
+    r->headers[r->nheaders].name = name;
+    r->headers[r->nheaders].value = copy;
+    r->nheaders++;
+    return 0;
+}
+
+static void resp_headers_clear(exo_resp *r)
+{
+    for (size_t i = 0; i < r->nheaders; i++)
+        free(r->headers[i].value);
+    r->nheaders = 0;
+}
+
+void exo_resp_free(exo_resp *r)
+{
+    exo_resp_clear(r);
+    resp_headers_clear(r);
+}
+
 void exo_resp_json(exo_resp *r, int status, json_object *body)
 {
     exo_resp_clear(r);
@@ -63,6 +89,7 @@ void exo_resp_detail(exo_resp *r, int status, const char *fmt, ...)
 void exo_resp_500(exo_resp *r)
 {
     exo_resp_clear(r);
+    resp_headers_clear(r);
     r->status = 500;
     json_object *o = json_object_new_object();
     json_object *success = json_object_new_boolean(0);

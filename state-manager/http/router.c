@@ -35,6 +35,15 @@ static const exo_route routes[] = {
     {"POST", NS "/run/{}/retry", h_run_retry, 1, 0},
     {"POST", NS "/graph/{}/retry", h_graph_retry, 1, 0},
     {"POST", NS "/graph/{}/delete", h_graph_delete, 1, 0},
+    /* the dashboard's read endpoints (docs/dev/API-EXTENSIONS.md) */
+    {"GET", NS "/run/{}/states", h_run_states, 0, 0},
+    {"GET", NS "/overview", h_overview, 0, 0},
+    /* the dashboard: its files and its sessions (handlers_dashboard.c) check their own access */
+    {"GET", "/", h_dash_index, 0, 1},
+    {"GET", "/ui/{}", h_dash_asset, 0, 1},
+    {"POST", "/ui/api/session", h_session_create, 1, 1},
+    {"GET", "/ui/api/session", h_session_get, 0, 1},
+    {"DELETE", "/ui/api/session", h_session_delete, 0, 1},
 };
 
 /* Matches path against pattern; on success fills params (pointing into scratch,

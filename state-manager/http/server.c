@@ -20,6 +20,7 @@
 #include "json_guard.h"
 #include "log.h"
 #include "router.h"
+#include "session.h"
 #include "sm_util.h"
 #include "strfmt.h"
 
@@ -266,17 +267,13 @@ static int raw_path_has_nul(const char *raw_uri)
 static int api_key_ok(exo_app *app, struct MHD_Connection *c)
 {
     const char *key = header(c, "x-api-key");
-    const char *want = app->cfg.api_secret;
     if (!key)
         return 0;
     /* MHD drops the whitespace before a value, not after it: neither is part of the key */
-    size_t kl = strlen(key), wl = strlen(want);
+    size_t kl = strlen(key);
     while (kl && (key[kl - 1] == ' ' || key[kl - 1] == '\t'))
         kl--;
-    unsigned diff = (unsigned)(kl != wl);
-    for (size_t i = 0; i < kl && i < wl; i++)
-        diff |= (unsigned)(key[i] ^ want[i]);
-    return diff == 0;
+    return exo_secret_equal_n(key, kl, app->cfg.api_secret);
 }
 
 /* Location for a trailing-slash redirect, or 0 when the toggled path is unknown too. */
@@ -576,11 +573,17 @@ static phase_result phase_body(request *x)
     return PHASE_NEXT;
 }
 
+/* x-api-key, or the dashboard's session cookie (session.h: a change also needs the
+ * session's X-CSRF-Token and a same-origin request). */
 static phase_result phase_auth(request *x)
 {
     if (x->route->public_ || api_key_ok(x->app, x->conn))
         return PHASE_NEXT;
-    return respond_detail(x, 401, "Invalid API key");
+    exo_session_verdict v = exo_session_authorize(&x->req);
+    if (v == EXO_SESSION_OK)
+        return PHASE_NEXT;
+    int status = v == EXO_SESSION_NO_CSRF || v == EXO_SESSION_BAD_ORIGIN ? 403 : 401;
+    return respond_detail(x, status, exo_session_verdict_message(v));
 }
 
 /* Values json-c would have clamped / cut are refused rather than stored changed. */
@@ -665,6 +668,8 @@ static enum MHD_Result send_response(request *x, int *status)
     add_common_headers(x->app, x->conn, resp, x->request_id);
     for (size_t i = 0; i < x->nheaders; i++)
         MHD_add_response_header(resp, x->headers[i].name, x->headers[i].value);
+    for (size_t i = 0; i < x->resp.nheaders; i++)
+        MHD_add_response_header(resp, x->resp.headers[i].name, x->resp.headers[i].value);
     enum MHD_Result rc = MHD_queue_response(x->conn, (unsigned)*status, resp);
     MHD_destroy_response(resp);
     return rc;
@@ -690,10 +695,10 @@ static enum MHD_Result finish(request *x)
 
 static void request_free(request *x)
 {
-    exo_resp_clear(&x->resp);
     if (x->resp.park)
         x->resp.park->free(x->resp.park);
     x->resp.park = NULL;
+    exo_resp_free(&x->resp);
     json_object_put(x->req.body);
     x->req.body = NULL;
     for (size_t i = 0; i < EXO_MAX_PATH_PARAMS; i++) {
