@@ -69,7 +69,12 @@ int host_run_start(host_run *r, const host_job *job, const host_sandbox_conf *sb
     r->deadline_ms = r->started_ms + sb->timeout_ms;
     /* Only the descriptors travel; the job (inputs, secrets) goes straight from
      * here to the state's process through the pipe. */
-    r->token = host_zygote_spawn(zygote, sb->user, jobp[0], res[1], outp[1], err, errlen);
+    if (job->node->so_fd < 0) {
+        snprintf(err, errlen, "node %s has no loaded plugin", job->node->name);
+        goto fail;
+    }
+    r->token = host_zygote_spawn(zygote, sb->user, jobp[0], res[1], outp[1], job->node->so_fd,
+                                 err, errlen);
     if (!r->token)
         goto fail;
     close_fd(&res[1]);

@@ -9,7 +9,7 @@
  * to BPF, user lookups) and forks one child per state.
  *
  * Per state the host sends SPAWN with the job pipe's read end, the result pipe's
- * and the output pipe's write ends (SCM_RIGHTS): the server never reads the job
+ * and the output pipe's write ends and the plugin's memfd (SCM_RIGHTS): the server never reads the job
  * (inputs, secrets); the child reads it itself, enters the sandbox, loads the plugin
  * and runs the node (child.h).  The server is the child's parent: it puts it in a
  * process group of its own, kills that group on KILL, reaps it (wait4), kills what
@@ -46,9 +46,10 @@ int host_zygote_fd(const host_zygote *z);
 pid_t host_zygote_pid(const host_zygote *z);
 
 /* Asks for a new state process.  The fds are only sent (the caller closes its
- * copies).  Returns the state's token (never 0), or 0 with err. */
+ * copies; plugin_fd is the node's sealed memfd, kept by the host).  Returns the
+ * state's token (never 0), or 0 with err. */
 uint64_t host_zygote_spawn(host_zygote *z, const char *user, int job_fd, int result_fd,
-                           int output_fd, char *err, size_t errlen);
+                           int output_fd, int plugin_fd, char *err, size_t errlen);
 
 /* Kills the process group of token's state (no-op once it was reaped). */
 void host_zygote_kill(host_zygote *z, uint64_t token);

@@ -162,7 +162,7 @@ static int drop_user(const host_sandbox_conf *sb, const char *scratch, bool *dro
         return -1;
     }
     pid_t parent = getppid();
-    if (chown(scratch, uid, gid) < 0 || setgroups(0, NULL) < 0 || setgid(gid) < 0 ||
+    if ((scratch && chown(scratch, uid, gid) < 0) || setgroups(0, NULL) < 0 || setgid(gid) < 0 ||
         setuid(uid) < 0) {
         snprintf(err, errlen, "cannot switch to user '%s': %s", sb->user, strerror(errno));
         return -1;
@@ -254,7 +254,7 @@ static int landlock_prepare(const char *scratch, char *err, size_t errlen)
     }
     uint64_t file_rights = LANDLOCK_ACCESS_FS_WRITE_FILE |
                            (abi >= 3 ? LANDLOCK_ACCESS_FS_TRUNCATE : 0);
-    if (landlock_allow(ruleset, scratch, rights) < 0 ||
+    if ((scratch && landlock_allow(ruleset, scratch, rights) < 0) ||
         landlock_allow(ruleset, "/dev/null", file_rights) < 0) {
         snprintf(err, errlen, "landlock_add_rule: %s", strerror(errno));
         close(ruleset);
@@ -471,11 +471,12 @@ static int install_crash_handlers(char *err, size_t errlen)
 int host_sandbox_enter(const host_sandbox_conf *sb, const char *scratch, char *err,
                        size_t errlen)
 {
-    if (chdir(scratch) < 0) {
-        snprintf(err, errlen, "chdir(%s): %s", scratch, strerror(errno));
+    const char *dir = scratch ? scratch : "/";
+    if (chdir(dir) < 0) {
+        snprintf(err, errlen, "chdir(%s): %s", dir, strerror(errno));
         return -1;
     }
-    if (setenv("TMPDIR", scratch, 1) < 0 || setenv("HOME", scratch, 1) < 0) {
+    if (setenv("TMPDIR", dir, 1) < 0 || setenv("HOME", dir, 1) < 0) {
         snprintf(err, errlen, "setenv: %s", strerror(errno));
         return -1;
     }

@@ -24,6 +24,7 @@
 
 #include "sandbox_conf.h"
 
+/* scratch NULL: no writable directory at all (the plugin probe); cwd is then "/". */
 int host_sandbox_enter(const host_sandbox_conf *sb, const char *scratch, char *err,
                        size_t errlen);
 

@@ -67,16 +67,17 @@ static void kill_all(server *s)
 }
 
 /* Receives one request and its descriptors (fds[i] = -1 when absent). */
-static ssize_t receive(server *s, zy_request *req, int fds[3])
+static ssize_t receive(server *s, zy_request *req, int fds[ZY_SPAWN_FDS])
 {
     union {
-        char buf[CMSG_SPACE(3 * sizeof(int))];
+        char buf[CMSG_SPACE(ZY_SPAWN_FDS * sizeof(int))];
         struct cmsghdr align;
     } ctl;
     struct iovec iov = {req, sizeof *req};
     struct msghdr msg = {.msg_iov = &iov, .msg_iovlen = 1, .msg_control = ctl.buf,
                          .msg_controllen = sizeof ctl.buf};
-    fds[0] = fds[1] = fds[2] = -1;
+    for (int i = 0; i < ZY_SPAWN_FDS; i++)
+        fds[i] = -1;
     ssize_t n;
     while ((n = recvmsg(s->sock, &msg, MSG_CMSG_CLOEXEC)) < 0 && errno == EINTR) {
     }
@@ -84,18 +85,18 @@ static ssize_t receive(server *s, zy_request *req, int fds[3])
         if (c->cmsg_level != SOL_SOCKET || c->cmsg_type != SCM_RIGHTS)
             continue;
         size_t count = (c->cmsg_len - CMSG_LEN(0)) / sizeof(int);
-        memcpy(fds, CMSG_DATA(c), (count > 3 ? 3 : count) * sizeof(int));
+        memcpy(fds, CMSG_DATA(c), (count > ZY_SPAWN_FDS ? ZY_SPAWN_FDS : count) * sizeof(int));
     }
     return n;
 }
 
-static void spawn(server *s, const zy_request *req, const int fds[3])
+static void spawn(server *s, const zy_request *req, const int fds[ZY_SPAWN_FDS])
 {
     zy_event ev;
     memset(&ev, 0, sizeof ev);
     ev.type = ZY_EXITED;
     ev.token = req->token;
-    if (fds[0] < 0 || fds[1] < 0 || fds[2] < 0) {
+    if (fds[0] < 0 || fds[1] < 0 || fds[2] < 0 || fds[3] < 0) {
         ev.start_errno = EBADF;
         send_event(s, &ev);
         return;
@@ -106,7 +107,7 @@ static void spawn(server *s, const zy_request *req, const int fds[3])
     host_sandbox_warm_user(user); /* children inherit the lookup */
     pid_t pid = fork();
     if (pid == 0)
-        host_state_child(fds[0], fds[1], fds[2]);
+        host_state_child(fds[0], fds[1], fds[2], fds[3]);
     if (pid < 0 || remember(s, req->token, pid) < 0) {
         ev.start_errno = pid < 0 ? errno : ENOMEM;
         if (pid > 0) {
@@ -122,7 +123,7 @@ static void spawn(server *s, const zy_request *req, const int fds[3])
 static void handle_request(server *s)
 {
     zy_request req;
-    int fds[3];
+    int fds[ZY_SPAWN_FDS];
     ssize_t n = receive(s, &req, fds);
     if (n == 0 || (n < 0 && errno != EAGAIN)) {
         kill_all(s); /* the host closed the socket: it is gone or stopping */
@@ -137,7 +138,7 @@ static void handle_request(server *s)
             kill(c->pid, SIGKILL);
         }
     }
-    for (int i = 0; i < 3; i++)
+    for (int i = 0; i < ZY_SPAWN_FDS; i++)
         if (fds[i] >= 0)
             close(fds[i]);
 }
