@@ -3,25 +3,21 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <grp.h>
-#include <linux/filter.h>
 #include <linux/landlock.h>
-#include <linux/seccomp.h>
 #include <pwd.h>
-#include <sched.h>
-#include <seccomp.h>
 #include <signal.h>
 #include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/prctl.h>
-#include <sys/mman.h>
 #include <sys/resource.h>
 #include <sys/syscall.h>
 #include <unistd.h>
 
 #include "child.h"
 #include "log.h"
+#include "seccomp_filter.h"
 
 #if defined(__SANITIZE_ADDRESS__)
 #define HOST_UNDER_ASAN 1
@@ -38,24 +34,6 @@
 #define LANDLOCK_ACCESS_FS_TRUNCATE (1ULL << 14) /* kernel ABI 3; older uapi headers lack it */
 #endif
 
-/* System calls that trap in every sandbox. */
-static const char *const always_blocked[] = {
-    "ptrace", "process_vm_readv", "process_vm_writev", "mount", "umount2", "pivot_root",
-    "chroot", "move_mount", "open_tree", "fsopen", "fsmount", "fsconfig", "fspick",
-    "init_module", "finit_module", "delete_module", "kexec_load", "kexec_file_load", "bpf",
-    "reboot", "unshare", "setns", "swapon", "swapoff", "acct", "settimeofday",
-    "clock_settime", "adjtimex", "clock_adjtime", "perf_event_open", "keyctl", "add_key",
-    "request_key", "iopl", "ioperm", "open_by_handle_at", "name_to_handle_at", "quotactl",
-    "userfaultfd", "lookup_dcookie", "syslog", "personality", NULL};
-
-/* Syscall numbers and names for the SIGSYS handler, filled before the filter is
- * loaded (a signal handler can only read static data). */
-#define MAX_TRAPPED 64
-static struct {
-    int nr;
-    const char *name;
-} trapped[MAX_TRAPPED];
-static size_t n_trapped;
 /* Whether the memory-exhaustion crash handler may report "memory" (limit applied).
  * Static: read by a signal handler. */
 static volatile sig_atomic_t memory_limited;
@@ -70,20 +48,6 @@ static void write_fd_str(int fd, const char *s)
         s += n;
         len -= (size_t)n;
     }
-}
-
-static void on_sigsys(int sig, siginfo_t *info, void *uc)
-{
-    (void)sig;
-    (void)uc;
-    const char *name = "unknown";
-    for (size_t i = 0; i < n_trapped; i++)
-        if (trapped[i].nr == info->si_syscall)
-            name = trapped[i].name;
-    write_fd_str(HOST_RESULT_FD, "{\"kind\":\"blocked\",\"syscall\":\"");
-    write_fd_str(HOST_RESULT_FD, name);
-    write_fd_str(HOST_RESULT_FD, "\"}");
-    _exit(0);
 }
 
 static void on_crash(int sig)
@@ -276,166 +240,9 @@ static int landlock_enforce(int ruleset, char *err, size_t errlen)
     return 0;
 }
 
-static void remember_name(const char *name)
-{
-    int nr = seccomp_syscall_resolve_name(name);
-    if (nr == __NR_SCMP_ERROR || n_trapped >= MAX_TRAPPED)
-        return;
-    for (size_t i = 0; i < n_trapped; i++)
-        if (trapped[i].nr == nr)
-            return;
-    trapped[n_trapped].nr = nr;
-    trapped[n_trapped].name = name;
-    n_trapped++;
-}
-
-/* Number -> name of every system call any filter traps (for the SIGSYS handler). */
-static void init_trapped_names(void)
-{
-    if (n_trapped > 0)
-        return;
-    for (const char *const *s = always_blocked; *s; s++)
-        remember_name(*s);
-    remember_name("socket");
-    remember_name("clone");
-    remember_name("fork");
-    remember_name("vfork");
-}
-
-static int trap(scmp_filter_ctx f, const char *name)
-{
-    int nr = seccomp_syscall_resolve_name(name);
-    if (nr == __NR_SCMP_ERROR)
-        return 0; /* not a system call on this architecture */
-    return seccomp_rule_add(f, SCMP_ACT_TRAP, nr, 0);
-}
-
-static int add_process_rules(scmp_filter_ctx f)
-{
-    int rc = 0;
-    int clone_nr = seccomp_syscall_resolve_name("clone");
-    /* Threads (CLONE_THREAD) stay allowed; new processes trap. */
-    rc |= seccomp_rule_add(f, SCMP_ACT_TRAP, clone_nr, 1,
-                           SCMP_A0(SCMP_CMP_MASKED_EQ, CLONE_THREAD, 0));
-    rc |= trap(f, "fork");
-    rc |= trap(f, "vfork");
-    /* clone3 passes its flags in memory that seccomp cannot read: answer ENOSYS so
-     * that libc falls back to clone, which the rule above inspects. */
-    int clone3 = seccomp_syscall_resolve_name("clone3");
-    if (clone3 != __NR_SCMP_ERROR)
-        rc |= seccomp_rule_add(f, SCMP_ACT_ERRNO(ENOSYS), clone3, 0);
-    return rc;
-}
-
-static scmp_filter_ctx build_filter(const host_sandbox_conf *sb, char *err, size_t errlen)
-{
-    scmp_filter_ctx f = seccomp_init(SCMP_ACT_ALLOW);
-    if (!f) {
-        snprintf(err, errlen, "seccomp_init failed");
-        return NULL;
-    }
-    /* A binary tree instead of a linear chain of comparisons: the kernel evaluates
-     * the filter for every system call number when it is attached (its action
-     * cache), and at every call. */
-    int rc = seccomp_attr_set(f, SCMP_FLTATR_CTL_OPTIMIZE, 2);
-    for (const char *const *s = always_blocked; *s; s++)
-        rc |= trap(f, *s);
-    if (!sb->network)
-        rc |= trap(f, "socket");
-    if (sb->processes == 0)
-        rc |= add_process_rules(f);
-    if (rc != 0) {
-        seccomp_release(f);
-        snprintf(err, errlen, "seccomp_rule_add failed");
-        return NULL;
-    }
-    return f;
-}
-
-/* The filters compiled to BPF once, in the fork server, before any state's process
- * is forked (libseccomp's compilation costs more than the rest of the sandbox):
- * [network][processes > 0].  Written once by host_sandbox_prepare, then read-only.
- * Static: the runner process has no host context; fork hands it to every state. */
-static struct sock_fprog prepared[2][2];
-
-/* Compiles f into memory (libseccomp exports only to a descriptor). */
-static int export_bpf(scmp_filter_ctx f, struct sock_fprog *out, char *err, size_t errlen)
-{
-    int fd = memfd_create("exo-seccomp", MFD_CLOEXEC);
-    if (fd < 0) {
-        snprintf(err, errlen, "memfd_create: %s", strerror(errno));
-        return -1;
-    }
-    int rc = seccomp_export_bpf(f, fd);
-    off_t size = rc == 0 ? lseek(fd, 0, SEEK_END) : -1;
-    struct sock_filter *prog = size > 0 ? malloc((size_t)size) : NULL;
-    if (rc != 0 || size <= 0 || size % (off_t)sizeof *prog != 0 || !prog ||
-        pread(fd, prog, (size_t)size, 0) != (ssize_t)size) {
-        snprintf(err, errlen, "seccomp_export_bpf failed");
-        free(prog);
-        close(fd);
-        return -1;
-    }
-    close(fd);
-    out->filter = prog;
-    out->len = (unsigned short)((size_t)size / sizeof *prog);
-    return 0;
-}
-
 int host_sandbox_prepare(char *err, size_t errlen)
 {
-    init_trapped_names();
-    for (int net = 0; net < 2; net++)
-        for (int procs = 0; procs < 2; procs++) {
-            host_sandbox_conf sb;
-            host_sandbox_defaults(&sb);
-            sb.network = net;
-            sb.processes = procs;
-            scmp_filter_ctx f = build_filter(&sb, err, errlen);
-            if (!f)
-                return -1;
-            int rc = export_bpf(f, &prepared[net][procs], err, errlen);
-            seccomp_release(f);
-            if (rc < 0)
-                return -1;
-        }
-    return 0;
-}
-
-static int load_filter(const host_sandbox_conf *sb, char *err, size_t errlen)
-{
-    const struct sock_fprog *prog = &prepared[sb->network ? 1 : 0][sb->processes > 0 ? 1 : 0];
-    if (prog->filter) {
-        if (prctl(PR_SET_SECCOMP, SECCOMP_MODE_FILTER, prog, 0, 0) < 0) {
-            snprintf(err, errlen, "seccomp: %s", strerror(errno));
-            return -1;
-        }
-        return 0;
-    }
-    scmp_filter_ctx f = build_filter(sb, err, errlen);
-    if (!f)
-        return -1;
-    int rc = seccomp_load(f);
-    seccomp_release(f);
-    if (rc != 0) {
-        snprintf(err, errlen, "seccomp_load: %s", strerror(-rc));
-        return -1;
-    }
-    return 0;
-}
-
-static int apply_seccomp(const host_sandbox_conf *sb, char *err, size_t errlen)
-{
-    init_trapped_names();
-    struct sigaction sa;
-    memset(&sa, 0, sizeof sa);
-    sa.sa_sigaction = on_sigsys;
-    sa.sa_flags = SA_SIGINFO;
-    if (sigaction(SIGSYS, &sa, NULL) < 0) {
-        snprintf(err, errlen, "sigaction(SIGSYS): %s", strerror(errno));
-        return -1;
-    }
-    return load_filter(sb, err, errlen);
+    return host_seccomp_prepare(err, errlen);
 }
 
 static int install_crash_handlers(char *err, size_t errlen)
@@ -493,7 +300,7 @@ int host_sandbox_enter(const host_sandbox_conf *sb, const char *scratch, char *e
     }
     if (landlock_enforce(ruleset, err, errlen) < 0)
         return -1;
-    return apply_seccomp(sb, err, errlen);
+    return host_seccomp_apply(sb, err, errlen);
 }
 
 void host_sandbox_log_layers(void)
