@@ -14,6 +14,8 @@
 #include "fdio.h"
 #include "log.h"
 #include "scratch.h"
+#include "strfmt.h"
+#include "utf8.h"
 #include "validate.h"
 
 #define FORWARD_LIMIT (4 * 1024) /* printed bytes copied into the host log per state */
@@ -120,12 +122,35 @@ static size_t output_limit(const host_run *r)
     return (size_t)r->sb.output_kb * 1024;
 }
 
+/* Node text for the host's log: control characters (ESC, CR, ...) as \xHH, so that
+ * a node cannot forge log lines or drive the operator's terminal.  out gets at most
+ * outlen - 1 characters (always terminated). */
+static void escape_for_log(const char *in, size_t len, char *out, size_t outlen)
+{
+    static const char hex[] = "0123456789abcdef";
+    size_t o = 0;
+    for (size_t i = 0; i < len && o + 5 < outlen; i++) {
+        unsigned char c = (unsigned char)in[i];
+        if (c < 0x20 || c == 0x7f) {
+            out[o++] = '\\';
+            out[o++] = 'x';
+            out[o++] = hex[c >> 4];
+            out[o++] = hex[c & 15];
+        } else {
+            out[o++] = (char)c;
+        }
+    }
+    out[o] = '\0';
+}
+
 static void forward_line(host_run *r)
 {
     if (r->line_len == 0)
         return;
+    char text[sizeof r->line * 4 + 1];
+    escape_for_log(r->line, r->line_len, text, sizeof text);
     if (r->forwarded < FORWARD_LIMIT)
-        log_info("%s: %.*s", r->log_prefix, (int)r->line_len, r->line);
+        log_info("%s: %s", r->log_prefix, text);
     else if (r->forwarded - r->line_len < FORWARD_LIMIT)
         log_info("%s: (further output not logged)", r->log_prefix);
     r->line_len = 0;
@@ -264,7 +289,21 @@ void host_outcome_errored(host_outcome *out, const char *message)
     out->body = json_object_new_object();
     if (out->body)
         json_object_object_add(out->body, "error", json_object_new_string(message));
-    snprintf(out->summary, sizeof out->summary, "errored: %.400s", message); /* a log summary: long messages are cut */
+    char text[401];
+    escape_for_log(message, strnlen(message, 400), text, sizeof text); /* long messages are cut */
+    snprintf(out->summary, sizeof out->summary, "errored: %s", text);
+}
+
+/* The node's own error message is not valid UTF-8: the state still fails at once
+ * (not after a lease, which a refused report would cost), with the bytes shown. */
+static void errored_not_utf8(host_outcome *out, const char *text)
+{
+    char *clean = exo_utf8_sanitize(text);
+    char *msg = exo_strfmt("the node's error message is not valid UTF-8 (invalid bytes shown "
+                           "as U+FFFD): %s", clean ? clean : "");
+    host_outcome_errored(out, msg ? msg : "the node's error message is not valid UTF-8");
+    free(msg);
+    free(clean);
 }
 
 static void outcome_from_result(const host_run *r, const host_node *node, json_object *res,
@@ -279,6 +318,10 @@ static void outcome_from_result(const host_run *r, const host_node *node, json_o
     if (strcmp(kind, "error") == 0) {
         json_object_object_get_ex(res, "error", &v);
         const char *text = v ? json_object_get_string(v) : NULL;
+        if (text && !exo_utf8_valid(text, (size_t)json_object_get_string_len(v))) {
+            errored_not_utf8(out, text);
+            return;
+        }
         host_outcome_errored(out, text && *text ? text : "the node failed without a message");
     } else if (strcmp(kind, "blocked") == 0) {
         json_object_object_get_ex(res, "syscall", &v);
@@ -291,6 +334,10 @@ static void outcome_from_result(const host_run *r, const host_node *node, json_o
         json_object_object_get_ex(res, "data", &v);
         if (!v || !json_object_is_type(v, json_type_object)) {
             host_outcome_errored(out, "exo_prune: the data is not a JSON object");
+            return;
+        }
+        if (!host_json_utf8_valid(v)) {
+            host_outcome_errored(out, "exo_prune: the data is not valid UTF-8");
             return;
         }
         out->kind = HOST_REPORT_PRUNE;
