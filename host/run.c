@@ -75,8 +75,8 @@ int host_run_start(host_run *r, const host_job *job, const host_sandbox_conf *sb
         snprintf(err, errlen, "node %s has no loaded plugin", job->node->name);
         goto fail;
     }
-    r->token = host_zygote_spawn(zygote, sb->user, jobp[0], res[1], outp[1], job->node->so_fd,
-                                 err, errlen);
+    r->token = host_zygote_spawn(zygote, sb->user, sb->network, jobp[0], res[1], outp[1],
+                                 job->node->so_fd, err, errlen);
     if (!r->token)
         goto fail;
     close_fd(&res[1]);
@@ -306,6 +306,8 @@ static void errored_not_utf8(host_outcome *out, const char *text)
     free(clean);
 }
 
+static void signal_outcome(const host_run *r, int sig, host_outcome *out);
+
 static void outcome_from_result(const host_run *r, const host_node *node, json_object *res,
                                 host_outcome *out)
 {
@@ -327,6 +329,10 @@ static void outcome_from_result(const host_run *r, const host_node *node, json_o
         json_object_object_get_ex(res, "syscall", &v);
         snprintf(msg, sizeof msg, "blocked system call: %s", v ? json_object_get_string(v) : "?");
         host_outcome_errored(out, msg);
+    } else if (strcmp(kind, "signal") == 0) {
+        /* pid 1 of its PID namespace reports a signal it could not die of */
+        json_object_object_get_ex(res, "signal", &v);
+        signal_outcome(r, v ? json_object_get_int(v) : 0, out);
     } else if (strcmp(kind, "memory") == 0) {
         snprintf(msg, sizeof msg, "memory limit %lld MiB exceeded", (long long)r->sb.memory_mb);
         host_outcome_errored(out, msg);
@@ -388,9 +394,8 @@ static void outcome_from_result(const host_run *r, const host_node *node, json_o
     }
 }
 
-static void signal_outcome(const host_run *r, host_outcome *out)
+static void signal_outcome(const host_run *r, int sig, host_outcome *out)
 {
-    int sig = WTERMSIG(r->status);
     double cpu = (double)r->ru.ru_utime.tv_sec + (double)r->ru.ru_stime.tv_sec +
                  (double)(r->ru.ru_utime.tv_usec + r->ru.ru_stime.tv_usec) / 1e6;
     char msg[256];
@@ -442,7 +447,7 @@ void host_run_outcome(const host_run *r, const host_node *node, host_outcome *ou
                             "memory") == 0)) {
         outcome_from_result(r, node, res, out);
     } else if (WIFSIGNALED(r->status)) {
-        signal_outcome(r, out);
+        signal_outcome(r, WTERMSIG(r->status), out);
     } else if (r->result_len && !has_kind) {
         host_outcome_errored(out, "the node sent an unreadable result");
     } else {

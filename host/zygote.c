@@ -67,12 +67,13 @@ pid_t host_zygote_pid(const host_zygote *z)
     return z->pid;
 }
 
-uint64_t host_zygote_spawn(host_zygote *z, const char *user, int job_fd, int result_fd,
-                           int output_fd, int plugin_fd, char *err, size_t errlen)
+uint64_t host_zygote_spawn(host_zygote *z, const char *user, bool network, int job_fd,
+                           int result_fd, int output_fd, int plugin_fd, char *err, size_t errlen)
 {
     zy_request req;
     memset(&req, 0, sizeof req);
     req.type = ZY_SPAWN;
+    req.flags = network ? ZY_NETWORK : 0;
     req.token = z->next_token++;
     snprintf(req.user, sizeof req.user, "%s", user ? user : "");
     int fds[ZY_SPAWN_FDS] = {job_fd, result_fd, output_fd, plugin_fd};

@@ -22,6 +22,7 @@
 #ifndef EXO_HOST_ZYGOTE_H
 #define EXO_HOST_ZYGOTE_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 #include <sys/resource.h>
@@ -48,8 +49,8 @@ pid_t host_zygote_pid(const host_zygote *z);
 /* Asks for a new state process.  The fds are only sent (the caller closes its
  * copies; plugin_fd is the node's sealed memfd, kept by the host).  Returns the
  * state's token (never 0), or 0 with err. */
-uint64_t host_zygote_spawn(host_zygote *z, const char *user, int job_fd, int result_fd,
-                           int output_fd, int plugin_fd, char *err, size_t errlen);
+uint64_t host_zygote_spawn(host_zygote *z, const char *user, bool network, int job_fd,
+                           int result_fd, int output_fd, int plugin_fd, char *err, size_t errlen);
 
 /* Kills the process group of token's state (no-op once it was reaped). */
 void host_zygote_kill(host_zygote *z, uint64_t token);

@@ -53,8 +53,19 @@ static void write_fd_str(int fd, const char *s)
 static void on_crash(int sig)
 {
     int saved = errno;
-    if (memory_limited && saved == ENOMEM)
+    /* As pid 1 of its PID namespace the process ignores signals it sends itself
+     * (abort's SIGABRT): it says which one it got instead, and exits. */
+    bool init = getpid() == 1;
+    if (memory_limited && saved == ENOMEM) {
         write_fd_str(HOST_RESULT_FD, "{\"kind\":\"memory\"}");
+    } else if (init) {
+        char digits[3] = {(char)('0' + sig / 10 % 10), (char)('0' + sig % 10), '\0'};
+        write_fd_str(HOST_RESULT_FD, "{\"kind\":\"signal\",\"signal\":");
+        write_fd_str(HOST_RESULT_FD, digits[0] == '0' ? digits + 1 : digits);
+        write_fd_str(HOST_RESULT_FD, "}");
+    }
+    if (init)
+        _exit(128 + sig);
     raise(sig); /* SA_RESETHAND restored the default action: die of the signal */
 }
 
@@ -247,12 +258,22 @@ int host_sandbox_prepare(char *err, size_t errlen)
 
 static int install_crash_handlers(char *err, size_t errlen)
 {
+    struct sigaction sa;
+    memset(&sa, 0, sizeof sa);
+    sa.sa_handler = on_crash;
+    sa.sa_flags = SA_ONSTACK | SA_RESETHAND | SA_NODEFER;
     if (HOST_UNDER_ASAN) {
         /* ASan's handlers would turn a plugin's crash into "exit status 1"; the
-         * outcome must name the signal as in a normal build. */
+         * outcome must name the signal as in a normal build.  (A fault kills pid 1
+         * of a PID namespace as any process; abort's own SIGABRT needs the handler.) */
         const int fatal[] = {SIGSEGV, SIGBUS, SIGFPE, SIGILL};
         for (size_t i = 0; i < sizeof fatal / sizeof fatal[0]; i++)
             signal(fatal[i], SIG_DFL);
+        sa.sa_flags = SA_RESETHAND | SA_NODEFER;
+        if (sigaction(SIGABRT, &sa, NULL) < 0) {
+            snprintf(err, errlen, "sigaction: %s", strerror(errno));
+            return -1;
+        }
         return 0;
     }
     /* Static: the crash handler's stack must outlive this call (one per child process). */
@@ -262,10 +283,6 @@ static int install_crash_handlers(char *err, size_t errlen)
         snprintf(err, errlen, "sigaltstack: %s", strerror(errno));
         return -1;
     }
-    struct sigaction sa;
-    memset(&sa, 0, sizeof sa);
-    sa.sa_handler = on_crash;
-    sa.sa_flags = SA_ONSTACK | SA_RESETHAND | SA_NODEFER;
     const int sigs[] = {SIGSEGV, SIGBUS, SIGABRT};
     for (size_t i = 0; i < sizeof sigs / sizeof sigs[0]; i++)
         if (sigaction(sigs[i], &sa, NULL) < 0) {

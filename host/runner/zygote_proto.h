@@ -14,8 +14,11 @@ enum {
 
 #define ZY_SPAWN_FDS 4 /* job (read end), result, output (write ends), plugin memfd */
 
+#define ZY_NETWORK 1u /* spawn flag: the state may use the network (sandbox.network) */
+
 typedef struct zy_request {
     uint32_t type;
+    uint32_t flags; /* ZY_NETWORK */
     uint64_t token;
     char user[64]; /* sandbox.user, resolved by the server before the fork */
 } zy_request;

@@ -12,6 +12,8 @@
 #include <unistd.h>
 
 #include "child.h"
+#include "isolation.h"
+#include "log.h"
 #include "sandbox.h"
 #include "runner.h"
 #include "zygote_proto.h"
@@ -24,6 +26,7 @@ typedef struct child_entry {
 typedef struct server {
     int sock;
     int sigfd;
+    host_isolation iso;
     child_entry *children;
     size_t n, cap;
 } server;
@@ -105,7 +108,7 @@ static void spawn(server *s, const zy_request *req, const int fds[ZY_SPAWN_FDS])
     memcpy(user, req->user, sizeof user);
     user[sizeof user - 1] = '\0';
     host_sandbox_warm_user(user); /* children inherit the lookup */
-    pid_t pid = fork();
+    pid_t pid = host_isolation_spawn(&s->iso, (req->flags & ZY_NETWORK) != 0, fds[1]);
     if (pid == 0)
         host_state_child(fds[0], fds[1], fds[2], fds[3]);
     if (pid < 0 || remember(s, req->token, pid) < 0) {
@@ -192,6 +195,8 @@ void host_zygote_serve(int sock)
     /* Processes that escape a state's group are re-parented here and reaped. */
     if (prctl(PR_SET_CHILD_SUBREAPER, 1) < 0)
         _exit(4);
+    exo_log_init("exo-host fork server");
+    host_isolation_init(&s.iso);
     char err[256];
     if (host_sandbox_prepare(err, sizeof err) < 0)
         dprintf(STDERR_FILENO, "exo-host fork server: %s (filters built per state)\n", err);
