@@ -423,9 +423,9 @@ void host_runner_exec(const char *runner, const char *const *args, const int *fd
 }
 
 /* The fork server's process: fd 3 = its socket, 0-2 as the host's, nothing else. */
-void host_zygote_exec(const char *runner, int sock)
+void host_zygote_exec(const char *runner, int sock, const char *uids)
 {
-    static const char *const args[] = {"--zygote", NULL};
+    const char *const args[] = {"--zygote", uids ? uids : "", NULL};
     host_runner_exec(runner, args, &sock, 1);
 }
 
@@ -457,6 +457,7 @@ static json_object *sandbox_json(const host_sandbox_conf *sb)
     json_object_object_add(o, "open_files", json_object_new_int64(sb->open_files));
     json_object_object_add(o, "file_size_mb", json_object_new_int64(sb->file_size_mb));
     json_object_object_add(o, "processes", json_object_new_int64(sb->processes));
+    json_object_object_add(o, "max_threads", json_object_new_int64(sb->max_threads));
     json_object_object_add(o, "output_kb", json_object_new_int64(sb->output_kb));
     json_object_object_add(o, "network", json_object_new_boolean(sb->network));
     json_object_object_add(o, "user", json_object_new_string(sb->user));
@@ -488,6 +489,7 @@ static void sandbox_from_json(json_object *o, host_sandbox_conf *sb)
     sb->open_files = get_int(o, "open_files");
     sb->file_size_mb = get_int(o, "file_size_mb");
     sb->processes = get_int(o, "processes");
+    sb->max_threads = get_int(o, "max_threads");
     sb->output_kb = get_int(o, "output_kb");
     json_object *v = NULL;
     sb->network = json_object_object_get_ex(o, "network", &v) && json_object_get_boolean(v);

@@ -124,15 +124,24 @@ void host_sandbox_warm_user(const char *name)
         (void)lookup_user(name, &uid, &gid); /* only the cache entry is wanted */
 }
 
+/* The state's own user id (host_sandbox_assign_uid); 0 = none.  Static: set once
+ * in the state's process right after the fork, read when it enters the sandbox. */
+static uid_t assigned_uid;
+
+void host_sandbox_assign_uid(uid_t uid)
+{
+    assigned_uid = uid;
+}
+
 static int drop_user(const host_sandbox_conf *sb, const char *scratch, bool *dropped, char *err,
                      size_t errlen)
 {
     *dropped = false;
     if (geteuid() != 0 || !sb->user[0])
         return 0;
-    uid_t uid;
-    gid_t gid;
-    if (lookup_user(sb->user, &uid, &gid) < 0) {
+    uid_t uid = assigned_uid;
+    gid_t gid = (gid_t)assigned_uid;
+    if (!assigned_uid && lookup_user(sb->user, &uid, &gid) < 0) {
         snprintf(err, errlen, "user '%s' does not exist", sb->user);
         return -1;
     }
@@ -173,9 +182,13 @@ static int apply_limits(const host_sandbox_conf *sb, bool dropped, char *err, si
             return -1;
         memory_limited = 1;
     }
-    if (sb->processes > 0 && dropped &&
-        set_limit(RLIMIT_NPROC, (rlim_t)sb->processes + 1, (rlim_t)sb->processes + 1,
-                  "RLIMIT_NPROC", err, errlen) < 0)
+    /* RLIMIT_NPROC counts the tasks (processes and threads) of the real user: with a
+     * user of its own the state's count is exact; with a shared sandbox.user it can
+     * only bound processes (threads of other states would count too). */
+    rlim_t tasks = assigned_uid ? (rlim_t)(1 + sb->processes + sb->max_threads)
+                                : (rlim_t)(sb->processes + 1);
+    if ((assigned_uid || sb->processes > 0) && dropped &&
+        set_limit(RLIMIT_NPROC, tasks, tasks, "RLIMIT_NPROC", err, errlen) < 0)
         return -1;
     return 0;
 }

@@ -21,6 +21,7 @@
 #define EXO_HOST_SANDBOX_H
 
 #include <stddef.h>
+#include <sys/types.h>
 
 #include "sandbox_conf.h"
 
@@ -36,6 +37,10 @@ int host_sandbox_prepare(char *err, size_t errlen);
 /* In the fork server: resolves sandbox.user once so that the children inherit the
  * answer (no-op unless running as root). */
 void host_sandbox_warm_user(const char *name);
+
+/* In a state's process right after the fork server created it: the user id this
+ * state runs as (from state_uids; its own group id too), instead of sandbox.user. */
+void host_sandbox_assign_uid(uid_t uid);
 
 /* Logs once, at start, which layers this kernel/build cannot provide. */
 void host_sandbox_log_layers(void);

@@ -21,12 +21,21 @@
 typedef struct child_entry {
     uint64_t token;
     pid_t pid;
+    uint32_t uid_slot; /* index into the uid range + 1; 0 = none */
 } child_entry;
+
+/* The user ids handed out to states, one per running state (root only). */
+typedef struct uid_pool {
+    uint32_t first, count;
+    uint8_t *used; /* one byte per id: simple, and at most 1 MiB */
+    uint32_t next; /* round robin: a freed id is the last to be reused */
+} uid_pool;
 
 typedef struct server {
     int sock;
     int sigfd;
     host_isolation iso;
+    uid_pool uids;
     child_entry *children;
     size_t n, cap;
 } server;
@@ -39,7 +48,44 @@ static void send_event(server *s, const zy_event *ev)
     }
 }
 
-static int remember(server *s, uint64_t token, pid_t pid)
+static void init_uids(uid_pool *p, const char *spec)
+{
+    memset(p, 0, sizeof *p);
+    unsigned long first = 0, last = 0;
+    if (!spec || !*spec)
+        return;
+    if (geteuid() != 0)
+        return; /* the host says so at start */
+    if (sscanf(spec, "%lu-%lu", &first, &last) != 2 || first == 0 || last < first ||
+        last - first >= 1048576 || !(p->used = calloc(last - first + 1, 1))) {
+        log_warn("sandbox: state_uids '%s' unusable: states share sandbox.user", spec);
+        return;
+    }
+    p->first = (uint32_t)first;
+    p->count = (uint32_t)(last - first + 1);
+}
+
+/* A free slot (index + 1), or 0 when every id is taken or there is no pool. */
+static uint32_t take_uid(uid_pool *p)
+{
+    for (uint32_t k = 0; k < p->count; k++) {
+        uint32_t i = (p->next + k) % p->count;
+        if (!p->used[i]) {
+            p->used[i] = 1;
+            p->next = (i + 1) % p->count;
+            return i + 1;
+        }
+    }
+    return 0;
+}
+
+static void give_back_uid(uid_pool *p, uint32_t slot)
+{
+    if (slot > 0 && slot <= p->count)
+        p->used[slot - 1] = 0;
+}
+
+static int remember(server *s, uint64_t token, pid_t pid, uint32_t uid_slot)
 {
     if (s->n == s->cap) {
         size_t cap = s->cap ? s->cap * 2 : 64;
@@ -49,7 +95,7 @@ static int remember(server *s, uint64_t token, pid_t pid)
         s->children = grown;
         s->cap = cap;
     }
-    s->children[s->n++] = (child_entry){token, pid};
+    s->children[s->n++] = (child_entry){token, pid, uid_slot};
     return 0;
 }
 
@@ -108,10 +154,21 @@ static void spawn(server *s, const zy_request *req, const int fds[ZY_SPAWN_FDS])
     memcpy(user, req->user, sizeof user);
     user[sizeof user - 1] = '\0';
     host_sandbox_warm_user(user); /* children inherit the lookup */
+    /* A state that keeps running as root (sandbox.user = "") needs no id. */
+    uint32_t slot = user[0] ? take_uid(&s->uids) : 0;
+    if (user[0] && s->uids.count && !slot) {
+        ev.start_errno = EUSERS; /* more running states than ids (host.conf prevents it) */
+        send_event(s, &ev);
+        return;
+    }
     pid_t pid = host_isolation_spawn(&s->iso, (req->flags & ZY_NETWORK) != 0, fds[1]);
-    if (pid == 0)
+    if (pid == 0) {
+        if (slot)
+            host_sandbox_assign_uid(s->uids.first + slot - 1);
         host_state_child(fds[0], fds[1], fds[2], fds[3]);
-    if (pid < 0 || remember(s, req->token, pid) < 0) {
+    }
+    if (pid < 0 || remember(s, req->token, pid, slot) < 0) {
+        give_back_uid(&s->uids, slot);
         ev.start_errno = pid < 0 ? errno : ENOMEM;
         if (pid > 0) {
             kill(pid, SIGKILL);
@@ -178,12 +235,14 @@ static void reap(server *s)
         ev.pid = pid;
         ev.status = status;
         ev.ru = ru;
+        /* Reused only now: with a PID namespace nothing of the state is left. */
+        give_back_uid(&s->uids, s->children[i].uid_slot);
         s->children[i] = s->children[--s->n];
         send_event(s, &ev);
     }
 }
 
-void host_zygote_serve(int sock)
+void host_zygote_serve(int sock, const char *uids)
 {
     server s = {.sock = sock, .sigfd = -1};
     sigset_t set;
@@ -197,6 +256,7 @@ void host_zygote_serve(int sock)
         _exit(4);
     exo_log_init("exo-host fork server");
     host_isolation_init(&s.iso);
+    init_uids(&s.uids, uids);
     char err[256];
     if (host_sandbox_prepare(err, sizeof err) < 0)
         dprintf(STDERR_FILENO, "exo-host fork server: %s (filters built per state)\n", err);
