@@ -94,8 +94,8 @@ static int64_t sandboxed_runs(const host_node *node, host_zygote *z, host_scratc
 
 int main(int argc, char **argv)
 {
-    if ((argc == 2 || argc == 3) && strcmp(argv[1], "--zygote") == 0)
-        host_zygote_serve(HOST_ZYGOTE_FD, argc == 3 ? argv[2] : NULL);
+    if (argc >= 2 && argc <= 4 && strcmp(argv[1], "--zygote") == 0)
+        host_zygote_serve(HOST_ZYGOTE_FD, argc >= 3 ? argv[2] : NULL, argc == 4 ? argv[3] : NULL);
     if (argc < 2) {
         fprintf(stderr, "usage: %s PLUGIN.so [N]\n", argv[0]);
         return 2;
@@ -123,7 +123,8 @@ int main(int argc, char **argv)
     host_scratch_pool pool;
     host_scratch_init(&pool, scratch);
     char *runner = host_runner_path();
-    host_zygote *z = host_zygote_start(runner, getenv("EXO_BENCH_UIDS"), err, sizeof err);
+    host_zygote *z = host_zygote_start(runner, getenv("EXO_BENCH_UIDS"), getenv("EXO_BENCH_VIEW"),
+                                       err, sizeof err);
     if (!z) {
         fprintf(stderr, "cannot start the fork server: %s\n", err);
         return 1;

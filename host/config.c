@@ -381,17 +381,41 @@ static int parse_state_uids(parse_ctx *pc, host_conf *c, const config_setting_t 
     return c->state_uids ? 0 : oom(pc);
 }
 
+static int parse_readable_paths(parse_ctx *pc, host_conf *c, const config_setting_t *root)
+{
+    const config_setting_t *list = config_setting_get_member(root, "readable_paths");
+    if (!list)
+        return 0;
+    int type = config_setting_type(list);
+    if (type != CONFIG_TYPE_LIST && type != CONFIG_TYPE_ARRAY)
+        return fail_at(pc, list, "readable_paths must be a list of paths: [ \"/data\", ... ]");
+    int n = config_setting_length(list);
+    if (n > 0 && !(c->readable_paths = calloc((size_t)n, sizeof *c->readable_paths)))
+        return oom(pc);
+    for (int i = 0; i < n; i++) {
+        const config_setting_t *e = config_setting_get_elem(list, (unsigned)i);
+        const char *path = config_setting_get_string(e);
+        if (!path || !*path)
+            return fail_at(pc, e, "readable_paths #%d must be a non-empty string", i + 1);
+        if (!(c->readable_paths[i] = join_path(pc->dir, path)))
+            return oom(pc);
+        c->n_readable_paths = (size_t)i + 1;
+    }
+    return 0;
+}
+
 static int parse_root(parse_ctx *pc, host_conf *c, const config_setting_t *root)
 {
     static const char *const keys[] = {
         "namespace", "name", "state_manager", "workers", "batch_size", "prefetch",
         "poll_interval_ms", "wait_ms", "lease_ms", "grace_ms", "register_timeout_ms",
-        "state_dir", "scratch_dir", "plugin_dir", "plugins", "sandbox", "state_uids", NULL};
+        "state_dir", "scratch_dir", "plugin_dir", "plugins", "sandbox", "state_uids",
+        "readable_paths", NULL};
     if (check_known(pc, root, NULL, keys) < 0 ||
         parse_required_name(pc, root, "namespace", &c->namespace_) < 0 ||
         parse_required_name(pc, root, "name", &c->name) < 0 || parse_numbers(pc, c, root) < 0 ||
         parse_state_manager(pc, c, root) < 0 || parse_paths(pc, c, root) < 0 ||
-        parse_state_uids(pc, c, root) < 0)
+        parse_state_uids(pc, c, root) < 0 || parse_readable_paths(pc, c, root) < 0)
         return -1;
     host_sandbox_defaults(&c->sandbox);
     const config_setting_t *sb = config_setting_get_member(root, "sandbox");
@@ -462,6 +486,9 @@ void host_conf_free(host_conf *c)
     free(c->scratch_dir);
     free(c->plugin_dir);
     free(c->state_uids);
+    for (size_t i = 0; i < c->n_readable_paths; i++)
+        free(c->readable_paths[i]);
+    free(c->readable_paths);
     for (size_t i = 0; i < c->n_plugins; i++)
         free(c->plugins[i].path);
     free(c->plugins);

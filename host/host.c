@@ -231,6 +231,42 @@ static void remove_stale_scratch(const char *root)
     closedir(d);
 }
 
+/* What the fork server needs to build the states' file system view: the scratch
+ * directory (writable), readable_paths, and exo's own files to hide where they lie
+ * inside an exposed system directory (host.conf under /etc, say). */
+static int prepare_view(host *h)
+{
+    json_object *spec = json_object_new_object(), *hide = json_object_new_array(),
+                *read = json_object_new_array();
+    char *conf_file = realpath(h->conf.file, NULL);
+    int rc = -1;
+    if (asprintf(&h->view_root, "%s/.view", h->scratch_dir) < 0) {
+        h->view_root = NULL;
+        goto done;
+    }
+    if (!spec || !hide || !read || (mkdir(h->view_root, 0755) < 0 && errno != EEXIST)) {
+        log_error("cannot prepare %s: %m", h->view_root);
+        goto done;
+    }
+    json_object_array_add(hide, json_object_new_string(h->conf.state_dir));
+    if (conf_file)
+        json_object_array_add(hide, json_object_new_string(conf_file));
+    for (size_t i = 0; i < h->conf.n_readable_paths; i++)
+        json_object_array_add(read, json_object_new_string(h->conf.readable_paths[i]));
+    json_object_object_add(spec, "root", json_object_new_string(h->view_root));
+    json_object_object_add(spec, "scratch", json_object_new_string(h->scratch_dir));
+    json_object_object_add(spec, "hide", json_object_get(hide));
+    json_object_object_add(spec, "read", json_object_get(read));
+    h->view_spec = strdup(json_object_to_json_string_ext(spec, JSON_C_TO_STRING_PLAIN));
+    rc = h->view_spec ? 0 : -1;
+done:
+    json_object_put(spec);
+    json_object_put(hide);
+    json_object_put(read);
+    free(conf_file);
+    return rc;
+}
+
 static int prepare_dirs(host *h)
 {
     char err[512];
@@ -252,7 +288,7 @@ static int prepare_dirs(host *h)
         log_error("cannot create the scratch directory %s: %m", h->scratch_dir);
         return -1;
     }
-    return 0;
+    return prepare_view(h);
 }
 
 static void host_free(host *h)
@@ -265,6 +301,10 @@ static void host_free(host *h)
     host_scratch_release(&h->scratch);
     host_http_free(h->http);
     plugin_set_release(h->plugins);
+    if (h->view_root && rmdir(h->view_root) < 0 && errno != ENOENT)
+        log_warn("cannot remove %s: %m", h->view_root);
+    free(h->view_root);
+    free(h->view_spec);
     if (h->scratch_dir && rmdir(h->scratch_dir) < 0 && errno != ENOENT)
         log_warn("cannot remove %s: %m", h->scratch_dir);
     host_conf_free(&h->conf);

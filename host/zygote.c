@@ -23,7 +23,8 @@ struct host_zygote {
     int status; /* valid once reaped */
 };
 
-host_zygote *host_zygote_start(const char *runner, const char *uids, char *err, size_t errlen)
+host_zygote *host_zygote_start(const char *runner, const char *uids, const char *view,
+                               char *err, size_t errlen)
 {
     int sv[2];
     if (socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, sv) < 0) {
@@ -48,7 +49,7 @@ host_zygote *host_zygote_start(const char *runner, const char *uids, char *err, 
     }
     if (pid == 0) {
         close(sv[0]);
-        host_zygote_exec(runner, sv[1], uids);
+        host_zygote_exec(runner, sv[1], uids, view);
     }
     close(sv[1]);
     z->pid = pid;

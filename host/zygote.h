@@ -39,11 +39,12 @@ typedef struct host_zygote_exit {
 } host_zygote_exit;
 
 /* Starts the server: runner = exo-host-runner (NULL: this program, which must
- * handle `--zygote [UIDS]` by calling host_zygote_serve); uids = "FIRST-LAST", the
- * user ids the server hands out, one per running state (NULL or "": none).  NULL
- * with err on failure. */
-host_zygote *host_zygote_start(const char *runner, const char *uids, char *err,
-                               size_t errlen);
+ * handle `--zygote [UIDS [VIEW]]` by calling host_zygote_serve); uids = "FIRST-LAST",
+ * the user ids the server hands out, one per running state; view = the JSON spec of
+ * the states' file system view (runner/view.h); NULL or "": none.  NULL with err on
+ * failure. */
+host_zygote *host_zygote_start(const char *runner, const char *uids, const char *view,
+                               char *err, size_t errlen);
 
 /* The socket to poll for POLLIN (EXITED messages, or EOF when the server died). */
 int host_zygote_fd(const host_zygote *z);

@@ -423,9 +423,9 @@ void host_runner_exec(const char *runner, const char *const *args, const int *fd
 }
 
 /* The fork server's process: fd 3 = its socket, 0-2 as the host's, nothing else. */
-void host_zygote_exec(const char *runner, int sock, const char *uids)
+void host_zygote_exec(const char *runner, int sock, const char *uids, const char *view)
 {
-    const char *const args[] = {"--zygote", uids ? uids : "", NULL};
+    const char *const args[] = {"--zygote", uids ? uids : "", view ? view : "", NULL};
     host_runner_exec(runner, args, &sock, 1);
 }
 

@@ -52,8 +52,9 @@ char *host_job_serialize(const host_job *job, const host_sandbox_conf *sb, const
 void host_runner_exec(const char *runner, const char *const *args, const int *fds, size_t nfds)
     __attribute__((noreturn));
 
-/* host_runner_exec(runner, {"--zygote", uids}, {sock}); uids "FIRST-LAST" or "". */
-void host_zygote_exec(const char *runner, int sock, const char *uids) __attribute__((noreturn));
+/* host_runner_exec(runner, {"--zygote", uids, view}, {sock}) (see runner.h). */
+void host_zygote_exec(const char *runner, int sock, const char *uids, const char *view)
+    __attribute__((noreturn));
 
 /* A state's process, in the fork server right after fork(): new process group,
  * parent-death signal, descriptors in place (everything else closed), default

@@ -16,10 +16,11 @@
 #ifndef EXO_HOST_RUNNER_H
 #define EXO_HOST_RUNNER_H
 
-/* The fork server's main loop (exo-host-runner --zygote [FIRST-LAST]; sock is its
- * socket to the host, HOST_ZYGOTE_FD; uids the range of per-state user ids, NULL or
- * "" for none).  See zygote.h for the host's side. */
-void host_zygote_serve(int sock, const char *uids) __attribute__((noreturn));
+/* The fork server's main loop (exo-host-runner --zygote [FIRST-LAST [VIEW]]; sock
+ * is its socket to the host, HOST_ZYGOTE_FD; uids the range of per-state user ids,
+ * view the file system view's JSON spec (view.h); NULL or "" for none).  See
+ * zygote.h for the host's side. */
+void host_zygote_serve(int sock, const char *uids, const char *view) __attribute__((noreturn));
 
 /* The plugin probe (exo-host-runner --probe USER; see plugin.h): loads the plugin on
  * HOST_PLUGIN_FD inside a sandbox without a writable directory and writes

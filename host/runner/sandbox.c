@@ -18,6 +18,7 @@
 #include "child.h"
 #include "log.h"
 #include "seccomp_filter.h"
+#include "view.h"
 
 #if defined(__SANITIZE_ADDRESS__)
 #define HOST_UNDER_ASAN 1
@@ -309,6 +310,8 @@ int host_sandbox_enter(const host_sandbox_conf *sb, const char *scratch, char *e
                        size_t errlen)
 {
     const char *dir = scratch ? scratch : "/";
+    if (scratch && host_view_enter(err, errlen) < 0)
+        return -1;
     if (chdir(dir) < 0) {
         snprintf(err, errlen, "chdir(%s): %s", dir, strerror(errno));
         return -1;

@@ -13,6 +13,7 @@
 
 #include "child.h"
 #include "isolation.h"
+#include "view.h"
 #include "log.h"
 #include "sandbox.h"
 #include "runner.h"
@@ -242,7 +243,7 @@ static void reap(server *s)
     }
 }
 
-void host_zygote_serve(int sock, const char *uids)
+void host_zygote_serve(int sock, const char *uids, const char *view)
 {
     server s = {.sock = sock, .sigfd = -1};
     sigset_t set;
@@ -255,6 +256,7 @@ void host_zygote_serve(int sock, const char *uids)
     if (prctl(PR_SET_CHILD_SUBREAPER, 1) < 0)
         _exit(4);
     exo_log_init("exo-host fork server");
+    host_view_build(view); /* before any state: they inherit it */
     host_isolation_init(&s.iso);
     init_uids(&s.uids, uids);
     char err[256];
