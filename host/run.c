@@ -75,7 +75,9 @@ int host_run_start(host_run *r, const host_job *job, const host_sandbox_conf *sb
         snprintf(err, errlen, "node %s has no loaded plugin", job->node->name);
         goto fail;
     }
-    r->token = host_zygote_spawn(zygote, sb->user, sb->network, jobp[0], res[1], outp[1],
+    host_zygote_limits limits = {sb->network, sb->memory_mb,
+                                 1 + sb->processes + sb->max_threads};
+    r->token = host_zygote_spawn(zygote, sb->user, &limits, jobp[0], res[1], outp[1],
                                  job->node->so_fd, err, errlen);
     if (!r->token)
         goto fail;
@@ -249,6 +251,7 @@ void host_run_reaped(host_run *r, const host_zygote_exit *ex)
     if (ex->start_errno)
         snprintf(r->lost, sizeof r->lost, "the host could not start the state: fork: %s",
                  strerror(ex->start_errno));
+    r->memory_exceeded = ex->memory_exceeded;
 }
 
 void host_run_lost(host_run *r, const char *reason)
@@ -430,6 +433,11 @@ void host_run_outcome(const host_run *r, const host_node *node, host_outcome *ou
     }
     if (r->timed_out) {
         snprintf(msg, sizeof msg, "timed out after %lld ms", (long long)r->sb.timeout_ms);
+        host_outcome_errored(out, msg);
+        return;
+    }
+    if (r->memory_exceeded) {
+        snprintf(msg, sizeof msg, "memory limit %lld MiB exceeded", (long long)r->sb.memory_mb);
         host_outcome_errored(out, msg);
         return;
     }

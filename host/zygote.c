@@ -68,13 +68,16 @@ pid_t host_zygote_pid(const host_zygote *z)
     return z->pid;
 }
 
-uint64_t host_zygote_spawn(host_zygote *z, const char *user, bool network, int job_fd,
-                           int result_fd, int output_fd, int plugin_fd, char *err, size_t errlen)
+uint64_t host_zygote_spawn(host_zygote *z, const char *user, const host_zygote_limits *limits,
+                           int job_fd, int result_fd, int output_fd, int plugin_fd, char *err,
+                           size_t errlen)
 {
     zy_request req;
     memset(&req, 0, sizeof req);
     req.type = ZY_SPAWN;
-    req.flags = network ? ZY_NETWORK : 0;
+    req.flags = limits->network ? ZY_NETWORK : 0;
+    req.memory_mb = limits->memory_mb;
+    req.tasks = limits->tasks;
     req.token = z->next_token++;
     snprintf(req.user, sizeof req.user, "%s", user ? user : "");
     int fds[ZY_SPAWN_FDS] = {job_fd, result_fd, output_fd, plugin_fd};
@@ -129,6 +132,7 @@ int host_zygote_next(host_zygote *z, host_zygote_exit *out)
         out->pid = ev.pid;
         out->status = ev.status;
         out->start_errno = ev.start_errno;
+        out->memory_exceeded = (ev.limits & ZY_LIMIT_MEMORY) != 0;
         out->ru = ev.ru;
         return 1;
     }

@@ -35,6 +35,7 @@ typedef struct host_zygote_exit {
     pid_t pid;
     int status;      /* wait status */
     int start_errno; /* != 0: fork failed in the server; status is meaningless */
+    bool memory_exceeded; /* the OOM killer acted in the state's cgroup */
     struct rusage ru;
 } host_zygote_exit;
 
@@ -53,8 +54,16 @@ pid_t host_zygote_pid(const host_zygote *z);
 /* Asks for a new state process.  The fds are only sent (the caller closes its
  * copies; plugin_fd is the node's sealed memfd, kept by the host).  Returns the
  * state's token (never 0), or 0 with err. */
-uint64_t host_zygote_spawn(host_zygote *z, const char *user, bool network, int job_fd,
-                           int result_fd, int output_fd, int plugin_fd, char *err, size_t errlen);
+/* The limits the fork server applies to a state itself (its cgroup; runner/cgroup.h). */
+typedef struct host_zygote_limits {
+    bool network;
+    int64_t memory_mb; /* 0 = unlimited */
+    int64_t tasks;     /* processes and threads together */
+} host_zygote_limits;
+
+uint64_t host_zygote_spawn(host_zygote *z, const char *user, const host_zygote_limits *limits,
+                           int job_fd, int result_fd, int output_fd, int plugin_fd, char *err,
+                           size_t errlen);
 
 /* Kills the process group of token's state (no-op once it was reaped). */
 void host_zygote_kill(host_zygote *z, uint64_t token);

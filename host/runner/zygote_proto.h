@@ -14,12 +14,15 @@ enum {
 
 #define ZY_SPAWN_FDS 4 /* job (read end), result, output (write ends), plugin memfd */
 
-#define ZY_NETWORK 1u /* spawn flag: the state may use the network (sandbox.network) */
+#define ZY_NETWORK 1u
+#define ZY_LIMIT_MEMORY 1u /* spawn flag: the state may use the network (sandbox.network) */
 
 typedef struct zy_request {
     uint32_t type;
     uint32_t flags; /* ZY_NETWORK */
     uint64_t token;
+    int64_t memory_mb; /* the state's cgroup limits (cgroup.h); 0 = unlimited */
+    int64_t tasks;
     char user[64]; /* sandbox.user, resolved by the server before the fork */
 } zy_request;
 
@@ -29,6 +32,7 @@ typedef struct zy_event {
     int32_t pid;
     int32_t status;      /* wait status */
     int32_t start_errno; /* != 0: the process could not be created (status unused) */
+    uint32_t limits;     /* ZY_LIMIT_MEMORY: the OOM killer acted in the state's cgroup */
     struct rusage ru;
 } zy_event;
 

@@ -9,9 +9,11 @@
 #include <sys/signalfd.h>
 #include <sys/socket.h>
 #include <sys/wait.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "child.h"
+#include "cgroup.h"
 #include "isolation.h"
 #include "view.h"
 #include "log.h"
@@ -23,6 +25,7 @@ typedef struct child_entry {
     uint64_t token;
     pid_t pid;
     uint32_t uid_slot; /* index into the uid range + 1; 0 = none */
+    int cgroup;        /* its cgroup slot, -1 = none */
 } child_entry;
 
 /* The user ids handed out to states, one per running state (root only). */
@@ -37,6 +40,7 @@ typedef struct server {
     int sigfd;
     host_isolation iso;
     uid_pool uids;
+    host_cgroups cgroups;
     child_entry *children;
     size_t n, cap;
 } server;
@@ -86,7 +90,7 @@ static void give_back_uid(uid_pool *p, uint32_t slot)
         p->used[slot - 1] = 0;
 }
 
-static int remember(server *s, uint64_t token, pid_t pid, uint32_t uid_slot)
+static int remember(server *s, uint64_t token, pid_t pid, uint32_t uid_slot, int cgroup)
 {
     if (s->n == s->cap) {
         size_t cap = s->cap ? s->cap * 2 : 64;
@@ -96,7 +100,7 @@ static int remember(server *s, uint64_t token, pid_t pid, uint32_t uid_slot)
         s->children = grown;
         s->cap = cap;
     }
-    s->children[s->n++] = (child_entry){token, pid, uid_slot};
+    s->children[s->n++] = (child_entry){token, pid, uid_slot, cgroup};
     return 0;
 }
 
@@ -140,6 +144,15 @@ static ssize_t receive(server *s, zy_request *req, int fds[ZY_SPAWN_FDS])
     return n;
 }
 
+/* In a state's process before its descriptors are in place: the state fails with
+ * msg (result_fd is its result pipe). */
+static void fail_early(int result_fd, const char *msg) __attribute__((noreturn));
+static void fail_early(int result_fd, const char *msg)
+{
+    dprintf(result_fd, "{\"kind\":\"error\",\"error\":\"%s\"}", msg);
+    _exit(121);
+}
+
 static void spawn(server *s, const zy_request *req, const int fds[ZY_SPAWN_FDS])
 {
     zy_event ev;
@@ -162,14 +175,22 @@ static void spawn(server *s, const zy_request *req, const int fds[ZY_SPAWN_FDS])
         send_event(s, &ev);
         return;
     }
+    int cg_fds[2];
+    int cgroup = host_cgroups_take(&s->cgroups, req->memory_mb, req->tasks, cg_fds);
     pid_t pid = host_isolation_spawn(&s->iso, (req->flags & ZY_NETWORK) != 0, fds[1]);
     if (pid == 0) {
+        if (host_cgroups_join(cg_fds) < 0)
+            fail_early(fds[1], "sandbox setup failed: cannot join the state's cgroup");
         if (slot)
             host_sandbox_assign_uid(s->uids.first + slot - 1);
         host_state_child(fds[0], fds[1], fds[2], fds[3]);
     }
-    if (pid < 0 || remember(s, req->token, pid, slot) < 0) {
+    for (int i = 0; i < 2; i++)
+        if (cg_fds[i] >= 0)
+            close(cg_fds[i]);
+    if (pid < 0 || remember(s, req->token, pid, slot, cgroup) < 0) {
         give_back_uid(&s->uids, slot);
+        (void)host_cgroups_release(&s->cgroups, cgroup);
         ev.start_errno = pid < 0 ? errno : ENOMEM;
         if (pid > 0) {
             kill(pid, SIGKILL);
@@ -181,6 +202,19 @@ static void spawn(server *s, const zy_request *req, const int fds[ZY_SPAWN_FDS])
     setpgid(pid, pid); /* also done by the child: whichever runs first wins */
 }
 
+/* The killed states, reaped for up to half a second so that their groups are empty. */
+static void reap_for_exit(void)
+{
+    struct timespec step = {0, 5 * 1000 * 1000};
+    for (int i = 0; i < 100; i++) {
+        pid_t r = waitpid(-1, NULL, WNOHANG);
+        if (r < 0 && errno == ECHILD)
+            return;
+        if (r <= 0)
+            nanosleep(&step, NULL);
+    }
+}
+
 static void handle_request(server *s)
 {
     zy_request req;
@@ -188,6 +222,8 @@ static void handle_request(server *s)
     ssize_t n = receive(s, &req, fds);
     if (n == 0 || (n < 0 && errno != EAGAIN)) {
         kill_all(s); /* the host closed the socket: it is gone or stopping */
+        reap_for_exit();
+        host_cgroups_free(&s->cgroups); /* empty now; what is left, the next start removes */
         _exit(0);
     }
     if (n == (ssize_t)sizeof req && req.type == ZY_SPAWN) {
@@ -238,6 +274,8 @@ static void reap(server *s)
         ev.ru = ru;
         /* Reused only now: with a PID namespace nothing of the state is left. */
         give_back_uid(&s->uids, s->children[i].uid_slot);
+        if (host_cgroups_release(&s->cgroups, s->children[i].cgroup))
+            ev.limits |= ZY_LIMIT_MEMORY;
         s->children[i] = s->children[--s->n];
         send_event(s, &ev);
     }
@@ -259,6 +297,7 @@ void host_zygote_serve(int sock, const char *uids, const char *view)
     host_view_build(view); /* before any state: they inherit it */
     host_isolation_init(&s.iso);
     init_uids(&s.uids, uids);
+    host_cgroups_init(&s.cgroups);
     char err[256];
     if (host_sandbox_prepare(err, sizeof err) < 0)
         dprintf(STDERR_FILENO, "exo-host fork server: %s (filters built per state)\n", err);

@@ -1,5 +1,6 @@
 """Each running state has a user of its own (state_uids, when the host runs as
-root) and is pid 1 of its own PID namespace; max_threads bounds its threads."""
+root) and is pid 1 of its own PID namespace; max_threads bounds its threads; its
+memory limit counts what RLIMIT_AS does not (memfd pages), where cgroups allow."""
 
 import os
 
@@ -49,6 +50,22 @@ class HostUsers(ExoTestCase):
         # The state's own thread plus 10 more.
         self.assertEqual(outputs(api, "g-threads", trigger(self, api, "g-threads")),
                          ("SUCCESS", {"threads": "10"}))
+        put_one_node_graph(self, api, "g-who", "WhoAmINode", {"ms": "0"})
+        self.assertEqual(outputs(api, "g-who", trigger(self, api, "g-who"))[0], "SUCCESS")
+        self.assertTrue(host.alive())
+
+    def test_memory_limit_counts_memfd(self):
+        sm = self.start_state_manager()
+        api = sm.api(NS)
+        host = self.start_host(sm, NS, ['{ path = "memfd_hog.so"; sandbox = { memory_mb = 64; }; }',
+                                        "whoami.so"])
+        wait_registered(api, ["MemfdHogNode", "WhoAmINode"])
+        if "no cgroup memory and pids controllers" in host.log():
+            self.skipTest("no usable cgroups here")
+        put_one_node_graph(self, api, "g-hog", "MemfdHogNode", {})
+        state = finished_state(api, trigger(self, api, "g-hog"))
+        self.assertEqual((state["status"], state["error"]),
+                         ("ERRORED", "memory limit 64 MiB exceeded"))
         put_one_node_graph(self, api, "g-who", "WhoAmINode", {"ms": "0"})
         self.assertEqual(outputs(api, "g-who", trigger(self, api, "g-who"))[0], "SUCCESS")
         self.assertTrue(host.alive())
