@@ -120,7 +120,7 @@ static int parse_sandbox(parse_ctx *pc, const config_setting_t *g, const char *q
 {
     static const char *const keys[] = {"timeout_ms", "memory_mb", "cpu_seconds", "open_files",
                                        "file_size_mb", "processes", "output_kb", "network",
-                                       "user", "max_threads", NULL};
+                                       "user", "max_threads", "scratch_mb", NULL};
     if (config_setting_type(g) != CONFIG_TYPE_GROUP)
         return fail_at(pc, g, "%s must be a group { ... }", qual);
     if (check_known(pc, g, qual, keys) < 0)
@@ -135,6 +135,7 @@ static int parse_sandbox(parse_ctx *pc, const config_setting_t *g, const char *q
         get_int(pc, g, "file_size_mb", q, 0, big, &sb->file_size_mb) < 0 ||
         get_int(pc, g, "processes", q, 0, 1 << 20, &sb->processes) < 0 ||
         get_int(pc, g, "max_threads", q, 1, 1 << 20, &sb->max_threads) < 0 ||
+        get_int(pc, g, "scratch_mb", q, 1, big, &sb->scratch_mb) < 0 ||
         get_int(pc, g, "output_kb", q, 1, big, &sb->output_kb) < 0 ||
         get_bool(pc, g, "network", q, &sb->network) < 0)
         return -1;

@@ -7,7 +7,11 @@
 /* mkdir -p */
 int host_mkdirs(const char *path, mode_t mode);
 
-/* rm -rf (does not follow symbolic links).  0, or -1 with errno. */
+/* rm -rf: any depth (openat/unlinkat, one directory open at a time), never follows
+ * a symbolic link.  0, or -1 with errno. */
 int host_remove_tree(const char *path);
+
+/* The same for everything below path; path itself stays. */
+int host_empty_dir(const char *path);
 
 #endif

@@ -75,8 +75,8 @@ int host_run_start(host_run *r, const host_job *job, const host_sandbox_conf *sb
         snprintf(err, errlen, "node %s has no loaded plugin", job->node->name);
         goto fail;
     }
-    host_zygote_limits limits = {sb->network, sb->memory_mb,
-                                 1 + sb->processes + sb->max_threads};
+    host_zygote_limits limits = {sb->network, sb->memory_mb, 1 + sb->processes + sb->max_threads,
+                                 sb->scratch_mb, r->scratch};
     r->token = host_zygote_spawn(zygote, sb->user, &limits, jobp[0], res[1], outp[1],
                                  job->node->so_fd, err, errlen);
     if (!r->token)

@@ -78,6 +78,9 @@ uint64_t host_zygote_spawn(host_zygote *z, const char *user, const host_zygote_l
     req.flags = limits->network ? ZY_NETWORK : 0;
     req.memory_mb = limits->memory_mb;
     req.tasks = limits->tasks;
+    req.scratch_mb = limits->scratch_mb;
+    if (limits->scratch && strlen(limits->scratch) < sizeof req.scratch)
+        snprintf(req.scratch, sizeof req.scratch, "%s", limits->scratch);
     req.token = z->next_token++;
     snprintf(req.user, sizeof req.user, "%s", user ? user : "");
     int fds[ZY_SPAWN_FDS] = {job_fd, result_fd, output_fd, plugin_fd};

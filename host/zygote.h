@@ -59,6 +59,8 @@ typedef struct host_zygote_limits {
     bool network;
     int64_t memory_mb; /* 0 = unlimited */
     int64_t tasks;     /* processes and threads together */
+    int64_t scratch_mb; /* its scratch directory becomes a tmpfs of this size */
+    const char *scratch;
 } host_zygote_limits;
 
 uint64_t host_zygote_spawn(host_zygote *z, const char *user, const host_zygote_limits *limits,

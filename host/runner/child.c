@@ -458,6 +458,7 @@ static json_object *sandbox_json(const host_sandbox_conf *sb)
     json_object_object_add(o, "file_size_mb", json_object_new_int64(sb->file_size_mb));
     json_object_object_add(o, "processes", json_object_new_int64(sb->processes));
     json_object_object_add(o, "max_threads", json_object_new_int64(sb->max_threads));
+    json_object_object_add(o, "scratch_mb", json_object_new_int64(sb->scratch_mb));
     json_object_object_add(o, "output_kb", json_object_new_int64(sb->output_kb));
     json_object_object_add(o, "network", json_object_new_boolean(sb->network));
     json_object_object_add(o, "user", json_object_new_string(sb->user));
@@ -490,6 +491,7 @@ static void sandbox_from_json(json_object *o, host_sandbox_conf *sb)
     sb->file_size_mb = get_int(o, "file_size_mb");
     sb->processes = get_int(o, "processes");
     sb->max_threads = get_int(o, "max_threads");
+    sb->scratch_mb = get_int(o, "scratch_mb");
     sb->output_kb = get_int(o, "output_kb");
     json_object *v = NULL;
     sb->network = json_object_object_get_ex(o, "network", &v) && json_object_get_boolean(v);

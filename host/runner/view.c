@@ -201,6 +201,30 @@ int host_view_build(const char *spec_text)
     return rc;
 }
 
+int host_view_scratch(const char *scratch, int64_t size_mb, uid_t uid)
+{
+    char target[PATH_MAX], opts[128];
+    if (!view_root[0] || !scratch[0])
+        return 0;
+    if (inside(scratch, target, sizeof target) < 0)
+        return -1;
+    snprintf(opts, sizeof opts, "size=%lldm,mode=0700,uid=%u,gid=%u", (long long)size_mb,
+             (unsigned)uid, (unsigned)uid);
+    if (mount("tmpfs", target, "tmpfs", MS_NOSUID | MS_NODEV, opts) < 0) {
+        log_warn("sandbox: cannot mount the scratch tmpfs on %s: %s", scratch, strerror(errno));
+        return -1;
+    }
+    return 1;
+}
+
+void host_view_scratch_done(const char *scratch)
+{
+    char target[PATH_MAX];
+    if (view_root[0] && scratch[0] && inside(scratch, target, sizeof target) == 0 &&
+        umount2(target, MNT_DETACH) < 0)
+        log_warn("sandbox: cannot unmount the scratch tmpfs on %s: %s", scratch, strerror(errno));
+}
+
 int host_view_enter(char *err, size_t errlen)
 {
     if (!view_root[0])

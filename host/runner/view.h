@@ -23,6 +23,8 @@
 #define EXO_HOST_VIEW_H
 
 #include <stddef.h>
+#include <stdint.h>
+#include <sys/types.h>
 
 /* In the fork server: builds the view from spec.  0, or -1 after logging why
  * (then states see the host's file system, limited by Landlock and permissions). */
@@ -31,5 +33,13 @@ int host_view_build(const char *spec);
 /* In a state's process, before the sandbox: chroot into the view (no-op when none
  * was built).  0 or -1 with err. */
 int host_view_enter(char *err, size_t errlen);
+
+/* In the fork server, before a state's process is created: its scratch directory
+ * (below the view's scratch) becomes a tmpfs of size_mb owned by uid (mode 0700).
+ * 1 = mounted, 0 = no view (nothing done), -1 = failed (logged).  Unmounted by
+ * host_view_scratch_done when the state has ended: that is its cleanup, whatever
+ * it left (300k files, a 2,500-deep tree), and it costs the host's loop nothing. */
+int host_view_scratch(const char *scratch, int64_t size_mb, uid_t uid);
+void host_view_scratch_done(const char *scratch);
 
 #endif

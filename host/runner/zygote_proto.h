@@ -23,6 +23,8 @@ typedef struct zy_request {
     uint64_t token;
     int64_t memory_mb; /* the state's cgroup limits (cgroup.h); 0 = unlimited */
     int64_t tasks;
+    int64_t scratch_mb; /* size of the state's scratch tmpfs (view.h) */
+    char scratch[512];  /* the state's scratch directory ("" = none mounted) */
     char user[64]; /* sandbox.user, resolved by the server before the fork */
 } zy_request;
 

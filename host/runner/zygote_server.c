@@ -26,6 +26,7 @@ typedef struct child_entry {
     pid_t pid;
     uint32_t uid_slot; /* index into the uid range + 1; 0 = none */
     int cgroup;        /* its cgroup slot, -1 = none */
+    char *scratch;     /* its scratch tmpfs, unmounted after it (NULL = none) */
 } child_entry;
 
 /* The user ids handed out to states, one per running state (root only). */
@@ -90,7 +91,8 @@ static void give_back_uid(uid_pool *p, uint32_t slot)
         p->used[slot - 1] = 0;
 }
 
-static int remember(server *s, uint64_t token, pid_t pid, uint32_t uid_slot, int cgroup)
+static int remember(server *s, uint64_t token, pid_t pid, uint32_t uid_slot, int cgroup,
+                    char *scratch)
 {
     if (s->n == s->cap) {
         size_t cap = s->cap ? s->cap * 2 : 64;
@@ -100,7 +102,7 @@ static int remember(server *s, uint64_t token, pid_t pid, uint32_t uid_slot, int
         s->children = grown;
         s->cap = cap;
     }
-    s->children[s->n++] = (child_entry){token, pid, uid_slot, cgroup};
+    s->children[s->n++] = (child_entry){token, pid, uid_slot, cgroup, scratch};
     return 0;
 }
 
@@ -177,6 +179,14 @@ static void spawn(server *s, const zy_request *req, const int fds[ZY_SPAWN_FDS])
     }
     int cg_fds[2];
     int cgroup = host_cgroups_take(&s->cgroups, req->memory_mb, req->tasks, cg_fds);
+    char scratch[sizeof req->scratch];
+    memcpy(scratch, req->scratch, sizeof scratch);
+    scratch[sizeof scratch - 1] = '\0';
+    uid_t owner = slot ? s->uids.first + slot - 1 : 0;
+    char *mounted = NULL;
+    if (host_view_scratch(scratch, req->scratch_mb > 0 ? req->scratch_mb : 256, owner) > 0 &&
+        !(mounted = strdup(scratch)))
+        host_view_scratch_done(scratch);
     pid_t pid = host_isolation_spawn(&s->iso, (req->flags & ZY_NETWORK) != 0, fds[1]);
     if (pid == 0) {
         if (host_cgroups_join(cg_fds) < 0)
@@ -188,8 +198,11 @@ static void spawn(server *s, const zy_request *req, const int fds[ZY_SPAWN_FDS])
     for (int i = 0; i < 2; i++)
         if (cg_fds[i] >= 0)
             close(cg_fds[i]);
-    if (pid < 0 || remember(s, req->token, pid, slot, cgroup) < 0) {
+    if (pid < 0 || remember(s, req->token, pid, slot, cgroup, mounted) < 0) {
         give_back_uid(&s->uids, slot);
+        if (mounted)
+            host_view_scratch_done(mounted);
+        free(mounted);
         (void)host_cgroups_release(&s->cgroups, cgroup);
         ev.start_errno = pid < 0 ? errno : ENOMEM;
         if (pid > 0) {
@@ -274,6 +287,10 @@ static void reap(server *s)
         ev.ru = ru;
         /* Reused only now: with a PID namespace nothing of the state is left. */
         give_back_uid(&s->uids, s->children[i].uid_slot);
+        if (s->children[i].scratch) {
+            host_view_scratch_done(s->children[i].scratch);
+            free(s->children[i].scratch);
+        }
         if (host_cgroups_release(&s->cgroups, s->children[i].cgroup))
             ev.limits |= ZY_LIMIT_MEMORY;
         s->children[i] = s->children[--s->n];
