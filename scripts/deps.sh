@@ -3,7 +3,8 @@
 set -euo pipefail
 packages=(build-essential clang cmake pkg-config python3 sqlite3 curl
           libconfig-dev libjson-c-dev libcurl4-openssl-dev libmicrohttpd-dev
-          libsqlite3-dev libpq-dev libssl-dev libseccomp-dev uuid-dev libcmocka-dev)
+          libsqlite3-dev libpq-dev libssl-dev libseccomp-dev uuid-dev libcmocka-dev
+          bubblewrap)
 missing=()
 for p in "${packages[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")

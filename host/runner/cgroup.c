@@ -3,6 +3,7 @@
 
 #include <dirent.h>
 #include <errno.h>
+#include <stdarg.h>
 #include <fcntl.h>
 #include <signal.h>
 #include <stdio.h>
@@ -13,10 +14,24 @@
 
 #include "log.h"
 
+/* snprintf that says whether all of it fit (paths here are bounded, but say so). */
+static bool pathf(char *out, size_t len, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
+static bool pathf(char *out, size_t len, const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    int n = vsnprintf(out, len, fmt, ap);
+    va_end(ap);
+    return n >= 0 && (size_t)n < len;
+}
+
 static int write_file(const char *dir, const char *file, const char *text)
 {
     char path[700];
-    snprintf(path, sizeof path, "%s/%s", dir, file);
+    if (!pathf(path, sizeof path, "%s/%s", dir, file)) {
+        errno = ENAMETOOLONG;
+        return -1;
+    }
     int fd = open(path, O_WRONLY | O_CLOEXEC);
     if (fd < 0)
         return -1;
@@ -31,7 +46,8 @@ static int write_file(const char *dir, const char *file, const char *text)
 static int read_file(const char *dir, const char *file, char *buf, size_t len)
 {
     char path[700];
-    snprintf(path, sizeof path, "%s/%s", dir, file);
+    if (!pathf(path, sizeof path, "%s/%s", dir, file))
+        return -1;
     int fd = open(path, O_RDONLY | O_CLOEXEC);
     if (fd < 0)
         return -1;
@@ -60,7 +76,7 @@ static int own_group(const char *name, char *out, size_t len)
         b[1 + strcspn(b + 1, "\n")] = '\0';
         bool match = name[0] ? strstr(a + 1, name) != NULL && strlen(a + 1) >= strlen(name)
                              : a[1] == '\0';
-        if (match && (size_t)snprintf(out, len, "%s", b + 1) < len)
+        if (match && pathf(out, len, "%s", b + 1))
             rc = 0;
     }
     fclose(f);
@@ -80,13 +96,14 @@ static void remove_stale(const char *parent)
             (kill((pid_t)pid, 0) == 0 || errno != ESRCH))
             continue;
         char dir[700];
-        snprintf(dir, sizeof dir, "%s/%s", parent, e->d_name);
+        if (!pathf(dir, sizeof dir, "%s/%s", parent, e->d_name))
+            continue;
         DIR *sub = opendir(dir);
         struct dirent *s;
         while (sub && (s = readdir(sub))) {
             char child[1000];
-            snprintf(child, sizeof child, "%s/%s", dir, s->d_name);
-            if (s->d_name[0] != '.' && s->d_type == DT_DIR)
+            if (pathf(child, sizeof child, "%s/%s", dir, s->d_name) && s->d_name[0] != '.' &&
+                s->d_type == DT_DIR)
                 (void)rmdir(child);
         }
         if (sub)
@@ -99,9 +116,10 @@ static void remove_stale(const char *parent)
 static int make_base(const char *mount, const char *group, char *out, size_t len)
 {
     char parent[600];
-    snprintf(parent, sizeof parent, "%s%s", mount, strcmp(group, "/") == 0 ? "" : group);
+    if (!pathf(parent, sizeof parent, "%s%s", mount, strcmp(group, "/") == 0 ? "" : group))
+        return -1;
     remove_stale(parent);
-    if ((size_t)snprintf(out, len, "%s/exo-host-%ld", parent, (long)getpid()) >= len)
+    if (!pathf(out, len, "%s/exo-host-%ld", parent, (long)getpid()))
         return -1;
     return mkdir(out, 0755) < 0 && errno != EEXIST ? -1 : 0;
 }
@@ -114,20 +132,19 @@ static bool init_v2(host_cgroups *cg)
         return false;
     for (const char *const *m = mounts; *m; m++) {
         char dir[600];
-        snprintf(dir, sizeof dir, "%s%s", *m, strcmp(group, "/") == 0 ? "" : group);
-        if (read_file(dir, "cgroup.subtree_control", buf, sizeof buf) < 0 ||
+        if (!pathf(dir, sizeof dir, "%s%s", *m, strcmp(group, "/") == 0 ? "" : group) ||
+            read_file(dir, "cgroup.subtree_control", buf, sizeof buf) < 0 ||
             !strstr(buf, "memory") || !strstr(buf, "pids"))
             continue;
         char server[700];
         if (make_base(*m, group, cg->mem, sizeof cg->mem) < 0)
             continue;
         /* A group with children may hold no process: the server moves to a leaf. */
-        snprintf(server, sizeof server, "%s/server", cg->mem);
-        if ((mkdir(server, 0755) < 0 && errno != EEXIST) ||
+        if (!pathf(server, sizeof server, "%s/server", cg->mem) || (mkdir(server, 0755) < 0 && errno != EEXIST) ||
             write_file(server, "cgroup.procs", "0") < 0 ||
             write_file(cg->mem, "cgroup.subtree_control", "+memory +pids") < 0)
             continue;
-        snprintf(cg->pids, sizeof cg->pids, "%s", cg->mem);
+        pathf(cg->pids, sizeof cg->pids, "%s", cg->mem);
         cg->version = 2;
         return true;
     }
@@ -142,7 +159,7 @@ static bool init_v1(host_cgroups *cg)
         make_base("/sys/fs/cgroup/pids", pg, cg->pids, sizeof cg->pids) < 0)
         return false;
     char path[700];
-    snprintf(path, sizeof path, "%s/memory.memsw.limit_in_bytes", cg->mem);
+    pathf(path, sizeof path, "%s/memory.memsw.limit_in_bytes", cg->mem);
     cg->memsw = access(path, F_OK) == 0;
     cg->version = 1;
     return true;
@@ -165,7 +182,7 @@ void host_cgroups_init(host_cgroups *cg)
 static void slot_dir(const host_cgroups *cg, const char *base, int slot, char *out, size_t len)
 {
     (void)cg;
-    snprintf(out, len, "%s/s%d", base, slot);
+    pathf(out, len, "%s/s%d", base, slot);
 }
 
 static uint64_t oom_kills(const host_cgroups *cg, int slot)
@@ -189,17 +206,22 @@ static int configure(host_cgroups *cg, int slot, int64_t memory_mb, int64_t task
             (cg->version == 1 && mkdir(pids, 0755) < 0 && errno != EEXIST))
             return -1;
         cg->slots[slot].created = true;
+        cg->slots[slot].memory_mb = cg->slots[slot].tasks = -1;
     }
-    snprintf(count, sizeof count, "%lld", (long long)tasks);
+    if (cg->slots[slot].memory_mb == memory_mb && cg->slots[slot].tasks == tasks)
+        return 0; /* a reused group: writing limits costs more than the rest of it */
+    cg->slots[slot].memory_mb = memory_mb;
+    cg->slots[slot].tasks = tasks;
+    pathf(count, sizeof count, "%lld", (long long)tasks);
     if (cg->version == 2) {
-        snprintf(bytes, sizeof bytes, "%lld", (long long)memory_mb * 1024 * 1024);
+        pathf(bytes, sizeof bytes, "%lld", (long long)memory_mb * 1024 * 1024);
         (void)write_file(mem, "memory.swap.max", "0");
         return write_file(mem, "memory.max", memory_mb > 0 ? bytes : "max") < 0 ||
                        write_file(pids, "pids.max", count) < 0
                    ? -1
                    : 0;
     }
-    snprintf(bytes, sizeof bytes, "%lld", memory_mb > 0 ? (long long)memory_mb * 1024 * 1024 : -1LL);
+    pathf(bytes, sizeof bytes, "%lld", memory_mb > 0 ? (long long)memory_mb * 1024 * 1024 : -1LL);
     if (cg->memsw)
         (void)write_file(mem, "memory.memsw.limit_in_bytes", "-1");
     if (write_file(mem, "memory.limit_in_bytes", bytes) < 0) {
@@ -217,7 +239,8 @@ static int open_procs(const char *base, int slot, const host_cgroups *cg)
 {
     char dir[700], path[800];
     slot_dir(cg, base, slot, dir, sizeof dir);
-    snprintf(path, sizeof path, "%s/cgroup.procs", dir);
+    if (!pathf(path, sizeof path, "%s/cgroup.procs", dir))
+        return -1;
     return open(path, O_WRONLY | O_CLOEXEC);
 }
 
@@ -237,6 +260,7 @@ int host_cgroups_take(host_cgroups *cg, int64_t memory_mb, int64_t tasks, int fd
         cg->slots[cg->n_slots++] = (host_cgroup_slot){0};
     }
     if (configure(cg, (int)slot, memory_mb, tasks) < 0) {
+        cg->slots[slot].memory_mb = cg->slots[slot].tasks = -1; /* written again next time */
         log_warn("sandbox: cannot configure cgroup s%zu: %s", slot, strerror(errno));
         return -1;
     }

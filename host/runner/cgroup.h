@@ -20,6 +20,7 @@
 typedef struct host_cgroup_slot {
     bool created, in_use;
     uint64_t oom_kills; /* the group's count when the state started */
+    int64_t memory_mb, tasks; /* limits written last (rewritten only when they change) */
 } host_cgroup_slot;
 
 typedef struct host_cgroups {

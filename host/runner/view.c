@@ -2,6 +2,7 @@
 #include "view.h"
 
 #include <errno.h>
+#include <stdarg.h>
 #include <fcntl.h>
 #include <json-c/json.h>
 #include <limits.h>
@@ -17,6 +18,17 @@
 #include "log.h"
 #include "strfmt.h"
 
+/* snprintf that says whether all of it fit (paths here are bounded, but say so). */
+static bool pathf(char *out, size_t len, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
+static bool pathf(char *out, size_t len, const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    int n = vsnprintf(out, len, fmt, ap);
+    va_end(ap);
+    return n >= 0 && (size_t)n < len;
+}
+
 /* The view's root once built ("" = none).  Static: set once in the fork server
  * before any state is forked; every state's process inherits it. */
 static char view_root[PATH_MAX];
@@ -29,7 +41,7 @@ static const char *const devices[] = {"/dev/null", "/dev/zero", "/dev/full", "/d
 static int mkdirs(const char *path, mode_t mode)
 {
     char buf[PATH_MAX];
-    if (snprintf(buf, sizeof buf, "%s", path) >= (int)sizeof buf)
+    if (!pathf(buf, sizeof buf, "%s", path))
         return -1;
     for (char *p = buf + 1; *p; p++) {
         if (*p != '/')
@@ -44,7 +56,7 @@ static int mkdirs(const char *path, mode_t mode)
 
 static int inside(const char *path, char *out, size_t len)
 {
-    return snprintf(out, len, "%s%s", view_root, path) >= (int)len ? -1 : 0;
+    return pathf(out, len, "%s%s", view_root, path) ? 0 : -1;
 }
 
 enum { READ_ONLY, WRITABLE, DEVICE };
@@ -72,7 +84,7 @@ static int expose(const char *path, int how, char *err, size_t errlen)
     if (inside(path, target, sizeof target) < 0)
         return exo_errf(err, errlen, "%s: path too long", path);
     char parent[PATH_MAX];
-    snprintf(parent, sizeof parent, "%s", target);
+    pathf(parent, sizeof parent, "%s", target);
     char *slash = strrchr(parent, '/');
     if (slash && slash != parent) {
         *slash = '\0';
@@ -178,7 +190,7 @@ static int build(json_object *spec, char *err, size_t errlen)
     const char *dir = json_object_get_string(root);
     if (mount("tmpfs", dir, "tmpfs", MS_NOSUID | MS_NODEV, "mode=0755,size=1m") < 0)
         return exo_errf(err, errlen, "tmpfs on %s: %s", dir, strerror(errno));
-    snprintf(view_root, sizeof view_root, "%s", dir);
+    pathf(view_root, sizeof view_root, "%s", dir);
     if (populate(spec, json_object_get_string(scratch), err, errlen) < 0) {
         view_root[0] = '\0';
         return -1;
@@ -208,7 +220,7 @@ int host_view_scratch(const char *scratch, int64_t size_mb, uid_t uid)
         return 0;
     if (inside(scratch, target, sizeof target) < 0)
         return -1;
-    snprintf(opts, sizeof opts, "size=%lldm,mode=0700,uid=%u,gid=%u", (long long)size_mb,
+    pathf(opts, sizeof opts, "size=%lldm,mode=0700,uid=%u,gid=%u", (long long)size_mb,
              (unsigned)uid, (unsigned)uid);
     if (mount("tmpfs", target, "tmpfs", MS_NOSUID | MS_NODEV, opts) < 0) {
         log_warn("sandbox: cannot mount the scratch tmpfs on %s: %s", scratch, strerror(errno));
