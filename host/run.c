@@ -405,6 +405,10 @@ static void signal_outcome(const host_run *r, int sig, host_outcome *out)
     bool cpu_spent = r->sb.cpu_seconds > 0 && cpu >= (double)r->sb.cpu_seconds;
     if (sig == SIGXCPU || (sig == SIGKILL && cpu_spent)) {
         snprintf(msg, sizeof msg, "CPU time limit %lld s exceeded", (long long)r->sb.cpu_seconds);
+    } else if (sig == SIGSYS) {
+        /* The sandbox's handler names the call; a program the node exec'd lost it. */
+        snprintf(msg, sizeof msg, "blocked system call in a program the node executed "
+                                  "(killed by SIGSYS)");
     } else if (sig == SIGXFSZ) {
         snprintf(msg, sizeof msg, "file size limit %lld MiB exceeded",
                  (long long)r->sb.file_size_mb);

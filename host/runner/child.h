@@ -10,7 +10,8 @@
  * host's sealed memfd copy, loaded after the sandbox is in place).  The environment is reduced to a
  * few harmless variables (never EXOSPHERE_API_KEY).
  *
- * Job (written by the host): {"plugin": path, "state_id": ..., "identifier": ...,
+ * Job (written by the host): {"plugin": path (for messages: the code is the memfd
+ *   on HOST_PLUGIN_FD), "node": name, "state_id": ..., "identifier": ...,
  *   "inputs": {...}, "secrets": {...}, "scratch": dir, "sandbox": {limits}}
  *
  * Result: the runner writes exactly one JSON object to HOST_RESULT_FD and exits;
@@ -20,7 +21,9 @@
  *   {"kind":"prune","data":{...}}
  *   {"kind":"requeue","delay_ms":N}
  *   {"kind":"blocked","syscall":"socket"}   (written by the SIGSYS handler)
- *   {"kind":"memory"}                        (crash right after an allocation failed) */
+ *   {"kind":"memory"}                        (crash right after an allocation failed)
+ *   {"kind":"signal","signal":N}             (pid 1 of its PID namespace: a signal it
+ *                                             cannot die of, e.g. abort's SIGABRT) */
 #ifndef EXO_HOST_CHILD_H
 #define EXO_HOST_CHILD_H
 

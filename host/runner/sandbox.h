@@ -1,22 +1,25 @@
 /* The per-state sandbox, applied by the child to itself before it runs the node.
  *
- * Layers, in the order they are applied:
- *   1. cwd = the private scratch directory (created and later removed by the parent),
- *      TMPDIR/HOME point there;
+ * Before the child exists, the fork server put it in its namespaces (isolation.h:
+ * PID, network), its cgroup (cgroup.h) and gave it its scratch tmpfs (view.h).
+ * Then, in the order they are applied here:
+ *   1. chroot into the file system view (view.h), cwd = the private scratch
+ *      directory, TMPDIR/HOME point there;
  *   2. when the host runs as root and sandbox.user is set: chown the scratch
- *      directory, drop supplementary groups, setgid, setuid;
+ *      directory, drop supplementary groups, setgid, setuid — to the state's own
+ *      user id (state_uids, host_sandbox_assign_uid) or else sandbox.user;
  *   3. rlimits: RLIMIT_AS (skipped under AddressSanitizer), RLIMIT_CPU, RLIMIT_NOFILE,
- *      RLIMIT_FSIZE, RLIMIT_CORE = 0, RLIMIT_NPROC when processes > 0 and the user
- *      was dropped;
+ *      RLIMIT_FSIZE, RLIMIT_CORE = 0, RLIMIT_NPROC (1 + processes + max_threads with
+ *      a user of its own; processes + 1 with a shared user and processes > 0);
  *   4. PR_SET_NO_NEW_PRIVS;
  *   5. Landlock (where the kernel has it): writes only below the scratch directory
- *      and to /dev/null; reading stays allowed;
- *   6. seccomp (libseccomp): ptrace, mount, module loading, kexec, bpf, reboot,
- *      namespace escapes and friends trap with SIGSYS; so do socket() unless
- *      network = true, and process creation unless processes > 0.  The SIGSYS
- *      handler writes {"kind":"blocked","syscall":NAME} to the result channel.
+ *      and to /dev/null;
+ *   6. seccomp, an allowlist (seccomp_filter.h): everything else traps, and the
+ *      SIGSYS handler writes {"kind":"blocked","syscall":NAME} to the result channel.
  * A SIGSEGV/SIGBUS/SIGABRT that follows a failed allocation (errno == ENOMEM) under
- * a memory limit writes {"kind":"memory"} before the child dies of the signal. */
+ * a memory limit writes {"kind":"memory"} before the child dies of the signal; as
+ * pid 1 of its PID namespace (which cannot die of a signal it sends itself, such as
+ * abort's) the child writes {"kind":"signal","signal":N} and exits instead. */
 #ifndef EXO_HOST_SANDBOX_H
 #define EXO_HOST_SANDBOX_H
 
