@@ -7,7 +7,9 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sched.h>
 #include <sys/socket.h>
+#include <sys/syscall.h>
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
@@ -22,6 +24,19 @@ struct host_zygote {
     bool reaped;
     int status; /* valid once reaped */
 };
+
+/* The fork server is pid 1 of a PID namespace of its own where the privileges allow
+ * (root): when it dies, for whatever reason, the kernel kills every state with it —
+ * a state is pid 1 of its own namespace and so immune to the parent-death signal.
+ * (Elsewhere the server makes that namespace itself, see runner/isolation.h.)  The
+ * raw clone: glibc's fork takes no flags; the child only execs. */
+static pid_t fork_server_process(void)
+{
+    pid_t pid = (pid_t)syscall(SYS_clone, CLONE_NEWPID | SIGCHLD, NULL, NULL, NULL, NULL);
+    if (pid < 0 && (errno == EPERM || errno == EINVAL))
+        pid = fork();
+    return pid;
+}
 
 host_zygote *host_zygote_start(const char *runner, const char *uids, const char *view,
                                char *err, size_t errlen)
@@ -39,7 +54,7 @@ host_zygote *host_zygote_start(const char *runner, const char *uids, const char 
         return NULL;
     }
     fflush(NULL);
-    pid_t pid = fork();
+    pid_t pid = fork_server_process();
     if (pid < 0) {
         snprintf(err, errlen, "fork: %s", strerror(errno));
         close(sv[0]);

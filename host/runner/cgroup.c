@@ -83,6 +83,29 @@ static int own_group(const char *name, char *out, size_t len)
     return rc;
 }
 
+/* This process's pid as the machine sees it (the fork server is pid 1 of its own
+ * PID namespace): the first NSpid of /proc/self/status (/proc is the host's). */
+static long outer_pid(void)
+{
+    FILE *f = fopen("/proc/self/status", "r");
+    char line[256];
+    long pid = 0;
+    while (f && fgets(line, sizeof line, f))
+        if (sscanf(line, "NSpid: %ld", &pid) == 1)
+            break;
+    if (f)
+        fclose(f);
+    return pid > 0 ? pid : (long)getpid();
+}
+
+/* Whether a process of the machine's (/proc's) PID namespace exists. */
+static bool machine_pid_alive(long pid)
+{
+    char path[64];
+    struct stat st;
+    return pathf(path, sizeof path, "/proc/%ld", pid) && stat(path, &st) == 0;
+}
+
 /* Removes the groups of hosts that are gone (their fork server died before it could). */
 static void remove_stale(const char *parent)
 {
@@ -92,8 +115,7 @@ static void remove_stale(const char *parent)
     struct dirent *e;
     while ((e = readdir(d))) {
         long pid = 0;
-        if (sscanf(e->d_name, "exo-host-%ld", &pid) != 1 || pid <= 0 ||
-            (kill((pid_t)pid, 0) == 0 || errno != ESRCH))
+        if (sscanf(e->d_name, "exo-host-%ld", &pid) != 1 || pid <= 0 || machine_pid_alive(pid))
             continue;
         char dir[700];
         if (!pathf(dir, sizeof dir, "%s/%s", parent, e->d_name))
@@ -119,7 +141,7 @@ static int make_base(const char *mount, const char *group, char *out, size_t len
     if (!pathf(parent, sizeof parent, "%s%s", mount, strcmp(group, "/") == 0 ? "" : group))
         return -1;
     remove_stale(parent);
-    if (!pathf(out, len, "%s/exo-host-%ld", parent, (long)getpid()))
+    if (!pathf(out, len, "%s/exo-host-%ld", parent, outer_pid()))
         return -1;
     return mkdir(out, 0755) < 0 && errno != EEXIST ? -1 : 0;
 }

@@ -18,6 +18,20 @@
 #include <stdbool.h>
 #include <sys/types.h>
 
+/* In the fork server, first thing, when it does not run as root: moves it into a new
+ * user namespace in which the host's user is root (unprivileged user namespaces), so
+ * that the namespaces, the view and the scratch tmpfs below work there too.  States
+ * then run as that (mapped) root without any capability (host_sandbox_set_userns).
+ * true when it did; false (logged) when the kernel does not allow it. */
+bool host_isolation_enter_userns(void);
+
+/* In the fork server: makes sure it is pid 1 of a PID namespace (the host started it
+ * so where it could; otherwise it forks into a new one and its first process only
+ * waits for it), so that its death kills every state.  false (logged) when neither
+ * is possible: states then get no PID namespace of their own (they could outlive the
+ * server).  sock: the host's socket, closed in the waiting process. */
+bool host_isolation_become_init(int sock);
+
 typedef struct host_isolation {
     bool pid_ns;         /* CLONE_NEWPID per state */
     bool shared_netns;   /* the server is in an empty network namespace */
@@ -25,13 +39,14 @@ typedef struct host_isolation {
     int host_netns_fd;   /* the host's network namespace (shared_netns), else -1 */
 } host_isolation;
 
-/* In the fork server at start: finds out what is possible, logs what is not. */
-void host_isolation_init(host_isolation *iso);
+/* In the fork server at start: finds out what is possible, logs what is not
+ * (in_userns: after host_isolation_enter_userns; is_init: host_isolation_become_init). */
+void host_isolation_init(host_isolation *iso, bool in_userns, bool is_init);
 
 /* fork() with the state's namespaces: 0 in the child (which is then in them and,
  * for network, back in the host's network namespace), the pid in the server, -1
  * with errno.  result_fd: where the child writes an error result when it cannot
  * rejoin the host's network. */
-pid_t host_isolation_spawn(const host_isolation *iso, bool network, int result_fd);
+pid_t host_isolation_spawn(host_isolation *iso, bool network, int result_fd);
 
 #endif

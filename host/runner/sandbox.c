@@ -15,6 +15,8 @@
 #include <sys/syscall.h>
 #include <unistd.h>
 
+#include <linux/capability.h>
+
 #include "child.h"
 #include "log.h"
 #include "seccomp_filter.h"
@@ -134,10 +136,40 @@ void host_sandbox_assign_uid(uid_t uid)
     assigned_uid = uid;
 }
 
+/* Whether this process runs in the fork server's user namespace (see sandbox.h).
+ * Static: set once in the fork server, inherited by every state's process. */
+static bool in_userns;
+
+void host_sandbox_set_userns(void)
+{
+    in_userns = true;
+}
+
+/* Root of the user namespace, but with no capability left in it (nor any to regain:
+ * no_new_privs follows). */
+static int drop_capabilities(char *err, size_t errlen)
+{
+    struct __user_cap_header_struct head = {_LINUX_CAPABILITY_VERSION_3, 0};
+    struct __user_cap_data_struct none[_LINUX_CAPABILITY_U32S_3];
+    memset(none, 0, sizeof none);
+    for (int cap = 0; cap <= 63; cap++)
+        if (prctl(PR_CAPBSET_DROP, cap, 0, 0, 0) < 0 && errno != EINVAL) {
+            snprintf(err, errlen, "PR_CAPBSET_DROP: %s", strerror(errno));
+            return -1;
+        }
+    if (syscall(SYS_capset, &head, none) < 0 || prctl(PR_SET_DUMPABLE, 0) < 0) {
+        snprintf(err, errlen, "cannot drop capabilities: %s", strerror(errno));
+        return -1;
+    }
+    return 0;
+}
+
 static int drop_user(const host_sandbox_conf *sb, const char *scratch, bool *dropped, char *err,
                      size_t errlen)
 {
     *dropped = false;
+    if (in_userns)
+        return drop_capabilities(err, errlen);
     if (geteuid() != 0 || !sb->user[0])
         return 0;
     uid_t uid = assigned_uid;

@@ -45,6 +45,11 @@ void host_sandbox_warm_user(const char *name);
  * state runs as (from state_uids; its own group id too), instead of sandbox.user. */
 void host_sandbox_assign_uid(uid_t uid);
 
+/* In the fork server after host_isolation_enter_userns: states are root of a user
+ * namespace (the host's user outside) and stay that user; they drop every
+ * capability and become non-dumpable instead of switching users. */
+void host_sandbox_set_userns(void);
+
 /* Logs once, at start, which layers this kernel/build cannot provide. */
 void host_sandbox_log_layers(void);
 

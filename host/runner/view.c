@@ -108,7 +108,10 @@ static int expose(const char *path, int how, char *err, size_t errlen)
         return exo_errf(err, errlen, "bind %s: %s", path, strerror(errno));
     unsigned long again = MS_REMOUNT | MS_BIND | MS_NOSUID | (how == DEVICE ? 0 : MS_NODEV) |
                           (how == READ_ONLY ? MS_RDONLY : 0);
-    if (mount(NULL, target, NULL, again, NULL) < 0)
+    /* In a user namespace flags of the original mount are locked: keep noexec too. */
+    if (mount(NULL, target, NULL, again, NULL) < 0 &&
+        mount(NULL, target, NULL, again | MS_NOEXEC, NULL) < 0 &&
+        (how != DEVICE || mount(NULL, target, NULL, again | MS_NOEXEC | MS_NODEV, NULL) < 0))
         return exo_errf(err, errlen, "remount %s: %s", target, strerror(errno));
     return 0;
 }
@@ -137,6 +140,12 @@ static int mount_proc(char *err, size_t errlen)
     if (mount("proc", target, "proc", flags, "hidepid=invisible") == 0 ||
         mount("proc", target, "proc", flags, "hidepid=2") == 0)
         return 0;
+    /* In a user namespace that does not own the PID namespace a new proc is refused:
+     * the host's, as it is (other processes visible; they are not signalable). */
+    if (mount("/proc", target, NULL, MS_BIND | MS_REC, NULL) == 0) {
+        log_info("sandbox: states see the host's /proc (a private one is not allowed here)");
+        return 0;
+    }
     return exo_errf(err, errlen, "mount proc: %s", strerror(errno));
 }
 

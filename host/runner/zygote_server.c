@@ -311,9 +311,15 @@ void host_zygote_serve(int sock, const char *uids, const char *view)
     if (prctl(PR_SET_CHILD_SUBREAPER, 1) < 0)
         _exit(4);
     exo_log_init("exo-host fork server");
+    /* Not root: the host's user becomes root of a user namespace, with that one user
+     * id mapped (no ids to hand out to states). */
+    bool userns = host_isolation_enter_userns();
+    if (userns)
+        host_sandbox_set_userns();
     host_view_build(view); /* before any state: they inherit it */
-    host_isolation_init(&s.iso);
-    init_uids(&s.uids, uids);
+    bool is_init = host_isolation_become_init(sock);
+    host_isolation_init(&s.iso, userns, is_init);
+    init_uids(&s.uids, userns ? NULL : uids);
     host_cgroups_init(&s.cgroups);
     char err[256];
     if (host_sandbox_prepare(err, sizeof err) < 0)
