@@ -5,7 +5,10 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <fcntl.h>
+#include <sys/file.h>
 #include <sys/prctl.h>
+#include <sys/stat.h>
 #include <sys/signalfd.h>
 #include <sys/socket.h>
 #include <sys/wait.h>
@@ -29,12 +32,18 @@ typedef struct child_entry {
     char *scratch;     /* its scratch tmpfs, unmounted after it (NULL = none) */
 } child_entry;
 
-/* The user ids handed out to states, one per running state (root only). */
+/* The user ids handed out to states, one per running state (root only).  Every
+ * host on the machine hands out the same default range: an id is also locked
+ * machine-wide (flock of UID_LOCK_DIR/<uid>) for as long as a state runs as it. */
 typedef struct uid_pool {
     uint32_t first, count;
     uint8_t *used; /* one byte per id: simple, and at most 1 MiB */
+    int *lock;     /* per id: the descriptor holding its machine-wide lock, or -1 */
     uint32_t next; /* round robin: a freed id is the last to be reused */
+    bool locking;  /* UID_LOCK_DIR is usable */
 } uid_pool;
+
+#define UID_LOCK_DIR "/run/exo-host-uids"
 
 typedef struct server {
     int sock;
@@ -63,12 +72,40 @@ static void init_uids(uid_pool *p, const char *spec)
     if (geteuid() != 0)
         return; /* the host says so at start */
     if (sscanf(spec, "%lu-%lu", &first, &last) != 2 || first == 0 || last < first ||
-        last - first >= 1048576 || !(p->used = calloc(last - first + 1, 1))) {
+        last - first >= 1048576 || !(p->used = calloc(last - first + 1, 1)) ||
+        !(p->lock = malloc((last - first + 1) * sizeof *p->lock))) {
+        free(p->used);
+        p->used = NULL;
         log_warn("sandbox: state_uids '%s' unusable: states share sandbox.user", spec);
         return;
     }
     p->first = (uint32_t)first;
     p->count = (uint32_t)(last - first + 1);
+    for (uint32_t i = 0; i < p->count; i++)
+        p->lock[i] = -1;
+    p->locking = mkdir(UID_LOCK_DIR, 0700) == 0 || errno == EEXIST;
+    if (!p->locking)
+        log_warn("sandbox: cannot create %s (%s): another exo-host on this machine with the "
+                 "same state_uids could give its states the same user ids",
+                 UID_LOCK_DIR, strerror(errno));
+}
+
+/* Locks id i machine-wide: true when this host may use it now. */
+static bool lock_uid(uid_pool *p, uint32_t i)
+{
+    if (!p->locking)
+        return true;
+    char path[64];
+    snprintf(path, sizeof path, UID_LOCK_DIR "/%u", (unsigned)(p->first + i));
+    int fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0600);
+    if (fd < 0)
+        return true; /* cannot tell: the ids of this host stay unique among its states */
+    if (flock(fd, LOCK_EX | LOCK_NB) < 0) {
+        close(fd);
+        return false; /* a state of another host runs as it */
+    }
+    p->lock[i] = fd;
+    return true;
 }
 
 /* A free slot (index + 1), or 0 when every id is taken or there is no pool. */
@@ -76,7 +113,7 @@ static uint32_t take_uid(uid_pool *p)
 {
     for (uint32_t k = 0; k < p->count; k++) {
         uint32_t i = (p->next + k) % p->count;
-        if (!p->used[i]) {
+        if (!p->used[i] && lock_uid(p, i)) {
             p->used[i] = 1;
             p->next = (i + 1) % p->count;
             return i + 1;
@@ -87,8 +124,12 @@ static uint32_t take_uid(uid_pool *p)
 
 static void give_back_uid(uid_pool *p, uint32_t slot)
 {
-    if (slot > 0 && slot <= p->count)
-        p->used[slot - 1] = 0;
+    if (slot == 0 || slot > p->count)
+        return;
+    p->used[slot - 1] = 0;
+    if (p->lock[slot - 1] >= 0)
+        close(p->lock[slot - 1]); /* the lock goes with it */
+    p->lock[slot - 1] = -1;
 }
 
 static int remember(server *s, uint64_t token, pid_t pid, uint32_t uid_slot, int cgroup,

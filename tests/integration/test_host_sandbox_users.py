@@ -40,6 +40,20 @@ class HostUsers(ExoTestCase):
             self.assertEqual({o["pid"] for _, o in results}, {"1"})
         self.assertTrue(host.alive())
 
+    def test_two_hosts_never_share_a_user(self):
+        sm = self.start_state_manager()
+        api = sm.api(NS)
+        # The same range (the default one) on both: ids are locked machine-wide.
+        for name in ("host-a", "host-b"):
+            self.start_host(sm, NS, ["whoami.so"], workers=2, name=name, conf_name=name + ".conf",
+                            extra=f'state_dir = "{self.tmp}/{name}";\n')
+        wait_registered(api, ["WhoAmINode"])
+        put_one_node_graph(self, api, "g-who", "WhoAmINode", {"ms": "2000"})
+        runs = [trigger(self, api, "g-who") for _ in range(4)]
+        results = [outputs(api, "g-who", r) for r in runs]
+        self.assertEqual([s for s, _ in results], ["SUCCESS"] * 4, results)
+        self.assertEqual(len({o["uid"] for _, o in results}), 4, results)
+
     def test_max_threads(self):
         sm = self.start_state_manager()
         api = sm.api(NS)
