@@ -156,18 +156,26 @@ static int allow(scmp_filter_ctx f, const char *name)
     return seccomp_rule_add(f, SCMP_ACT_ALLOW, nr, 0);
 }
 
+/* One comparison of the low 32 bits of argument arg (pids are ints): what
+ * SCMP_A0_32 means, written out (its expansion leaves a field to the compiler). */
+static struct scmp_arg_cmp arg32(unsigned arg, enum scmp_compare op, uint32_t value)
+{
+    struct scmp_arg_cmp c = {.arg = arg, .op = op, .datum_a = value, .datum_b = 0};
+    return c;
+}
+
 /* Calls that may name another process: allowed only for itself (pid/who 0), or
  * for kill a positive pid (never a process group, never -1 = everyone). */
 static int add_self_only_rules(scmp_filter_ctx f)
 {
     int rc = 0;
     rc |= seccomp_rule_add(f, SCMP_ACT_ALLOW, SCMP_SYS(kill), 1,
-                           SCMP_A0_32(SCMP_CMP_LT, 0x80000000u));
-    rc |= seccomp_rule_add(f, SCMP_ACT_ALLOW, SCMP_SYS(prlimit64), 1, SCMP_A0_32(SCMP_CMP_EQ, 0));
+                           arg32(0, SCMP_CMP_LT, 0x80000000u));
+    rc |= seccomp_rule_add(f, SCMP_ACT_ALLOW, SCMP_SYS(prlimit64), 1, arg32(0, SCMP_CMP_EQ, 0));
     rc |= seccomp_rule_add(f, SCMP_ACT_ALLOW, SCMP_SYS(setpriority), 1,
-                           SCMP_A1_32(SCMP_CMP_EQ, 0));
+                           arg32(1, SCMP_CMP_EQ, 0));
     rc |= seccomp_rule_add(f, SCMP_ACT_ALLOW, SCMP_SYS(sched_setaffinity), 1,
-                           SCMP_A0_32(SCMP_CMP_EQ, 0));
+                           arg32(0, SCMP_CMP_EQ, 0));
     return rc;
 }
 
