@@ -121,7 +121,7 @@ static int parse_sandbox(parse_ctx *pc, const config_setting_t *g, const char *q
 {
     static const char *const keys[] = {"timeout_ms", "memory_mb", "cpu_seconds", "open_files",
                                        "file_size_mb", "processes", "output_kb", "network",
-                                       "user", NULL};
+                                       "user", "max_threads", "scratch_mb", NULL};
     if (config_setting_type(g) != CONFIG_TYPE_GROUP)
         return fail_at(pc, g, "%s must be a group { ... }", qual);
     if (check_known(pc, g, qual, keys) < 0)
@@ -135,6 +135,8 @@ static int parse_sandbox(parse_ctx *pc, const config_setting_t *g, const char *q
         get_int(pc, g, "open_files", q, 8, 1 << 20, &sb->open_files) < 0 ||
         get_int(pc, g, "file_size_mb", q, 0, big, &sb->file_size_mb) < 0 ||
         get_int(pc, g, "processes", q, 0, 1 << 20, &sb->processes) < 0 ||
+        get_int(pc, g, "max_threads", q, 1, 1 << 20, &sb->max_threads) < 0 ||
+        get_int(pc, g, "scratch_mb", q, 1, big, &sb->scratch_mb) < 0 ||
         get_int(pc, g, "output_kb", q, 1, big, &sb->output_kb) < 0 ||
         get_bool(pc, g, "network", q, &sb->network) < 0)
         return -1;
@@ -422,16 +424,69 @@ static int parse_paths(parse_ctx *pc, host_conf *c, const config_setting_t *root
     return c->plugin_dir && c->state_dir && c->scratch_dir ? 0 : oom(pc);
 }
 
+/* Far above any real account and the usual subordinate-id ranges (/etc/subuid). */
+#define DEFAULT_STATE_UIDS "1900000000-1900065535"
+
+static int parse_state_uids(parse_ctx *pc, host_conf *c, const config_setting_t *root)
+{
+    const char *v = NULL;
+    if (get_string(pc, root, "state_uids", "", &v) < 0)
+        return -1;
+    if (!v)
+        v = DEFAULT_STATE_UIDS;
+    if (*v) {
+        unsigned long first = 0, last = 0;
+        char tail = 0;
+        if (sscanf(v, "%lu-%lu%c", &first, &last, &tail) != 2 || first == 0 || last < first ||
+            last >= 4294967295UL || last - first >= 1048576)
+            return fail_at(pc, config_setting_get_member(root, "state_uids"),
+                           "state_uids must be \"FIRST-LAST\" (user ids above 0, at most "
+                           "1048576 of them) or \"\" (off), got \"%s\"",
+                           v);
+        if (last - first + 1 < (unsigned long)c->workers)
+            return fail_at(pc, config_setting_get_member(root, "state_uids"),
+                           "state_uids has %lu ids for %d workers (one per running state)",
+                           last - first + 1, c->workers);
+    }
+    c->state_uids = strdup(v);
+    return c->state_uids ? 0 : oom(pc);
+}
+
+static int parse_readable_paths(parse_ctx *pc, host_conf *c, const config_setting_t *root)
+{
+    const config_setting_t *list = config_setting_get_member(root, "readable_paths");
+    if (!list)
+        return 0;
+    int type = config_setting_type(list);
+    if (type != CONFIG_TYPE_LIST && type != CONFIG_TYPE_ARRAY)
+        return fail_at(pc, list, "readable_paths must be a list of paths: [ \"/data\", ... ]");
+    int n = config_setting_length(list);
+    if (n > 0 && !(c->readable_paths = calloc((size_t)n, sizeof *c->readable_paths)))
+        return oom(pc);
+    for (int i = 0; i < n; i++) {
+        const config_setting_t *e = config_setting_get_elem(list, (unsigned)i);
+        const char *path = config_setting_get_string(e);
+        if (!path || !*path)
+            return fail_at(pc, e, "readable_paths #%d must be a non-empty string", i + 1);
+        if (!(c->readable_paths[i] = join_path(pc->dir, path)))
+            return oom(pc);
+        c->n_readable_paths = (size_t)i + 1;
+    }
+    return 0;
+}
+
 static int parse_root(parse_ctx *pc, host_conf *c, const config_setting_t *root)
 {
     static const char *const keys[] = {
         "namespace", "name", "state_manager", "workers", "batch_size", "prefetch",
         "poll_interval_ms", "wait_ms", "lease_ms", "grace_ms", "register_timeout_ms",
-        "state_dir", "scratch_dir", "plugin_dir", "plugins", "sandbox", NULL};
+        "state_dir", "scratch_dir", "plugin_dir", "plugins", "sandbox", "state_uids",
+        "readable_paths", NULL};
     if (check_known(pc, root, NULL, keys) < 0 ||
         parse_required_name(pc, root, "namespace", &c->namespace_) < 0 ||
         parse_required_name(pc, root, "name", &c->name) < 0 || parse_numbers(pc, c, root) < 0 ||
-        parse_state_manager(pc, c, root) < 0 || parse_paths(pc, c, root) < 0)
+        parse_state_manager(pc, c, root) < 0 || parse_paths(pc, c, root) < 0 ||
+        parse_state_uids(pc, c, root) < 0 || parse_readable_paths(pc, c, root) < 0)
         return -1;
     host_sandbox_defaults(&c->sandbox);
     const config_setting_t *sb = config_setting_get_member(root, "sandbox");
@@ -514,6 +569,10 @@ void host_conf_free(host_conf *c)
     free(c->state_dir);
     free(c->scratch_dir);
     free(c->plugin_dir);
+    free(c->state_uids);
+    for (size_t i = 0; i < c->n_readable_paths; i++)
+        free(c->readable_paths[i]);
+    free(c->readable_paths);
     for (size_t i = 0; i < c->n_plugins; i++)
         free(c->plugins[i].path);
     free(c->plugins);

@@ -40,6 +40,9 @@ typedef struct host_conf {
     char *state_dir;      /* the spool lives here */
     char *scratch_dir;    /* per-state scratch directories are made below it */
     char *plugin_dir;
+    char *state_uids;     /* "FIRST-LAST": one user id per running state (root only); "" = off */
+    char **readable_paths; /* absolute; what states may read besides the system dirs */
+    size_t n_readable_paths;
     host_plugin_conf *plugins;
     size_t n_plugins;
     host_sandbox_conf sandbox;

@@ -1,8 +1,9 @@
 /* Directory helpers (see fsutil.h). */
 #include "fsutil.h"
 
+#include <dirent.h>
 #include <errno.h>
-#include <ftw.h>
+#include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -31,17 +32,127 @@ int host_mkdirs(const char *path, mode_t mode)
     return rc;
 }
 
-static int remove_entry(const char *path, const struct stat *sb, int flag, struct FTW *ftw)
+/* One directory on the way down: the directory above it (device, inode) and its
+ * name there. */
+typedef struct level {
+    dev_t dev;
+    ino_t ino;
+    char *name;
+} level;
+
+typedef struct walk {
+    level *stack;
+    size_t depth, cap;
+} walk;
+
+static int push(walk *w, const struct stat *parent, const char *name)
 {
-    (void)sb;
-    (void)flag;
-    (void)ftw;
-    return remove(path) < 0 && errno != ENOENT ? -1 : 0;
+    if (w->depth == w->cap) {
+        size_t cap = w->cap ? w->cap * 2 : 64;
+        level *grown = realloc(w->stack, cap * sizeof *grown);
+        if (!grown)
+            return -1;
+        w->stack = grown;
+        w->cap = cap;
+    }
+    char *copy = strdup(name);
+    if (!copy)
+        return -1;
+    w->stack[w->depth++] = (level){parent->st_dev, parent->st_ino, copy};
+    return 0;
+}
+
+/* The first entry of d that unlinkat could not remove because it is a directory
+ * (malloc'd name), or NULL once only what cannot be removed is left. */
+static char *remove_files(DIR *d, int *failed)
+{
+    struct dirent *e;
+    while ((e = readdir(d))) {
+        if (strcmp(e->d_name, ".") == 0 || strcmp(e->d_name, "..") == 0)
+            continue;
+        if (unlinkat(dirfd(d), e->d_name, 0) == 0 || errno == ENOENT)
+            continue;
+        if (errno == EISDIR)
+            return strdup(e->d_name);
+        *failed = 1;
+    }
+    return NULL;
+}
+
+/* Empties the directory open on fd (closes it).  Any depth: one directory is open
+ * at a time, the way back up is "..", checked against the device and inode seen on
+ * the way down (a tree moved meanwhile stops the walk); symbolic links are removed,
+ * never followed. */
+static int empty_fd(int fd)
+{
+    walk w = {0};
+    int failed = 0;
+    for (;;) {
+        DIR *d = fdopendir(fd);
+        if (!d) {
+            close(fd);
+            failed = 1;
+            break;
+        }
+        char *sub = remove_files(d, &failed);
+        struct stat here;
+        if (sub) {
+            int child = openat(dirfd(d), sub, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+            int ok = child >= 0 && fstat(dirfd(d), &here) == 0 && push(&w, &here, sub) == 0;
+            free(sub);
+            closedir(d);
+            if (!ok) {
+                if (child >= 0)
+                    close(child);
+                failed = 1;
+                break;
+            }
+            fd = child;
+            continue;
+        }
+        if (w.depth == 0) {
+            closedir(d);
+            break;
+        }
+        int parent = openat(dirfd(d), "..", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+        closedir(d);
+        level *top = &w.stack[w.depth - 1];
+        struct stat up;
+        if (parent < 0 || fstat(parent, &up) < 0 || up.st_dev != top->dev ||
+            up.st_ino != top->ino || unlinkat(parent, top->name, AT_REMOVEDIR) < 0) {
+            if (parent >= 0)
+                close(parent);
+            failed = 1;
+            break;
+        }
+        free(top->name);
+        w.depth--;
+        fd = parent;
+    }
+    for (size_t i = 0; i < w.depth; i++)
+        free(w.stack[i].name);
+    free(w.stack);
+    if (failed && errno == 0)
+        errno = EIO;
+    return failed ? -1 : 0;
+}
+
+int host_empty_dir(const char *path)
+{
+    int fd = open(path, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+    return fd < 0 ? -1 : empty_fd(fd);
 }
 
 int host_remove_tree(const char *path)
 {
-    return nftw(path, remove_entry, 16, FTW_DEPTH | FTW_PHYS);
+    struct stat st;
+    if (lstat(path, &st) < 0)
+        return -1;
+    if (!S_ISDIR(st.st_mode))
+        return unlink(path);
+    if (host_empty_dir(path) < 0)
+        return -1;
+    return rmdir(path);
 }
 
 /* The pid written in an open lock file, or 0 when it holds none. */

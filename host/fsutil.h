@@ -8,7 +8,8 @@
 /* mkdir -p */
 int host_mkdirs(const char *path, mode_t mode);
 
-/* rm -rf (does not follow symbolic links).  0, or -1 with errno. */
+/* rm -rf: any depth (openat/unlinkat, one directory open at a time), never follows
+ * a symbolic link.  0, or -1 with errno. */
 int host_remove_tree(const char *path);
 
 /* Takes the lock of a directory: dir/lock, held with flock for the life of the
@@ -16,5 +17,7 @@ int host_remove_tree(const char *path);
  * created when missing.  Returns the descriptor, or -1 with err: a message naming
  * the other holder's pid when another process has the lock. */
 int host_lock_dir(const char *dir, char *err, size_t errlen);
+/* The same for everything below path; path itself stays. */
+int host_empty_dir(const char *path);
 
 #endif

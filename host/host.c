@@ -203,32 +203,115 @@ static int loop(host *h)
     }
 }
 
-/* Scratch roots of hosts that were killed (kill -9 leaves them behind): named
- * exo-host-<pid>, owned by us, and no such process any more. */
-static void remove_stale_scratch(const char *root)
+/* Scratch roots of hosts that were killed (kill -9 leaves them behind) are named
+ * exo-host-<pid> with no such process any more.  They are renamed out of the way
+ * (exo-host-stale-...) and removed by a child process: whatever they hold (300k
+ * files, a 2,500-deep tree), the start does not wait for it. */
+static bool stale_root(const char *root, const char *name, char *path, size_t len)
+{
+    struct stat st;
+    snprintf(path, len, "%s/%s", root, name);
+    return lstat(path, &st) == 0 && S_ISDIR(st.st_mode) && st.st_uid == geteuid();
+}
+
+static bool move_aside(const char *root, const char *path)
+{
+    /* Static: a counter that keeps the names of one process's renames apart. */
+    static unsigned serial;
+    char aside[4096];
+    snprintf(aside, sizeof aside, "%s/exo-host-stale-%ld-%u", root, (long)getpid(), serial++);
+    if (rename(path, aside) == 0)
+        return true;
+    log_warn("cannot move the stale scratch directory %s aside: %m", path);
+    return false;
+}
+
+/* In a child process (reaped by the loop's waitpid): removes every exo-host-stale-*. */
+static void remove_aside_in_background(const char *root)
+{
+    fflush(NULL);
+    pid_t pid = fork();
+    if (pid < 0)
+        log_warn("cannot start removing stale scratch directories: fork: %m");
+    if (pid != 0)
+        return;
+    (void)close_range(3, ~0U, 0); /* the fork server's socket, curl's: not ours to hold */
+    DIR *d = opendir(root);
+    struct dirent *e;
+    char path[4096];
+    while (d && (e = readdir(d)))
+        if (strncmp(e->d_name, "exo-host-stale-", 15) == 0 &&
+            stale_root(root, e->d_name, path, sizeof path))
+            (void)host_remove_tree(path);
+    _exit(0);
+}
+
+static void remove_stale_scratch(const char *root, const char *own)
 {
     DIR *d = opendir(root);
     if (!d)
         return;
     struct dirent *e;
+    bool any = false;
+    char path[4096];
     while ((e = readdir(d))) {
         char *end = NULL;
+        if (strncmp(e->d_name, "exo-host-stale-", 15) == 0) {
+            any = true;
+            continue;
+        }
         if (strncmp(e->d_name, "exo-host-", 9) != 0)
             continue;
         long pid = strtol(e->d_name + 9, &end, 10);
-        if (pid <= 0 || *end || (kill((pid_t)pid, 0) == 0 || errno != ESRCH))
+        if (pid <= 0 || *end || !stale_root(root, e->d_name, path, sizeof path))
             continue;
-        char path[4096];
-        struct stat st;
-        snprintf(path, sizeof path, "%s/%s", root, e->d_name);
-        if (lstat(path, &st) < 0 || !S_ISDIR(st.st_mode) || st.st_uid != geteuid())
+        bool mine = strcmp(path, own) == 0; /* a pid of an earlier run: stale too */
+        if (!mine && (kill((pid_t)pid, 0) == 0 || errno != ESRCH))
             continue;
-        if (host_remove_tree(path) < 0)
-            log_warn("cannot remove the stale scratch directory %s: %m", path);
-        else
-            log_info("removed the stale scratch directory %s", path);
+        if (move_aside(root, path)) {
+            log_info("removing the stale scratch directory %s in the background", path);
+            any = true;
+        }
     }
     closedir(d);
+    if (any)
+        remove_aside_in_background(root);
+}
+
+/* What the fork server needs to build the states' file system view: the scratch
+ * directory (writable), readable_paths, and exo's own files to hide where they lie
+ * inside an exposed system directory (host.conf under /etc, say). */
+static int prepare_view(host *h)
+{
+    json_object *spec = json_object_new_object(), *hide = json_object_new_array(),
+                *read = json_object_new_array();
+    char *conf_file = realpath(h->conf.file, NULL);
+    int rc = -1;
+    if (asprintf(&h->view_root, "%s/.view", h->scratch_dir) < 0) {
+        h->view_root = NULL;
+        goto done;
+    }
+    if (!spec || !hide || !read || (mkdir(h->view_root, 0755) < 0 && errno != EEXIST)) {
+        log_error("cannot prepare %s: %m", h->view_root);
+        goto done;
+    }
+    json_object_array_add(hide, json_object_new_string(h->conf.state_dir));
+    if (conf_file)
+        json_object_array_add(hide, json_object_new_string(conf_file));
+    for (size_t i = 0; i < h->conf.n_readable_paths; i++)
+        json_object_array_add(read, json_object_new_string(h->conf.readable_paths[i]));
+    json_object_object_add(spec, "root", json_object_new_string(h->view_root));
+    json_object_object_add(spec, "scratch", json_object_new_string(h->scratch_dir));
+    json_object_object_add(spec, "hide", json_object_get(hide));
+    json_object_object_add(spec, "read", json_object_get(read));
+    h->view_spec = strdup(json_object_to_json_string_ext(spec, JSON_C_TO_STRING_PLAIN));
+    rc = h->view_spec ? 0 : -1;
+done:
+    json_object_put(spec);
+    json_object_put(hide);
+    json_object_put(read);
+    free(conf_file);
+    return rc;
 }
 
 static int prepare_dirs(host *h)
@@ -249,15 +332,13 @@ static int prepare_dirs(host *h)
         log_error("%s", err);
         return -1;
     }
-    remove_stale_scratch(h->conf.scratch_dir);
-    /* Private to this process (a pid from an earlier run is stale: clean it). */
-    if (host_remove_tree(h->scratch_dir) < 0 && errno != ENOENT)
-        log_warn("cannot clean %s: %m", h->scratch_dir);
+    /* Also this process's own root when an earlier run had the same pid. */
+    remove_stale_scratch(h->conf.scratch_dir, h->scratch_dir);
     if (host_mkdirs(h->scratch_dir, 0711) < 0 || chmod(h->scratch_dir, 0711) < 0) {
         log_error("cannot create the scratch directory %s: %m", h->scratch_dir);
         return -1;
     }
-    return 0;
+    return prepare_view(h);
 }
 
 static void host_free(host *h)
@@ -270,6 +351,10 @@ static void host_free(host *h)
     host_scratch_release(&h->scratch);
     host_http_free(h->http);
     plugin_set_release(h->plugins);
+    if (h->view_root && rmdir(h->view_root) < 0 && errno != ENOENT)
+        log_warn("cannot remove %s: %m", h->view_root);
+    free(h->view_root);
+    free(h->view_spec);
     if (h->scratch_dir && rmdir(h->scratch_dir) < 0 && errno != ENOENT)
         log_warn("cannot remove %s: %m", h->scratch_dir);
     host_conf_free(&h->conf);

@@ -96,6 +96,8 @@ struct host {
     host_spool spool;            /* below spool_dir */
     char *scratch_dir;
     host_scratch_pool scratch;   /* below scratch_dir */
+    char *view_root;             /* scratch_dir/.view: where the fork server builds the view */
+    char *view_spec;             /* its JSON spec (runner/view.h) */
     char *runner;   /* exo-host-runner; NULL: exec this program with --zygote */
     host_zygote *zygote; /* parent of every state's process; NULL until (re)started */
     hstate *states; /* arrival order */

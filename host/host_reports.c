@@ -10,6 +10,8 @@
 #include "http_client.h"
 #include "log.h"
 #include "spool.h"
+#include "strfmt.h"
+#include "utf8.h"
 
 #define BACKOFF_CAP_MS 30000
 #define REQUEST_TIMEOUT_MS 60000
@@ -66,6 +68,39 @@ static bool retryable(long status)
     return status == 0 || status == 408 || status == 429 || status >= 500;
 }
 
+static bool is_errored_report(const report *r)
+{
+    size_t len = strlen(r->path);
+    return len >= 8 && strcmp(r->path + len - 8, "/errored") == 0;
+}
+
+/* A final refusal of executed/prune/re-enqueue-after still ends the state now, as
+ * errored with the state manager's reason, rather than leaving it to its lease (which
+ * would fail it much later as "no report from the worker").  A refused errored
+ * report is only logged: there is nothing left to say. */
+static void report_refused(host *h, report *r, const host_http_result *res)
+{
+    log_warn("state %s: the state manager rejected POST %s: %ld %.300s (not retried)",
+             r->state_id, r->path, res->status, res->body ? res->body : "");
+    if (is_errored_report(r))
+        return;
+    const char *kind = strrchr(r->path, '/');
+    char *detail = exo_utf8_sanitize(res->body ? res->body : "");
+    char *msg = exo_strfmt("the state manager refused the node's %s report (HTTP %ld: %.300s)",
+                           kind ? kind + 1 : r->path, res->status, detail ? detail : "");
+    json_object *body = json_object_new_object();
+    if (msg && body &&
+        json_object_object_add(body, "error", json_object_new_string(msg)) == 0 &&
+        host_report_create(h, r->state_id, r->node, HOST_REPORT_ERRORED, body, NULL, NULL) == 0)
+        log_info("state %s: reported as errored instead: %s", r->state_id, msg);
+    else
+        log_error("state %s: cannot report the refusal; the lease will end the state",
+                  r->state_id);
+    json_object_put(body);
+    free(msg);
+    free(detail);
+}
+
 static void on_delivered(void *arg, const host_http_result *res)
 {
     report *r = arg;
@@ -78,8 +113,7 @@ static void on_delivered(void *arg, const host_http_result *res)
         return;
     }
     if (!retryable(res->status)) {
-        log_warn("state %s: the state manager rejected POST %s: %ld %.300s (not retried)",
-                 r->state_id, r->path, res->status, res->body);
+        report_refused(h, r, res);
         report_done(h, r);
         return;
     }

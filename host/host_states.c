@@ -289,7 +289,8 @@ int host_zygote_ensure(host *h)
     if (h->zygote)
         return 0;
     char err[512];
-    if (!(h->zygote = host_zygote_start(h->runner, err, sizeof err))) {
+    if (!(h->zygote = host_zygote_start(h->runner, h->conf.state_uids, h->view_spec, err,
+                                        sizeof err))) {
         log_error("cannot start the fork server: %s", err);
         return -1;
     }

@@ -86,8 +86,10 @@ static int load(const char *conf_path, bool check, host_conf *conf, host_node **
 int main(int argc, char **argv)
 {
     /* Internal: the fork server (zygote.h) when exo-host-runner is not installed. */
-    if (argc == 2 && strcmp(argv[1], "--zygote") == 0)
-        host_zygote_serve(HOST_ZYGOTE_FD);
+    if (argc >= 2 && argc <= 4 && strcmp(argv[1], "--zygote") == 0)
+        host_zygote_serve(HOST_ZYGOTE_FD, argc >= 3 ? argv[2] : NULL, argc == 4 ? argv[3] : NULL);
+    if (argc == 3 && strcmp(argv[1], "--probe") == 0)
+        host_probe_main(argv[2]);
     static const struct option opts[] = {{"config", required_argument, NULL, 'c'},
                                          {"check", no_argument, NULL, 'k'},
                                          {"describe", required_argument, NULL, 'd'},

@@ -14,6 +14,8 @@
 #include "fdio.h"
 #include "log.h"
 #include "scratch.h"
+#include "strfmt.h"
+#include "utf8.h"
 #include "validate.h"
 
 #define FORWARD_LIMIT (4 * 1024) /* printed bytes copied into the host log per state */
@@ -69,7 +71,14 @@ int host_run_start(host_run *r, const host_job *job, const host_sandbox_conf *sb
     r->deadline_ms = r->started_ms + sb->timeout_ms;
     /* Only the descriptors travel; the job (inputs, secrets) goes straight from
      * here to the state's process through the pipe. */
-    r->token = host_zygote_spawn(zygote, sb->user, jobp[0], res[1], outp[1], err, errlen);
+    if (job->node->so_fd < 0) {
+        snprintf(err, errlen, "node %s has no loaded plugin", job->node->name);
+        goto fail;
+    }
+    host_zygote_limits limits = {sb->network, sb->memory_mb, 1 + sb->processes + sb->max_threads,
+                                 sb->scratch_mb, r->scratch};
+    r->token = host_zygote_spawn(zygote, sb->user, &limits, jobp[0], res[1], outp[1],
+                                 job->node->so_fd, err, errlen);
     if (!r->token)
         goto fail;
     close_fd(&res[1]);
@@ -115,12 +124,35 @@ static size_t output_limit(const host_run *r)
     return (size_t)r->sb.output_kb * 1024;
 }
 
+/* Node text for the host's log: control characters (ESC, CR, ...) as \xHH, so that
+ * a node cannot forge log lines or drive the operator's terminal.  out gets at most
+ * outlen - 1 characters (always terminated). */
+static void escape_for_log(const char *in, size_t len, char *out, size_t outlen)
+{
+    static const char hex[] = "0123456789abcdef";
+    size_t o = 0;
+    for (size_t i = 0; i < len && o + 5 < outlen; i++) {
+        unsigned char c = (unsigned char)in[i];
+        if (c < 0x20 || c == 0x7f) {
+            out[o++] = '\\';
+            out[o++] = 'x';
+            out[o++] = hex[c >> 4];
+            out[o++] = hex[c & 15];
+        } else {
+            out[o++] = (char)c;
+        }
+    }
+    out[o] = '\0';
+}
+
 static void forward_line(host_run *r)
 {
     if (r->line_len == 0)
         return;
+    char text[sizeof r->line * 4 + 1];
+    escape_for_log(r->line, r->line_len, text, sizeof text);
     if (r->forwarded < FORWARD_LIMIT)
-        log_info("%s: %.*s", r->log_prefix, (int)r->line_len, r->line);
+        log_info("%s: %s", r->log_prefix, text);
     else if (r->forwarded - r->line_len < FORWARD_LIMIT)
         log_info("%s: (further output not logged)", r->log_prefix);
     r->line_len = 0;
@@ -219,6 +251,7 @@ void host_run_reaped(host_run *r, const host_zygote_exit *ex)
     if (ex->start_errno)
         snprintf(r->lost, sizeof r->lost, "the host could not start the state: fork: %s",
                  strerror(ex->start_errno));
+    r->memory_exceeded = ex->memory_exceeded;
 }
 
 void host_run_lost(host_run *r, const char *reason)
@@ -259,8 +292,24 @@ void host_outcome_errored(host_outcome *out, const char *message)
     out->body = json_object_new_object();
     if (out->body)
         json_object_object_add(out->body, "error", json_object_new_string(message));
-    snprintf(out->summary, sizeof out->summary, "errored: %.400s", message); /* a log summary: long messages are cut */
+    char text[401];
+    escape_for_log(message, strnlen(message, 400), text, sizeof text); /* long messages are cut */
+    snprintf(out->summary, sizeof out->summary, "errored: %s", text);
 }
+
+/* The node's own error message is not valid UTF-8: the state still fails at once
+ * (not after a lease, which a refused report would cost), with the bytes shown. */
+static void errored_not_utf8(host_outcome *out, const char *text)
+{
+    char *clean = exo_utf8_sanitize(text);
+    char *msg = exo_strfmt("the node's error message is not valid UTF-8 (invalid bytes shown "
+                           "as U+FFFD): %s", clean ? clean : "");
+    host_outcome_errored(out, msg ? msg : "the node's error message is not valid UTF-8");
+    free(msg);
+    free(clean);
+}
+
+static void signal_outcome(const host_run *r, int sig, host_outcome *out);
 
 static void outcome_from_result(const host_run *r, const host_node *node, json_object *res,
                                 host_outcome *out)
@@ -274,11 +323,19 @@ static void outcome_from_result(const host_run *r, const host_node *node, json_o
     if (strcmp(kind, "error") == 0) {
         json_object_object_get_ex(res, "error", &v);
         const char *text = v ? json_object_get_string(v) : NULL;
+        if (text && !exo_utf8_valid(text, (size_t)json_object_get_string_len(v))) {
+            errored_not_utf8(out, text);
+            return;
+        }
         host_outcome_errored(out, text && *text ? text : "the node failed without a message");
     } else if (strcmp(kind, "blocked") == 0) {
         json_object_object_get_ex(res, "syscall", &v);
         snprintf(msg, sizeof msg, "blocked system call: %s", v ? json_object_get_string(v) : "?");
         host_outcome_errored(out, msg);
+    } else if (strcmp(kind, "signal") == 0) {
+        /* pid 1 of its PID namespace reports a signal it could not die of */
+        json_object_object_get_ex(res, "signal", &v);
+        signal_outcome(r, v ? json_object_get_int(v) : 0, out);
     } else if (strcmp(kind, "memory") == 0) {
         snprintf(msg, sizeof msg, "memory limit %lld MiB exceeded", (long long)r->sb.memory_mb);
         host_outcome_errored(out, msg);
@@ -286,6 +343,10 @@ static void outcome_from_result(const host_run *r, const host_node *node, json_o
         json_object_object_get_ex(res, "data", &v);
         if (!v || !json_object_is_type(v, json_type_object)) {
             host_outcome_errored(out, "exo_prune: the data is not a JSON object");
+            return;
+        }
+        if (!host_json_utf8_valid(v)) {
+            host_outcome_errored(out, "exo_prune: the data is not valid UTF-8");
             return;
         }
         out->kind = HOST_REPORT_PRUNE;
@@ -336,15 +397,18 @@ static void outcome_from_result(const host_run *r, const host_node *node, json_o
     }
 }
 
-static void signal_outcome(const host_run *r, host_outcome *out)
+static void signal_outcome(const host_run *r, int sig, host_outcome *out)
 {
-    int sig = WTERMSIG(r->status);
     double cpu = (double)r->ru.ru_utime.tv_sec + (double)r->ru.ru_stime.tv_sec +
                  (double)(r->ru.ru_utime.tv_usec + r->ru.ru_stime.tv_usec) / 1e6;
     char msg[256];
     bool cpu_spent = r->sb.cpu_seconds > 0 && cpu >= (double)r->sb.cpu_seconds;
     if (sig == SIGXCPU || (sig == SIGKILL && cpu_spent)) {
         snprintf(msg, sizeof msg, "CPU time limit %lld s exceeded", (long long)r->sb.cpu_seconds);
+    } else if (sig == SIGSYS) {
+        /* The sandbox's handler names the call; a program the node exec'd lost it. */
+        snprintf(msg, sizeof msg, "blocked system call in a program the node executed "
+                                  "(killed by SIGSYS)");
     } else if (sig == SIGXFSZ) {
         snprintf(msg, sizeof msg, "file size limit %lld MiB exceeded",
                  (long long)r->sb.file_size_mb);
@@ -376,6 +440,11 @@ void host_run_outcome(const host_run *r, const host_node *node, host_outcome *ou
         host_outcome_errored(out, msg);
         return;
     }
+    if (r->memory_exceeded) {
+        snprintf(msg, sizeof msg, "memory limit %lld MiB exceeded", (long long)r->sb.memory_mb);
+        host_outcome_errored(out, msg);
+        return;
+    }
     if (r->output_exceeded) {
         host_format_kib(r->sb.output_kb, size, sizeof size);
         snprintf(msg, sizeof msg, "output larger than %s", size);
@@ -390,7 +459,7 @@ void host_run_outcome(const host_run *r, const host_node *node, host_outcome *ou
                             "memory") == 0)) {
         outcome_from_result(r, node, res, out);
     } else if (WIFSIGNALED(r->status)) {
-        signal_outcome(r, out);
+        signal_outcome(r, WTERMSIG(r->status), out);
     } else if (r->result_len && !has_kind) {
         host_outcome_errored(out, "the node sent an unreadable result");
     } else {

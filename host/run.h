@@ -57,6 +57,7 @@ typedef struct host_run {
     struct rusage ru;
     bool timed_out;
     bool output_exceeded;
+    bool memory_exceeded; /* its cgroup's OOM killer acted */
     bool killed_by_host; /* shutdown grace expired */
     char lost[256];      /* why the process never ran or was lost ("" = it was not) */
 } host_run;

@@ -2,7 +2,6 @@
 #include "scratch.h"
 
 #include <errno.h>
-#include <ftw.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -38,15 +37,6 @@ char *host_scratch_take(host_scratch_pool *pool, char *err, size_t errlen)
     return path;
 }
 
-static int remove_below(const char *path, const struct stat *sb, int flag, struct FTW *ftw)
-{
-    (void)sb;
-    (void)flag;
-    if (ftw->level == 0)
-        return 0; /* the directory itself stays */
-    return remove(path) < 0 && errno != ENOENT ? -1 : 0;
-}
-
 /* Empty again, ours (a dropped-privilege state got it chowned) and mode 0700, as
  * mkdtemp made it. */
 static int empty_dir(const char *path)
@@ -59,7 +49,7 @@ static int empty_dir(const char *path)
         return -1;
     if ((st.st_mode & 07777) != 0700 && chmod(path, 0700) < 0)
         return -1;
-    return nftw(path, remove_below, 16, FTW_DEPTH | FTW_PHYS) < 0 ? -1 : 0;
+    return host_empty_dir(path);
 }
 
 static void remove_dir(const char *path)

@@ -3,6 +3,8 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "utf8.h"
+
 static const char *type_name(json_object *v)
 {
     return json_type_to_name(json_object_get_type(v));
@@ -22,6 +24,7 @@ static int select_fields(const host_field_list *fields, json_object *src, const 
         json_object *v = NULL;
         bool present = src && json_object_object_get_ex(src, f->name, &v) && v != NULL;
         const char *value = NULL;
+        size_t len = 0;
         if (present) {
             if (!json_object_is_type(v, json_type_string)) {
                 snprintf(err, errlen, "%s '%s'%s must be a string, got %s", kind, f->name, where,
@@ -29,13 +32,20 @@ static int select_fields(const host_field_list *fields, json_object *src, const 
                 goto fail;
             }
             value = json_object_get_string(v);
+            len = (size_t)json_object_get_string_len(v);
+            /* The report is JSON text: the state manager would refuse it whole. */
+            if (!exo_utf8_valid(value, len)) {
+                snprintf(err, errlen, "%s '%s'%s is not valid UTF-8", kind, f->name, where);
+                goto fail;
+            }
         } else if (f->def) {
             value = f->def;
+            len = strlen(value);
         } else {
             snprintf(err, errlen, "%s '%s'%s is required", kind, f->name, where);
             goto fail;
         }
-        json_object *s = json_object_new_string(value);
+        json_object *s = json_object_new_string_len(value, (int)len);
         if (!s || json_object_object_add(dst, f->name, s) != 0) {
             json_object_put(s);
             snprintf(err, errlen, "out of memory");
@@ -121,6 +131,38 @@ int host_validate_store(json_object *store, char *err, size_t errlen)
             snprintf(err, errlen, "store value of '%s' must be a string", key);
             return -1;
         }
+        if (!exo_utf8_valid(key, strlen(key))) {
+            snprintf(err, errlen, "a store key is not valid UTF-8");
+            return -1;
+        }
+        if (!exo_utf8_valid(json_object_get_string(value),
+                            (size_t)json_object_get_string_len(value))) {
+            snprintf(err, errlen, "store value of '%s' is not valid UTF-8", key);
+            return -1;
+        }
     }
     return 0;
+}
+
+bool host_json_utf8_valid(json_object *v)
+{
+    switch (json_object_get_type(v)) {
+    case json_type_string:
+        return exo_utf8_valid(json_object_get_string(v), (size_t)json_object_get_string_len(v));
+    case json_type_array:
+        for (size_t i = 0; i < json_object_array_length(v); i++)
+            if (!host_json_utf8_valid(json_object_array_get_idx(v, i)))
+                return false;
+        return true;
+    case json_type_object: {
+        json_object_object_foreach(v, key, value)
+        {
+            if (!exo_utf8_valid(key, strlen(key)) || !host_json_utf8_valid(value))
+                return false;
+        }
+        return true;
+    }
+    default:
+        return true;
+    }
 }

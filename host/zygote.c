@@ -7,7 +7,9 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sched.h>
 #include <sys/socket.h>
+#include <sys/syscall.h>
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
@@ -23,7 +25,21 @@ struct host_zygote {
     int status; /* valid once reaped */
 };
 
-host_zygote *host_zygote_start(const char *runner, char *err, size_t errlen)
+/* The fork server is pid 1 of a PID namespace of its own where the privileges allow
+ * (root): when it dies, for whatever reason, the kernel kills every state with it —
+ * a state is pid 1 of its own namespace and so immune to the parent-death signal.
+ * (Elsewhere the server makes that namespace itself, see runner/isolation.h.)  The
+ * raw clone: glibc's fork takes no flags; the child only execs. */
+static pid_t fork_server_process(void)
+{
+    pid_t pid = (pid_t)syscall(SYS_clone, CLONE_NEWPID | SIGCHLD, NULL, NULL, NULL, NULL);
+    if (pid < 0 && (errno == EPERM || errno == EINVAL))
+        pid = fork();
+    return pid;
+}
+
+host_zygote *host_zygote_start(const char *runner, const char *uids, const char *view,
+                               char *err, size_t errlen)
 {
     int sv[2];
     if (socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, sv) < 0) {
@@ -38,7 +54,7 @@ host_zygote *host_zygote_start(const char *runner, char *err, size_t errlen)
         return NULL;
     }
     fflush(NULL);
-    pid_t pid = fork();
+    pid_t pid = fork_server_process();
     if (pid < 0) {
         snprintf(err, errlen, "fork: %s", strerror(errno));
         close(sv[0]);
@@ -48,7 +64,7 @@ host_zygote *host_zygote_start(const char *runner, char *err, size_t errlen)
     }
     if (pid == 0) {
         close(sv[0]);
-        host_zygote_exec(runner, sv[1]);
+        host_zygote_exec(runner, sv[1], uids, view);
     }
     close(sv[1]);
     z->pid = pid;
@@ -67,15 +83,22 @@ pid_t host_zygote_pid(const host_zygote *z)
     return z->pid;
 }
 
-uint64_t host_zygote_spawn(host_zygote *z, const char *user, int job_fd, int result_fd,
-                           int output_fd, char *err, size_t errlen)
+uint64_t host_zygote_spawn(host_zygote *z, const char *user, const host_zygote_limits *limits,
+                           int job_fd, int result_fd, int output_fd, int plugin_fd, char *err,
+                           size_t errlen)
 {
     zy_request req;
     memset(&req, 0, sizeof req);
     req.type = ZY_SPAWN;
+    req.flags = limits->network ? ZY_NETWORK : 0;
+    req.memory_mb = limits->memory_mb;
+    req.tasks = limits->tasks;
+    req.scratch_mb = limits->scratch_mb;
+    if (limits->scratch && strlen(limits->scratch) < sizeof req.scratch)
+        snprintf(req.scratch, sizeof req.scratch, "%s", limits->scratch);
     req.token = z->next_token++;
     snprintf(req.user, sizeof req.user, "%s", user ? user : "");
-    int fds[3] = {job_fd, result_fd, output_fd};
+    int fds[ZY_SPAWN_FDS] = {job_fd, result_fd, output_fd, plugin_fd};
     union {
         char buf[CMSG_SPACE(sizeof fds)];
         struct cmsghdr align;
@@ -127,6 +150,7 @@ int host_zygote_next(host_zygote *z, host_zygote_exit *out)
         out->pid = ev.pid;
         out->status = ev.status;
         out->start_errno = ev.start_errno;
+        out->memory_exceeded = (ev.limits & ZY_LIMIT_MEMORY) != 0;
         out->ru = ev.ru;
         return 1;
     }

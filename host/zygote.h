@@ -9,7 +9,7 @@
  * to BPF, user lookups) and forks one child per state.
  *
  * Per state the host sends SPAWN with the job pipe's read end, the result pipe's
- * and the output pipe's write ends (SCM_RIGHTS): the server never reads the job
+ * and the output pipe's write ends and the plugin's memfd (SCM_RIGHTS): the server never reads the job
  * (inputs, secrets); the child reads it itself, enters the sandbox, loads the plugin
  * and runs the node (child.h).  The server is the child's parent: it puts it in a
  * process group of its own, kills that group on KILL, reaps it (wait4), kills what
@@ -22,6 +22,7 @@
 #ifndef EXO_HOST_ZYGOTE_H
 #define EXO_HOST_ZYGOTE_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 #include <sys/resource.h>
@@ -34,21 +35,37 @@ typedef struct host_zygote_exit {
     pid_t pid;
     int status;      /* wait status */
     int start_errno; /* != 0: fork failed in the server; status is meaningless */
+    bool memory_exceeded; /* the OOM killer acted in the state's cgroup */
     struct rusage ru;
 } host_zygote_exit;
 
 /* Starts the server: runner = exo-host-runner (NULL: this program, which must
- * handle `--zygote` by calling host_zygote_serve).  NULL with err on failure. */
-host_zygote *host_zygote_start(const char *runner, char *err, size_t errlen);
+ * handle `--zygote [UIDS [VIEW]]` by calling host_zygote_serve); uids = "FIRST-LAST",
+ * the user ids the server hands out, one per running state; view = the JSON spec of
+ * the states' file system view (runner/view.h); NULL or "": none.  NULL with err on
+ * failure. */
+host_zygote *host_zygote_start(const char *runner, const char *uids, const char *view,
+                               char *err, size_t errlen);
 
 /* The socket to poll for POLLIN (EXITED messages, or EOF when the server died). */
 int host_zygote_fd(const host_zygote *z);
 pid_t host_zygote_pid(const host_zygote *z);
 
 /* Asks for a new state process.  The fds are only sent (the caller closes its
- * copies).  Returns the state's token (never 0), or 0 with err. */
-uint64_t host_zygote_spawn(host_zygote *z, const char *user, int job_fd, int result_fd,
-                           int output_fd, char *err, size_t errlen);
+ * copies; plugin_fd is the node's sealed memfd, kept by the host).  Returns the
+ * state's token (never 0), or 0 with err. */
+/* The limits the fork server applies to a state itself (its cgroup; runner/cgroup.h). */
+typedef struct host_zygote_limits {
+    bool network;
+    int64_t memory_mb; /* 0 = unlimited */
+    int64_t tasks;     /* processes and threads together */
+    int64_t scratch_mb; /* its scratch directory becomes a tmpfs of this size */
+    const char *scratch;
+} host_zygote_limits;
+
+uint64_t host_zygote_spawn(host_zygote *z, const char *user, const host_zygote_limits *limits,
+                           int job_fd, int result_fd, int output_fd, int plugin_fd, char *err,
+                           size_t errlen);
 
 /* Kills the process group of token's state (no-op once it was reaped). */
 void host_zygote_kill(host_zygote *z, uint64_t token);

@@ -89,13 +89,39 @@ static json_object *current_output(host_ctx *c)
     return o;
 }
 
+/* "a, b" (malloc'd; NULL when out of memory). */
+static char *field_names(const host_field_list *l)
+{
+    char *text = strdup("");
+    for (size_t i = 0; text && i < l->count; i++) {
+        char *longer = exo_strfmt("%s%s%s", text, i ? ", " : "", l->items[i].name);
+        free(text);
+        text = longer;
+    }
+    return text;
+}
+
+/* An output the node does not declare fails the state (the next node would
+ * otherwise miss the field it expects, far from the cause). */
+static int undeclared_output(host_ctx *c, const char *name)
+{
+    const host_field_list *outs = &c->job->node->outputs;
+    char *declared = field_names(outs);
+    if (outs->count == 0)
+        set_error(c, "exo_output: '%s' is not a declared output of %s (it declares no outputs)",
+                  name ? name : "(null)", c->job->node->name);
+    else
+        set_error(c, "exo_output: '%s' is not a declared output of %s (declared: %s)",
+                  name ? name : "(null)", c->job->node->name, declared ? declared : "?");
+    free(declared);
+    return EXO_ERROR;
+}
+
 static int api_output(exo_ctx *ctx, const char *name, const char *value)
 {
     host_ctx *c = from_pub(ctx);
-    if (!name || !host_field_find(&c->job->node->outputs, name)) {
-        child_log(c, "exo_output: '%s' is not a declared output; ignored", name ? name : "(null)");
-        return EXO_ERROR;
-    }
+    if (!name || !host_field_find(&c->job->node->outputs, name))
+        return undeclared_output(c, name);
     if (!value) {
         child_log(c, "exo_output: value of '%s' is NULL; ignored", name);
         return EXO_ERROR;
@@ -300,19 +326,26 @@ static int lift_fd(int fd)
     return lifted;
 }
 
-/* 0 = job, 1 and 2 = output, 3 = result; nothing else stays open. */
-static void setup_descriptors(int job_fd, int result_fd, int output_fd)
+static void close_from(int first)
+{
+    if (close_range((unsigned)first, ~0U, 0) < 0) {
+        for (int fd = first; fd < 65536; fd++)
+            close(fd);
+    }
+}
+
+/* 0 = job, 1 and 2 = output, 3 = result, 4 = plugin; nothing else stays open. */
+static void setup_descriptors(int job_fd, int result_fd, int output_fd, int plugin_fd)
 {
     job_fd = lift_fd(job_fd);
     result_fd = lift_fd(result_fd);
     output_fd = lift_fd(output_fd);
+    plugin_fd = lift_fd(plugin_fd);
     if (dup2(job_fd, STDIN_FILENO) < 0 || dup2(output_fd, STDOUT_FILENO) < 0 ||
-        dup2(output_fd, STDERR_FILENO) < 0 || dup2(result_fd, HOST_RESULT_FD) < 0)
+        dup2(output_fd, STDERR_FILENO) < 0 || dup2(result_fd, HOST_RESULT_FD) < 0 ||
+        dup2(plugin_fd, HOST_PLUGIN_FD) < 0)
         _exit(123);
-    if (close_range(HOST_RESULT_FD + 1, ~0U, 0) < 0) {
-        for (int fd = HOST_RESULT_FD + 1; fd < 65536; fd++)
-            close(fd);
-    }
+    close_from(HOST_PLUGIN_FD + 1);
 }
 
 static void reset_signals(void)
@@ -352,21 +385,20 @@ char *host_runner_path(void)
     return path;
 }
 
-/* The fork server's process: fd 3 = its socket, 0-2 as the host's, nothing else. */
-void host_zygote_exec(const char *runner, int sock)
+void host_runner_exec(const char *runner, const char *const *args, const int *fds, size_t nfds)
 {
     pid_t parent = getppid();
     setpgid(0, 0); /* a terminal's ^C goes to the host, which stops gracefully */
     reset_signals();
-    if (prctl(PR_SET_PDEATHSIG, SIGKILL) < 0 || getppid() != parent)
+    if (prctl(PR_SET_PDEATHSIG, SIGKILL) < 0 || getppid() != parent || nfds > 8)
         _exit(124);
-    int lifted = lift_fd(sock);
-    if (dup2(lifted, HOST_ZYGOTE_FD) < 0)
-        _exit(123);
-    if (close_range(HOST_ZYGOTE_FD + 1, ~0U, 0) < 0) {
-        for (int fd = HOST_ZYGOTE_FD + 1; fd < 65536; fd++)
-            close(fd);
-    }
+    int lifted[8];
+    for (size_t i = 0; i < nfds; i++)
+        lifted[i] = lift_fd(fds[i]);
+    for (size_t i = 0; i < nfds; i++)
+        if (dup2(lifted[i], 3 + (int)i) < 0)
+            _exit(123);
+    close_from(3 + (int)nfds);
     char *envp[16];
     size_t n = 0;
     for (const char *const *k = kept_env; *k && n + 1 < sizeof envp / sizeof envp[0]; k++) {
@@ -378,14 +410,26 @@ void host_zygote_exec(const char *runner, int sock)
     }
     envp[n] = NULL;
     const char *program = runner ? runner : "/proc/self/exe";
-    char *const argv[] = {runner ? "exo-host-runner" : "exo-host", "--zygote", NULL};
+    char *argv[8];
+    size_t argc = 0;
+    argv[argc++] = runner ? "exo-host-runner" : "exo-host";
+    for (size_t i = 0; args[i] && argc + 1 < sizeof argv / sizeof argv[0]; i++)
+        argv[argc++] = (char *)args[i];
+    argv[argc] = NULL;
     execve(program, argv, envp);
-    dprintf(STDERR_FILENO, "exo-host: cannot start the fork server: execve(%s): %s\n", program,
+    dprintf(STDERR_FILENO, "exo-host: cannot start %s: execve(%s): %s\n", args[0], program,
             strerror(errno));
     _exit(125);
 }
 
-void host_state_child(int job_fd, int result_fd, int output_fd)
+/* The fork server's process: fd 3 = its socket, 0-2 as the host's, nothing else. */
+void host_zygote_exec(const char *runner, int sock, const char *uids, const char *view)
+{
+    const char *const args[] = {"--zygote", uids ? uids : "", view ? view : "", NULL};
+    host_runner_exec(runner, args, &sock, 1);
+}
+
+void host_state_child(int job_fd, int result_fd, int output_fd, int plugin_fd)
 {
     pid_t parent = getppid();
     setpgid(0, 0);
@@ -396,7 +440,7 @@ void host_state_child(int job_fd, int result_fd, int output_fd)
     sigprocmask(SIG_SETMASK, &none, NULL);
     if (prctl(PR_SET_PDEATHSIG, SIGKILL) < 0 || getppid() != parent)
         _exit(124);
-    setup_descriptors(job_fd, result_fd, output_fd);
+    setup_descriptors(job_fd, result_fd, output_fd, plugin_fd);
     host_runner_main();
 }
 
@@ -413,6 +457,8 @@ static json_object *sandbox_json(const host_sandbox_conf *sb)
     json_object_object_add(o, "open_files", json_object_new_int64(sb->open_files));
     json_object_object_add(o, "file_size_mb", json_object_new_int64(sb->file_size_mb));
     json_object_object_add(o, "processes", json_object_new_int64(sb->processes));
+    json_object_object_add(o, "max_threads", json_object_new_int64(sb->max_threads));
+    json_object_object_add(o, "scratch_mb", json_object_new_int64(sb->scratch_mb));
     json_object_object_add(o, "output_kb", json_object_new_int64(sb->output_kb));
     json_object_object_add(o, "network", json_object_new_boolean(sb->network));
     json_object_object_add(o, "user", json_object_new_string(sb->user));
@@ -444,6 +490,8 @@ static void sandbox_from_json(json_object *o, host_sandbox_conf *sb)
     sb->open_files = get_int(o, "open_files");
     sb->file_size_mb = get_int(o, "file_size_mb");
     sb->processes = get_int(o, "processes");
+    sb->max_threads = get_int(o, "max_threads");
+    sb->scratch_mb = get_int(o, "scratch_mb");
     sb->output_kb = get_int(o, "output_kb");
     json_object *v = NULL;
     sb->network = json_object_object_get_ex(o, "network", &v) && json_object_get_boolean(v);
@@ -475,6 +523,26 @@ char *host_job_serialize(const host_job *job, const host_sandbox_conf *sb, const
 }
 
 /* ---- the runner -------------------------------------------------------------- */
+
+int host_runner_load_plugin(int fd, const host_sandbox_conf *sb, host_node *node, char *err,
+                            size_t errlen)
+{
+    char so_path[64];
+    snprintf(so_path, sizeof so_path, "/proc/self/fd/%d", fd);
+    /* After a user switch the process is not dumpable, which makes /proc/self
+     * inaccessible to it; allow it for the load only (a dumpable process could be
+     * inspected by other processes of the sandbox user). */
+    int dumpable = prctl(PR_GET_DUMPABLE);
+    if (dumpable == 0 && prctl(PR_SET_DUMPABLE, 1) < 0)
+        return exo_errf(err, errlen, "PR_SET_DUMPABLE failed: %s", strerror(errno));
+    int loaded = host_plugin_open(so_path, sb, node, err, errlen);
+    if (dumpable == 0 && prctl(PR_SET_DUMPABLE, 0) < 0) {
+        if (loaded == 0)
+            host_node_free(node);
+        return exo_errf(err, errlen, "PR_SET_DUMPABLE failed: %s", strerror(errno));
+    }
+    return loaded;
+}
 
 static char *read_job(void)
 {
@@ -522,31 +590,14 @@ void host_runner_main(void)
     host_sandbox_conf sb;
     sandbox_from_json(json_object_object_get(job_json, "sandbox"), &sb);
     char err[1024];
-    /* Opened now, loaded after the sandbox is in place (its constructors are node
-     * code too): the sandbox user may not be able to reach the file by its path. */
-    int so_fd = open(plugin, O_RDONLY | O_CLOEXEC);
-    if (so_fd < 0) {
-        snprintf(err, sizeof err, "%s: cannot open: %s", plugin, strerror(errno));
-        fail_setup(err);
-    }
     if (host_sandbox_enter(&sb, scratch, err, sizeof err) < 0) {
         char msg[1100];
         snprintf(msg, sizeof msg, "sandbox setup failed: %s", err);
         fail_setup(msg);
     }
-    char so_path[64];
-    snprintf(so_path, sizeof so_path, "/proc/self/fd/%d", so_fd);
-    /* After a user switch the process is not dumpable, which makes /proc/self
-     * inaccessible to it; allow it for the load only (a dumpable process could be
-     * inspected by other processes of the sandbox user). */
-    int dumpable = prctl(PR_GET_DUMPABLE);
-    if (dumpable == 0 && prctl(PR_SET_DUMPABLE, 1) < 0)
-        fail_setup("PR_SET_DUMPABLE failed");
     host_node node;
-    int loaded = host_plugin_open(so_path, &sb, &node, err, sizeof err);
-    if (dumpable == 0 && prctl(PR_SET_DUMPABLE, 0) < 0)
-        fail_setup("PR_SET_DUMPABLE failed");
-    close(so_fd);
+    int loaded = host_runner_load_plugin(HOST_PLUGIN_FD, &sb, &node, err, sizeof err);
+    close(HOST_PLUGIN_FD);
     if (loaded < 0) {
         char msg[1200];
         snprintf(msg, sizeof msg, "%s: %s", plugin, err);

@@ -6,10 +6,12 @@
  * API key or any state's secrets (the host's heap may still hold them in freed
  * memory), so node code cannot find them.  Descriptors of the state's process:
  * 0 = the job (JSON, read to the end, then replaced by /dev/null), 1 and 2 =
- * printed output, HOST_RESULT_FD = the result.  The environment is reduced to a
+ * printed output, HOST_RESULT_FD = the result, HOST_PLUGIN_FD = the plugin (the
+ * host's sealed memfd copy, loaded after the sandbox is in place).  The environment is reduced to a
  * few harmless variables (never EXOSPHERE_API_KEY).
  *
- * Job (written by the host): {"plugin": path, "state_id": ..., "identifier": ...,
+ * Job (written by the host): {"plugin": path (for messages: the code is the memfd
+ *   on HOST_PLUGIN_FD), "node": name, "state_id": ..., "identifier": ...,
  *   "inputs": {...}, "secrets": {...}, "scratch": dir, "sandbox": {limits}}
  *
  * Result: the runner writes exactly one JSON object to HOST_RESULT_FD and exits;
@@ -19,7 +21,9 @@
  *   {"kind":"prune","data":{...}}
  *   {"kind":"requeue","delay_ms":N}
  *   {"kind":"blocked","syscall":"socket"}   (written by the SIGSYS handler)
- *   {"kind":"memory"}                        (crash right after an allocation failed) */
+ *   {"kind":"memory"}                        (crash right after an allocation failed)
+ *   {"kind":"signal","signal":N}             (pid 1 of its PID namespace: a signal it
+ *                                             cannot die of, e.g. abort's SIGABRT) */
 #ifndef EXO_HOST_CHILD_H
 #define EXO_HOST_CHILD_H
 
@@ -29,6 +33,7 @@
 #include "plugin.h"
 
 #define HOST_RESULT_FD 3
+#define HOST_PLUGIN_FD 4
 
 typedef struct host_job {
     const host_node *node;
@@ -44,14 +49,26 @@ char *host_job_serialize(const host_job *job, const host_sandbox_conf *sb, const
 #define HOST_ZYGOTE_FD 3 /* the fork server's socket (zygote.h) */
 
 /* Called in the child right after fork(): new process group, parent-death signal,
- * fd 3 = sock (everything else but 0-2 closed), reduced environment, then exec of
- * runner (exo-host-runner; NULL: this program) with --zygote.  Never returns. */
-void host_zygote_exec(const char *runner, int sock) __attribute__((noreturn));
+ * fds[i] moved to 3 + i (everything else but 0-2 closed), reduced environment, then
+ * exec of runner (exo-host-runner; NULL: this program) with args (NULL-terminated,
+ * e.g. {"--zygote", NULL}).  Never returns. */
+void host_runner_exec(const char *runner, const char *const *args, const int *fds, size_t nfds)
+    __attribute__((noreturn));
+
+/* host_runner_exec(runner, {"--zygote", uids, view}, {sock}) (see runner.h). */
+void host_zygote_exec(const char *runner, int sock, const char *uids, const char *view)
+    __attribute__((noreturn));
 
 /* A state's process, in the fork server right after fork(): new process group,
  * parent-death signal, descriptors in place (everything else closed), default
  * signals, then host_runner_main.  Never returns. */
-void host_state_child(int job_fd, int result_fd, int output_fd) __attribute__((noreturn));
+void host_state_child(int job_fd, int result_fd, int output_fd, int plugin_fd)
+    __attribute__((noreturn));
+
+/* In a sandboxed process: dlopens the plugin open on fd (through /proc/self/fd)
+ * and checks it (host_plugin_open).  0 or -1 with err. */
+int host_runner_load_plugin(int fd, const host_sandbox_conf *sb, host_node *node, char *err,
+                            size_t errlen);
 
 /* The state's process after host_state_child: reads the job, opens the plugin,
  * enters the sandbox, loads the plugin, runs the node, writes the result.

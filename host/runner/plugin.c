@@ -1,125 +1,13 @@
 #include "plugin.h"
 
 #include <dlfcn.h>
-#include <errno.h>
-#include <fcntl.h>
-#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/wait.h>
-#include <time.h>
 #include <unistd.h>
 
+#include "descriptor.h"
 
-#define PROBE_TIMEOUT_MS 10000
-
-static int check_elf(const char *path, char *err, size_t errlen)
-{
-    int fd = open(path, O_RDONLY | O_CLOEXEC);
-    if (fd < 0) {
-        snprintf(err, errlen, "%s: cannot open: %s", path, strerror(errno));
-        return -1;
-    }
-    unsigned char magic[4] = {0};
-    ssize_t n = read(fd, magic, sizeof magic);
-    close(fd);
-    if (n != 4 || memcmp(magic, "\177ELF", 4) != 0) {
-        snprintf(err, errlen, "%s: not an ELF shared object", path);
-        return -1;
-    }
-    return 0;
-}
-
-/* Child side of the probe: dlopen and report dlerror() through fd. */
-static void probe_child(const char *path, int fd) __attribute__((noreturn));
-static void probe_child(const char *path, int fd)
-{
-    /* A crash must kill the probe, whatever handlers the host (or a sanitizer or a
-     * test framework) installed. */
-    const int fatal[] = {SIGSEGV, SIGBUS, SIGABRT, SIGILL, SIGFPE};
-    for (size_t i = 0; i < sizeof fatal / sizeof fatal[0]; i++)
-        signal(fatal[i], SIG_DFL);
-    void *h = dlopen(path, RTLD_NOW | RTLD_LOCAL);
-    if (!h) {
-        const char *e = dlerror();
-        size_t len = e ? strlen(e) : 0;
-        if (len && write(fd, e, len) < 0)
-            _exit(3);
-        _exit(2);
-    }
-    _exit(0);
-}
-
-static int wait_probe(pid_t pid, int *status)
-{
-    struct timespec step = {0, 5 * 1000 * 1000};
-    for (int waited = 0; waited < PROBE_TIMEOUT_MS; waited += 5) {
-        pid_t r = waitpid(pid, status, WNOHANG);
-        if (r == pid)
-            return 0;
-        if (r < 0 && errno != EINTR)
-            return -1;
-        nanosleep(&step, NULL);
-    }
-    kill(pid, SIGKILL);
-    waitpid(pid, status, 0);
-    return 1;
-}
-
-int host_plugin_probe(const char *path, char *err, size_t errlen)
-{
-    if (check_elf(path, err, errlen) < 0)
-        return -1;
-    int fds[2];
-    if (pipe2(fds, O_CLOEXEC) < 0) {
-        snprintf(err, errlen, "%s: cannot probe: pipe: %s", path, strerror(errno));
-        return -1;
-    }
-    fflush(NULL);
-    pid_t pid = fork();
-    if (pid < 0) {
-        snprintf(err, errlen, "%s: cannot probe: fork: %s", path, strerror(errno));
-        close(fds[0]);
-        close(fds[1]);
-        return -1;
-    }
-    if (pid == 0) {
-        close(fds[0]);
-        probe_child(path, fds[1]);
-    }
-    close(fds[1]);
-    int status = 0;
-    int w = wait_probe(pid, &status);
-    char msg[1024] = "";
-    ssize_t n = read(fds[0], msg, sizeof msg - 1);
-    msg[n > 0 ? n : 0] = '\0';
-    close(fds[0]);
-    if (w < 0) {
-        snprintf(err, errlen, "%s: cannot probe: waitpid: %s", path, strerror(errno));
-        return -1;
-    }
-    if (w > 0) {
-        snprintf(err, errlen, "%s: loading did not finish within %d ms (constructor hangs?)", path,
-                 PROBE_TIMEOUT_MS);
-        return -1;
-    }
-    if (WIFSIGNALED(status)) {
-        const char *sig = sigabbrev_np(WTERMSIG(status));
-        snprintf(err, errlen, "%s: crashed while loading (killed by SIG%s)", path, sig ? sig : "?");
-        return -1;
-    }
-    int code = WEXITSTATUS(status);
-    if (code == 2 || code == 3) {
-        snprintf(err, errlen, "%s: cannot load: %s", path, msg[0] ? msg : "dlopen failed");
-        return -1;
-    }
-    if (code != 0) {
-        snprintf(err, errlen, "%s: crashed while loading (exit status %d)", path, code);
-        return -1;
-    }
-    return 0;
-}
 
 static bool valid_field_name(const char *s, size_t len)
 {
@@ -204,6 +92,7 @@ int host_node_from_def(const exo_node_def *def, const char *origin, host_node *o
                        size_t errlen)
 {
     memset(out, 0, sizeof *out);
+    out->so_fd = -1;
     if (def->abi_version != EXO_ABI_VERSION) {
         snprintf(err, errlen, "%s: built for plugin ABI version %u, this host supports version %u",
                  origin, def->abi_version, EXO_ABI_VERSION);
@@ -240,19 +129,11 @@ fail:
     return -1;
 }
 
-int host_plugin_load(const char *path, const host_sandbox_conf *sandbox, host_node *out,
-                     char *err, size_t errlen)
-{
-    memset(out, 0, sizeof *out);
-    if (host_plugin_probe(path, err, errlen) < 0)
-        return -1;
-    return host_plugin_open(path, sandbox, out, err, errlen);
-}
-
 int host_plugin_open(const char *path, const host_sandbox_conf *sandbox, host_node *out,
                      char *err, size_t errlen)
 {
     memset(out, 0, sizeof *out);
+    out->so_fd = -1;
     void *dl = dlopen(path, RTLD_NOW | RTLD_LOCAL);
     if (!dl) {
         const char *e = dlerror();
@@ -268,6 +149,12 @@ int host_plugin_open(const char *path, const host_sandbox_conf *sandbox, host_no
     void *exec = dlsym(dl, "exo_execute");
     if (!exec) {
         snprintf(err, errlen, "%s: does not export exo_execute", path);
+        dlclose(dl);
+        return -1;
+    }
+    char why[512];
+    if (host_descriptor_check_bounds(dl, def, why, sizeof why) < 0) {
+        snprintf(err, errlen, "%s: %s", path, why);
         dlclose(dl);
         return -1;
     }
@@ -295,9 +182,12 @@ void host_node_free(host_node *node)
     free_fields(&node->inputs);
     free_fields(&node->outputs);
     free_fields(&node->secrets);
+    if (node->so_fd >= 0)
+        close(node->so_fd);
     /* The handle is deliberately not dlclose'd: forked children of an older plugin
      * set may still be described by it, and unloading buys nothing in a host. */
     memset(node, 0, sizeof *node);
+    node->so_fd = -1;
 }
 
 void host_nodes_free(host_node *nodes, size_t n)

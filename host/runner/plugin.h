@@ -1,10 +1,12 @@
-/* Node plugins: probe-loading in a child, dlopen, ABI and descriptor checks.
+/* Node plugins: loading, ABI and descriptor checks.
  *
- * A plugin is first opened in a throw-away child process (host_plugin_probe) so
- * that a crash in its constructors costs only that plugin; then it is dlopen'ed in
- * the host and its exo_node descriptor is copied into a host_node, which the rest
- * of the host uses (the descriptor's strings are copied: nothing points into the
- * plugin except `execute`). */
+ * exo-host never maps node code.  host_plugin_load (probe.c) copies the plugin file
+ * into a sealed memfd (the host runs the plugin it loaded: replacing or removing the
+ * file takes effect only at the next reload), loads that copy in a sandboxed probe
+ * process (exo-host-runner --probe) and receives a checked, serialised copy of its
+ * descriptor (descriptor.h).  The host's host_node has no code pointer: only the
+ * state's own sandboxed process dlopens the memfd (host_plugin_open) and gets
+ * `execute`. */
 #ifndef EXO_HOST_PLUGIN_H
 #define EXO_HOST_PLUGIN_H
 
@@ -30,15 +32,16 @@ typedef struct host_node {
     char *path; /* the .so it came from */
     host_field_list inputs, outputs, secrets;
     host_sandbox_conf sandbox;
+    int so_fd; /* the sealed memfd copy of the plugin file (host side); -1 when none */
+    /* Set only in the process that dlopen'ed the plugin (the state's process). */
     int (*execute)(exo_ctx *ctx);
-    void *dl; /* dlopen handle; NULL for nodes built from a descriptor in tests */
+    void *dl;
 } host_node;
 
-/* Opens path in a child process and reports whether that survived.  0 or -1 with
- * err = "<path>: <reason>". */
-int host_plugin_probe(const char *path, char *err, size_t errlen);
-
-/* Probe, dlopen, check the ABI and both symbols, copy the descriptor. */
+/* Host side: copies path (a bare name is relative to the working directory, never
+ * searched in library paths) into a sealed memfd, loads it in a sandboxed probe
+ * process and fills out from the descriptor the probe sends back (out->so_fd is the
+ * memfd; out->execute is NULL).  0 or -1 with err = "<path>: <reason>". */
 int host_plugin_load(const char *path, const host_sandbox_conf *sandbox, host_node *out,
                      char *err, size_t errlen);
 
@@ -47,7 +50,8 @@ int host_plugin_load(const char *path, const host_sandbox_conf *sandbox, host_no
 int host_node_from_def(const exo_node_def *def, const char *origin, host_node *out, char *err,
                        size_t errlen);
 
-/* The same without the probe (for a process that may crash: the state runner). */
+/* dlopens path in this process (the probe's or the state's, both sandboxed),
+ * checks both symbols, the descriptor's bounds (descriptor.h) and its content. */
 int host_plugin_open(const char *path, const host_sandbox_conf *sandbox, host_node *out,
                      char *err, size_t errlen);
 

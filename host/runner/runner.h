@@ -10,13 +10,21 @@
  *   child.h        the state's process: job, result, exo_api table
  *   sandbox.h      what the state's process applies to itself before node code runs
  *   sandbox_conf.h the limits of one state and their defaults
- *   plugin.h       dlopen and checks of a node plugin
+ *   plugin.h       node plugins: the memfd copy, the probe (probe.c), dlopen and checks
+ *   descriptor.h   the node descriptor: bounds checks, the probe's JSON copy
  *   zygote_proto.h wire format between the host (zygote.c) and the fork server */
 #ifndef EXO_HOST_RUNNER_H
 #define EXO_HOST_RUNNER_H
 
-/* The fork server's main loop (exo-host-runner --zygote; sock is its socket to the
- * host, HOST_ZYGOTE_FD).  See zygote.h for the host's side. */
-void host_zygote_serve(int sock) __attribute__((noreturn));
+/* The fork server's main loop (exo-host-runner --zygote [FIRST-LAST [VIEW]]; sock
+ * is its socket to the host, HOST_ZYGOTE_FD; uids the range of per-state user ids,
+ * view the file system view's JSON spec (view.h); NULL or "" for none).  See
+ * zygote.h for the host's side. */
+void host_zygote_serve(int sock, const char *uids, const char *view) __attribute__((noreturn));
+
+/* The plugin probe (exo-host-runner --probe USER; see plugin.h): loads the plugin on
+ * HOST_PLUGIN_FD inside a sandbox without a writable directory and writes
+ * {"node": descriptor} or {"error": text} to HOST_RESULT_FD. */
+void host_probe_main(const char *user) __attribute__((noreturn));
 
 #endif

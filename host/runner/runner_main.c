@@ -9,8 +9,10 @@
 
 int main(int argc, char **argv)
 {
-    if (argc == 2 && strcmp(argv[1], "--zygote") == 0)
-        host_zygote_serve(HOST_ZYGOTE_FD);
+    if (argc >= 2 && argc <= 4 && strcmp(argv[1], "--zygote") == 0)
+        host_zygote_serve(HOST_ZYGOTE_FD, argc >= 3 ? argv[2] : NULL, argc == 4 ? argv[3] : NULL);
+    if (argc == 3 && strcmp(argv[1], "--probe") == 0)
+        host_probe_main(argv[2]);
     fprintf(stderr, "exo-host-runner is started by exo-host; it is not meant to be run by "
                     "hand\n");
     return 2;

@@ -3,25 +3,24 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <grp.h>
-#include <linux/filter.h>
 #include <linux/landlock.h>
-#include <linux/seccomp.h>
 #include <pwd.h>
-#include <sched.h>
-#include <seccomp.h>
 #include <signal.h>
 #include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/prctl.h>
-#include <sys/mman.h>
 #include <sys/resource.h>
 #include <sys/syscall.h>
 #include <unistd.h>
 
+#include <linux/capability.h>
+
 #include "child.h"
 #include "log.h"
+#include "seccomp_filter.h"
+#include "view.h"
 
 #if defined(__SANITIZE_ADDRESS__)
 #define HOST_UNDER_ASAN 1
@@ -38,24 +37,6 @@
 #define LANDLOCK_ACCESS_FS_TRUNCATE (1ULL << 14) /* kernel ABI 3; older uapi headers lack it */
 #endif
 
-/* System calls that trap in every sandbox. */
-static const char *const always_blocked[] = {
-    "ptrace", "process_vm_readv", "process_vm_writev", "mount", "umount2", "pivot_root",
-    "chroot", "move_mount", "open_tree", "fsopen", "fsmount", "fsconfig", "fspick",
-    "init_module", "finit_module", "delete_module", "kexec_load", "kexec_file_load", "bpf",
-    "reboot", "unshare", "setns", "swapon", "swapoff", "acct", "settimeofday",
-    "clock_settime", "adjtimex", "clock_adjtime", "perf_event_open", "keyctl", "add_key",
-    "request_key", "iopl", "ioperm", "open_by_handle_at", "name_to_handle_at", "quotactl",
-    "userfaultfd", "lookup_dcookie", "syslog", "personality", NULL};
-
-/* Syscall numbers and names for the SIGSYS handler, filled before the filter is
- * loaded (a signal handler can only read static data). */
-#define MAX_TRAPPED 64
-static struct {
-    int nr;
-    const char *name;
-} trapped[MAX_TRAPPED];
-static size_t n_trapped;
 /* Whether the memory-exhaustion crash handler may report "memory" (limit applied).
  * Static: read by a signal handler. */
 static volatile sig_atomic_t memory_limited;
@@ -72,25 +53,22 @@ static void write_fd_str(int fd, const char *s)
     }
 }
 
-static void on_sigsys(int sig, siginfo_t *info, void *uc)
-{
-    (void)sig;
-    (void)uc;
-    const char *name = "unknown";
-    for (size_t i = 0; i < n_trapped; i++)
-        if (trapped[i].nr == info->si_syscall)
-            name = trapped[i].name;
-    write_fd_str(HOST_RESULT_FD, "{\"kind\":\"blocked\",\"syscall\":\"");
-    write_fd_str(HOST_RESULT_FD, name);
-    write_fd_str(HOST_RESULT_FD, "\"}");
-    _exit(0);
-}
-
 static void on_crash(int sig)
 {
     int saved = errno;
-    if (memory_limited && saved == ENOMEM)
+    /* As pid 1 of its PID namespace the process ignores signals it sends itself
+     * (abort's SIGABRT): it says which one it got instead, and exits. */
+    bool init = getpid() == 1;
+    if (memory_limited && saved == ENOMEM) {
         write_fd_str(HOST_RESULT_FD, "{\"kind\":\"memory\"}");
+    } else if (init) {
+        char digits[3] = {(char)('0' + sig / 10 % 10), (char)('0' + sig % 10), '\0'};
+        write_fd_str(HOST_RESULT_FD, "{\"kind\":\"signal\",\"signal\":");
+        write_fd_str(HOST_RESULT_FD, digits[0] == '0' ? digits + 1 : digits);
+        write_fd_str(HOST_RESULT_FD, "}");
+    }
+    if (init)
+        _exit(128 + sig);
     raise(sig); /* SA_RESETHAND restored the default action: die of the signal */
 }
 
@@ -149,20 +127,59 @@ void host_sandbox_warm_user(const char *name)
         (void)lookup_user(name, &uid, &gid); /* only the cache entry is wanted */
 }
 
+/* The state's own user id (host_sandbox_assign_uid); 0 = none.  Static: set once
+ * in the state's process right after the fork, read when it enters the sandbox. */
+static uid_t assigned_uid;
+
+void host_sandbox_assign_uid(uid_t uid)
+{
+    assigned_uid = uid;
+}
+
+/* Whether this process runs in the fork server's user namespace (see sandbox.h).
+ * Static: set once in the fork server, inherited by every state's process. */
+static bool in_userns;
+
+void host_sandbox_set_userns(void)
+{
+    in_userns = true;
+}
+
+/* Root of the user namespace, but with no capability left in it (nor any to regain:
+ * no_new_privs follows). */
+static int drop_capabilities(char *err, size_t errlen)
+{
+    struct __user_cap_header_struct head = {_LINUX_CAPABILITY_VERSION_3, 0};
+    struct __user_cap_data_struct none[_LINUX_CAPABILITY_U32S_3];
+    memset(none, 0, sizeof none);
+    for (int cap = 0; cap <= 63; cap++)
+        if (prctl(PR_CAPBSET_DROP, cap, 0, 0, 0) < 0 && errno != EINVAL) {
+            snprintf(err, errlen, "PR_CAPBSET_DROP: %s", strerror(errno));
+            return -1;
+        }
+    if (syscall(SYS_capset, &head, none) < 0 || prctl(PR_SET_DUMPABLE, 0) < 0) {
+        snprintf(err, errlen, "cannot drop capabilities: %s", strerror(errno));
+        return -1;
+    }
+    return 0;
+}
+
 static int drop_user(const host_sandbox_conf *sb, const char *scratch, bool *dropped, char *err,
                      size_t errlen)
 {
     *dropped = false;
+    if (in_userns)
+        return drop_capabilities(err, errlen);
     if (geteuid() != 0 || !sb->user[0])
         return 0;
-    uid_t uid;
-    gid_t gid;
-    if (lookup_user(sb->user, &uid, &gid) < 0) {
+    uid_t uid = assigned_uid;
+    gid_t gid = (gid_t)assigned_uid;
+    if (!assigned_uid && lookup_user(sb->user, &uid, &gid) < 0) {
         snprintf(err, errlen, "user '%s' does not exist", sb->user);
         return -1;
     }
     pid_t parent = getppid();
-    if (chown(scratch, uid, gid) < 0 || setgroups(0, NULL) < 0 || setgid(gid) < 0 ||
+    if ((scratch && chown(scratch, uid, gid) < 0) || setgroups(0, NULL) < 0 || setgid(gid) < 0 ||
         setuid(uid) < 0) {
         snprintf(err, errlen, "cannot switch to user '%s': %s", sb->user, strerror(errno));
         return -1;
@@ -198,9 +215,13 @@ static int apply_limits(const host_sandbox_conf *sb, bool dropped, char *err, si
             return -1;
         memory_limited = 1;
     }
-    if (sb->processes > 0 && dropped &&
-        set_limit(RLIMIT_NPROC, (rlim_t)sb->processes + 1, (rlim_t)sb->processes + 1,
-                  "RLIMIT_NPROC", err, errlen) < 0)
+    /* RLIMIT_NPROC counts the tasks (processes and threads) of the real user: with a
+     * user of its own the state's count is exact; with a shared sandbox.user it can
+     * only bound processes (threads of other states would count too). */
+    rlim_t tasks = assigned_uid ? (rlim_t)(1 + sb->processes + sb->max_threads)
+                                : (rlim_t)(sb->processes + 1);
+    if ((assigned_uid || sb->processes > 0) && dropped &&
+        set_limit(RLIMIT_NPROC, tasks, tasks, "RLIMIT_NPROC", err, errlen) < 0)
         return -1;
     return 0;
 }
@@ -254,7 +275,7 @@ static int landlock_prepare(const char *scratch, char *err, size_t errlen)
     }
     uint64_t file_rights = LANDLOCK_ACCESS_FS_WRITE_FILE |
                            (abi >= 3 ? LANDLOCK_ACCESS_FS_TRUNCATE : 0);
-    if (landlock_allow(ruleset, scratch, rights) < 0 ||
+    if ((scratch && landlock_allow(ruleset, scratch, rights) < 0) ||
         landlock_allow(ruleset, "/dev/null", file_rights) < 0) {
         snprintf(err, errlen, "landlock_add_rule: %s", strerror(errno));
         close(ruleset);
@@ -276,176 +297,29 @@ static int landlock_enforce(int ruleset, char *err, size_t errlen)
     return 0;
 }
 
-static void remember_name(const char *name)
-{
-    int nr = seccomp_syscall_resolve_name(name);
-    if (nr == __NR_SCMP_ERROR || n_trapped >= MAX_TRAPPED)
-        return;
-    for (size_t i = 0; i < n_trapped; i++)
-        if (trapped[i].nr == nr)
-            return;
-    trapped[n_trapped].nr = nr;
-    trapped[n_trapped].name = name;
-    n_trapped++;
-}
-
-/* Number -> name of every system call any filter traps (for the SIGSYS handler). */
-static void init_trapped_names(void)
-{
-    if (n_trapped > 0)
-        return;
-    for (const char *const *s = always_blocked; *s; s++)
-        remember_name(*s);
-    remember_name("socket");
-    remember_name("clone");
-    remember_name("fork");
-    remember_name("vfork");
-}
-
-static int trap(scmp_filter_ctx f, const char *name)
-{
-    int nr = seccomp_syscall_resolve_name(name);
-    if (nr == __NR_SCMP_ERROR)
-        return 0; /* not a system call on this architecture */
-    return seccomp_rule_add(f, SCMP_ACT_TRAP, nr, 0);
-}
-
-static int add_process_rules(scmp_filter_ctx f)
-{
-    int rc = 0;
-    int clone_nr = seccomp_syscall_resolve_name("clone");
-    /* Threads (CLONE_THREAD) stay allowed; new processes trap. */
-    rc |= seccomp_rule_add(f, SCMP_ACT_TRAP, clone_nr, 1,
-                           SCMP_A0(SCMP_CMP_MASKED_EQ, CLONE_THREAD, 0));
-    rc |= trap(f, "fork");
-    rc |= trap(f, "vfork");
-    /* clone3 passes its flags in memory that seccomp cannot read: answer ENOSYS so
-     * that libc falls back to clone, which the rule above inspects. */
-    int clone3 = seccomp_syscall_resolve_name("clone3");
-    if (clone3 != __NR_SCMP_ERROR)
-        rc |= seccomp_rule_add(f, SCMP_ACT_ERRNO(ENOSYS), clone3, 0);
-    return rc;
-}
-
-static scmp_filter_ctx build_filter(const host_sandbox_conf *sb, char *err, size_t errlen)
-{
-    scmp_filter_ctx f = seccomp_init(SCMP_ACT_ALLOW);
-    if (!f) {
-        snprintf(err, errlen, "seccomp_init failed");
-        return NULL;
-    }
-    /* A binary tree instead of a linear chain of comparisons: the kernel evaluates
-     * the filter for every system call number when it is attached (its action
-     * cache), and at every call. */
-    int rc = seccomp_attr_set(f, SCMP_FLTATR_CTL_OPTIMIZE, 2);
-    for (const char *const *s = always_blocked; *s; s++)
-        rc |= trap(f, *s);
-    if (!sb->network)
-        rc |= trap(f, "socket");
-    if (sb->processes == 0)
-        rc |= add_process_rules(f);
-    if (rc != 0) {
-        seccomp_release(f);
-        snprintf(err, errlen, "seccomp_rule_add failed");
-        return NULL;
-    }
-    return f;
-}
-
-/* The filters compiled to BPF once, in the fork server, before any state's process
- * is forked (libseccomp's compilation costs more than the rest of the sandbox):
- * [network][processes > 0].  Written once by host_sandbox_prepare, then read-only.
- * Static: the runner process has no host context; fork hands it to every state. */
-static struct sock_fprog prepared[2][2];
-
-/* Compiles f into memory (libseccomp exports only to a descriptor). */
-static int export_bpf(scmp_filter_ctx f, struct sock_fprog *out, char *err, size_t errlen)
-{
-    int fd = memfd_create("exo-seccomp", MFD_CLOEXEC);
-    if (fd < 0) {
-        snprintf(err, errlen, "memfd_create: %s", strerror(errno));
-        return -1;
-    }
-    int rc = seccomp_export_bpf(f, fd);
-    off_t size = rc == 0 ? lseek(fd, 0, SEEK_END) : -1;
-    struct sock_filter *prog = size > 0 ? malloc((size_t)size) : NULL;
-    if (rc != 0 || size <= 0 || size % (off_t)sizeof *prog != 0 || !prog ||
-        pread(fd, prog, (size_t)size, 0) != (ssize_t)size) {
-        snprintf(err, errlen, "seccomp_export_bpf failed");
-        free(prog);
-        close(fd);
-        return -1;
-    }
-    close(fd);
-    out->filter = prog;
-    out->len = (unsigned short)((size_t)size / sizeof *prog);
-    return 0;
-}
-
 int host_sandbox_prepare(char *err, size_t errlen)
 {
-    init_trapped_names();
-    for (int net = 0; net < 2; net++)
-        for (int procs = 0; procs < 2; procs++) {
-            host_sandbox_conf sb;
-            host_sandbox_defaults(&sb);
-            sb.network = net;
-            sb.processes = procs;
-            scmp_filter_ctx f = build_filter(&sb, err, errlen);
-            if (!f)
-                return -1;
-            int rc = export_bpf(f, &prepared[net][procs], err, errlen);
-            seccomp_release(f);
-            if (rc < 0)
-                return -1;
-        }
-    return 0;
-}
-
-static int load_filter(const host_sandbox_conf *sb, char *err, size_t errlen)
-{
-    const struct sock_fprog *prog = &prepared[sb->network ? 1 : 0][sb->processes > 0 ? 1 : 0];
-    if (prog->filter) {
-        if (prctl(PR_SET_SECCOMP, SECCOMP_MODE_FILTER, prog, 0, 0) < 0) {
-            snprintf(err, errlen, "seccomp: %s", strerror(errno));
-            return -1;
-        }
-        return 0;
-    }
-    scmp_filter_ctx f = build_filter(sb, err, errlen);
-    if (!f)
-        return -1;
-    int rc = seccomp_load(f);
-    seccomp_release(f);
-    if (rc != 0) {
-        snprintf(err, errlen, "seccomp_load: %s", strerror(-rc));
-        return -1;
-    }
-    return 0;
-}
-
-static int apply_seccomp(const host_sandbox_conf *sb, char *err, size_t errlen)
-{
-    init_trapped_names();
-    struct sigaction sa;
-    memset(&sa, 0, sizeof sa);
-    sa.sa_sigaction = on_sigsys;
-    sa.sa_flags = SA_SIGINFO;
-    if (sigaction(SIGSYS, &sa, NULL) < 0) {
-        snprintf(err, errlen, "sigaction(SIGSYS): %s", strerror(errno));
-        return -1;
-    }
-    return load_filter(sb, err, errlen);
+    return host_seccomp_prepare(err, errlen);
 }
 
 static int install_crash_handlers(char *err, size_t errlen)
 {
+    struct sigaction sa;
+    memset(&sa, 0, sizeof sa);
+    sa.sa_handler = on_crash;
+    sa.sa_flags = SA_ONSTACK | SA_RESETHAND | SA_NODEFER;
     if (HOST_UNDER_ASAN) {
         /* ASan's handlers would turn a plugin's crash into "exit status 1"; the
-         * outcome must name the signal as in a normal build. */
+         * outcome must name the signal as in a normal build.  (A fault kills pid 1
+         * of a PID namespace as any process; abort's own SIGABRT needs the handler.) */
         const int fatal[] = {SIGSEGV, SIGBUS, SIGFPE, SIGILL};
         for (size_t i = 0; i < sizeof fatal / sizeof fatal[0]; i++)
             signal(fatal[i], SIG_DFL);
+        sa.sa_flags = SA_RESETHAND | SA_NODEFER;
+        if (sigaction(SIGABRT, &sa, NULL) < 0) {
+            snprintf(err, errlen, "sigaction: %s", strerror(errno));
+            return -1;
+        }
         return 0;
     }
     /* Static: the crash handler's stack must outlive this call (one per child process). */
@@ -455,10 +329,6 @@ static int install_crash_handlers(char *err, size_t errlen)
         snprintf(err, errlen, "sigaltstack: %s", strerror(errno));
         return -1;
     }
-    struct sigaction sa;
-    memset(&sa, 0, sizeof sa);
-    sa.sa_handler = on_crash;
-    sa.sa_flags = SA_ONSTACK | SA_RESETHAND | SA_NODEFER;
     const int sigs[] = {SIGSEGV, SIGBUS, SIGABRT};
     for (size_t i = 0; i < sizeof sigs / sizeof sigs[0]; i++)
         if (sigaction(sigs[i], &sa, NULL) < 0) {
@@ -471,11 +341,14 @@ static int install_crash_handlers(char *err, size_t errlen)
 int host_sandbox_enter(const host_sandbox_conf *sb, const char *scratch, char *err,
                        size_t errlen)
 {
-    if (chdir(scratch) < 0) {
-        snprintf(err, errlen, "chdir(%s): %s", scratch, strerror(errno));
+    const char *dir = scratch ? scratch : "/";
+    if (scratch && host_view_enter(err, errlen) < 0)
+        return -1;
+    if (chdir(dir) < 0) {
+        snprintf(err, errlen, "chdir(%s): %s", dir, strerror(errno));
         return -1;
     }
-    if (setenv("TMPDIR", scratch, 1) < 0 || setenv("HOME", scratch, 1) < 0) {
+    if (setenv("TMPDIR", dir, 1) < 0 || setenv("HOME", dir, 1) < 0) {
         snprintf(err, errlen, "setenv: %s", strerror(errno));
         return -1;
     }
@@ -492,7 +365,7 @@ int host_sandbox_enter(const host_sandbox_conf *sb, const char *scratch, char *e
     }
     if (landlock_enforce(ruleset, err, errlen) < 0)
         return -1;
-    return apply_seccomp(sb, err, errlen);
+    return host_seccomp_apply(sb, err, errlen);
 }
 
 void host_sandbox_log_layers(void)

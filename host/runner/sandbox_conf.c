@@ -14,6 +14,8 @@ void host_sandbox_defaults(host_sandbox_conf *sb)
     sb->open_files = 64;
     sb->file_size_mb = 64;
     sb->processes = 0;
+    sb->max_threads = 64;
+    sb->scratch_mb = 256;
     sb->output_kb = 1024;
     sb->network = false;
     snprintf(sb->user, sizeof sb->user, "nobody");

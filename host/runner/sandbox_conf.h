@@ -14,6 +14,8 @@ typedef struct host_sandbox_conf {
     int64_t open_files;   /* RLIMIT_NOFILE */
     int64_t file_size_mb; /* RLIMIT_FSIZE */
     int64_t processes;    /* extra processes a state may create; 0 = fork/clone blocked */
+    int64_t max_threads;  /* threads of the state's processes, all together */
+    int64_t scratch_mb;   /* the scratch directory's size (a tmpfs, counted as memory) */
     int64_t output_kb;    /* limit of the result and of printed output, each */
     bool network;         /* false: socket creation is a blocked system call */
     char user[64];        /* user to run as when the host runs as root ("" = stay) */

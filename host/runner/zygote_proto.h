@@ -7,14 +7,24 @@
 #include <sys/resource.h>
 
 enum {
-    ZY_SPAWN = 1,  /* host -> server; carries job, result and output fds (SCM_RIGHTS) */
+    ZY_SPAWN = 1,  /* host -> server; carries job, result, output and plugin fds (SCM_RIGHTS) */
     ZY_KILL = 2,   /* host -> server: kill the state's process group */
     ZY_EXITED = 3, /* server -> host: the state's process was reaped (or never started) */
 };
 
+#define ZY_SPAWN_FDS 4 /* job (read end), result, output (write ends), plugin memfd */
+
+#define ZY_NETWORK 1u
+#define ZY_LIMIT_MEMORY 1u /* spawn flag: the state may use the network (sandbox.network) */
+
 typedef struct zy_request {
     uint32_t type;
+    uint32_t flags; /* ZY_NETWORK */
     uint64_t token;
+    int64_t memory_mb; /* the state's cgroup limits (cgroup.h); 0 = unlimited */
+    int64_t tasks;
+    int64_t scratch_mb; /* size of the state's scratch tmpfs (view.h) */
+    char scratch[512];  /* the state's scratch directory ("" = none mounted) */
     char user[64]; /* sandbox.user, resolved by the server before the fork */
 } zy_request;
 
@@ -24,6 +34,7 @@ typedef struct zy_event {
     int32_t pid;
     int32_t status;      /* wait status */
     int32_t start_errno; /* != 0: the process could not be created (status unused) */
+    uint32_t limits;     /* ZY_LIMIT_MEMORY: the OOM killer acted in the state's cgroup */
     struct rusage ru;
 } zy_event;
 

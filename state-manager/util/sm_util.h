@@ -9,6 +9,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "utf8.h" /* exo_utf8_sanitize, formerly here */
+
 #define EXO_ID_LEN 24   /* state / graph / node ids: 24 lower-case hex chars */
 #define EXO_UUID_LEN 36
 /* Maximum nesting of a request body (json-c depth).  The reference accepts about 990
@@ -43,10 +45,6 @@ const char *exo_json_text(json_object *obj);
 json_object *exo_json_parse(const char *text);
 /* strdup that returns NULL for NULL. */
 char *exo_strdup_or_null(const char *s);
-/* Copy of s in which every ill-formed UTF-8 sequence is replaced by U+FFFD (one per
- * maximal invalid subpart), as Python's bytes.decode("utf-8", "replace") does —
- * the reference decodes URL paths that way.  NULL on allocation failure. */
-char *exo_utf8_sanitize(const char *s);
 /* Trimmed copy (ASCII whitespace) of s; NULL on allocation failure. */
 char *exo_trim_dup(const char *s);
 

@@ -75,8 +75,13 @@ class DashboardInChromium(ExoTestCase):
         install_playwright()
         sm = self.start_state_manager()
         self.api = sm.api(NS)
+        # the sandbox shows a node only the system, scratch and readable_paths: the flag's own directory
+        flag_dir = os.path.join(self.tmp, "flag-dir")
+        os.mkdir(flag_dir)
+        os.chmod(self.tmp, 0o755)  # the node runs as the sandbox's user: it must see the flag appear
+        os.chmod(flag_dir, 0o755)
         self.start_host(sm, NS, ["echo.so", "flaky.so", "fanout.so"], workers=4, batch_size=64,
-                        poll_interval_ms=100)
+                        poll_interval_ms=100, extra=f'readable_paths = [ "{flag_dir}" ];\n')
 
         def registered():
             r = self.api.request("GET", self.api.ns_path("/nodes/"))
@@ -86,8 +91,7 @@ class DashboardInChromium(ExoTestCase):
         self.put_graph("hello", [node("greet", "EchoNode", {"text": "${{ store.name }}", "suffix": ","}, ["shout"]),
                                  node("shout", "EchoNode", {"text": "${{ greet.outputs.text }}", "suffix": "!"})],
                        {"required_keys": [], "default_values": {"name": "world"}})
-        flag = os.path.join(self.tmp, "flag")
-        os.chmod(self.tmp, 0o755)  # the node runs as the sandbox's user: it must see the flag appear
+        flag = os.path.join(flag_dir, "flag")
         self.put_graph("flaky", [node("check", "FlakyNode", {"flag": flag})])
         items = ",".join(str(i) for i in range(1, 1001))
         self.put_graph("fan", [node("split", "FanOutNode", {"items": items}, ["each"]),

@@ -174,17 +174,30 @@ class HostConformance(MockHostTestCase):
         m = self.mock
         m.set_statuses("executed", [503, 500])
         m.add_state(sid(1), "EchoNode", {"text": "a"})
-        self.host(["echo.so"])
+        self.host(["echo.so", "fail.so"])
         m.wait_for(lambda: len(m.reports(sid(1))) == 3, what="three executed attempts")
         bodies = [b for _, _, b in m.reports(sid(1))]
         self.assertEqual(bodies, [{"outputs": [{"text": "a"}]}] * 3)
-        # A 400 is final: exactly one attempt.
+        # A 400 is final: exactly one attempt, then the state is reported errored at
+        # once with the refusal (rather than left to its lease), and that is all.
         m.set_statuses("executed", [400])
         m.add_state(sid(2), "EchoNode", {"text": "b"})
         m.add_state(sid(3), "EchoNode", {"text": "c"})
+        m.wait_report(sid(2))
         m.wait_report(sid(3))
         time.sleep(1.5)  # would be enough for a retry (backoff starts at 250-500 ms)
-        self.assertEqual(len(m.reports(sid(2))), 1)
+        # Either state may have been the one refused.
+        reports = sorted((m.reports(sid(2)), m.reports(sid(3))), key=len)
+        self.assertEqual([[k for _, k, _ in r] for r in reports],
+                         [["executed"], ["executed", "errored"]])
+        self.assertTrue(reports[1][1][2]["error"].startswith(
+            "the state manager refused the node's executed report (HTTP 400: "), reports[1])
+        # A refused errored report is not answered with another one.
+        m.set_statuses("errored", [400])
+        m.add_state(sid(4), "FailNode", {})
+        m.wait_report(sid(4))
+        time.sleep(1.5)
+        self.assertEqual([k for _, k, _ in m.reports(sid(4))], ["errored"])
 
     def test_plain_polling_when_long_poll_not_honoured(self):
         self.mock.long_poll = False

@@ -19,6 +19,17 @@ def sid(n):
     return "%024x" % (0x77b1f0c2a9e4d3b2c1a00000 + n)
 
 
+def state_processes(host_pid):
+    """Processes below the host's fork server (its children's children)."""
+    def children(pid):
+        try:
+            with open(f"/proc/{pid}/task/{pid}/children") as f:
+                return [int(p) for p in f.read().split()]
+        except OSError:
+            return []
+    return [g for c in children(host_pid) for g in children(c)]
+
+
 class HostReliabilityRealStateManager(ExoTestCase):
     def host_extra(self, more=""):
         return f'state_dir = "{self.tmp}/state";\n{more}'
@@ -122,6 +133,8 @@ class HostReliabilityRealStateManager(ExoTestCase):
         put_one_node_graph(self, api, "g-sleep", "SleepNode", {"seconds": "3600"})
         run_id = trigger(self, api, "g-sleep")
         wait_until(lambda: api.run_graph(run_id).json["execution_summary"]["QUEUED"] == 1, 20, what="claim")
+        # Claimed is not yet running: a state stopped before it started is released.
+        wait_until(lambda: state_processes(host.proc.pid), 20, what="the state's process")
         self.assertEqual(host.stop(signal.SIGINT, timeout=30), 0)
         state = finished_state(api, run_id, timeout=5)
         self.assertEqual(state["status"], "ERRORED", state)

@@ -111,11 +111,17 @@ static int fan_out(exo_ctx *ctx)
             exo_next_output(ctx);
         exo_outputf(ctx, "chunk", "part-%d", i + 1);
     }
-    assert_int_equal(exo_output(ctx, "undeclared", "x"), EXO_ERROR);
     assert_string_equal(exo_input(ctx, "text"), "hello");
     assert_null(exo_input(ctx, "undeclared"));
     assert_string_equal(exo_state_id(ctx), "s1");
     return exo_store_set(ctx, "k", "v");
+}
+
+static int outputs_undeclared(exo_ctx *ctx)
+{
+    exo_output(ctx, "chunk", "ok");
+    assert_int_equal(exo_output(ctx, "undeclared", "x"), EXO_ERROR);
+    return EXO_OK;
 }
 
 static int fails(exo_ctx *ctx)
@@ -177,6 +183,10 @@ static void test_results(void **state)
     json_object *r;
     expect_json(r = run(fan_out), "{\"kind\": \"outputs\", \"outputs\": [{\"chunk\": \"part-1\"},"
                                   "{\"chunk\": \"part-2\"}, {\"chunk\": \"part-3\"}], \"store\": {\"k\": \"v\"}}");
+    json_object_put(r);
+    expect_json(r = run(outputs_undeclared),
+                "{\"kind\": \"error\", \"error\": \"exo_output: 'undeclared' is not a declared output "
+                "of TestNode (declared: chunk)\"}");
     json_object_put(r);
     expect_json(r = run(fails), "{\"kind\": \"error\", \"error\": \"upstream answered 503\"}");
     json_object_put(r);

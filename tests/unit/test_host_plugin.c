@@ -8,6 +8,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "plugin.h"
@@ -52,7 +53,8 @@ static void test_loads_healthy_plugin(void **state)
     assert_string_equal(node.inputs.items[1].def, "");
     assert_int_equal(node.outputs.count, 1);
     assert_int_equal(node.secrets.count, 0);
-    assert_non_null(node.execute);
+    assert_null(node.execute); /* the host never maps node code */
+    assert_true(node.so_fd >= 0);
     host_node_free(&node);
 }
 
@@ -87,6 +89,78 @@ static void test_constructor_crash_costs_only_the_plugin(void **state)
     (void)state;
     /* The probe child dies; this process survives to check the message. */
     expect_load_error(plugin("ctor_crash.so"), "crashed while loading");
+}
+
+static void test_descriptor_pointing_outside_the_plugin(void **state)
+{
+    (void)state;
+    /* Followed in this process, these pointers would be a SIGSEGV; the probe checks
+     * them against the plugin's mapped segments instead. */
+    expect_load_error(plugin("bad_descriptor.so"),
+                      "the node name points outside the plugin's mapped segments");
+    expect_load_error(plugin("bad_descriptor_list.so"),
+                      "the input list points outside the plugin's mapped segments");
+}
+
+static void test_host_never_maps_the_plugin(void **state)
+{
+    (void)state;
+    host_node node;
+    char err[1024];
+    assert_int_equal(host_plugin_load(plugin("echo.so"), NULL, &node, err, sizeof err), 0);
+    FILE *maps = fopen("/proc/self/maps", "r");
+    assert_non_null(maps);
+    char line[4096];
+    while (fgets(line, sizeof line, maps)) {
+        if (strstr(line, "echo.so") || strstr(line, "exo-plugin"))
+            fail_msg("the plugin is mapped into the loading process: %s", line);
+    }
+    fclose(maps);
+    host_node_free(&node);
+}
+
+static void test_bare_name_is_relative_to_the_working_directory(void **state)
+{
+    (void)state;
+    char cwd[4096];
+    assert_non_null(getcwd(cwd, sizeof cwd));
+    assert_int_equal(chdir(EXO_TEST_PLUGIN_DIR), 0);
+    host_node node;
+    char err[1024];
+    int rc = host_plugin_load("echo.so", NULL, &node, err, sizeof err);
+    assert_int_equal(chdir(cwd), 0);
+    if (rc != 0)
+        fail_msg("echo.so by its bare name: %s", err);
+    assert_string_equal(node.name, "EchoNode");
+    host_node_free(&node);
+}
+
+static void test_plugin_replaced_after_load(void **state)
+{
+    (void)state;
+    /* The node keeps the bytes it was loaded from: a sealed copy. */
+    char path[] = "/tmp/exo-test-plugin-XXXXXX";
+    int fd = mkstemp(path);
+    assert_true(fd >= 0);
+    FILE *src = fopen(plugin("echo.so"), "rb");
+    assert_non_null(src);
+    char buf[65536];
+    size_t n;
+    while ((n = fread(buf, 1, sizeof buf, src)) > 0)
+        assert_int_equal(write(fd, buf, n), (ssize_t)n);
+    fclose(src);
+    close(fd);
+    host_node node;
+    char err[1024];
+    assert_int_equal(host_plugin_load(path, NULL, &node, err, sizeof err), 0);
+    struct stat before;
+    assert_int_equal(fstat(node.so_fd, &before), 0);
+    assert_int_equal(unlink(path), 0);
+    assert_true(write(node.so_fd, "x", 1) < 0); /* sealed: no state can change it */
+    struct stat after;
+    assert_int_equal(fstat(node.so_fd, &after), 0);
+    assert_int_equal(after.st_size, before.st_size);
+    host_node_free(&node);
 }
 
 static void test_bad_field_name(void **state)
@@ -187,6 +261,10 @@ int main(void)
         cmocka_unit_test(test_not_an_elf),
         cmocka_unit_test(test_constructor_crash_costs_only_the_plugin),
         cmocka_unit_test(test_bad_field_name),
+        cmocka_unit_test(test_descriptor_pointing_outside_the_plugin),
+        cmocka_unit_test(test_host_never_maps_the_plugin),
+        cmocka_unit_test(test_bare_name_is_relative_to_the_working_directory),
+        cmocka_unit_test(test_plugin_replaced_after_load),
         cmocka_unit_test(test_duplicate_node),
         cmocka_unit_test(test_load_all_reports_every_bad_plugin),
         cmocka_unit_test(test_descriptor_checks),

@@ -15,6 +15,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "fsutil.h"
 #include "scratch.h"
 
 static void touch(const char *dir, const char *name)
@@ -78,10 +79,46 @@ static void test_reused_directory_is_empty_and_private(void **state)
     assert_int_equal(rmdir(root), 0);
 }
 
+static void test_remove_tree_any_depth_without_following_links(void **state)
+{
+    (void)state;
+    char top[] = "/tmp/exo-test-deep-XXXXXX", canary[] = "/tmp/exo-test-canary-XXXXXX";
+    assert_non_null(mkdtemp(top));
+    assert_non_null(mkdtemp(canary));
+    char kept[64];
+    snprintf(kept, sizeof kept, "%s/kept", canary);
+    int k = open(kept, O_WRONLY | O_CREAT, 0600);
+    assert_true(k >= 0);
+    close(k);
+    /* 2,500 levels: far deeper than PATH_MAX allows to name at once. */
+    int fd = open(top, O_RDONLY | O_DIRECTORY);
+    for (int i = 0; i < 2500; i++) {
+        assert_int_equal(mkdirat(fd, "deeper-and-deeper", 0700), 0);
+        int next = openat(fd, "deeper-and-deeper", O_RDONLY | O_DIRECTORY);
+        assert_true(next >= 0);
+        if (i % 100 == 0) {
+            int f = openat(next, "file", O_WRONLY | O_CREAT, 0600);
+            assert_true(f >= 0);
+            close(f);
+        }
+        close(fd);
+        fd = next;
+    }
+    assert_int_equal(symlinkat(canary, fd, "link-out"), 0);
+    close(fd);
+    assert_int_equal(host_remove_tree(top), 0);
+    struct stat st;
+    assert_int_equal(lstat(top, &st), -1);
+    assert_int_equal(stat(kept, &st), 0); /* the link was removed, not followed */
+    unlink(kept);
+    rmdir(canary);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_reused_directory_is_empty_and_private),
+        cmocka_unit_test(test_remove_tree_any_depth_without_following_links),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
