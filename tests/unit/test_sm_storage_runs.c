@@ -1,7 +1,8 @@
-/* Unit tests of the storage operations behind the run controls (storage.h, SQLite
- * backend): run_get, run_query (every filter, the status rule, keyset order),
- * run_mark_cancelled, run_delete, graph_delete, and exo_run_status_of.  A second
- * backend must pass the same tests. */
+/* Unit tests of the storage operations behind the run controls (storage.h; SQLite,
+ * or with EXO_TEST_DB=postgres and EXO_PG_HOST the PostgreSQL backend, each test on
+ * a fresh database of that cluster: test_db.h): run_get, run_query (every filter,
+ * the status rule, keyset order), run_mark_cancelled, run_delete, graph_delete,
+ * and exo_run_status_of. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -13,23 +14,15 @@
 #include <cmocka.h>
 
 #include "storage.h"
+#include "test_db.h"
 
-typedef struct fixture {
-    char path[64];
-    exo_storage *db;
-} fixture;
+typedef exo_test_db fixture;
 
 static int setup(void **state)
 {
     fixture *f = calloc(1, sizeof *f);
     assert_non_null(f);
-    snprintf(f->path, sizeof f->path, "/tmp/exo-runs-test-XXXXXX");
-    int fd = mkstemp(f->path);
-    assert_true(fd >= 0);
-    close(fd);
-    char err[256];
-    f->db = exo_storage_open(f->path, err, sizeof err);
-    assert_non_null(f->db);
+    exo_test_db_open(f, "runs-test");
     *state = f;
     return 0;
 }
@@ -37,13 +30,7 @@ static int setup(void **state)
 static int teardown(void **state)
 {
     fixture *f = *state;
-    exo_db_close(f->db);
-    char side[80];
-    unlink(f->path);
-    snprintf(side, sizeof side, "%s-wal", f->path);
-    unlink(side);
-    snprintf(side, sizeof side, "%s-shm", f->path);
-    unlink(side);
+    exo_test_db_remove(f);
     free(f);
     return 0;
 }
