@@ -18,37 +18,71 @@ typedef struct cancel_tx {
     exo_result result;
 } cancel_tx;
 
-/* Ends every unfinished state of the run as ERRORED with the cancel message. */
-static int cancel_states(exo_app *app, cancel_tx *t)
+/* Ends the unfinished states of one listing of the run as ERRORED with the cancel
+ * message, each re-read under its row lock (state_lock: a report or claim of
+ * another process may have changed it since the listing).  *changed: how many. */
+static int cancel_pass(exo_app *app, cancel_tx *t, const char *message, int64_t *changed)
 {
     exo_state_row *rows = NULL;
     size_t n = 0;
+    *changed = 0;
     if (exo_db_states_of_run(app->db, t->ns, t->run_id, &rows, &n) != 0)
         return -1;
+    int rc = 0;
+    for (size_t i = 0; i < n && rc == 0; i++) {
+        if (!exo_status_unfinished(rows[i].status))
+            continue;
+        exo_state_row st = {0};
+        int got = exo_db_state_lock(app->db, rows[i].id, &st);
+        if (got != 0) {
+            rc = got < 0 ? -1 : 0;
+            continue;
+        }
+        if (exo_status_unfinished(st.status)) {
+            free(st.error);
+            st.error = strdup(message);
+            st.status = EXO_ST_ERRORED;
+            st.lease_expires_at = 0;
+            st.updated_at = t->now;
+            rc = st.error && exo_db_state_update(app->db, &st) == 0 ? 0 : -1;
+            ++*changed;
+        }
+        exo_state_row_free(&st);
+    }
+    exo_state_rows_free(rows, n);
+    return rc;
+}
+
+/* Ends every unfinished state of the run.  Listing again until a pass finds none
+ * catches the states that a report committed meanwhile (on a concurrent backend
+ * each listing is a new snapshot; the report held the lock of a state the pass
+ * waited for). */
+static int cancel_states(exo_app *app, cancel_tx *t)
+{
     char when[40];
     exo_iso_time(t->now, when);
     char *message = exo_strfmt("Run cancelled by %s at %s", t->by, when);
-    int rc = message ? 0 : -1;
-    for (size_t i = 0; i < n && rc == 0; i++) {
-        exo_state_row *st = &rows[i];
-        if (!exo_status_unfinished(st->status))
-            continue;
-        free(st->error);
-        st->error = strdup(message);
-        st->status = EXO_ST_ERRORED;
-        st->lease_expires_at = 0;
-        st->updated_at = t->now;
-        rc = st->error && exo_db_state_update(app->db, st) == 0 ? 0 : -1;
-        t->cancelled++;
-    }
+    if (!message)
+        return -1;
+    int64_t changed = 0;
+    int rc;
+    do {
+        rc = cancel_pass(app, t, message, &changed);
+        t->cancelled += changed;
+    } while (rc == 0 && changed > 0);
     free(message);
-    exo_state_rows_free(rows, n);
     return rc;
 }
 
 static int cancel_body(exo_app *app, void *arg)
 {
     cancel_tx *t = arg;
+    t->cancelled = 0; /* a retried transaction starts over */
+    /* The mark first: it locks the run, so cancels of one run (from any process)
+       are serialised here; it is rolled back below when the run was not pending. */
+    int marked = exo_db_run_mark_cancelled(app->db, t->run_id, t->by, t->now);
+    if (marked < 0)
+        return -1;
     exo_run_row run = {0};
     int rc = exo_db_run_get(app->db, t->ns, t->run_id, &run);
     if (rc != 0) {
@@ -57,6 +91,8 @@ static int cancel_body(exo_app *app, void *arg)
             *t->detail = exo_strfmt("Run %s not found in namespace %s", t->run_id, t->ns);
         return -1;
     }
+    if (marked == 0)
+        run.cancelled_at = 0; /* the status it had before this mark */
     exo_run_status status = exo_run_status_of(&run);
     exo_run_row_free(&run);
     if (status != EXO_RUN_PENDING) {
@@ -65,7 +101,7 @@ static int cancel_body(exo_app *app, void *arg)
                                 exo_run_status_names[status]);
         return -1;
     }
-    if (cancel_states(app, t) != 0 || exo_db_run_mark_cancelled(app->db, t->run_id, t->by, t->now) != 0)
+    if (cancel_states(app, t) != 0)
         return -1;
     t->result = EXO_RESULT_OK;
     return 0;

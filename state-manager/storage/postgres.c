@@ -113,14 +113,32 @@ static const char *const schema_v1 =
     "CREATE TRIGGER states_work AFTER INSERT OR UPDATE OF status ON states FOR EACH ROW"
     " WHEN (NEW.status = 'CREATED') EXECUTE FUNCTION exo_notify_work();";
 
+/* Migration 2 (run controls, registry): a run's cancel mark; when a node was last
+ * registered; indexes for the filtered run listing (by graph), for retention
+ * (finished runs of every namespace, oldest first), for graph deletion, and for
+ * the PENDING run listing: CREATED and QUEUED states are found through the claim
+ * and lease indexes, EXECUTED ones (few, short-lived) through a partial index of
+ * their own.  runs.seq (bigserial since version 1) is the listing's tie-break. */
+static const char *const schema_v2 =
+    "ALTER TABLE runs ADD COLUMN IF NOT EXISTS cancelled_at bigint NOT NULL DEFAULT 0,"
+    " ADD COLUMN IF NOT EXISTS cancelled_by text;"
+    "ALTER TABLE nodes ADD COLUMN IF NOT EXISTS registered_at bigint NOT NULL DEFAULT 0;"
+    "CREATE INDEX IF NOT EXISTS runs_by_graph ON runs(namespace_name, graph_name, created_at, seq);"
+    "CREATE INDEX IF NOT EXISTS runs_by_time ON runs(created_at, seq);"
+    "CREATE INDEX IF NOT EXISTS graph_versions_by_name ON graph_versions(namespace_name, name);"
+    "CREATE INDEX IF NOT EXISTS runs_by_version ON runs(graph_version);"
+    "CREATE INDEX IF NOT EXISTS states_executed ON states(namespace_name) WHERE status = 'EXECUTED';";
+
 /* Ordered migrations: entry i brings the schema from version i to i + 1.  Append
  * only; never edit one that has shipped. */
-static const char *const migrations[] = {schema_v1};
+static const char *const migrations[] = {schema_v1, schema_v2};
 #define SCHEMA_VERSION ((int)(sizeof migrations / sizeof *migrations))
 
 /* ---- statements -------------------------------------------------------------------------- */
 
-#define NODE_COLS "id, created_at, updated_at, name, namespace_name, runtime_name, inputs_schema, outputs_schema, secrets"
+#define NODE_COLS "id, created_at, updated_at, name, namespace_name, runtime_name, inputs_schema, outputs_schema," \
+                  " secrets, registered_at"
+#define RUN_COLS "run_id, graph_name, namespace_name, created_at, seq, cancelled_at, cancelled_by"
 #define GRAPH_COLS "g.id, g.created_at, g.updated_at, g.namespace_name, g.name, g.version, v.template," \
                    " g.validation_status, g.validation_errors"
 #define STATE_COLS "id, created_at, updated_at, node_name, namespace_name, identifier, graph_name, run_id," \
@@ -129,10 +147,10 @@ static const char *const migrations[] = {schema_v1};
 
 /* Every statement, by number: each connection prepares one the first time it runs it. */
 #define STATEMENTS(X)                                                                                           \
-    X(NODE_UPSERT, "INSERT INTO nodes(" NODE_COLS ") VALUES($1,$2,$3,$4,$5,$6,$7,$8,$9)"                        \
+    X(NODE_UPSERT, "INSERT INTO nodes(" NODE_COLS ") VALUES($1,$2,$3,$4,$5,$6,$7,$8,$9,$10)"                    \
                    " ON CONFLICT(namespace_name, name) DO UPDATE SET runtime_name=excluded.runtime_name,"       \
                    " inputs_schema=excluded.inputs_schema, outputs_schema=excluded.outputs_schema,"             \
-                   " secrets=excluded.secrets")                                                                \
+                   " secrets=excluded.secrets, registered_at=excluded.registered_at")                          \
     X(NODE_GET, "SELECT " NODE_COLS " FROM nodes WHERE namespace_name=$1 AND name=$2")                          \
     X(NODE_LIST, "SELECT " NODE_COLS " FROM nodes WHERE namespace_name=$1 ORDER BY seq")                        \
     X(NAMESPACES, "SELECT DISTINCT namespace_name COLLATE \"C\" AS n FROM nodes WHERE namespace_name <> ''"     \
@@ -154,13 +172,34 @@ static const char *const migrations[] = {schema_v1};
     X(GRAPH_LIST_ALL, "SELECT " GRAPH_COLS " FROM graphs g JOIN graph_versions v ON v.version = g.version"      \
                       " ORDER BY g.seq")                                                                       \
     X(GRAPH_VERSION, "SELECT template FROM graph_versions WHERE version=$1")                                    \
+    X(GRAPH_DELETE, "DELETE FROM graphs WHERE namespace_name=$1 AND name=$2")                                   \
+    X(GRAPH_DELETE_TRIGGERS, "DELETE FROM triggers WHERE namespace_name=$1 AND graph_name=$2")                  \
+    X(GRAPH_LOCK_VERSIONS, "SELECT version FROM graph_versions WHERE namespace_name=$1 AND name=$2 FOR UPDATE") \
+    X(GRAPH_DELETE_VERSIONS, "DELETE FROM graph_versions v WHERE namespace_name=$1 AND name=$2"                 \
+                             " AND NOT EXISTS(SELECT 1 FROM runs WHERE runs.graph_version=v.version)")          \
+    /* the version row is key-share locked (when it exists): a graph_delete of     \
+       another replica waits for this run to commit and then keeps the version */  \
     X(RUN_INSERT, "INSERT INTO runs(run_id, namespace_name, graph_name, graph_version, created_at)"             \
-                  " VALUES($1,$2,$3,$4,$5)")                                                                   \
+                  " SELECT $1::text, $2::text, $3::text, $4::bigint, $5::bigint FROM (SELECT 1) one"           \
+                  " LEFT JOIN (SELECT version FROM graph_versions WHERE version=$4::bigint FOR KEY SHARE) v"    \
+                  " ON true")                                                                                  \
     X(RUN_VERSION, "SELECT graph_version, namespace_name FROM runs WHERE run_id=$1")                            \
     X(RUN_COUNT, "SELECT count(*) FROM runs WHERE namespace_name=$1")                                           \
-    X(RUN_PAGE, "SELECT run_id, graph_name, created_at FROM runs WHERE namespace_name=$1"                       \
+    X(RUN_PAGE, "SELECT " RUN_COLS " FROM runs WHERE namespace_name=$1"                                          \
                 " ORDER BY created_at DESC, seq DESC LIMIT $2 OFFSET $3")                                       \
-    X(RUN_COUNTS, "SELECT status, count(*) FROM states WHERE run_id=$1 GROUP BY status")                        \
+    /* the counts of several runs at once: u.i is the run's 1-based place in $1 */ \
+    X(RUN_COUNTS, "SELECT u.i, s.status, count(*) FROM unnest($1::text[]) WITH ORDINALITY u(id, i)"            \
+                  " JOIN states s ON s.run_id=u.id GROUP BY u.i, s.status")                                     \
+    X(RUN_GET, "SELECT " RUN_COLS " FROM runs WHERE run_id=$1 AND namespace_name=$2")                           \
+    X(RUN_GET_SHARE, "SELECT " RUN_COLS " FROM runs WHERE run_id=$1 AND namespace_name=$2 FOR SHARE")           \
+    X(RUN_MARK_CANCELLED, "UPDATE runs SET cancelled_at=$1, cancelled_by=$2 WHERE run_id=$3 AND cancelled_at=0")\
+    /* a run another replica is deleting (or holds locked) is skipped, not waited for */ \
+    X(RUN_DELETE, "WITH r AS (DELETE FROM runs WHERE run_id = (SELECT run_id FROM runs WHERE run_id=$1"         \
+                  " FOR UPDATE SKIP LOCKED) RETURNING run_id),"                                                 \
+                  " st AS (DELETE FROM states WHERE run_id IN (SELECT run_id FROM r) RETURNING id),"            \
+                  " a AS (DELETE FROM state_ancestors WHERE state_id IN (SELECT id FROM st)),"                  \
+                  " k AS (DELETE FROM store WHERE run_id IN (SELECT run_id FROM r))"                            \
+                  " SELECT count(*) FROM r")                                                                   \
     X(STORE_PUT, "INSERT INTO store(run_id, namespace_name, graph_name, key, value) VALUES($1,$2,$3,$4,$5)"     \
                  " ON CONFLICT(run_id, namespace_name, graph_name, key) DO UPDATE SET value=excluded.value")    \
     X(STORE_GET, "SELECT value FROM store WHERE run_id=$1 AND namespace_name=$2 AND graph_name=$3 AND key=$4")  \
@@ -433,6 +472,20 @@ static void note_failure(pg_storage *q, pg_conn *c, const PGresult *r, const cha
         log_error("postgres %s failed: %s", what, msg);
 }
 
+/* r when it succeeded (the caller's to PQclear); NULL after a failure, classified
+ * and logged. */
+static PGresult *checked(pg_storage *q, pg_conn *c, PGresult *r)
+{
+    ExecStatusType st = PQresultStatus(r);
+    if (st != PGRES_COMMAND_OK && st != PGRES_TUPLES_OK) {
+        note_failure(q, c, r, "statement");
+        PQclear(r);
+        return NULL;
+    }
+    set_reachable(q, 1, NULL);
+    return r;
+}
+
 /* Runs prepared statement id on c; the result (NULL after a failure, already
  * logged) is the caller's to PQclear.  binary_result asks for binary columns. */
 static PGresult *run(pg_storage *q, pg_conn *c, stmt_id id, const params *p, int binary_result)
@@ -451,30 +504,49 @@ static PGresult *run(pg_storage *q, pg_conn *c, stmt_id id, const params *p, int
     }
     PGresult *r = PQexecPrepared(c->pg, name, p ? p->n : 0, p ? p->v : NULL, p ? p->len : NULL, p ? p->fmt : NULL,
                                  binary_result);
-    ExecStatusType st = PQresultStatus(r);
-    if (st != PGRES_COMMAND_OK && st != PGRES_TUPLES_OK) {
-        note_failure(q, c, r, "statement");
-        PQclear(r);
-        return NULL;
+    return checked(q, c, r);
+}
+
+/* An unprepared statement (its text varies with the request, as run_query's):
+ * planned for these parameter values each time. */
+static PGresult *run_text(pg_storage *q, pg_conn *c, const char *sql, const params *p)
+{
+    PGresult *r = PQexecParams(c->pg, sql, p ? p->n : 0, NULL, p ? p->v : NULL, p ? p->len : NULL,
+                               p ? p->fmt : NULL, 0);
+    return checked(q, c, r);
+}
+
+/* The connection for one statement of this thread (NULL, logged, when none). */
+static pg_conn *conn_for_statement(pg_storage *q)
+{
+    pg_conn *c = conn_get(q);
+    if (!c) {
+        mark_retry(q, 0);
+        pthread_mutex_lock(&q->lock);
+        log_error("postgres: no connection to the database: %s", q->problem);
+        pthread_mutex_unlock(&q->lock);
     }
-    set_reachable(q, 1, NULL);
-    return r;
+    return c;
 }
 
 /* One statement on this thread's connection: the result or NULL. */
 static PGresult *query(exo_storage *s, stmt_id id, params *p, int binary_result)
 {
     pg_storage *q = (pg_storage *)s;
-    pg_conn *c = conn_get(q);
-    PGresult *r = NULL;
-    if (!c) {
-        mark_retry(q, 0);
-        pthread_mutex_lock(&q->lock);
-        log_error("postgres: no connection to the database: %s", q->problem);
-        pthread_mutex_unlock(&q->lock);
-    } else {
-        r = run(q, c, id, p, binary_result);
-    }
+    pg_conn *c = conn_for_statement(q);
+    PGresult *r = c ? run(q, c, id, p, binary_result) : NULL;
+    conn_put(q, c);
+    if (p)
+        params_free(p);
+    return r;
+}
+
+/* query() for an unprepared statement text. */
+static PGresult *query_text(exo_storage *s, const char *sql, params *p)
+{
+    pg_storage *q = (pg_storage *)s;
+    pg_conn *c = conn_for_statement(q);
+    PGresult *r = c ? run_text(q, c, sql, p) : NULL;
     conn_put(q, c);
     if (p)
         params_free(p);
@@ -711,6 +783,7 @@ static int read_node(const PGresult *r, int i, void *row)
     n->inputs_schema = col_json(r, i, 6);
     n->outputs_schema = col_json(r, i, 7);
     n->secrets = col_json(r, i, 8);
+    n->registered_at = col_int(r, i, 9);
     return n->name && n->namespace_name && n->runtime_name && json_read(r, i, 6, n->inputs_schema) &&
                    json_read(r, i, 7, n->outputs_schema) && json_read(r, i, 8, n->secrets)
                ? 0
@@ -732,6 +805,7 @@ static int pg_node_upsert(exo_storage *s, const exo_node_row *n)
     p_json(&p, n->inputs_schema);
     p_json(&p, n->outputs_schema);
     p_json(&p, n->secrets);
+    p_int(&p, n->registered_at);
     return exec_ok(s, ST_NODE_UPSERT, &p);
 }
 
@@ -865,6 +939,29 @@ static int pg_graph_version(exo_storage *s, int64_t version, json_object **tpl)
     return ret;
 }
 
+static int pg_graph_delete(exo_storage *s, const char *ns, const char *name)
+{
+    params p = {0};
+    p_text(&p, ns);
+    p_text(&p, name);
+    int64_t n = exec_count(s, ST_GRAPH_DELETE, &p); /* row lock: a second replica's delete waits, then finds none */
+    if (n <= 0)
+        return n < 0 ? -1 : 1;
+    params t = {0}, l = {0}, v = {0};
+    p_text(&t, ns);
+    p_text(&t, name);
+    p_text(&l, ns);
+    p_text(&l, name);
+    p_text(&v, ns);
+    p_text(&v, name);
+    /* The versions are locked first (waiting for runs being created from them,
+       which key-share lock theirs), then deleted in a new statement whose snapshot
+       sees those runs: a version a run was just created with is kept. */
+    if (exec_ok(s, ST_GRAPH_DELETE_TRIGGERS, &t) != 0 || exec_ok(s, ST_GRAPH_LOCK_VERSIONS, &l) != 0)
+        return -1;
+    return exec_ok(s, ST_GRAPH_DELETE_VERSIONS, &v);
+}
+
 /* ---- runs and store ----------------------------------------------------------------------------- */
 
 static int pg_run_insert(exo_storage *s, const char *run_id, const char *ns, const char *graph, int64_t version,
@@ -896,20 +993,32 @@ static int pg_run_version(exo_storage *s, const char *run_id, int64_t *version, 
     return ret;
 }
 
-static int run_counts(exo_storage *s, exo_run_row *run)
+/* Fills the counts of rows[0..n) with one statement. */
+static int run_counts(exo_storage *s, exo_run_row *rows, size_t n)
 {
+    if (n == 0)
+        return 0;
+    const char **ids = calloc(n, sizeof *ids);
+    if (!ids)
+        return -1;
+    for (size_t i = 0; i < n; i++)
+        ids[i] = rows[i].run_id;
     params p = {0};
-    p_text(&p, run->run_id);
+    int rc = p_text_array(&p, ids, n);
+    free(ids);
+    if (rc != 0)
+        return -1;
     PGresult *r = query(s, ST_RUN_COUNTS, &p, 0);
     if (!r)
         return -1;
     int ret = 0;
     for (int i = 0; i < PQntuples(r) && ret == 0; i++) {
-        int idx = exo_status_from_name(PQgetvalue(r, i, 0));
-        if (idx < 0)
+        int64_t place = col_int(r, i, 0);
+        int idx = exo_status_from_name(PQgetvalue(r, i, 1));
+        if (idx < 0 || place < 1 || place > (int64_t)n)
             ret = -1; /* an unknown status: the counts would be wrong */
         else
-            run->counts[idx] = col_int(r, i, 1);
+            rows[place - 1].counts[idx] = col_int(r, i, 2);
     }
     PQclear(r);
     return ret;
@@ -920,12 +1029,30 @@ static int read_run(const PGresult *r, int i, void *row)
     exo_run_row *run = row;
     run->run_id = col_text(r, i, 0);
     run->graph_name = col_text(r, i, 1);
-    run->created_at = col_int(r, i, 2);
-    return run->run_id && run->graph_name ? 0 : -1;
+    run->namespace_name = col_text(r, i, 2);
+    run->created_at = col_int(r, i, 3);
+    run->seq = col_int(r, i, 4);
+    run->cancelled_at = col_int(r, i, 5);
+    run->cancelled_by = col_text(r, i, 6);
+    int by_ok = run->cancelled_by || PQgetisnull(r, i, 6);
+    return run->run_id && run->graph_name && run->namespace_name && by_ok ? 0 : -1;
 }
 
 static void free_run_row(void *row) { exo_run_row_free(row); }
 static const row_kind run_rows = {"run", sizeof(exo_run_row), read_run, free_run_row};
+
+/* fetch_all of runs, then their counts; on failure nothing is returned. */
+static int fetch_runs(exo_storage *s, PGresult *r, exo_run_row **out, size_t *n)
+{
+    if (fetch_all(r, &run_rows, (void **)out, n) != 0)
+        return -1;
+    if (run_counts(s, *out, *n) == 0)
+        return 0;
+    exo_run_rows_free(*out, *n);
+    *out = NULL;
+    *n = 0;
+    return -1;
+}
 
 static int pg_run_page(exo_storage *s, const char *ns, int64_t offset, int64_t limit, exo_run_row **out, size_t *n,
                        int64_t *total)
@@ -943,12 +1070,158 @@ static int pg_run_page(exo_storage *s, const char *ns, int64_t offset, int64_t l
     p_text(&p, ns);
     p_int(&p, limit);
     p_int(&p, offset);
-    if (fetch_all(query(s, ST_RUN_PAGE, &p, 0), &run_rows, (void **)out, n) != 0)
+    return fetch_runs(s, query(s, ST_RUN_PAGE, &p, 0), out, n);
+}
+
+static int pg_run_get(exo_storage *s, const char *ns, const char *run_id, exo_run_row *out)
+{
+    /* [locks] inside a transaction the run is share-locked until it ends: a cancel
+       of another replica (run_mark_cancelled) waits for a retry that checked the
+       mark, and a retry checking it waits for that cancel */
+    int in_tx = pthread_getspecific(((pg_storage *)s)->bound) != NULL;
+    params p = {0};
+    p_text(&p, run_id);
+    p_text(&p, ns);
+    int rc = fetch_one(query(s, in_tx ? ST_RUN_GET_SHARE : ST_RUN_GET, &p, 0), &run_rows, out);
+    if (rc == 0 && run_counts(s, out, 1) != 0) {
+        exo_run_row_free(out);
         return -1;
-    for (size_t i = 0; i < *n; i++)
-        if (run_counts(s, &(*out)[i]) != 0)
-            return -1;
+    }
+    return rc;
+}
+
+/* SQL condition "run r has status i" for each exo_run_status, by the rule of
+ * storage.h (precedence CANCELLED, PENDING, FAILED, SUCCESS).  The unfinished
+ * statuses are spelt as ORs of equalities: the planner then reads them through
+ * the partial indexes of CREATED, QUEUED and EXECUTED states (a BitmapOr), where
+ * an IN list makes it scan every state (the finished listing of retention). */
+#define RUN_HAS(cond) "EXISTS(SELECT 1 FROM states s WHERE s.run_id=r.run_id AND " cond ")"
+#define UNFINISHED "(s.status='CREATED' OR s.status='QUEUED' OR s.status='EXECUTED')"
+#define RUN_NOT_PENDING "NOT " RUN_HAS(UNFINISHED)
+#define RUN_FAILED_STATES \
+    "(" RUN_HAS("s.status IN ('ERRORED','NEXT_CREATED_ERROR')") \
+    " OR NOT EXISTS(SELECT 1 FROM states s WHERE s.run_id=r.run_id))"
+static const char *const run_status_sql[EXO_RUN_STATUS_COUNT] = {
+    [EXO_RUN_PENDING] = "(r.cancelled_at=0 AND " RUN_HAS(UNFINISHED) ")",
+    [EXO_RUN_SUCCESS] = "(r.cancelled_at=0 AND " RUN_NOT_PENDING " AND NOT " RUN_FAILED_STATES ")",
+    [EXO_RUN_FAILED] = "(r.cancelled_at=0 AND " RUN_NOT_PENDING " AND " RUN_FAILED_STATES ")",
+    [EXO_RUN_CANCELLED] = "(r.cancelled_at>0)",
+};
+
+/* Only PENDING runs asked for: the few runs with an unfinished state are then
+ * found through the partial indexes of CREATED, QUEUED and EXECUTED states first,
+ * instead of probing the states of every run (the status condition still
+ * decides). */
+static int query_pending_only(const exo_run_query *q)
+{
+    return (q->status_mask & ((1u << EXO_RUN_STATUS_COUNT) - 1)) == (1u << EXO_RUN_PENDING);
+}
+
+/* The run_query statement for q into sql, its parameters into p (each filter
+ * numbers its parameter p->n + 1 before adding it): the WHERE clause holds only
+ * the filters q uses.  0, or -1 out of memory. */
+static int build_run_query(const exo_run_query *q, char **sql, params *p)
+{
+    size_t len = 0;
+    FILE *f = open_memstream(sql, &len);
+    if (!f)
+        return -1;
+    fputs("SELECT r.run_id, r.graph_name, r.namespace_name, r.created_at, r.seq, r.cancelled_at, r.cancelled_by"
+          " FROM runs r WHERE true", f);
+    if (q->ns) {
+        fprintf(f, " AND r.namespace_name=$%d", p->n + 1);
+        p_text(p, q->ns);
+    }
+    if (q->graph_name) {
+        fprintf(f, " AND r.graph_name=$%d", p->n + 1);
+        p_text(p, q->graph_name);
+    }
+    if (q->since > 0) {
+        fprintf(f, " AND r.created_at>=$%d", p->n + 1);
+        p_int(p, q->since);
+    }
+    if (q->until > 0) {
+        fprintf(f, " AND r.created_at<$%d", p->n + 1);
+        p_int(p, q->until);
+    }
+    if (q->run_id_prefix) {
+        fprintf(f, " AND starts_with(r.run_id, $%d::text)", p->n + 1);
+        p_text(p, q->run_id_prefix);
+    }
+    if (q->after_seq > 0) {
+        fprintf(f, " AND (r.created_at, r.seq) < ($%d::bigint, $%d::bigint)", p->n + 1, p->n + 2);
+        p_int(p, q->after_created_at);
+        p_int(p, q->after_seq);
+    }
+    if (query_pending_only(q)) {
+        const char *ns_cond = "";
+        char cond[48];
+        if (q->ns) {
+            snprintf(cond, sizeof cond, " AND s.namespace_name=$%d", p->n + 1);
+            ns_cond = cond;
+            p_text(p, q->ns);
+        }
+        fprintf(f,
+                " AND r.run_id IN (SELECT s.run_id FROM states s WHERE s.status='CREATED'%s"
+                " UNION SELECT s.run_id FROM states s WHERE s.status='QUEUED'%s"
+                " UNION SELECT s.run_id FROM states s WHERE s.status='EXECUTED'%s)",
+                ns_cond, ns_cond, ns_cond);
+    }
+    unsigned mask = q->status_mask & ((1u << EXO_RUN_STATUS_COUNT) - 1);
+    if (mask) {
+        fputs(" AND (false", f);
+        for (int i = 0; i < EXO_RUN_STATUS_COUNT; i++)
+            if (mask & (1u << i))
+                fprintf(f, " OR %s", run_status_sql[i]);
+        fputs(")", f);
+    }
+    fprintf(f, " ORDER BY r.created_at DESC, r.seq DESC LIMIT $%d", p->n + 1);
+    p_int(p, q->limit);
+    if (fclose(f) != 0) {
+        free(*sql);
+        *sql = NULL;
+        return -1;
+    }
     return 0;
+}
+
+static int pg_run_query(exo_storage *s, const exo_run_query *q, exo_run_row **out, size_t *n)
+{
+    *out = NULL;
+    *n = 0;
+    char *sql = NULL;
+    params p = {0};
+    if (build_run_query(q, &sql, &p) != 0) {
+        log_error("postgres: out of memory building the run query");
+        return -1;
+    }
+    int rc = fetch_runs(s, query_text(s, sql, &p), out, n);
+    free(sql);
+    return rc;
+}
+
+static int pg_run_mark_cancelled(exo_storage *s, const char *run_id, const char *by, int64_t at)
+{
+    /* [locks] the UPDATE row-locks the run: of two replicas cancelling it at once,
+       the later one waits, then finds it marked (1) */
+    params p = {0};
+    p_int(&p, at);
+    p_text(&p, by);
+    p_text(&p, run_id);
+    int64_t n = exec_count(s, ST_RUN_MARK_CANCELLED, &p);
+    return n < 0 ? -1 : n == 1 ? 0 : 1;
+}
+
+static int pg_run_delete(exo_storage *s, const char *run_id)
+{
+    params p = {0};
+    p_text(&p, run_id);
+    PGresult *r = query(s, ST_RUN_DELETE, &p, 0);
+    if (!r)
+        return -1;
+    int64_t deleted = PQntuples(r) > 0 ? col_int(r, 0, 0) : 0;
+    PQclear(r);
+    return deleted > 0 ? 0 : 1;
 }
 
 static int pg_store_put(exo_storage *s, const char *run_id, const char *ns, const char *graph, const char *key,
@@ -1400,11 +1673,16 @@ static const exo_storage_ops postgres_ops = {
     .graph_set_validation = pg_graph_set_validation,
     .graph_list = pg_graph_list,
     .graph_version = pg_graph_version,
+    .graph_delete = pg_graph_delete,
     .run_insert = pg_run_insert,
     .run_version = pg_run_version,
     .run_page = pg_run_page,
     .store_put = pg_store_put,
     .store_get = pg_store_get,
+    .run_get = pg_run_get,
+    .run_query = pg_run_query,
+    .run_mark_cancelled = pg_run_mark_cancelled,
+    .run_delete = pg_run_delete,
     .state_insert = pg_state_insert,
     .state_get = pg_state_get,
     .state_lock = pg_state_lock,

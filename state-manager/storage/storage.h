@@ -199,10 +199,12 @@ typedef struct exo_storage_ops {
     int (*graph_list)(exo_storage *s, const char *ns /* NULL = all */, exo_graph_row **out, size_t *n);
     int (*graph_version)(exo_storage *s, int64_t version, json_object **template_out); /* 1: none */
     /* Deletes graph (ns, name), all of its cron trigger records, and the stored
-     * versions of it that no remaining run references (runs keep theirs).  1: none. */
+     * versions of it that no remaining run references (runs keep theirs).  1: none.
+     * [locks] A version that a concurrent run_insert is creating a run from is kept. */
     int (*graph_delete)(exo_storage *s, const char *ns, const char *name);
 
-    /* Runs and the run store. */
+    /* Runs and the run store.  run_insert [locks] the run's graph version (when it
+     * exists) against graph_delete until the transaction ends. */
     int (*run_insert)(exo_storage *s, const char *run_id, const char *ns, const char *graph,
                       int64_t version, int64_t created_at);
     /* Graph version and namespace a run was triggered with; *ns malloc'd. */
@@ -214,15 +216,20 @@ typedef struct exo_storage_ops {
                      const char *key, json_object *value); /* last writer wins */
     int (*store_get)(exo_storage *s, const char *run_id, const char *ns, const char *graph,
                      const char *key, json_object **value); /* 1: none; *value a new string */
-    /* One run of ns with every run_row member (counts included).  1: none. */
+    /* One run of ns with every run_row member (counts included).  1: none.
+     * [locks] Inside a transaction the run stays share-locked until it ends: a
+     * run_mark_cancelled of another transaction waits for it (and it for that one). */
     int (*run_get)(exo_storage *s, const char *ns, const char *run_id, exo_run_row *out);
     /* Runs matching q, at most q->limit, in q's order, every run_row member filled. */
     int (*run_query)(exo_storage *s, const exo_run_query *q, exo_run_row **out, size_t *n);
     /* Marks a run cancelled by `by` at `at` (only the mark: the caller ends its
-     * states).  1: no such run, or it is already marked. */
+     * states).  1: no such run, or it is already marked.  [locks] The run stays
+     * locked until the transaction ends: concurrent marks of one run serialise,
+     * the later one then answers 1. */
     int (*run_mark_cancelled)(exo_storage *s, const char *run_id, const char *by, int64_t at);
     /* Deletes a run with its states, their ancestor-index rows and its store.
-     * 1: no such run. */
+     * 1: no such run.  [locks] A run another transaction holds locked (being
+     * deleted, cancelled or retried elsewhere) is skipped, not waited for: 1. */
     int (*run_delete)(exo_storage *s, const char *run_id);
 
     /* States.  state_insert returns 1 on a uniqueness conflict (lane or unite key),

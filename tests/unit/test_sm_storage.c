@@ -14,89 +14,26 @@
 
 #include <cmocka.h>
 
-#include <libpq-fe.h>
 #include <sqlite3.h>
 
 #include "storage.h"
+#include "test_db.h"
 
-typedef struct fixture {
-    char path[512]; /* the --db value: a file, or a PostgreSQL URI */
-    char pg_name[40]; /* PostgreSQL: the database made for this test */
-    exo_storage *db;
-} fixture;
-
-static const char *pg_host(void)
-{
-    const char *db = getenv("EXO_TEST_DB"), *host = getenv("EXO_PG_HOST");
-    return db && !strcmp(db, "postgres") && host && *host ? host : NULL;
-}
-
-/* Runs one statement on database dbname of the test cluster. */
-static void pg_exec(const char *dbname, const char *sql, char *out, size_t outlen)
-{
-    char uri[512];
-    snprintf(uri, sizeof uri, "postgresql:///%s?host=%s&user=postgres", dbname, pg_host());
-    PGconn *c = PQconnectdb(uri);
-    assert_int_equal(PQstatus(c), CONNECTION_OK);
-    PGresult *r = PQexec(c, sql);
-    if (PQresultStatus(r) != PGRES_COMMAND_OK && PQresultStatus(r) != PGRES_TUPLES_OK)
-        fail_msg("%s: %s", sql, PQresultErrorMessage(r));
-    if (out)
-        snprintf(out, outlen, "%s", PQntuples(r) > 0 ? PQgetvalue(r, 0, 0) : "");
-    PQclear(r);
-    PQfinish(c);
-}
-
-static int setup_pg(fixture *f)
-{
-    char id[EXO_ID_LEN + 1], sql[96];
-    assert_int_equal(exo_id_new(id), 0);
-    snprintf(f->pg_name, sizeof f->pg_name, "exo_unit_%s", id);
-    snprintf(sql, sizeof sql, "CREATE DATABASE %s", f->pg_name);
-    pg_exec("postgres", sql, NULL, 0);
-    snprintf(f->path, sizeof f->path, "postgresql:///%s?host=%s&user=postgres", f->pg_name, pg_host());
-    char err[512];
-    f->db = exo_storage_open(f->path, err, sizeof err);
-    if (!f->db)
-        fail_msg("%s", err);
-    return 0;
-}
+typedef exo_test_db fixture;
 
 static int setup(void **state)
 {
     fixture *f = calloc(1, sizeof *f);
     assert_non_null(f);
     *state = f;
-    if (pg_host())
-        return setup_pg(f);
-    snprintf(f->path, sizeof f->path, "/tmp/exo-storage-test-XXXXXX");
-    int fd = mkstemp(f->path);
-    assert_true(fd >= 0);
-    close(fd);
-    char err[256];
-    f->db = exo_storage_open(f->path, err, sizeof err);
-    assert_non_null(f->db);
+    exo_test_db_open(f, "storage-test");
     return 0;
 }
 
 static int teardown(void **state)
 {
     fixture *f = *state;
-    if (f->db)
-        exo_db_close(f->db);
-    if (f->pg_name[0]) {
-        char sql[96];
-        snprintf(sql, sizeof sql, "DROP DATABASE %s WITH (FORCE)", f->pg_name);
-        pg_exec("postgres", sql, NULL, 0);
-        free(f);
-        return 0;
-    }
-    char wal[600];
-    unlink(f->path);
-    snprintf(wal, sizeof wal, "%s-wal", f->path);
-    unlink(wal);
-    snprintf(wal, sizeof wal, "%s-shm", f->path);
-    unlink(wal);
+    exo_test_db_remove(f);
     free(f);
     return 0;
 }
@@ -434,19 +371,19 @@ static void test_pg_schema_version_recorded_and_newer_refused(void **state)
     exo_db_close(f->db);
     f->db = NULL;
     char v[32];
-    pg_exec(f->pg_name, "SELECT max(version) FROM exo_schema", v, sizeof v);
+    exo_test_pg_exec(f->pg_name, "SELECT max(version) FROM exo_schema", v, sizeof v);
     int known = atoi(v);
     assert_true(known >= 1);
     char sql[96];
     snprintf(sql, sizeof sql, "UPDATE exo_schema SET version=%d", known + 1);
-    pg_exec(f->pg_name, sql, NULL, 0);
+    exo_test_pg_exec(f->pg_name, sql, NULL, 0);
     char err[512];
     assert_null(exo_storage_open(f->path, err, sizeof err));
     assert_non_null(strstr(err, "newer than this exo-state-manager knows"));
-    pg_exec(f->pg_name, "SELECT max(version) FROM exo_schema", v, sizeof v);
+    exo_test_pg_exec(f->pg_name, "SELECT max(version) FROM exo_schema", v, sizeof v);
     assert_int_equal(atoi(v), known + 1);
     snprintf(sql, sizeof sql, "UPDATE exo_schema SET version=%d", known);
-    pg_exec(f->pg_name, sql, NULL, 0);
+    exo_test_pg_exec(f->pg_name, sql, NULL, 0);
     f->db = exo_storage_open(f->path, err, sizeof err);
     assert_non_null(f->db);
     exo_state_row got;
@@ -459,7 +396,7 @@ static void test_pg_schema_version_recorded_and_newer_refused(void **state)
 /* Each backend keeps its version its own way. */
 static void test_schema_version_of_the_backend(void **state)
 {
-    if (pg_host())
+    if (exo_test_pg_host())
         test_pg_schema_version_recorded_and_newer_refused(state);
     else
         test_schema_version_recorded_and_newer_refused(state);

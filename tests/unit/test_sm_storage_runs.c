@@ -1,35 +1,32 @@
-/* Unit tests of the storage operations behind the run controls (storage.h, SQLite
- * backend): run_get, run_query (every filter, the status rule, keyset order),
- * run_mark_cancelled, run_delete, graph_delete, and exo_run_status_of.  A second
- * backend must pass the same tests. */
+/* Unit tests of the storage operations behind the run controls (storage.h; SQLite,
+ * or with EXO_TEST_DB=postgres and EXO_PG_HOST the PostgreSQL backend, each test on
+ * a fresh database of that cluster: test_db.h): run_get, run_query (every filter,
+ * the status rule, keyset order), run_mark_cancelled, run_delete, graph_delete,
+ * and exo_run_status_of; on PostgreSQL also the locks that make them safe with
+ * several state managers on one database. */
+#include <pthread.h>
 #include <setjmp.h>
+#include <stdatomic.h>
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <unistd.h>
 
 #include <cmocka.h>
 
 #include "storage.h"
+#include "test_db.h"
 
-typedef struct fixture {
-    char path[64];
-    exo_storage *db;
-} fixture;
+typedef exo_test_db fixture;
 
 static int setup(void **state)
 {
     fixture *f = calloc(1, sizeof *f);
     assert_non_null(f);
-    snprintf(f->path, sizeof f->path, "/tmp/exo-runs-test-XXXXXX");
-    int fd = mkstemp(f->path);
-    assert_true(fd >= 0);
-    close(fd);
-    char err[256];
-    f->db = exo_storage_open(f->path, err, sizeof err);
-    assert_non_null(f->db);
+    exo_test_db_open(f, "runs-test");
     *state = f;
     return 0;
 }
@@ -37,13 +34,7 @@ static int setup(void **state)
 static int teardown(void **state)
 {
     fixture *f = *state;
-    exo_db_close(f->db);
-    char side[80];
-    unlink(f->path);
-    snprintf(side, sizeof side, "%s-wal", f->path);
-    unlink(side);
-    snprintf(side, sizeof side, "%s-shm", f->path);
-    unlink(side);
+    exo_test_db_remove(f);
     free(f);
     return 0;
 }
@@ -263,6 +254,135 @@ static void test_graph_delete_keeps_versions_runs_use(void **state)
     json_object_put(g.validation_errors);
 }
 
+/* ---- several processes on one database (PostgreSQL only) ------------------------------------------- */
+
+/* One op run by another thread: outside the main thread's transaction, as another
+ * replica's would be. */
+typedef struct other_op {
+    exo_storage *db;
+    const char *what; /* "mark", "delete", "graph_delete" */
+    int rc;
+    atomic_int done;
+} other_op;
+
+static void *other_main(void *arg)
+{
+    other_op *o = arg;
+    if (!strcmp(o->what, "mark"))
+        o->rc = exo_db_run_mark_cancelled(o->db, "r3-cccc", "bob", 900);
+    else if (!strcmp(o->what, "delete"))
+        o->rc = exo_db_run_delete(o->db, "r2-bbbb");
+    else
+        o->rc = exo_db_graph_delete(o->db, "ns", "g");
+    atomic_store(&o->done, 1);
+    return NULL;
+}
+
+static void start_other(other_op *o, pthread_t *t, exo_storage *db, const char *what)
+{
+    o->db = db;
+    o->what = what;
+    o->rc = -2;
+    atomic_init(&o->done, 0);
+    assert_int_equal(pthread_create(t, NULL, other_main, o), 0);
+}
+
+/* 1 when o finished within ms. */
+static int finished_within(other_op *o, int ms)
+{
+    for (int i = 0; i < ms / 10 && !atomic_load(&o->done); i++)
+        nanosleep(&(struct timespec){.tv_nsec = 10 * 1000 * 1000}, NULL);
+    return atomic_load(&o->done);
+}
+
+static void test_pg_cancel_marks_serialise(void **state)
+{
+    fixture *f = *state;
+    if (!exo_test_pg_host())
+        skip();
+    add_runs(f->db);
+    assert_int_equal(exo_db_begin(f->db), 0);
+    assert_int_equal(exo_db_run_mark_cancelled(f->db, "r3-cccc", "alice", 800), 0);
+    other_op o;
+    pthread_t t;
+    start_other(&o, &t, f->db, "mark");
+    assert_false(finished_within(&o, 300)); /* waits for the first mark's transaction */
+    assert_int_equal(exo_db_commit(f->db), 0);
+    assert_int_equal(pthread_join(t, NULL), 0);
+    assert_int_equal(o.rc, 1); /* then finds the run marked */
+    exo_run_row r = {0};
+    assert_int_equal(exo_db_run_get(f->db, "ns", "r3-cccc", &r), 0);
+    assert_string_equal(r.cancelled_by, "alice");
+    exo_run_row_free(&r);
+}
+
+static void test_pg_retry_check_holds_off_a_cancel(void **state)
+{
+    fixture *f = *state;
+    if (!exo_test_pg_host())
+        skip();
+    add_runs(f->db);
+    assert_int_equal(exo_db_begin(f->db), 0);
+    exo_run_row r = {0};
+    assert_int_equal(exo_db_run_get(f->db, "ns", "r3-cccc", &r), 0); /* a retry checking the mark */
+    exo_run_row_free(&r);
+    other_op o;
+    pthread_t t;
+    start_other(&o, &t, f->db, "mark");
+    assert_false(finished_within(&o, 300));
+    assert_int_equal(exo_db_commit(f->db), 0);
+    assert_int_equal(pthread_join(t, NULL), 0);
+    assert_int_equal(o.rc, 0);
+}
+
+static void test_pg_run_delete_skips_a_locked_run(void **state)
+{
+    fixture *f = *state;
+    if (!exo_test_pg_host())
+        skip();
+    add_runs(f->db);
+    assert_int_equal(exo_db_begin(f->db), 0);
+    exo_run_row r = {0};
+    assert_int_equal(exo_db_run_get(f->db, "ns", "r2-bbbb", &r), 0);
+    exo_run_row_free(&r);
+    other_op o;
+    pthread_t t;
+    start_other(&o, &t, f->db, "delete");
+    assert_true(finished_within(&o, 5000)); /* skipped, not waited for */
+    assert_int_equal(pthread_join(t, NULL), 0);
+    assert_int_equal(o.rc, 1);
+    assert_int_equal(exo_db_commit(f->db), 0);
+    assert_int_equal(exo_db_run_delete(f->db, "r2-bbbb"), 0); /* unlocked: deleted */
+}
+
+static void test_pg_graph_delete_keeps_a_version_a_run_is_created_from(void **state)
+{
+    fixture *f = *state;
+    if (!exo_test_pg_host())
+        skip();
+    exo_graph_row g = {0};
+    assert_int_equal(exo_id_new(g.id), 0);
+    g.namespace_name = "ns";
+    g.name = "g";
+    g.template_ = json_object_new_object();
+    g.validation_errors = json_object_new_array();
+    assert_int_equal(exo_db_graph_save(f->db, &g), 0);
+    assert_int_equal(exo_db_begin(f->db), 0);
+    assert_int_equal(exo_db_run_insert(f->db, "run", "ns", "g", g.version, 1), 0); /* not yet committed */
+    other_op o;
+    pthread_t t;
+    start_other(&o, &t, f->db, "graph_delete");
+    assert_false(finished_within(&o, 300)); /* waits for the run's transaction */
+    assert_int_equal(exo_db_commit(f->db), 0);
+    assert_int_equal(pthread_join(t, NULL), 0);
+    assert_int_equal(o.rc, 0);
+    json_object *tpl = NULL;
+    assert_int_equal(exo_db_graph_version(f->db, g.version, &tpl), 0); /* kept for the run */
+    json_object_put(tpl);
+    json_object_put(g.template_);
+    json_object_put(g.validation_errors);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -271,6 +391,10 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_run_query_keyset_pages, setup, teardown),
         cmocka_unit_test_setup_teardown(test_cancel_mark_and_deletes, setup, teardown),
         cmocka_unit_test_setup_teardown(test_graph_delete_keeps_versions_runs_use, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_pg_cancel_marks_serialise, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_pg_retry_check_holds_off_a_cancel, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_pg_run_delete_skips_a_locked_run, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_pg_graph_delete_keeps_a_version_a_run_is_created_from, setup, teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
