@@ -5,6 +5,7 @@ packages=(build-essential clang cmake pkg-config python3 sqlite3 curl
           libconfig-dev libjson-c-dev libcurl4-openssl-dev libmicrohttpd-dev
           libsqlite3-dev libpq-dev libssl-dev libseccomp-dev uuid-dev libcmocka-dev
           postgresql   # postgresql: the throwaway cluster of the *_pg tests (tests/pg/cluster.sh)
+          prometheus   # promtool: test_sm_metrics.py checks the /metrics exposition with it
           chromium)
 # The dashboard's browser test (tests/browser/) drives chromium with playwright-core
 # from npm; a node/npm installed otherwise (e.g. a newer Node.js) is kept.

@@ -13,6 +13,8 @@ typedef struct exo_route {
     exo_handler handler;
     int takes_body;
     int public_;           /* no API key needed */
+    int bearer;            /* also "Authorization: Bearer <key>" (what Prometheus sends); its
+                              handler may waive the key (/metrics with --metrics-public) */
 } exo_route;
 
 typedef enum { EXO_ROUTE_FOUND, EXO_ROUTE_NOT_FOUND, EXO_ROUTE_BAD_METHOD } exo_route_result;
@@ -23,5 +25,11 @@ typedef enum { EXO_ROUTE_FOUND, EXO_ROUTE_NOT_FOUND, EXO_ROUTE_BAD_METHOD } exo_
 exo_route_result exo_route_match(const char *method, const char *path, const exo_route **route,
                                  const char **params, size_t *nparams, char *scratch,
                                  char *allow, size_t allowlen);
+
+/* The route table, for /metrics (a counter per route) and /openapi.json. */
+size_t exo_route_count(void);
+const exo_route *exo_route_at(size_t i);
+/* r's index in the table (r must come from exo_route_match or exo_route_at). */
+size_t exo_route_index(const exo_route *r);
 
 #endif
