@@ -352,7 +352,7 @@ typedef struct request {
     conn_ctx *cc;
     const char *url, *method, *request_id;
     const exo_route *route;
-    const char *route_pattern; /* the matched route's pattern ("{}" per parameter); NULL when unrouted */
+    const char *route_pattern; /* the matched route's pattern ("{name}" per parameter); NULL when unrouted */
     char *scratch;             /* url split by the router; req.params point into it */
     char *sanitized[EXO_MAX_PATH_PARAMS];
     exo_req req;

@@ -88,12 +88,12 @@ class MetricsTest(ExoTestCase):
         t.join()
 
         s = parse(self.scrape(sm, api_key=API_KEY).text)
-        trig = "/v0/namespace/{}/graph/{}/trigger"
+        trig = "/v0/namespace/{namespace}/graph/{graph_name}/trigger"
         self.assertEqual(value(s, "exo_http_requests_total", route=trig, method="POST", code="200"), 3)
         self.assertEqual(value(s, "exo_http_request_duration_seconds_count", route=trig, method="POST"), 3)
         self.assertEqual(value(s, "exo_http_request_duration_seconds_bucket", route=trig, method="POST",
                                le="+Inf"), 3)
-        self.assertEqual(value(s, "exo_http_requests_total", route="/v0/namespace/{}/graph/{}", method="GET",
+        self.assertEqual(value(s, "exo_http_requests_total", route="/v0/namespace/{namespace}/graph/{graph_name}", method="GET",
                                code="404"), 1)
         self.assertEqual(value(s, "exo_http_requests_total", route="unmatched", code="404"), 1)
         self.assertEqual(value(s, "exo_longpolls_parked"), 0)
