@@ -31,6 +31,10 @@ void exo_metrics_init(exo_metrics *m)
     atomic_init(&m->tx_total, 0);
     atomic_init(&m->tx_retries, 0);
     atomic_init(&m->tx_failed, 0);
+    atomic_init(&m->retries_error, 0);
+    atomic_init(&m->retries_lease, 0);
+    atomic_init(&m->leases_expired, 0);
+    atomic_init(&m->cron_firings, 0);
     m->started_unix_s = (int64_t)time(NULL);
 }
 
@@ -78,4 +82,9 @@ void exo_metrics_tx(exo_metrics *m, int attempts, int ok, int64_t elapsed_us)
     if (!ok)
         atomic_fetch_add_explicit(&m->tx_failed, 1, memory_order_relaxed);
     exo_metrics_observe(&m->tx_latency, elapsed_us);
+}
+
+void exo_metrics_add(atomic_uint_fast64_t *counter, uint64_t n)
+{
+    atomic_fetch_add_explicit(counter, (uint_fast64_t)n, memory_order_relaxed);
 }

@@ -35,6 +35,11 @@ typedef struct exo_metrics {
     atomic_uint_fast64_t tx_total;       /* exo_app_tx calls */
     atomic_uint_fast64_t tx_retries;     /* attempts after the first (retryable collisions) */
     atomic_uint_fast64_t tx_failed;      /* exo_app_tx calls that ended rolled back */
+    /* engine events, counted after their transaction committed */
+    atomic_uint_fast64_t retries_error;  /* retry states created by an errored report */
+    atomic_uint_fast64_t retries_lease;  /* retry states created for an expired lease */
+    atomic_uint_fast64_t leases_expired; /* claimed states whose lease ran out */
+    atomic_uint_fast64_t cron_firings;   /* runs started by cron triggers */
 } exo_metrics;
 
 /* Bucket upper bounds in seconds (the +Inf bucket is implied after the last). */
@@ -46,6 +51,8 @@ void exo_metrics_init(exo_metrics *m);
 void exo_metrics_http(exo_metrics *m, size_t route_index, int status, int64_t elapsed_us);
 void exo_metrics_tx(exo_metrics *m, int attempts, int ok, int64_t elapsed_us);
 void exo_metrics_observe(exo_histogram *h, int64_t elapsed_us);
+/* Adds n to one of the engine event counters above. */
+void exo_metrics_add(atomic_uint_fast64_t *counter, uint64_t n);
 
 /* The label of status slot i ("200" ... or "other"); NULL past the last slot. */
 const char *exo_metrics_status_label(size_t i);

@@ -92,6 +92,23 @@ static void write_db(FILE *out, const exo_metrics *m, const char *backend)
     write_histogram(out, "exo_db_transaction_duration_seconds", labels, &m->tx_latency);
 }
 
+static void write_engine(FILE *out, const exo_metrics *m)
+{
+    fprintf(out,
+            "# HELP exo_state_retries_total Retry states created by the retry policy, by cause.\n"
+            "# TYPE exo_state_retries_total counter\n"
+            "exo_state_retries_total{cause=\"errored\"} %llu\n"
+            "exo_state_retries_total{cause=\"lease_expired\"} %llu\n"
+            "# HELP exo_leases_expired_total Claimed states whose lease ran out without a report.\n"
+            "# TYPE exo_leases_expired_total counter\n"
+            "exo_leases_expired_total %llu\n"
+            "# HELP exo_cron_firings_total Runs started by cron triggers.\n"
+            "# TYPE exo_cron_firings_total counter\n"
+            "exo_cron_firings_total %llu\n",
+            (unsigned long long)load(&m->retries_error), (unsigned long long)load(&m->retries_lease),
+            (unsigned long long)load(&m->leases_expired), (unsigned long long)load(&m->cron_firings));
+}
+
 void h_metrics(exo_req *req, exo_resp *resp)
 {
     char *text = NULL;
@@ -113,6 +130,7 @@ void h_metrics(exo_req *req, exo_resp *resp)
             "# TYPE exo_longpolls_parked gauge\n"
             "exo_longpolls_parked %zu\n",
             EXO_VERSION, EXO_GIT_DESCRIBE, (long long)app->metrics.started_unix_s, exo_app_parked_count(app));
+    write_engine(out, &app->metrics);
     write_http(out, &app->metrics);
     write_db(out, &app->metrics, exo_db_backend(app->db));
     if (ferror(out)) {

@@ -65,7 +65,7 @@ class MetricsTest(ExoTestCase):
         sm = self.start_state_manager()
         api = sm.api(NS)
         self.assertEqual(api.register([node_def("A", ["x"], ["y"])]).status, 200)
-        r = api.put_graph("g", {"secrets": {}, "nodes": [
+        r = api.put_graph("g", {"secrets": {}, "retry_policy": {"max_retries": 1, "backoff_factor": 1}, "nodes": [
             {"node_name": "A", "namespace": NS, "identifier": "a", "inputs": {"x": "1"}, "next_nodes": []}]})
         self.assertEqual(r.status, 201, r)
         api.wait_validated("g")
@@ -87,7 +87,20 @@ class MetricsTest(ExoTestCase):
                    what="the long-poll to park")
         t.join()
 
+        # engine events: one errored report that gets a retry, one lease that runs out
+        # (the retry policy allows one retry per state)
+        first = api.enqueue(["A"], batch_size=1)
+        self.assertEqual(first.json["count"], 1, first)
+        r = api.errored(first.json["states"][0]["state_id"], "boom")
+        self.assertTrue(r.json["retry_created"], r)
+        wait_until(lambda: api.enqueue(["A"], batch_size=1, lease_ms=1000).json["count"] == 1,
+                   what="a second claim (with a 1 s lease)")
+        wait_until(lambda: value(parse(self.scrape(sm, api_key=API_KEY).text), "exo_leases_expired_total") == 1,
+                   timeout=30, what="the lease to expire")
+
         s = parse(self.scrape(sm, api_key=API_KEY).text)
+        self.assertEqual(value(s, "exo_state_retries_total", cause="errored"), 1)
+        self.assertEqual(value(s, "exo_cron_firings_total"), 0)
         trig = "/v0/namespace/{namespace}/graph/{graph_name}/trigger"
         self.assertEqual(value(s, "exo_http_requests_total", route=trig, method="POST", code="200"), 3)
         self.assertEqual(value(s, "exo_http_request_duration_seconds_count", route=trig, method="POST"), 3)
