@@ -109,6 +109,57 @@ static void write_engine(FILE *out, const exo_metrics *m)
             (unsigned long long)load(&m->leases_expired), (unsigned long long)load(&m->cron_firings));
 }
 
+/* A label value: backslash, double quote and newline escaped (text format 0.0.4). */
+static void write_label_value(FILE *out, const char *v)
+{
+    for (; *v; v++) {
+        if (*v == '\\' || *v == '"')
+            fputc('\\', out);
+        if (*v == '\n') {
+            fputs("\\n", out);
+            continue;
+        }
+        fputc(*v, out);
+    }
+}
+
+static void write_queue_series(FILE *out, const char *name, const exo_queue_row *r, int64_t v)
+{
+    fprintf(out, "%s{namespace=\"", name);
+    write_label_value(out, r->namespace_name);
+    fputs("\",node=\"", out);
+    write_label_value(out, r->node_name);
+    fprintf(out, "\"} %lld\n", (long long)v);
+}
+
+/* Read from the database at scrape time: labelled by namespace and node, which are
+ * bounded by what is registered (never by ids), and capped at QUEUE_PAIRS_CAP pairs. */
+#define QUEUE_PAIRS_CAP 2000
+static int write_queue(FILE *out, exo_app *app)
+{
+    exo_queue_row *rows = NULL;
+    size_t n = 0;
+    if (exo_engine_queue_depth(app, QUEUE_PAIRS_CAP, &rows, &n) != EXO_RESULT_OK)
+        return -1;
+    fputs("# HELP exo_queue_states States waiting to be claimed (CREATED), by namespace and node.\n"
+          "# TYPE exo_queue_states gauge\n",
+          out);
+    for (size_t i = 0; i < n; i++)
+        write_queue_series(out, "exo_queue_states", &rows[i], rows[i].created);
+    fputs("# HELP exo_queue_states_due Of the waiting states, those claimable now (their delay has passed).\n"
+          "# TYPE exo_queue_states_due gauge\n",
+          out);
+    for (size_t i = 0; i < n; i++)
+        write_queue_series(out, "exo_queue_states_due", &rows[i], rows[i].due);
+    fputs("# HELP exo_states_running States claimed by a worker and not reported yet (QUEUED), by namespace and node.\n"
+          "# TYPE exo_states_running gauge\n",
+          out);
+    for (size_t i = 0; i < n; i++)
+        write_queue_series(out, "exo_states_running", &rows[i], rows[i].queued);
+    exo_queue_rows_free(rows, n);
+    return 0;
+}
+
 void h_metrics(exo_req *req, exo_resp *resp)
 {
     char *text = NULL;
@@ -131,6 +182,9 @@ void h_metrics(exo_req *req, exo_resp *resp)
             "exo_longpolls_parked %zu\n",
             EXO_VERSION, EXO_GIT_DESCRIBE, (long long)app->metrics.started_unix_s, exo_app_parked_count(app));
     write_engine(out, &app->metrics);
+    if (write_queue(out, app) != 0) { /* the database is down: the counters still help */
+        fputs("# exo_queue_states, exo_queue_states_due, exo_states_running: the database did not answer\n", out);
+    }
     write_http(out, &app->metrics);
     write_db(out, &app->metrics, exo_db_backend(app->db));
     if (ferror(out)) {

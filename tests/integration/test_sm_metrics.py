@@ -87,10 +87,19 @@ class MetricsTest(ExoTestCase):
                    what="the long-poll to park")
         t.join()
 
+        # the queue, read at scrape time: three root states wait, none runs
+        s = parse(self.scrape(sm, api_key=API_KEY).text)
+        self.assertEqual(value(s, "exo_queue_states", namespace=NS, node="A"), 3)
+        self.assertEqual(value(s, "exo_queue_states_due", namespace=NS, node="A"), 3)
+        self.assertEqual(value(s, "exo_states_running", namespace=NS, node="A"), 0)
+
         # engine events: one errored report that gets a retry, one lease that runs out
         # (the retry policy allows one retry per state)
         first = api.enqueue(["A"], batch_size=1)
         self.assertEqual(first.json["count"], 1, first)
+        s = parse(self.scrape(sm, api_key=API_KEY).text)
+        self.assertEqual(value(s, "exo_queue_states", namespace=NS, node="A"), 2)
+        self.assertEqual(value(s, "exo_states_running", namespace=NS, node="A"), 1)
         r = api.errored(first.json["states"][0]["state_id"], "boom")
         self.assertTrue(r.json["retry_created"], r)
         wait_until(lambda: api.enqueue(["A"], batch_size=1, lease_ms=1000).json["count"] == 1,
