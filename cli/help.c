@@ -55,6 +55,7 @@ void help_print_general(FILE *out)
     fputs("exoctl - command-line client of the exo state manager\n"
           "\n"
           "usage: exoctl [global options] COMMAND [arguments] [options]\n"
+          "       exoctl --version\n"
           "\n"
           "commands:\n",
           out);

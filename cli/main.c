@@ -6,6 +6,7 @@
 
 #include "commands.h"
 #include "help.h"
+#include "version.h"
 
 /* Index of the first word that is not a global option (or argc).  Words skipped
  * before it are global options and their values. */
@@ -85,6 +86,10 @@ static int run_help_command(int argc, char **argv, int at)
 
 int main(int argc, char **argv)
 {
+    if (argc == 2 && strcmp(argv[1], "--version") == 0) {
+        exo_version_print(stdout, "exoctl");
+        return EXIT_OK;
+    }
     int at = skip_global_options(argc, argv, 1);
     int takes_value;
     const arg_spec *last = argc > 1 ? args_find_global(argv[argc - 1], &takes_value) : NULL;

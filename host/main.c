@@ -14,6 +14,7 @@
 #include "plugins_conf.h"
 #include "runner.h"
 #include "schema.h"
+#include "version.h"
 
 static void usage(FILE *out)
 {
@@ -22,6 +23,7 @@ static void usage(FILE *out)
             "       exo-host --check -c host.conf  validate host.conf and load every plugin\n"
             "       exo-host --describe x.so [-c host.conf]\n"
             "                                      print the node's registration JSON\n"
+            "       exo-host --version             print the version\n"
             "environment: EXOSPHERE_STATE_MANAGER_URI, EXOSPHERE_API_KEY (used when host.conf\n"
             "leaves them out), EXO_LOG_LEVEL (debug, info, warn, error)\n");
 }
@@ -94,6 +96,7 @@ int main(int argc, char **argv)
                                          {"check", no_argument, NULL, 'k'},
                                          {"describe", required_argument, NULL, 'd'},
                                          {"help", no_argument, NULL, 'h'},
+                                         {"version", no_argument, NULL, 'V'},
                                          {NULL, 0, NULL, 0}};
     const char *conf_path = NULL, *describe_so = NULL;
     bool check = false;
@@ -111,6 +114,9 @@ int main(int argc, char **argv)
             break;
         case 'h':
             usage(stdout);
+            return 0;
+        case 'V':
+            exo_version_print(stdout, "exo-host");
             return 0;
         default:
             usage(stderr);

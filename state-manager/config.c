@@ -1,6 +1,7 @@
 #include "config.h"
 
 #include "storage.h"
+#include "version.h"
 
 #include <ctype.h>
 #include <errno.h>
@@ -15,7 +16,7 @@ static const char *const default_origins[] = {"http://localhost:3000", "http://l
 
 static const char usage[] =
     "usage: exo-state-manager [--listen HOST:PORT] [--db PATH|postgres://...] [--db-pool N]\n"
-    "                         [--retention-days [NS=]N]...\n"
+    "                         [--retention-days [NS=]N]... [--metrics-public] [--version]\n"
     "  --listen           address to serve on (default 127.0.0.1:8000, this machine only;\n"
     "                     0.0.0.0:8000 serves every interface)\n"
     "  --db               SQLite database file (default exo.db), or a PostgreSQL URI\n"
@@ -24,6 +25,8 @@ static const char usage[] =
     "  --db-pool          PostgreSQL connections per process (default 8, 1-256)\n"
     "  --retention-days   delete finished runs older than N days (a decimal; 0 keeps them, the\n"
     "                     default); NS=N sets namespace NS's own retention (repeatable)\n"
+    "  --metrics-public   serve /metrics without the API key (default: the key is needed)\n"
+    "  --version          print the version and exit\n"
     "environment: STATE_MANAGER_SECRET (required), SECRETS_ENCRYPTION_KEY, TRIGGER_RETENTION_HOURS,\n"
     "             CORS_ORIGINS, EXO_DEFAULT_LEASE_MS, EXO_HTTP_THREADS, EXO_MAX_CONNECTIONS,\n"
     "             EXO_MAX_CONNECTIONS_PER_IP, EXO_HEADER_TIMEOUT_S, EXO_BODY_TIMEOUT_S, EXO_MAX_OUTPUTS\n";
@@ -240,6 +243,14 @@ int exo_sm_config_load(exo_sm_config *cfg, int argc, char **argv, char *err, siz
         if (!strcmp(a, "--help") || !strcmp(a, "-h")) {
             fputs(usage, stdout);
             return 1;
+        }
+        if (!strcmp(a, "--version")) {
+            exo_version_print(stdout, "exo-state-manager");
+            return 1;
+        }
+        if (!strcmp(a, "--metrics-public")) {
+            cfg->metrics_public = 1;
+            continue;
         }
         int is_listen = !strcmp(a, "--listen"), is_db = !strcmp(a, "--db"), is_pool = !strcmp(a, "--db-pool");
         int is_retention = !strcmp(a, "--retention-days");

@@ -22,6 +22,7 @@ typedef struct exo_sm_config {
     char db[4096];
     unsigned db_pool;               /* --db-pool: connections of a pooled backend */
     char *api_secret;               /* STATE_MANAGER_SECRET (required, non-empty) */
+    int metrics_public;             /* --metrics-public: /metrics needs no key */
     int have_key;                   /* SECRETS_ENCRYPTION_KEY decoded successfully */
     char key_error[160];            /* why not, when !have_key */
     exo_secret_key key;

@@ -21,6 +21,7 @@ int exo_app_init(exo_app *app)
              pthread_cond_init(&app->verify_cond, &attr);
     pthread_condattr_destroy(&attr);
     atomic_init(&app->stopping, 0);
+    exo_metrics_init(&app->metrics);
     return rc ? -1 : 0;
 }
 
@@ -345,9 +346,11 @@ int exo_app_tx(exo_app *app, int (*body)(exo_app *app, void *arg), void *arg)
     tx_notes notes = {.app = app};
     tx_notes *outer = current_notes;
     current_notes = &notes;
+    int64_t started_us = exo_mono_us();
     exo_app_db_enter(app);
-    int rc = -1, retry = 0;
+    int rc = -1, retry = 0, attempts = 0;
     for (int attempt = 1; attempt <= EXO_TX_ATTEMPTS; attempt++) {
+        attempts = attempt;
         rc = tx_attempt(app, body, arg, &retry);
         if (rc >= 0 || !retry || atomic_load(&app->stopping))
             break;
@@ -360,5 +363,6 @@ int exo_app_tx(exo_app *app, int (*body)(exo_app *app, void *arg), void *arg)
     exo_app_db_leave(app);
     current_notes = outer;
     notes_flush(&notes, rc >= 0);
+    exo_metrics_tx(&app->metrics, attempts, rc >= 0, exo_mono_us() - started_us);
     return rc;
 }

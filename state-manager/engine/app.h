@@ -14,6 +14,7 @@
 
 #include "config.h"
 #include "graph_cache.h"
+#include "metrics.h"
 #include "storage.h"
 
 #define EXO_WORK_RING 64
@@ -44,6 +45,8 @@ typedef struct exo_app {
     int verify_all;               /* nodes were (re-)registered: re-check every graph */
 
     atomic_int stopping;          /* set by SIGTERM/SIGINT */
+
+    exo_metrics metrics;          /* GET /metrics (metrics.h: lock-free, any thread) */
 
     /* Stored graph secrets that this SECRETS_ENCRYPTION_KEY cannot decrypt, found by
      * exo_engine_check_secrets at start-up (before the server starts; read-only

@@ -186,12 +186,13 @@ static void *verify_main(void *arg)
 
 typedef struct reap_tx {
     int reaped;
+    int retried; /* of them, how many got a retry state */
 } reap_tx;
 
 static int reap_body(exo_app *app, void *arg)
 {
     reap_tx *t = arg;
-    t->reaped = 0;
+    t->reaped = t->retried = 0;
     int64_t now = exo_now_ms();
     char(*ids)[EXO_ID_LEN + 1] = NULL;
     size_t n = 0;
@@ -218,6 +219,7 @@ static int reap_body(exo_app *app, void *arg)
                  retry ? "; retry created" : "");
         exo_state_row_free(&st);
         t->reaped++;
+        t->retried += retry != 0;
     }
     free(ids);
     return rc < 0 ? -1 : 0;
@@ -228,8 +230,11 @@ void exo_reap_leases(exo_app *app)
     reap_tx t = {0};
     if (exo_app_tx(app, reap_body, &t) < 0)
         log_error("lease reaper: database error");
-    else if (t.reaped)
+    else if (t.reaped) {
+        exo_metrics_add(&app->metrics.leases_expired, (uint64_t)t.reaped);
+        exo_metrics_add(&app->metrics.retries_lease, (uint64_t)t.retried);
         exo_app_notify_work(app, NULL, NULL); /* retries were created (their notes were sent too) */
+    }
 }
 
 /* ---- cron ---------------------------------------------------------------------------------- */
@@ -295,6 +300,7 @@ void exo_cron_pass(exo_app *app)
             log_error("cron scheduler: database error");
             return;
         }
+        exo_metrics_add(&app->metrics.cron_firings, (uint64_t)t.fired);
         if (t.none_due)
             return;
     }

@@ -158,4 +158,7 @@ exo_result exo_engine_upsert_graph_ex(exo_app *app, const char *ns, const char *
 exo_result exo_engine_get_graph(exo_app *app, const char *ns, const char *name, exo_graph_row *row);
 exo_result exo_engine_list_graphs(exo_app *app, const char *ns, exo_graph_row **rows, size_t *n);
 
+/* The work queue per namespace and node, for GET /metrics (at most limit pairs). */
+exo_result exo_engine_queue_depth(exo_app *app, size_t limit, exo_queue_row **rows, size_t *n);
+
 #endif

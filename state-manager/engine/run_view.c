@@ -1,5 +1,6 @@
 /* Run views of exo's extensions (engine.h): one run with its cancel mark, the
- * filtered keyset listing, and why a run's unfinished states wait. */
+ * filtered keyset listing, why a run's unfinished states wait, and the work queue
+ * per node (/metrics). */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -21,6 +22,14 @@ exo_result exo_engine_run_query(exo_app *app, const exo_run_query *q, exo_run_ro
 {
     exo_app_db_enter(app);
     int rc = exo_db_run_query(app->db, q, rows, n);
+    exo_app_db_leave(app);
+    return exo_result_of(rc);
+}
+
+exo_result exo_engine_queue_depth(exo_app *app, size_t limit, exo_queue_row **rows, size_t *n)
+{
+    exo_app_db_enter(app);
+    int rc = exo_db_queue_depth(app->db, exo_now_ms(), limit, rows, n);
     exo_app_db_leave(app);
     return exo_result_of(rc);
 }

@@ -216,6 +216,8 @@ exo_result exo_engine_errored(exo_app *app, const char *ns, const char *state_id
     errored_arg a = {.error = error};
     exo_result r = with_state(app, ns, state_id, change_errored, &a, detail);
     *retry_created = a.retry_created;
+    if (r == EXO_RESULT_OK && a.retry_created)
+        exo_metrics_add(&app->metrics.retries_error, 1);
     return r;
 }
 

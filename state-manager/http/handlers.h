@@ -54,6 +54,8 @@ static inline void exo_resp_result_extra(exo_resp *resp, exo_result result, char
 }
 
 void h_health(exo_req *req, exo_resp *resp);
+void h_metrics(exo_req *req, exo_resp *resp); /* handlers_metrics.c */
+void h_openapi(exo_req *req, exo_resp *resp); /* handlers_openapi.c */
 /* handlers_graph.c */
 void h_graph_put(exo_req *req, exo_resp *resp);
 void h_graph_get(exo_req *req, exo_resp *resp);

@@ -5,46 +5,69 @@
 
 #include "handlers.h"
 
-#define NS "/v0/namespace/{}"
+#define NS "/v0/namespace/{namespace}"
 
+/* The one route table: the server routes by it, /metrics counts by its patterns and
+ * /openapi.json is generated from it (handlers_openapi.c), so neither can drift.
+ * Columns: method, pattern, handler, takes_body, public_, bearer, extension, summary. */
 static const exo_route routes[] = {
-    {"GET", "/health", h_health, 0, 1},
-    {"PUT", NS "/graph/{}", h_graph_put, 1, 0},
-    {"GET", NS "/graph/{}", h_graph_get, 0, 0},
-    {"POST", NS "/graph/{}/trigger", h_trigger, 1, 0},
-    {"PUT", NS "/nodes/", h_nodes_put, 1, 0},
-    {"GET", NS "/nodes/", h_nodes_list, 0, 0},
-    {"POST", NS "/states/enqueue", h_enqueue, 1, 0},
-    {"POST", NS "/states/lease", h_lease, 1, 0},
-    {"POST", NS "/state/{}/executed", h_executed, 1, 0},
-    {"POST", NS "/state/{}/errored", h_errored, 1, 0},
-    {"POST", NS "/state/{}/prune", h_prune, 1, 0},
-    {"POST", NS "/state/{}/re-enqueue-after", h_reenqueue, 1, 0},
-    {"POST", NS "/state/{}/manual-retry", h_manual_retry, 1, 0},
-    {"GET", NS "/state/{}/secrets", h_secrets, 0, 0},
-    {"GET", NS "/graphs/", h_graphs_list, 0, 0},
-    {"GET", NS "/runs/{}/{}", h_runs, 0, 0},
-    {"GET", NS "/states/run/{}/graph", h_run_graph, 0, 0},
-    {"GET", NS "/graph/{}/run/{}/node/{}", h_node_details, 0, 0},
-    {"GET", "/v0/namespaces", h_namespaces, 0, 0},
-    /* exo's extensions: run controls (docs/dev/API-EXTENSIONS.md) */
-    {"GET", NS "/runs", h_runs_query, 0, 0},
-    {"POST", NS "/runs/purge", h_runs_purge, 1, 0},
-    {"GET", NS "/run/{}", h_run_get, 0, 0},
-    {"POST", NS "/run/{}/cancel", h_run_cancel, 1, 0},
-    {"POST", NS "/run/{}/retry", h_run_retry, 1, 0},
-    {"POST", NS "/graph/{}/retry", h_graph_retry, 1, 0},
-    {"POST", NS "/graph/{}/delete", h_graph_delete, 1, 0},
-    /* the dashboard's read endpoints (docs/dev/API-EXTENSIONS.md) */
-    {"GET", NS "/run/{}/states", h_run_states, 0, 0},
-    {"GET", NS "/overview", h_overview, 0, 0},
+    {"GET", "/health", h_health, 0, 1, 0, 0, "Liveness and database reachability"},
+    {"PUT", NS "/graph/{graph_name}", h_graph_put, 1, 0, 0, 0, "Create or replace a graph template"},
+    {"GET", NS "/graph/{graph_name}", h_graph_get, 0, 0, 0, 0, "A graph template and its validation status"},
+    {"POST", NS "/graph/{graph_name}/trigger", h_trigger, 1, 0, 0, 0, "Start a run of a graph"},
+    {"PUT", NS "/nodes/", h_nodes_put, 1, 0, 0, 0, "Register a runtime's nodes"},
+    {"GET", NS "/nodes/", h_nodes_list, 0, 0, 0, 0, "The registered nodes of a namespace"},
+    {"POST", NS "/states/enqueue", h_enqueue, 1, 0, 0, 0, "Claim ready states of some nodes (long-poll with wait_ms)"},
+    {"POST", NS "/states/lease", h_lease, 1, 0, 0, 1, "Renew the leases of claimed states"},
+    {"POST", NS "/state/{state_id}/executed", h_executed, 1, 0, 0, 0, "Report a state's outputs"},
+    {"POST", NS "/state/{state_id}/errored", h_errored, 1, 0, 0, 0, "Report a state's error"},
+    {"POST", NS "/state/{state_id}/prune", h_prune, 1, 0, 0, 0, "Prune a state (no children)"},
+    {"POST", NS "/state/{state_id}/re-enqueue-after", h_reenqueue, 1, 0, 0, 0, "Run a state again after a delay"},
+    {"POST", NS "/state/{state_id}/manual-retry", h_manual_retry, 1, 0, 0, 0, "Retry a finished state by hand"},
+    {"GET", NS "/state/{state_id}/secrets", h_secrets, 0, 0, 0, 0, "The graph secrets of a claimed state"},
+    {"GET", NS "/graphs/", h_graphs_list, 0, 0, 0, 0, "The graphs of a namespace"},
+    {"GET", NS "/runs/{page}/{size}", h_runs, 0, 0, 0, 0, "A page of the runs of a namespace"},
+    {"GET", NS "/states/run/{run_id}/graph", h_run_graph, 0, 0, 0, 0, "A run's states as a graph"},
+    {"GET", NS "/graph/{graph_name}/run/{run_id}/node/{node_id}", h_node_details, 0, 0, 0, 0,
+     "One state of a run in detail"},
+    {"GET", "/v0/namespaces", h_namespaces, 0, 0, 0, 0, "Every namespace with something stored"},
+    /* exo's extensions: operations, run controls, the dashboard's reads (docs/api.md) */
+    {"GET", "/metrics", h_metrics, 0, 0, 1, 1, "Prometheus metrics (text format 0.0.4)"},
+    {"GET", "/openapi.json", h_openapi, 0, 1, 0, 1, "This API's OpenAPI 3 description"},
+    {"GET", NS "/runs", h_runs_query, 0, 0, 0, 1, "Runs filtered by graph, status and time, by cursor"},
+    {"POST", NS "/runs/purge", h_runs_purge, 1, 0, 0, 1, "Delete finished runs older than a time"},
+    {"GET", NS "/run/{run_id}", h_run_get, 0, 0, 0, 1, "One run's status and counts"},
+    {"POST", NS "/run/{run_id}/cancel", h_run_cancel, 1, 0, 0, 1, "Cancel a run"},
+    {"POST", NS "/run/{run_id}/retry", h_run_retry, 1, 0, 0, 1, "Retry a run's failed states"},
+    {"POST", NS "/graph/{graph_name}/retry", h_graph_retry, 1, 0, 0, 1, "Retry the failed runs of a graph"},
+    {"POST", NS "/graph/{graph_name}/delete", h_graph_delete, 1, 0, 0, 1, "Delete a graph"},
+    {"GET", NS "/run/{run_id}/states", h_run_states, 0, 0, 0, 1, "A run's states (the dashboard)"},
+    {"GET", NS "/overview", h_overview, 0, 0, 0, 1, "Counts of a namespace (the dashboard)"},
     /* the dashboard: its files and its sessions (handlers_dashboard.c) check their own access */
-    {"GET", "/", h_dash_index, 0, 1},
-    {"GET", "/ui/{}", h_dash_asset, 0, 1},
-    {"POST", "/ui/api/session", h_session_create, 1, 1},
-    {"GET", "/ui/api/session", h_session_get, 0, 1},
-    {"DELETE", "/ui/api/session", h_session_delete, 0, 1},
+    {"GET", "/", h_dash_index, 0, 1, 0, 1, "The dashboard"},
+    {"GET", "/ui/{asset}", h_dash_asset, 0, 1, 0, 1, "The dashboard's files"},
+    {"POST", "/ui/api/session", h_session_create, 1, 1, 0, 1, "Sign in to the dashboard"},
+    {"GET", "/ui/api/session", h_session_get, 0, 1, 0, 1, "The dashboard session"},
+    {"DELETE", "/ui/api/session", h_session_delete, 0, 1, 0, 1, "Sign out of the dashboard"},
 };
+
+#define NROUTES (sizeof routes / sizeof *routes)
+_Static_assert(NROUTES < EXO_METRICS_MAX_ROUTES, "metrics.h keeps a counter slot per route and one more");
+
+size_t exo_route_count(void)
+{
+    return NROUTES;
+}
+
+const exo_route *exo_route_at(size_t i)
+{
+    return i < NROUTES ? &routes[i] : NULL;
+}
+
+size_t exo_route_index(const exo_route *r)
+{
+    return (size_t)(r - routes);
+}
 
 /* Matches path against pattern; on success fills params (pointing into scratch,
  * a writable copy of path with '/' replaced by NULs). */
@@ -56,13 +79,13 @@ static int match_pattern(const char *pattern, const char *path, char *scratch, c
     const char *p = pattern;
     char *s = scratch;
     while (*p && *s) {
-        if (p[0] == '{' && p[1] == '}') {
+        if (p[0] == '{') {
             char *end = strchr(s, '/');
             size_t len = end ? (size_t)(end - s) : strlen(s);
             if (len == 0 || np >= EXO_MAX_PATH_PARAMS)
                 return 0;
             params[np++] = s;
-            p += 2;
+            p = strchr(p, '}') + 1; /* patterns are constants: every '{' has its '}' */
             s += len;
             if (*s == '/' && *p == '/') {
                 *s = '\0';

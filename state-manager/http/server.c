@@ -276,6 +276,21 @@ static int api_key_ok(exo_app *app, struct MHD_Connection *c)
     return exo_secret_equal_n(key, kl, app->cfg.api_secret);
 }
 
+/* "Authorization: Bearer <key>": the form a Prometheus scrape config sends. */
+static int bearer_key_ok(exo_app *app, struct MHD_Connection *c)
+{
+    const char *v = header(c, "Authorization");
+    if (!v || strncasecmp(v, "Bearer ", 7) != 0)
+        return 0;
+    const char *key = v + 7;
+    while (*key == ' ')
+        key++;
+    size_t kl = strlen(key);
+    while (kl && (key[kl - 1] == ' ' || key[kl - 1] == '\t'))
+        kl--;
+    return kl > 0 && exo_secret_equal_n(key, kl, app->cfg.api_secret);
+}
+
 /* Location for a trailing-slash redirect, or 0 when the toggled path is unknown too. */
 static int slash_redirect(const char *path, char *location, size_t loclen)
 {
@@ -337,7 +352,7 @@ typedef struct request {
     conn_ctx *cc;
     const char *url, *method, *request_id;
     const exo_route *route;
-    const char *route_pattern; /* the matched route's pattern ("{}" per parameter); NULL when unrouted */
+    const char *route_pattern; /* the matched route's pattern ("{name}" per parameter); NULL when unrouted */
     char *scratch;             /* url split by the router; req.params point into it */
     char *sanitized[EXO_MAX_PATH_PARAMS];
     exo_req req;
@@ -579,6 +594,9 @@ static phase_result phase_auth(request *x)
 {
     if (x->route->public_ || api_key_ok(x->app, x->conn))
         return PHASE_NEXT;
+    /* the routes that take a bearer key are the metrics ones: --metrics-public opens them */
+    if (x->route->bearer && (x->app->cfg.metrics_public || bearer_key_ok(x->app, x->conn)))
+        return PHASE_NEXT;
     exo_session_verdict v = exo_session_authorize(&x->req);
     if (v == EXO_SESSION_OK)
         return PHASE_NEXT;
@@ -676,14 +694,15 @@ static enum MHD_Result send_response(request *x, int *status)
 }
 
 
-/* Sends the decided response and logs it.  Per-request hooks (e.g. counting and
- * timing requests by route_pattern and status for /metrics) belong here: route,
- * final status and elapsed time are all known. */
+/* Sends the decided response, counts and times it for /metrics (by route pattern
+ * and status: route, final status and elapsed time are all known here) and logs it. */
 static enum MHD_Result finish(request *x)
 {
     int status;
     enum MHD_Result rc = send_response(x, &status);
     int64_t elapsed_us = exo_mono_us() - x->cc->started_us;
+    exo_metrics_http(&x->app->metrics, x->route_pattern ? exo_route_index(x->route) : EXO_METRICS_MAX_ROUTES - 1,
+                     status, elapsed_us);
     if (status >= 500)
         log_warn("%s %s -> %d in %lld us (request %s)", x->method, x->url, status, (long long)elapsed_us,
                  x->request_id);

@@ -231,6 +231,11 @@ static const char *const migrations[] = {schema_v1, schema_v2};
     X(STATES_OF_RUN, "SELECT " STATE_COLS " FROM states WHERE run_id=$1 AND namespace_name=$2 ORDER BY seq")    \
     X(LEASE_RENEW, "UPDATE states SET lease_expires_at=$1, lease_ms=$2 WHERE id=$3 AND namespace_name=$4"       \
                    " AND status='QUEUED'")                                                                     \
+    X(QUEUE_DEPTH, "SELECT namespace_name COLLATE \"C\" AS ns, node_name COLLATE \"C\" AS node,"              \
+                   " SUM(CASE WHEN status='CREATED' THEN 1 ELSE 0 END),"                                       \
+                   " SUM(CASE WHEN status='CREATED' AND enqueue_after<=$1 THEN 1 ELSE 0 END),"                 \
+                   " SUM(CASE WHEN status='QUEUED' THEN 1 ELSE 0 END) FROM states"                             \
+                   " WHERE status IN ('CREATED', 'QUEUED') GROUP BY 1, 2 ORDER BY 1, 2 LIMIT $2")            \
     X(LEASE_EXPIRED, "SELECT id FROM states WHERE status='QUEUED' AND lease_expires_at>0"                       \
                      " AND lease_expires_at<=$1 LIMIT $2 FOR UPDATE SKIP LOCKED")                               \
     X(TRIGGER_INSERT, "INSERT INTO triggers(type, expression, namespace_name, graph_name, trigger_time,"        \
@@ -1458,6 +1463,34 @@ static int pg_lease_renew(exo_storage *s, const char *ns, const char *id, int64_
     return n < 0 ? -1 : n == 1 ? 0 : 1;
 }
 
+static int read_queue(const PGresult *r, int i, void *row)
+{
+    exo_queue_row *q = row;
+    q->namespace_name = col_text(r, i, 0);
+    q->node_name = col_text(r, i, 1);
+    q->created = col_int(r, i, 2);
+    q->due = col_int(r, i, 3);
+    q->queued = col_int(r, i, 4);
+    return q->namespace_name && q->node_name ? 0 : -1;
+}
+
+static void free_queue_row(void *row)
+{
+    exo_queue_row *q = row;
+    free(q->namespace_name);
+    free(q->node_name);
+}
+
+static const row_kind queue_rows = {"queue", sizeof(exo_queue_row), read_queue, free_queue_row};
+
+static int pg_queue_depth(exo_storage *s, int64_t now, size_t limit, exo_queue_row **out, size_t *n)
+{
+    params p = {0};
+    p_int(&p, now);
+    p_int(&p, (int64_t)limit);
+    return fetch_all(query(s, ST_QUEUE_DEPTH, &p, 0), &queue_rows, (void **)out, n);
+}
+
 static int pg_lease_expired(exo_storage *s, int64_t now, size_t limit, char (**ids)[EXO_ID_LEN + 1], size_t *n)
 {
     *ids = NULL;
@@ -1695,6 +1728,7 @@ static const exo_storage_ops postgres_ops = {
     .states_of_run = pg_states_of_run,
     .lease_renew = pg_lease_renew,
     .lease_expired = pg_lease_expired,
+    .queue_depth = pg_queue_depth,
     .trigger_insert = pg_trigger_insert,
     .trigger_delete_pending = pg_trigger_delete_pending,
     .trigger_claim = pg_trigger_claim,

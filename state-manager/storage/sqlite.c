@@ -1104,6 +1104,38 @@ static int sq_lease_renew(exo_storage *s, const char *ns, const char *id, int64_
     return sqlite3_changes(DB(s)) == 1 ? 0 : 1;
 }
 
+static int read_queue(sqlite3_stmt *st, void *row)
+{
+    exo_queue_row *r = row;
+    r->namespace_name = col_text(st, 0);
+    r->node_name = col_text(st, 1);
+    r->created = sqlite3_column_int64(st, 2);
+    r->due = sqlite3_column_int64(st, 3);
+    r->queued = sqlite3_column_int64(st, 4);
+    return r->namespace_name && r->node_name ? 0 : -1;
+}
+
+static void free_queue_row(void *row)
+{
+    exo_queue_row *r = row;
+    free(r->namespace_name);
+    free(r->node_name);
+}
+
+static const row_kind queue_rows = {"queue", sizeof(exo_queue_row), read_queue, free_queue_row};
+
+static int sq_queue_depth(exo_storage *s, int64_t now, size_t limit, exo_queue_row **out, size_t *n)
+{
+    sqlite3_stmt *st = prep_bind(s,
+                                 "SELECT namespace_name, node_name, SUM(CASE WHEN status='CREATED' THEN 1 ELSE 0 END),"
+                                 " SUM(CASE WHEN status='CREATED' AND enqueue_after<=? THEN 1 ELSE 0 END),"
+                                 " SUM(CASE WHEN status='QUEUED' THEN 1 ELSE 0 END) FROM states"
+                                 " WHERE status IN ('CREATED', 'QUEUED') GROUP BY namespace_name, node_name"
+                                 " ORDER BY CAST(namespace_name AS BLOB), CAST(node_name AS BLOB) LIMIT ?",
+                                 "ii", now, (int64_t)limit);
+    return fetch_all(s, st, &queue_rows, (void **)out, n);
+}
+
 static int sq_lease_expired(exo_storage *s, int64_t now, size_t limit, char (**ids)[EXO_ID_LEN + 1], size_t *n)
 {
     *ids = NULL;
@@ -1258,6 +1290,7 @@ static const exo_storage_ops sqlite_ops = {
     .states_of_run = sq_states_of_run,
     .lease_renew = sq_lease_renew,
     .lease_expired = sq_lease_expired,
+    .queue_depth = sq_queue_depth,
     .trigger_insert = sq_trigger_insert,
     .trigger_delete_pending = sq_trigger_delete_pending,
     .trigger_claim = sq_trigger_claim,

@@ -210,6 +210,15 @@ void exo_run_row_free(exo_run_row *r)
     memset(r, 0, sizeof *r);
 }
 
+void exo_queue_rows_free(exo_queue_row *rows, size_t n)
+{
+    for (size_t i = 0; rows && i < n; i++) {
+        free(rows[i].namespace_name);
+        free(rows[i].node_name);
+    }
+    free(rows);
+}
+
 void exo_trigger_row_free(exo_trigger_row *r)
 {
     free(r->expression);

@@ -98,6 +98,15 @@ typedef struct exo_state_row {
     int64_t lease_ms;          /* length of the current lease (set by claim / renew only) */
 } exo_state_row;
 
+/* One (namespace, node) of the work queue (queue_depth). */
+typedef struct exo_queue_row {
+    char *namespace_name;
+    char *node_name;
+    int64_t created;    /* CREATED states */
+    int64_t due;        /* of them, with enqueue_after <= now: claimable at once */
+    int64_t queued;     /* QUEUED: claimed by a worker, not yet reported */
+} exo_queue_row;
+
 typedef struct exo_run_row {
     char *run_id, *graph_name;
     char *namespace_name;         /* set by run_get and run_query */
@@ -263,6 +272,10 @@ typedef struct exo_storage_ops {
     /* [locks] The returned states stay locked until the transaction ends; states
      * another transaction has locked are skipped. */
     int (*lease_expired)(exo_storage *s, int64_t now, size_t limit, char (**ids)[EXO_ID_LEN + 1], size_t *n);
+    /* The work queue per namespace and node (GET /metrics): states CREATED (of them,
+     * due by now) and QUEUED (claimed), at most limit (namespace, node) pairs, in
+     * name order.  Reads only; no lock. */
+    int (*queue_depth)(exo_storage *s, int64_t now, size_t limit, exo_queue_row **out, size_t *n);
 
     /* Cron trigger records.  trigger_insert ignores duplicates. */
     int (*trigger_insert)(exo_storage *s, const char *expr, const char *ns, const char *graph,
@@ -283,7 +296,7 @@ typedef struct exo_storage_ops {
     X(graph_list) X(graph_version) X(graph_delete) X(run_insert) X(run_version) X(run_page) X(store_put) \
     X(store_get) X(run_get) X(run_query) X(run_mark_cancelled) X(run_delete)                            \
     X(state_insert) X(state_get) X(state_update) X(state_claim) X(ancestors_copy) X(ancestor_add)       \
-    X(group_has_status) X(unite_exists) X(states_of_run) X(lease_renew) X(lease_expired)                \
+    X(group_has_status) X(unite_exists) X(states_of_run) X(lease_renew) X(lease_expired) X(queue_depth) \
     X(trigger_insert) X(trigger_delete_pending) X(trigger_claim) X(trigger_finish) X(trigger_housekeeping)
 
 struct exo_storage {
@@ -321,6 +334,7 @@ void exo_node_rows_free(exo_node_row *rows, size_t n);
 void exo_graph_rows_free(exo_graph_row *rows, size_t n);
 void exo_state_rows_free(exo_state_row *rows, size_t n);
 void exo_run_rows_free(exo_run_row *rows, size_t n);
+void exo_queue_rows_free(exo_queue_row *rows, size_t n);
 
 /* ---- the wrappers: callers use these, never s->ops directly ------------------------------------- */
 
@@ -463,6 +477,11 @@ static inline int exo_db_lease_expired(exo_storage *s, int64_t now, size_t limit
                                        size_t *n)
 {
     return EXO_DB_OP(s, lease_expired)(s, now, limit, ids, n);
+}
+
+static inline int exo_db_queue_depth(exo_storage *s, int64_t now, size_t limit, exo_queue_row **out, size_t *n)
+{
+    return EXO_DB_OP(s, queue_depth)(s, now, limit, out, n);
 }
 
 static inline int exo_db_trigger_insert(exo_storage *s, const char *expr, const char *ns, const char *graph,

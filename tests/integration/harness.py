@@ -301,14 +301,14 @@ class Process:
 
 
 class StateManager(Process):
-    def __init__(self, workdir, db=None, port=None, env=None, logname="state-manager.log"):
+    def __init__(self, workdir, db=None, port=None, env=None, logname="state-manager.log", args=()):
         self.port = port or free_port()
         self.db = db or default_db(workdir)
         full_env = dict(os.environ)
         full_env.update({"STATE_MANAGER_SECRET": API_KEY, "SECRETS_ENCRYPTION_KEY": ENCRYPTION_KEY})
         full_env.update(env or {})
         super().__init__([binary("exo-state-manager"), "--listen", f"127.0.0.1:{self.port}",
-                          "--db", self.db], full_env, workdir, logname)
+                          "--db", self.db] + list(args), full_env, workdir, logname)
 
     @property
     def url(self):
