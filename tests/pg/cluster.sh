@@ -11,6 +11,12 @@ dir=${2:?usage: cluster.sh start|stop DIR}
 bindir=${EXO_PG_BINDIR:-$(ls -d /usr/lib/postgresql/*/bin 2>/dev/null | sort -V | tail -n1)}
 [ -x "$bindir/initdb" ] || { echo "cluster.sh: PostgreSQL server binaries not found (apt-get install postgresql)" >&2; exit 1; }
 
+# Stops a server left running in DIR (a test run that was killed) and removes DIR.
+remove_cluster() {
+  [ -d "$dir/data" ] && as_owner "$bindir/pg_ctl" -D "$dir/data" -m immediate -w stop >/dev/null 2>&1 || true
+  rm -rf "$dir"
+}
+
 as_owner() {
   if [ "$(id -u)" -eq 0 ]; then
     runuser -u "${EXO_PG_USER:-postgres}" -- "$@"
@@ -21,6 +27,10 @@ as_owner() {
 
 case "$cmd" in
 start)
+  if [ -e "$dir" ]; then
+    echo "cluster.sh: removing the cluster a previous run left in $dir" >&2
+    remove_cluster
+  fi
   mkdir -p "$dir"
   [ "$(id -u)" -eq 0 ] && chown "${EXO_PG_USER:-postgres}" "$dir"
   as_owner "$bindir/initdb" -D "$dir/data" -U postgres -A trust -E UTF8 --no-locale >"$dir/initdb.log" 2>&1 ||
@@ -39,8 +49,7 @@ CONF
   echo "$dir"
   ;;
 stop)
-  [ -d "$dir/data" ] && as_owner "$bindir/pg_ctl" -D "$dir/data" -m immediate -w stop >/dev/null 2>&1 || true
-  rm -rf "$dir"
+  remove_cluster
   ;;
 pause)
   as_owner "$bindir/pg_ctl" -D "$dir/data" -m fast -w -t 60 stop >/dev/null
