@@ -49,7 +49,9 @@ class HostUnprivileged(ExoTestCase):
         host.start()
         self.addCleanup(host.stop)
         wait_registered(api, [c[1] for c in CASES] + ["EscapeSessionNode", "ReadFileNode"])
-        self.assertIn("states run in a user namespace as the host's user", host.log())
+        # the fork server logs it as it sets up, possibly after the registration
+        wait_until(lambda: "states run in a user namespace as the host's user" in host.log(), 30,
+                   what="the fork server's user-namespace line in the host log")
         runs = {}
         for _, node, inputs, _ in CASES:
             put_one_node_graph(self, api, "g-" + node, node, inputs)
