@@ -280,6 +280,19 @@ static void body_time(exo_reqcheck *rc, json_object *body, const char *key, int 
 }
 
 /* A body that may be absent (then {}): NULL after recording why it is not an object. */
+/* Ends a body's checks: answers 422 with what failed, or 500 when there is no body
+ * (out of memory); returns -1 then, 0 when the handler goes on.  Frees rc. */
+static int body_checks_end(exo_resp *resp, exo_reqcheck *rc, const json_object *body)
+{
+    int failed = exo_reqcheck_failed(rc);
+    if (failed)
+        exo_resp_422(resp, rc);
+    else if (!body)
+        exo_resp_500(resp);
+    exo_reqcheck_free(rc);
+    return failed || !body ? -1 : 0;
+}
+
 static json_object *optional_body(exo_req *req, exo_reqcheck *rc, json_object **empty)
 {
     *empty = NULL;
@@ -299,15 +312,8 @@ void h_graph_retry(exo_req *req, exo_resp *resp)
         body_time(&rc, body, "until", 0, &until);
     }
     json_object_put(empty);
-    if (exo_reqcheck_failed(&rc) || !body) {
-        if (exo_reqcheck_failed(&rc))
-            exo_resp_422(resp, &rc);
-        else
-            exo_resp_500(resp);
-        exo_reqcheck_free(&rc);
+    if (body_checks_end(resp, &rc, body) != 0)
         return;
-    }
-    exo_reqcheck_free(&rc);
     int64_t runs = 0, states = 0;
     if (exo_engine_graph_retry(req->app, req->params[0], req->params[1], since, until, &runs, &states) !=
         EXO_RESULT_OK) {
@@ -365,15 +371,8 @@ void h_graph_delete(exo_req *req, exo_resp *resp)
             exo_reqcheck_add(&rc, "body.purge", "bool_type", "Input should be a valid boolean", purge_value, NULL);
     }
     json_object_put(empty);
-    if (exo_reqcheck_failed(&rc) || !body) {
-        if (exo_reqcheck_failed(&rc))
-            exo_resp_422(resp, &rc);
-        else
-            exo_resp_500(resp);
-        exo_reqcheck_free(&rc);
+    if (body_checks_end(resp, &rc, body) != 0)
         return;
-    }
-    exo_reqcheck_free(&rc);
     char *ns = exo_trim_dup(req->params[0]), *name = exo_trim_dup(req->params[1]), *msg = NULL;
     int64_t runs = 0;
     exo_result r = ns && name ? exo_engine_delete_graph(req->app, ns, name, purge, &runs, &msg) : EXO_RESULT_FAILED;
