@@ -490,10 +490,11 @@ static int pg_run_mark_cancelled(exo_storage *s, const char *run_id, const char 
     return n < 0 ? -1 : n == 1 ? 0 : 1;
 }
 
-static int pg_run_delete(exo_storage *s, const char *run_id)
+static int pg_run_delete(exo_storage *s, const char *run_id, int finished_only)
 {
     pg_params p = {0};
     pg_param_text(&p, run_id);
+    pg_param_int(&p, finished_only);
     PGresult *r = pg_query(s, ST_RUN_DELETE, &p, 0);
     if (!r)
         return -1;

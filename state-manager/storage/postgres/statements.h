@@ -62,9 +62,12 @@
     X(RUN_GET, "SELECT " RUN_COLS " FROM runs WHERE run_id=$1 AND namespace_name=$2")                           \
     X(RUN_GET_SHARE, "SELECT " RUN_COLS " FROM runs WHERE run_id=$1 AND namespace_name=$2 FOR SHARE")           \
     X(RUN_MARK_CANCELLED, "UPDATE runs SET cancelled_at=$1, cancelled_by=$2 WHERE run_id=$3 AND cancelled_at=0")\
-    /* a run another replica is deleting (or holds locked) is skipped, not waited for */ \
+    /* a run another replica is deleting (or holds locked) is skipped, not waited for;      \
+       with $2<>0 an unfinished one is kept: checked in the statement that takes the lock, \
+       whose snapshot sees every retry committed before it */                               \
     X(RUN_DELETE, "WITH r AS (DELETE FROM runs WHERE run_id = (SELECT run_id FROM runs WHERE run_id=$1"         \
-                  " FOR UPDATE SKIP LOCKED) RETURNING run_id),"                                                 \
+                  " AND ($2=0 OR cancelled_at>0 OR NOT EXISTS(SELECT 1 FROM states s WHERE s.run_id=$1"       \
+                  " AND s.status IN ('CREATED','QUEUED','EXECUTED'))) FOR UPDATE SKIP LOCKED) RETURNING run_id)," \
                   " st AS (DELETE FROM states WHERE run_id IN (SELECT run_id FROM r) RETURNING id),"            \
                   " a AS (DELETE FROM state_ancestors WHERE state_id IN (SELECT id FROM st)),"                  \
                   " k AS (DELETE FROM store WHERE run_id IN (SELECT run_id FROM r))"                            \
