@@ -88,7 +88,16 @@ static const char *const schema_v2 =
 
 /* Ordered migrations: entry i brings the schema from version i to i + 1.  Append
  * only; never edit one that has shipped. */
-static const char *const migrations[] = {schema_v1, schema_v2};
+/* Migration 3 (worker registry): the runtime that claimed a state; the runtimes
+ * table of heartbeats (nodes as a JSON array of names). */
+static const char *const schema_v3 =
+    "ALTER TABLE states ADD COLUMN IF NOT EXISTS claimed_by text;"
+    "CREATE TABLE IF NOT EXISTS runtimes(namespace_name text NOT NULL, name text NOT NULL,"
+    " version text NOT NULL, hostname text NOT NULL, pid bigint NOT NULL, slots bigint NOT NULL,"
+    " running bigint NOT NULL, interval_ms bigint NOT NULL, nodes text NOT NULL,"
+    " first_seen bigint NOT NULL, last_seen bigint NOT NULL, PRIMARY KEY(namespace_name, name));";
+
+static const char *const migrations[] = {schema_v1, schema_v2, schema_v3};
 #define SCHEMA_VERSION ((int)(sizeof migrations / sizeof *migrations))
 
 /* libpq's message as one line (its messages end in a newline and may span lines). */
