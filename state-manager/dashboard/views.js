@@ -341,16 +341,23 @@ function showState(ctx, panel, s, wait, view) {
 export async function nodes(ctx) {
   const [n, reg] = await Promise.all([get(nsPath(ctx.ns, '/nodes/?extended=true')), registry(ctx.ns)]);
   const runtimes = new Map((reg ? reg.runtimes : []).map((r) => [r.runtime_name, r]));
-  const serving = (name) => (reg ? reg.runtimes.filter((r) => r.nodes.includes(name)) : []);
+  const serving = new Map(); // node -> {total, alive}, in one pass over the registry
+  for (const r of reg ? reg.runtimes : []) {
+    for (const name of r.nodes) {
+      const c = serving.get(name) || { total: 0, alive: 0 };
+      c.total += 1;
+      c.alive += r.alive ? 1 : 0;
+      serving.set(name, c);
+    }
+  }
   const registeredBy = (x) => {
     const r = runtimes.get(x.runtime_name);
     return h('td', {}, x.runtime_name, r ? [' ', liveness(r)] : null);
   };
   const workersOf = (x) => {
-    const all = serving(x.name);
-    if (!all.length) return h('td', { class: 'muted' }, reg ? 'no heartbeat' : '—');
-    const alive = all.filter((r) => r.alive).length;
-    return h('td', { 'data-alive': alive }, alive ? `${alive} alive of ${all.length}` : h('strong', {}, `all ${all.length} lost`));
+    const c = serving.get(x.name);
+    if (!c) return h('td', { class: 'muted' }, reg ? 'no heartbeat' : '—');
+    return h('td', { 'data-alive': c.alive }, c.alive ? `${c.alive} alive of ${c.total}` : h('strong', {}, `all ${c.total} lost`));
   };
   const rows = n.nodes.map((x) => h('tr', {}, h('td', {}, x.name), registeredBy(x), workersOf(x),
     h('td', {}, when(x.registered_at || x.updated_at)), h('td', {}, (x.secrets || []).join(', ') || '—'),

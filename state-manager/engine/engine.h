@@ -169,14 +169,21 @@ exo_result exo_engine_list_graphs(exo_app *app, const char *ns, exo_graph_row **
 /* Stores one heartbeat (row's first_seen / last_seen are set here). */
 exo_result exo_engine_runtime_heartbeat(exo_app *app, exo_runtime_row *row, char **detail);
 exo_result exo_engine_runtime_list(exo_app *app, const char *ns, exo_runtime_row **rows, size_t *n);
-/* The names of the nodes of ns that some runtime's heartbeats name and every such
- * runtime is lost: a new array (sorted). */
-json_object *exo_runtimes_lost_nodes(const exo_runtime_row *rows, size_t n, int64_t now);
-/* For node of ns: 1 when at least one runtime names it and all of them are lost
- * (*last is then the one seen last), 0 otherwise. */
-int exo_runtimes_node_lost(const exo_runtime_row *rows, size_t n, const char *node, int64_t now,
-                           const exo_runtime_row **last);
-/* The runtime called name among rows, or NULL. */
+/* Per node named by some runtime's heartbeats: how many runtimes name it, how many
+ * of them are alive, and (when some are lost) the lost one seen last.  An index
+ * sorted by node, built in O(P log P) for P (node, runtime) pairs; node and
+ * last_lost point into the rows, which must outlive it (free() the index). */
+typedef struct exo_node_liveness {
+    const char *node;
+    size_t runtimes, alive;
+    const exo_runtime_row *last_lost;
+} exo_node_liveness;
+int exo_node_liveness_index(const exo_runtime_row *rows, size_t n, int64_t now, exo_node_liveness **out,
+                            size_t *count); /* 0, or -1 out of memory */
+const exo_node_liveness *exo_node_liveness_find(const exo_node_liveness *idx, size_t count, const char *node);
+/* The nodes whose every runtime is lost, sorted: a new array (NULL out of memory). */
+json_object *exo_node_liveness_lost(const exo_node_liveness *idx, size_t count);
+/* The runtime called name among rows (sorted by name, as runtime_list returns them), or NULL. */
 const exo_runtime_row *exo_runtimes_find(const exo_runtime_row *rows, size_t n, const char *name);
 
 /* The work queue per namespace and node, for GET /metrics (at most limit pairs). */

@@ -42,6 +42,8 @@ typedef struct wait_ctx {
     int64_t now;
     exo_runtime_row *runtimes;
     size_t nruntimes;
+    exo_node_liveness *nodes; /* over runtimes: one lookup per waiting state */
+    size_t nnodes;
 } wait_ctx;
 
 /* What a QUEUED state's entry says about the runtime that claimed it. */
@@ -86,8 +88,9 @@ static int state_wait(const wait_ctx *c, const exo_state_row *st, const char **r
                               (double)(st->enqueue_after - c->now) / 1000.0);
         return 0;
     }
-    const exo_runtime_row *last = NULL;
-    if (exo_runtimes_node_lost(c->runtimes, c->nruntimes, st->node_name, c->now, &last)) {
+    const exo_node_liveness *live = exo_node_liveness_find(c->nodes, c->nnodes, st->node_name);
+    if (live && !live->alive) {
+        const exo_runtime_row *last = live->last_lost;
         *reason = "workers_lost";
         exo_iso_time(last->last_seen, when);
         *message = exo_strfmt("every runtime serving node %s is lost: the last one, %s on %s, sent its last "
@@ -196,7 +199,8 @@ exo_result exo_engine_run_waits(exo_app *app, const char *ns, const char *run_id
     json_object *o = json_object_new_object(), *states = json_object_new_array(), *unites = json_object_new_array();
     int rc = o && states && unites ? 0 : -1;
     wait_ctx c = {.app = app, .now = exo_now_ms()};
-    if (rc == 0 && exo_engine_runtime_list(app, ns, &c.runtimes, &c.nruntimes) != EXO_RESULT_OK)
+    if (rc == 0 && (exo_engine_runtime_list(app, ns, &c.runtimes, &c.nruntimes) != EXO_RESULT_OK ||
+                    exo_node_liveness_index(c.runtimes, c.nruntimes, c.now, &c.nodes, &c.nnodes) != 0))
         rc = -1;
     size_t pending = 0;
     for (size_t i = 0; i < n && rc == 0; i++) {
@@ -208,6 +212,7 @@ exo_result exo_engine_run_waits(exo_app *app, const char *ns, const char *run_id
     if (rc == 0)
         rc = add_unite_waits(app, rows, n, pending, unites);
     exo_state_rows_free(rows, n);
+    free(c.nodes);
     exo_runtime_rows_free(c.runtimes, c.nruntimes);
     if (rc != 0) {
         json_object_put(o);

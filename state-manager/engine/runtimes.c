@@ -48,64 +48,103 @@ exo_result exo_engine_runtime_list(exo_app *app, const char *ns, exo_runtime_row
     return rc < 0 ? EXO_RESULT_FAILED : EXO_RESULT_OK;
 }
 
+static int runtime_name_cmp(const void *key, const void *row)
+{
+    return strcmp(key, ((const exo_runtime_row *)row)->name);
+}
+
 const exo_runtime_row *exo_runtimes_find(const exo_runtime_row *rows, size_t n, const char *name)
 {
-    for (size_t i = 0; name && i < n; i++)
-        if (!strcmp(rows[i].name, name))
-            return &rows[i];
-    return NULL;
+    return name && n ? bsearch(name, rows, n, sizeof *rows, runtime_name_cmp) : NULL;
 }
 
-int exo_runtimes_node_lost(const exo_runtime_row *rows, size_t n, const char *node, int64_t now,
-                           const exo_runtime_row **last)
+/* One (node, runtime) pair of the registry, for sorting by node. */
+typedef struct node_pair {
+    const char *node;
+    const exo_runtime_row *rt;
+} node_pair;
+
+static int pair_cmp(const void *a, const void *b)
 {
-    const exo_runtime_row *seen_last = NULL;
+    return strcmp(((const node_pair *)a)->node, ((const node_pair *)b)->node);
+}
+
+/* Every (node, runtime) pair of rows, sorted by node; NULL with *n 0 when there is none. */
+static node_pair *sorted_pairs(const exo_runtime_row *rows, size_t n, size_t *npairs)
+{
+    size_t total = 0;
+    for (size_t i = 0; i < n; i++)
+        total += json_object_is_type(rows[i].nodes, json_type_array) ? json_object_array_length(rows[i].nodes) : 0;
+    *npairs = 0;
+    node_pair *pairs = total ? malloc(total * sizeof *pairs) : NULL;
+    if (total && !pairs)
+        return NULL;
     for (size_t i = 0; i < n; i++) {
-        if (!exo_runtime_has_node(&rows[i], node))
-            continue;
-        if (exo_runtime_alive(&rows[i], now))
-            return 0;
-        if (!seen_last || rows[i].last_seen > seen_last->last_seen)
-            seen_last = &rows[i];
+        size_t nn = json_object_is_type(rows[i].nodes, json_type_array) ? json_object_array_length(rows[i].nodes) : 0;
+        for (size_t j = 0; j < nn; j++) {
+            const char *node = json_object_get_string(json_object_array_get_idx(rows[i].nodes, j));
+            if (node)
+                pairs[(*npairs)++] = (node_pair){node, &rows[i]};
+        }
     }
-    if (last)
-        *last = seen_last;
-    return seen_last != NULL;
+    if (*npairs)
+        qsort(pairs, *npairs, sizeof *pairs, pair_cmp);
+    return pairs;
 }
 
-static int name_cmp(const void *a, const void *b)
+int exo_node_liveness_index(const exo_runtime_row *rows, size_t n, int64_t now, exo_node_liveness **out,
+                            size_t *count)
 {
-    const char *x = json_object_get_string(*(json_object *const *)a);
-    const char *y = json_object_get_string(*(json_object *const *)b);
-    return strcmp(x ? x : "", y ? y : "");
-}
-
-static int array_has(json_object *arr, const char *name)
-{
-    for (size_t i = 0; i < json_object_array_length(arr); i++)
-        if (!strcmp(json_object_get_string(json_object_array_get_idx(arr, i)), name))
-            return 1;
+    *out = NULL;
+    *count = 0;
+    size_t np = 0;
+    node_pair *pairs = sorted_pairs(rows, n, &np);
+    if (np && !pairs)
+        return -1;
+    exo_node_liveness *idx = np ? calloc(np, sizeof *idx) : NULL;
+    if (np && !idx) {
+        free(pairs);
+        return -1;
+    }
+    size_t k = 0;
+    for (size_t i = 0; i < np; i++) {
+        if (k == 0 || strcmp(idx[k - 1].node, pairs[i].node) != 0)
+            idx[k++] = (exo_node_liveness){.node = pairs[i].node};
+        exo_node_liveness *e = &idx[k - 1];
+        if (exo_runtime_alive(pairs[i].rt, now))
+            e->alive++;
+        else if (!e->last_lost || pairs[i].rt->last_seen > e->last_lost->last_seen)
+            e->last_lost = pairs[i].rt;
+        e->runtimes++;
+    }
+    free(pairs);
+    *out = idx;
+    *count = k;
     return 0;
 }
 
-json_object *exo_runtimes_lost_nodes(const exo_runtime_row *rows, size_t n, int64_t now)
+static int liveness_cmp(const void *key, const void *entry)
+{
+    return strcmp(key, ((const exo_node_liveness *)entry)->node);
+}
+
+const exo_node_liveness *exo_node_liveness_find(const exo_node_liveness *idx, size_t count, const char *node)
+{
+    return count ? bsearch(node, idx, count, sizeof *idx, liveness_cmp) : NULL;
+}
+
+json_object *exo_node_liveness_lost(const exo_node_liveness *idx, size_t count)
 {
     json_object *out = json_object_new_array();
-    for (size_t i = 0; out && i < n; i++) {
-        size_t nn = json_object_array_length(rows[i].nodes);
-        for (size_t j = 0; j < nn; j++) {
-            const char *node = json_object_get_string(json_object_array_get_idx(rows[i].nodes, j));
-            if (!node || array_has(out, node) || !exo_runtimes_node_lost(rows, n, node, now, NULL))
-                continue;
-            json_object *name = json_object_new_string(node);
-            if (!name || json_object_array_add(out, name) != 0) {
-                json_object_put(name);
-                json_object_put(out);
-                return NULL;
-            }
+    for (size_t i = 0; out && i < count; i++) {
+        if (idx[i].alive)
+            continue;
+        json_object *name = json_object_new_string(idx[i].node);
+        if (!name || json_object_array_add(out, name) != 0) {
+            json_object_put(name);
+            json_object_put(out);
+            return NULL;
         }
     }
-    if (out)
-        json_object_array_sort(out, name_cmp);
     return out;
 }

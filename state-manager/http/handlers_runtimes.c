@@ -1,8 +1,9 @@
 /* The worker registry (exo's extension, docs/api.md "Worker registry"):
  *   POST /v0/namespace/{ns}/runtimes/heartbeat  a runtime says it is alive
  *   GET  /v0/namespace/{ns}/runtimes            every runtime, alive or lost
- * Everything a client sends is bounded: name lengths, nodes per heartbeat, numbers
- * (runtimes per namespace: the engine's EXO_RUNTIMES_MAX_PER_NS, 409). */
+ * Everything a client sends is bounded: name lengths, nodes per heartbeat and their
+ * bytes together, numbers (runtimes per namespace: the engine's
+ * EXO_RUNTIMES_MAX_PER_NS, 409), so a namespace's registry stays below 64 MiB. */
 #include <stdio.h>
 #include <string.h>
 
@@ -13,6 +14,7 @@
 #define HOSTNAME_MAX_LEN 255   /* a DNS name's limit */
 #define NODE_NAME_MAX_LEN 512
 #define NODES_MAX 1000         /* as many as one enqueue may name */
+#define NODES_BYTES_MAX 65536  /* node names of one heartbeat, together */
 #define COUNT_MAX 1000000      /* slots, running */
 #define INTERVAL_MIN_MS 100
 #define INTERVAL_MAX_MS 3600000
@@ -67,14 +69,22 @@ static void check_nodes(exo_reqcheck *rc, json_object *nodes)
         exo_reqcheck_value_error(rc, "body.nodes", msg, NULL);
         return;
     }
+    size_t bytes = 0;
     for (size_t i = 0; i < n; i++) {
         const char *name = json_object_get_string(json_object_array_get_idx(nodes, i));
+        bytes += name ? strlen(name) : 0;
         if (name && name_ok(name, NODE_NAME_MAX_LEN, 0))
             continue;
         char loc[64], msg[96];
         snprintf(loc, sizeof loc, "body.nodes.%zu", i);
         snprintf(msg, sizeof msg, "a node name must be 1 to %d characters on one line", NODE_NAME_MAX_LEN);
         exo_reqcheck_value_error(rc, loc, msg, json_object_array_get_idx(nodes, i));
+    }
+    if (bytes > NODES_BYTES_MAX) {
+        char msg[96];
+        snprintf(msg, sizeof msg, "the node names may take at most %d bytes together (got %zu)", NODES_BYTES_MAX,
+                 bytes);
+        exo_reqcheck_value_error(rc, "body.nodes", msg, NULL);
     }
 }
 
@@ -163,7 +173,10 @@ void h_runtimes_list(exo_req *req, exo_resp *resp)
     }
     int64_t now = exo_now_ms();
     json_object *o = json_object_new_object(), *arr = json_object_new_array();
-    json_object *lost = exo_runtimes_lost_nodes(rows, n, now);
+    exo_node_liveness *idx = NULL;
+    size_t nidx = 0;
+    json_object *lost = exo_node_liveness_index(rows, n, now, &idx, &nidx) == 0 ? exo_node_liveness_lost(idx, nidx) : NULL;
+    free(idx);
     for (size_t i = 0; arr && i < n; i++)
         json_object_array_add(arr, runtime_json(&rows[i], now));
     exo_runtime_rows_free(rows, n);

@@ -159,6 +159,8 @@ class WorkerRegistry(ExoTestCase):
         r = self.assert_422(dict(ok, nodes=["n%d" % i for i in range(1001)]), ["body", "nodes"])
         self.assertIn("at most 1000", r.text)
         self.assert_422(dict(ok, nodes=["A", "x" * 513]), ["body", "nodes", 1])
+        r = self.assert_422(dict(ok, nodes=["n%03d" % i + "x" * 400 for i in range(200)]), ["body", "nodes"])
+        self.assertIn("at most 65536 bytes together", r.text)
         self.assert_422(dict(ok, nodes=["A", 5]), ["body", "nodes", 1])
         self.assert_422(dict(ok, slots=-1), ["body", "slots"])
         self.assert_422(dict(ok, running=10 ** 7), ["body", "running"])
