@@ -105,7 +105,7 @@ exo_result exo_engine_run_query(exo_app *app, const exo_run_query *q, exo_run_ro
  *    "unites": [{"identifier","unites","message"}...]}
  * reason: "not_due" (enqueue_after in the future), "no_node" (no runtime registered
  * the node in the state's namespace), "workers_lost" (due, and every runtime whose
- * heartbeats name the node is lost), "unclaimed" (due and registered, no worker has
+ * heartbeats name the node is lost, its last registrar too), "unclaimed" (due and registered, no worker has
  * claimed it), "claimed" (QUEUED: a worker holds it; "claimed_by" names the runtime
  * when it named itself, "worker_lost" is true when that runtime is lost), "executed". */
 exo_result exo_engine_run_waits(exo_app *app, const char *ns, const char *run_id, json_object **out);

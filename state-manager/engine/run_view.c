@@ -66,6 +66,26 @@ static char *claimed_message(const wait_ctx *c, const exo_state_row *st, const e
                : exo_strfmt("claimed by runtime %s, which is running it", st->claimed_by);
 }
 
+/* 1 with reason "workers_lost" when every runtime whose heartbeats name the node
+ * is lost, and so is the one that registered it last (a runtime that sends no
+ * heartbeats, as against the reference, may still serve it: then 0). */
+static int workers_lost(const wait_ctx *c, const exo_state_row *st, const exo_node_row *node, const char **reason,
+                        char **message)
+{
+    const exo_node_liveness *live = exo_node_liveness_find(c->nodes, c->nnodes, st->node_name);
+    const exo_runtime_row *registrar = exo_runtimes_find(c->runtimes, c->nruntimes, node->runtime_name);
+    if (!live || live->alive || !registrar || exo_runtime_alive(registrar, c->now))
+        return 0;
+    const exo_runtime_row *last = live->last_lost;
+    char when[40];
+    exo_iso_time(last->last_seen, when);
+    *reason = "workers_lost";
+    *message = exo_strfmt("every runtime serving node %s is lost: the last one, %s on %s, sent its last heartbeat "
+                          "at %s; start a host that has the node",
+                          st->node_name, last->name, *last->hostname ? last->hostname : "an unknown host", when);
+    return 1;
+}
+
 /* reason and message for one unfinished state (see engine.h); the node registry
  * is read for CREATED states.  0, or -1 on a database error. */
 static int state_wait(const wait_ctx *c, const exo_state_row *st, const char **reason, char **message)
@@ -88,16 +108,6 @@ static int state_wait(const wait_ctx *c, const exo_state_row *st, const char **r
                               (double)(st->enqueue_after - c->now) / 1000.0);
         return 0;
     }
-    const exo_node_liveness *live = exo_node_liveness_find(c->nodes, c->nnodes, st->node_name);
-    if (live && !live->alive) {
-        const exo_runtime_row *last = live->last_lost;
-        *reason = "workers_lost";
-        exo_iso_time(last->last_seen, when);
-        *message = exo_strfmt("every runtime serving node %s is lost: the last one, %s on %s, sent its last "
-                              "heartbeat at %s; start a host that has the node",
-                              st->node_name, last->name, *last->hostname ? last->hostname : "an unknown host", when);
-        return 0;
-    }
     exo_node_row node = {0};
     exo_app_db_enter(c->app);
     int rc = exo_db_node_get(c->app->db, st->namespace_name, st->node_name, &node);
@@ -108,6 +118,10 @@ static int state_wait(const wait_ctx *c, const exo_state_row *st, const char **r
         *reason = "no_node";
         *message = exo_strfmt("no runtime has registered node %s in namespace %s: start a host that has it",
                               st->node_name, st->namespace_name);
+        return 0;
+    }
+    if (workers_lost(c, st, &node, reason, message)) {
+        exo_node_row_free(&node);
         return 0;
     }
     *reason = "unclaimed";

@@ -116,7 +116,12 @@ class WorkerRegistry(ExoTestCase):
         self.assertIn("which is lost", shown)
         self.assertIn("every runtime serving node SleepNode is lost", self.ctl("run", "show", waiting).stdout)
 
-        # a new host for the node: the run view stops blaming lost workers
+        # a runtime that sends no heartbeats (as with the reference's SDK) registers the
+        # node again: it may be serving it, so the run view no longer blames lost workers
+        self.api.register([node_def("SleepNode", ["seconds"], ["slept"])], runtime_name="sdk-runtime")
+        entry = self.api.request("GET", self.api.ns_path(f"/run/{waiting}")).json["waiting"]["states"][0]
+        self.assertEqual(entry["reason"], "unclaimed", entry)
+        # a new host for the node: the registry has a live worker for it again
         self.start_host(self.sm, NS, ["sleep_long.so"], name="host-n", workers=1, conf_name="host2.conf",
                         extra=HEARTBEAT + f' state_dir = "{self.tmp}/state2";')
         wait_until(lambda: runtime(self.api, "host-n"), 20, what="the new host's heartbeat")
