@@ -178,8 +178,9 @@ typedef struct exo_node_liveness {
     size_t runtimes, alive;
     const exo_runtime_row *last_lost;
 } exo_node_liveness;
-int exo_node_liveness_index(const exo_runtime_row *rows, size_t n, int64_t now, exo_node_liveness **out,
-                            size_t *count); /* 0, or -1 out of memory */
+int exo_node_liveness_index(const exo_runtime_row *rows, size_t n, const char *const *only, size_t nonly,
+                            int64_t now, exo_node_liveness **out, size_t *count); /* 0, or -1 out of memory */
+/* only (sorted by strcmp, NULL: every node) limits the index to those nodes. */
 const exo_node_liveness *exo_node_liveness_find(const exo_node_liveness *idx, size_t count, const char *node);
 /* The nodes whose every runtime is lost, sorted: a new array (NULL out of memory). */
 json_object *exo_node_liveness_lost(const exo_node_liveness *idx, size_t count);

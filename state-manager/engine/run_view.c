@@ -202,6 +202,37 @@ static int add_unite_waits(exo_app *app, const exo_state_row *rows, size_t n, si
     return rc;
 }
 
+static int name_cmp(const void *a, const void *b)
+{
+    return strcmp(*(const char *const *)a, *(const char *const *)b);
+}
+
+/* The registry of ns for the run view, when one of the run's states needs it (a
+ * QUEUED state with a named claimer, a due CREATED one), with the liveness of the
+ * nodes of the due CREATED states only.  0, or -1 on an error. */
+static int load_registry(wait_ctx *c, const char *ns, const exo_state_row *rows, size_t n)
+{
+    const char **due = n ? malloc(n * sizeof *due) : NULL;
+    size_t ndue = 0, claimed = 0;
+    if (n && !due)
+        return -1;
+    for (size_t i = 0; i < n; i++) {
+        if (rows[i].status == EXO_ST_CREATED && rows[i].enqueue_after <= c->now)
+            due[ndue++] = rows[i].node_name;
+        claimed += rows[i].status == EXO_ST_QUEUED && rows[i].claimed_by;
+    }
+    int rc = 0;
+    if (ndue || claimed) {
+        qsort(due, ndue, sizeof *due, name_cmp);
+        rc = exo_engine_runtime_list(c->app, ns, &c->runtimes, &c->nruntimes) == EXO_RESULT_OK &&
+                     exo_node_liveness_index(c->runtimes, c->nruntimes, due, ndue, c->now, &c->nodes, &c->nnodes) == 0
+                 ? 0
+                 : -1;
+    }
+    free(due);
+    return rc;
+}
+
 exo_result exo_engine_run_waits(exo_app *app, const char *ns, const char *run_id, json_object **out)
 {
     exo_state_row *rows = NULL;
@@ -213,9 +244,8 @@ exo_result exo_engine_run_waits(exo_app *app, const char *ns, const char *run_id
     json_object *o = json_object_new_object(), *states = json_object_new_array(), *unites = json_object_new_array();
     int rc = o && states && unites ? 0 : -1;
     wait_ctx c = {.app = app, .now = exo_now_ms()};
-    if (rc == 0 && (exo_engine_runtime_list(app, ns, &c.runtimes, &c.nruntimes) != EXO_RESULT_OK ||
-                    exo_node_liveness_index(c.runtimes, c.nruntimes, c.now, &c.nodes, &c.nnodes) != 0))
-        rc = -1;
+    if (rc == 0)
+        rc = load_registry(&c, ns, rows, n);
     size_t pending = 0;
     for (size_t i = 0; i < n && rc == 0; i++) {
         if (!exo_status_unfinished(rows[i].status))

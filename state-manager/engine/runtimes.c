@@ -69,8 +69,21 @@ static int pair_cmp(const void *a, const void *b)
     return strcmp(((const node_pair *)a)->node, ((const node_pair *)b)->node);
 }
 
-/* Every (node, runtime) pair of rows, sorted by node; NULL with *n 0 when there is none. */
-static node_pair *sorted_pairs(const exo_runtime_row *rows, size_t n, size_t *npairs)
+static int string_cmp(const void *key, const void *entry)
+{
+    return strcmp(key, *(const char *const *)entry);
+}
+
+/* 1 when node is among only (sorted; NULL: every node is). */
+static int wanted(const char *node, const char *const *only, size_t nonly)
+{
+    return !only || bsearch(node, only, nonly, sizeof *only, string_cmp) != NULL;
+}
+
+/* Every (node, runtime) pair of rows whose node is wanted, sorted by node; NULL with
+ * *npairs 0 when there is none. */
+static node_pair *sorted_pairs(const exo_runtime_row *rows, size_t n, const char *const *only, size_t nonly,
+                               size_t *npairs)
 {
     size_t total = 0;
     for (size_t i = 0; i < n; i++)
@@ -83,7 +96,7 @@ static node_pair *sorted_pairs(const exo_runtime_row *rows, size_t n, size_t *np
         size_t nn = json_object_is_type(rows[i].nodes, json_type_array) ? json_object_array_length(rows[i].nodes) : 0;
         for (size_t j = 0; j < nn; j++) {
             const char *node = json_object_get_string(json_object_array_get_idx(rows[i].nodes, j));
-            if (node)
+            if (node && wanted(node, only, nonly))
                 pairs[(*npairs)++] = (node_pair){node, &rows[i]};
         }
     }
@@ -92,13 +105,13 @@ static node_pair *sorted_pairs(const exo_runtime_row *rows, size_t n, size_t *np
     return pairs;
 }
 
-int exo_node_liveness_index(const exo_runtime_row *rows, size_t n, int64_t now, exo_node_liveness **out,
-                            size_t *count)
+int exo_node_liveness_index(const exo_runtime_row *rows, size_t n, const char *const *only, size_t nonly,
+                            int64_t now, exo_node_liveness **out, size_t *count)
 {
     *out = NULL;
     *count = 0;
     size_t np = 0;
-    node_pair *pairs = sorted_pairs(rows, n, &np);
+    node_pair *pairs = sorted_pairs(rows, n, only, nonly, &np);
     if (np && !pairs)
         return -1;
     exo_node_liveness *idx = np ? calloc(np, sizeof *idx) : NULL;

@@ -175,7 +175,7 @@ void h_runtimes_list(exo_req *req, exo_resp *resp)
     json_object *o = json_object_new_object(), *arr = json_object_new_array();
     exo_node_liveness *idx = NULL;
     size_t nidx = 0;
-    json_object *lost = exo_node_liveness_index(rows, n, now, &idx, &nidx) == 0 ? exo_node_liveness_lost(idx, nidx) : NULL;
+    json_object *lost = exo_node_liveness_index(rows, n, NULL, 0, now, &idx, &nidx) == 0 ? exo_node_liveness_lost(idx, nidx) : NULL;
     free(idx);
     for (size_t i = 0; arr && i < n; i++)
         json_object_array_add(arr, runtime_json(&rows[i], now));

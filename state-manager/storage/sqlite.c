@@ -112,10 +112,12 @@ static const column_add columns_v3[] = {
     {NULL, NULL, NULL},
 };
 static const char *const schema_v3 =
+    /* nodes last: the other columns are read without walking its overflow pages */
     "CREATE TABLE IF NOT EXISTS runtimes(namespace_name TEXT NOT NULL, name TEXT NOT NULL,"
     " version TEXT NOT NULL, hostname TEXT NOT NULL, pid INTEGER NOT NULL, slots INTEGER NOT NULL,"
-    " running INTEGER NOT NULL, interval_ms INTEGER NOT NULL, nodes TEXT NOT NULL,"
-    " first_seen INTEGER NOT NULL, last_seen INTEGER NOT NULL, PRIMARY KEY(namespace_name, name));";
+    " running INTEGER NOT NULL, interval_ms INTEGER NOT NULL, first_seen INTEGER NOT NULL,"
+    " last_seen INTEGER NOT NULL, nodes TEXT NOT NULL, PRIMARY KEY(namespace_name, name));"
+    "CREATE INDEX IF NOT EXISTS runtimes_by_seen ON runtimes(namespace_name, last_seen);";
 
 static const migration migrations[] = {{NULL, schema_v1}, {columns_v2, schema_v2}, {columns_v3, schema_v3}};
 #define SCHEMA_VERSION ((int)(sizeof migrations / sizeof *migrations))
@@ -1161,8 +1163,8 @@ static int sq_queue_depth(exo_storage *s, int64_t now, size_t limit, exo_queue_r
 
 /* ---- worker registry ------------------------------------------------------------- */
 
-#define RUNTIME_COLS "namespace_name, name, version, hostname, pid, slots, running, interval_ms, nodes," \
-                     " first_seen, last_seen"
+#define RUNTIME_COLS "namespace_name, name, version, hostname, pid, slots, running, interval_ms, first_seen," \
+                     " last_seen, nodes"
 
 static int read_runtime(sqlite3_stmt *st, void *row)
 {
@@ -1175,10 +1177,10 @@ static int read_runtime(sqlite3_stmt *st, void *row)
     r->slots = sqlite3_column_int64(st, 5);
     r->running = sqlite3_column_int64(st, 6);
     r->interval_ms = sqlite3_column_int64(st, 7);
-    r->nodes = col_json(st, 8);
-    r->first_seen = sqlite3_column_int64(st, 9);
-    r->last_seen = sqlite3_column_int64(st, 10);
-    return r->namespace_name && r->name && r->version && r->hostname && json_read(st, 8, r->nodes) ? 0 : -1;
+    r->first_seen = sqlite3_column_int64(st, 8);
+    r->last_seen = sqlite3_column_int64(st, 9);
+    r->nodes = col_json(st, 10);
+    return r->namespace_name && r->name && r->version && r->hostname && json_read(st, 10, r->nodes) ? 0 : -1;
 }
 
 static void free_runtime_row(void *row)
@@ -1217,8 +1219,8 @@ static int sq_runtime_upsert(exo_storage *s, const exo_runtime_row *r, size_t ma
                 " ON CONFLICT(namespace_name, name) DO UPDATE SET version=excluded.version,"
                 " hostname=excluded.hostname, pid=excluded.pid, slots=excluded.slots, running=excluded.running,"
                 " interval_ms=excluded.interval_ms, nodes=excluded.nodes, last_seen=excluded.last_seen",
-                "ttttiiiijii", r->namespace_name, r->name, r->version, r->hostname, r->pid, r->slots, r->running,
-                r->interval_ms, r->nodes, r->first_seen, r->last_seen) == 0
+                "ttttiiiiiij", r->namespace_name, r->name, r->version, r->hostname, r->pid, r->slots, r->running,
+                r->interval_ms, r->first_seen, r->last_seen, r->nodes) == 0
                ? 0
                : -1;
 }

@@ -31,7 +31,7 @@ static void test_liveness_index(void **state)
                               rt("c", now - 5000, "Store,Zip"), rt("d", now - 7000, "Zip")};
     exo_node_liveness *idx = NULL;
     size_t n = 0;
-    assert_int_equal(exo_node_liveness_index(rows, 4, now, &idx, &n), 0);
+    assert_int_equal(exo_node_liveness_index(rows, 4, NULL, 0, now, &idx, &n), 0);
     assert_int_equal(n, 4); /* Fetch, Parse, Store, Zip */
     const exo_node_liveness *fetch = exo_node_liveness_find(idx, n, "Fetch");
     assert_non_null(fetch);
@@ -47,6 +47,14 @@ static void test_liveness_index(void **state)
     json_object_put(lost);
     free(idx);
 
+    const char *only[] = {"Parse", "Zip"};
+    assert_int_equal(exo_node_liveness_index(rows, 4, only, 2, now, &idx, &n), 0);
+    assert_int_equal(n, 2);
+    assert_null(exo_node_liveness_find(idx, n, "Fetch"));
+    assert_int_equal(exo_node_liveness_find(idx, n, "Parse")->alive, 1);
+    assert_int_equal(exo_node_liveness_find(idx, n, "Zip")->alive, 0);
+    free(idx);
+
     assert_ptr_equal(exo_runtimes_find(rows, 4, "c"), &rows[2]);
     assert_null(exo_runtimes_find(rows, 4, "e"));
     assert_null(exo_runtimes_find(rows, 4, NULL));
@@ -59,7 +67,7 @@ static void test_an_empty_registry(void **state)
     (void)state;
     exo_node_liveness *idx = (exo_node_liveness *)1;
     size_t n = 7;
-    assert_int_equal(exo_node_liveness_index(NULL, 0, 1000, &idx, &n), 0);
+    assert_int_equal(exo_node_liveness_index(NULL, 0, NULL, 0, 1000, &idx, &n), 0);
     assert_null(idx);
     assert_int_equal(n, 0);
     assert_null(exo_node_liveness_find(idx, n, "A"));

@@ -19,11 +19,11 @@ static int read_runtime(const PGresult *r, int i, void *row)
     rt->slots = pg_col_int(r, i, 5);
     rt->running = pg_col_int(r, i, 6);
     rt->interval_ms = pg_col_int(r, i, 7);
-    rt->nodes = pg_col_json(r, i, 8);
-    rt->first_seen = pg_col_int(r, i, 9);
-    rt->last_seen = pg_col_int(r, i, 10);
-    return rt->namespace_name && rt->name && rt->version && rt->hostname && pg_json_read(r, i, 8, rt->nodes) ? 0
-                                                                                                         : -1;
+    rt->first_seen = pg_col_int(r, i, 8);
+    rt->last_seen = pg_col_int(r, i, 9);
+    rt->nodes = pg_col_json(r, i, 10);
+    return rt->namespace_name && rt->name && rt->version && rt->hostname && pg_json_read(r, i, 10, rt->nodes) ? 0
+                                                                                                          : -1;
 }
 
 static void free_runtime_row(void *row) { exo_runtime_row_free(row); }
@@ -86,9 +86,9 @@ int pg_runtime_upsert(exo_storage *s, const exo_runtime_row *row, size_t max_per
     pg_param_int(&p, row->slots);
     pg_param_int(&p, row->running);
     pg_param_int(&p, row->interval_ms);
-    pg_param_json(&p, row->nodes);
     pg_param_int(&p, row->first_seen);
     pg_param_int(&p, row->last_seen);
+    pg_param_json(&p, row->nodes);
     return pg_exec_ok(s, ST_RUNTIME_UPSERT, &p);
 }
 

@@ -94,8 +94,9 @@ static const char *const schema_v3 =
     "ALTER TABLE states ADD COLUMN IF NOT EXISTS claimed_by text;"
     "CREATE TABLE IF NOT EXISTS runtimes(namespace_name text NOT NULL, name text NOT NULL,"
     " version text NOT NULL, hostname text NOT NULL, pid bigint NOT NULL, slots bigint NOT NULL,"
-    " running bigint NOT NULL, interval_ms bigint NOT NULL, nodes text NOT NULL,"
-    " first_seen bigint NOT NULL, last_seen bigint NOT NULL, PRIMARY KEY(namespace_name, name));";
+    " running bigint NOT NULL, interval_ms bigint NOT NULL, first_seen bigint NOT NULL,"
+    " last_seen bigint NOT NULL, nodes text NOT NULL, PRIMARY KEY(namespace_name, name));"
+    "CREATE INDEX IF NOT EXISTS runtimes_by_seen ON runtimes(namespace_name, last_seen);";
 
 static const char *const migrations[] = {schema_v1, schema_v2, schema_v3};
 #define SCHEMA_VERSION ((int)(sizeof migrations / sizeof *migrations))

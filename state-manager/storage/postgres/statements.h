@@ -14,8 +14,8 @@
                    " status, inputs, outputs, data, error, parents, does_unites, unite_key, enqueue_after,"  \
                    " retry_count, fanout_id, manual_retry_fanout_id, exec_group, lease_expires_at, lease_ms," \
                    " claimed_by"
-#define RUNTIME_COLS "namespace_name, name, version, hostname, pid, slots, running, interval_ms, nodes," \
-                     " first_seen, last_seen"
+#define RUNTIME_COLS "namespace_name, name, version, hostname, pid, slots, running, interval_ms, first_seen," \
+                     " last_seen, nodes"
 
 /* Every statement, by number: each connection prepares one the first time it runs it. */
 #define STATEMENTS(X)                                                                                           \
