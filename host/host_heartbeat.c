@@ -1,7 +1,7 @@
 /* Heartbeats to the state manager's worker registry (an exo extension):
  * POST /v0/namespace/{ns}/runtimes/heartbeat every conf.heartbeat_ms once the
- * nodes are registered, saying who this host is (runtime name, nodes, version,
- * hostname, pid) and how busy it is (slots, running).  Sent from the event loop
+ * nodes are registered, saying who this host is (runtime name, namespace, nodes,
+ * version, hostname, pid) and how busy it is (slots, running).  Sent from the event loop
  * like every other request, one at a time: a slow state manager delays the next
  * heartbeat, never a claim or a report.  A state manager without the endpoint
  * (the reference answers 404) is not asked again; that is logged once. */
@@ -61,6 +61,7 @@ static json_object *heartbeat_body(const host *h)
         json_object_array_add(nodes, json_object_new_string(h->plugins->nodes[i].name));
     int64_t running = (int64_t)(host_states_count(h, PH_SECRETS) + host_states_count(h, PH_RUNNING));
     json_object_object_add(body, "runtime_name", json_object_new_string(h->conf.name));
+    json_object_object_add(body, "namespace", json_object_new_string(h->conf.namespace_));
     json_object_object_add(body, "nodes", nodes);
     json_object_object_add(body, "version", json_object_new_string(exo_version_string()));
     json_object_object_add(body, "hostname", json_object_new_string(hostname));

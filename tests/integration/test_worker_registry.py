@@ -14,7 +14,8 @@ sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 
 from harness import ExoTestCase, exoctl, main, node_def, wait_until  # noqa: E402
 from host_graphs import put_one_node_graph, trigger, wait_registered  # noqa: E402
-from mock_state_manager import MockHostTestCase  # noqa: E402
+from harness import API_KEY  # noqa: E402
+from mock_state_manager import MockHostTestCase, MockStateManager  # noqa: E402
 
 NS = "registry"
 HEARTBEAT = "heartbeat_ms = 500;"
@@ -196,6 +197,13 @@ class WorkerRegistry(ExoTestCase):
                                        {"runtime_name": "one-more", "nodes": []}).status, 200)
         self.assertEqual(len(runtimes(self.api)["runtimes"]), 1000)
 
+    def test_the_endpoints_are_in_openapi(self):
+        r = self.api.request("GET", "/openapi.json")
+        paths = r.json["paths"]
+        self.assertIn("post", paths["/v0/namespace/{namespace}/runtimes/heartbeat"])
+        self.assertIn("get", paths["/v0/namespace/{namespace}/runtimes"])
+        self.assertTrue(paths["/v0/namespace/{namespace}/runtimes"]["get"]["x-exo-extension"])
+
     def test_a_client_that_names_no_runtime_still_claims(self):
         self.api.register([node_def("A", ["x"], ["y"])])
         put_one_node_graph(self, self.api, "ga", "A", {"x": "1"})
@@ -207,6 +215,46 @@ class WorkerRegistry(ExoTestCase):
         view = self.api.request("GET", self.api.ns_path(f"/run/{run_id}")).json["waiting"]["states"][0]
         self.assertEqual(view["reason"], "claimed")
         self.assertNotIn("claimed_by", view)
+
+
+class HangingRegistry(MockStateManager):
+    """A state manager whose heartbeat endpoint answers only after HANG_S (200)."""
+    HANG_S = 4
+
+    def _answer(self, req):
+        if req.path.endswith("/runtimes/heartbeat"):
+            time.sleep(self.HANG_S)
+            return 200, {"status": "alive"}
+        return super()._answer(req)
+
+
+class SlowRegistry(MockHostTestCase):
+    """Heartbeats go out from the host's loop next to everything else: one that hangs
+    delays neither claims nor reports."""
+    namespace = NS
+
+    def setUp(self):
+        super().setUp()
+        self.mock.stop()
+        self.mock = HangingRegistry(api_key=API_KEY).start()
+
+    def test_a_hanging_heartbeat_delays_no_claim_or_report(self):
+        # every heartbeat hangs for its whole 2 s timeout: a loop that waited for it
+        # would hold claims and reports back by up to 2 s
+        host = self.host(["echo.so"], extra="heartbeat_ms = 2000;")
+        self.mock.wait_for(lambda: self.mock.find("POST", r"/runtimes/heartbeat$"), 20, what="a heartbeat")
+        took = []
+        for i in range(4):
+            sid = "%024x" % (0xabc000 + i)
+            started = time.monotonic()
+            self.mock.add_state(sid, "EchoNode", {"text": f"t{i}"})
+            self.mock.wait_report(sid, timeout=10)
+            took.append(time.monotonic() - started)
+            time.sleep(0.3)
+        self.assertLess(max(took), 1.5, f"a report waited for a heartbeat: {took}")
+        # each heartbeat hangs past its timeout: retried every period, logged once
+        wait_until(lambda: len(self.mock.find("POST", r"/runtimes/heartbeat$")) >= 3, 20, what="later heartbeats")
+        self.assertEqual(host.log().count("heartbeat failed"), 1, host.log()[-2000:])
 
 
 class ReferenceStateManager(MockHostTestCase):
@@ -222,7 +270,11 @@ class ReferenceStateManager(MockHostTestCase):
         self.assertEqual(len(beats()), 1, beats())
         self.assertEqual(host.log().count("no worker registry"), 1)
         body = beats()[0].json
-        self.assertEqual((body["runtime_name"], body["nodes"], body["interval_ms"]), ("test-host", ["EchoNode"], 500))
+        self.assertEqual((body["runtime_name"], body["namespace"], body["nodes"], body["interval_ms"]),
+                         ("test-host", NS, ["EchoNode"], 500))
+        self.assertEqual(body["slots"], 4)
+        self.assertEqual(body["running"], 0)
+        self.assertTrue(body["version"] and body["hostname"] and body["pid"] == host.proc.pid, body)
         # claims name the runtime too (the reference ignores the extra field)
         claims = self.mock.find("POST", r"/states/enqueue$")
         self.assertTrue(claims)
