@@ -455,7 +455,9 @@ static int mark_all(exo_app *app, exo_state_row *S, size_t n, exo_status status,
 }
 
 /* The executed set: the reported state (outputs[0]) plus one EXECUTED sibling per
- * further output.  S[0] is a shallow copy of *st (st keeps ownership). */
+ * further output.  S[0] is a shallow copy of *st (st keeps ownership), changed in
+ * memory only: every path after this writes it with mark_all (one row write per
+ * report) or rolls the whole transaction back. */
 static int make_executed_set(exo_app *app, exo_state_row *st, json_object *outputs, int64_t now, exo_state_row **S_out,
                              size_t *n_out)
 {
@@ -472,8 +474,8 @@ static int make_executed_set(exo_app *app, exo_state_row *st, json_object *outpu
     st->updated_at = now;
     st->lease_expires_at = 0;
     memcpy(st->exec_group, st->id, sizeof st->exec_group);
-    if (exo_db_state_update(app->db, st) != 0)
-        return -1;
+    /* Not written yet: the caller's mark_all writes the row once with its final
+       status (nothing reads it from the database before that). */
     S[0] = *st;
     *n_out = 1;
     for (size_t i = 1; i < n; i++) {
