@@ -12,7 +12,8 @@ int exo_app_init(exo_app *app)
 {
     memset(app, 0, sizeof *app);
     app->graphs = exo_graph_cache_new();
-    if (!app->graphs)
+    app->runs = exo_run_cache_new();
+    if (!app->graphs || !app->runs)
         return -1;
     pthread_condattr_t attr;
     if (pthread_condattr_init(&attr) != 0 || pthread_condattr_setclock(&attr, CLOCK_MONOTONIC) != 0)
@@ -55,6 +56,8 @@ void exo_app_destroy(exo_app *app)
 {
     exo_graph_cache_free(app->graphs);
     app->graphs = NULL;
+    exo_run_cache_free(app->runs);
+    app->runs = NULL;
     if (app->db)
         exo_db_close(app->db);
     app->db = NULL;

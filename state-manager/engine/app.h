@@ -14,6 +14,7 @@
 
 #include "config.h"
 #include "graph_cache.h"
+#include "run_cache.h"
 #include "metrics.h"
 #include "storage.h"
 
@@ -25,6 +26,7 @@ typedef struct exo_app {
     int db_serialised;            /* the backend is not concurrent: db_lock guards every use */
     pthread_mutex_t db_lock;
     exo_graph_cache *graphs;      /* parsed template versions (its own lock) */
+    exo_run_cache *runs;          /* each run's version and namespace (its own lock) */
 
     /* Group commit (serialised backend only; see exo_app_tx): the transaction bodies
      * of concurrent requests run one after another inside one open database

@@ -143,6 +143,9 @@ static exo_result insert_run(exo_app *app, const exo_graph_row *row, const exo_n
     const char *ns = row->namespace_name, *graph_name = row->name;
     if (exo_db_run_insert(app->db, run_id, ns, graph_name, row->version, now) != 0)
         return EXO_RESULT_FAILED;
+    /* should this transaction roll back, the entry names a run that never existed:
+       harmless, nothing refers to it (run_cache.h) */
+    exo_run_cache_put(app->runs, run_id, row->version, ns);
     if (store) {
         json_object_object_foreach(store, k, v)
         {
