@@ -119,18 +119,18 @@ static void group_leave(exo_app *app)
 }
 
 /* Waits (db_lock held, released while waiting) until the group holding `me`
- * ended; 1 when it committed. */
-static int group_wait(exo_app *app, exo_group_member *me)
+ * ended, committing it itself when nobody did within wait_us; 1 when it committed. */
+static int group_wait(exo_app *app, exo_group_member *me, long wait_us)
 {
     struct exo_group *g = &app->group;
     me->next = g->members;
     g->members = me;
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    ts.tv_nsec += wait_us * 1000L;
+    ts.tv_sec += ts.tv_nsec / 1000000000L;
+    ts.tv_nsec %= 1000000000L;
     while (!me->done) {
-        struct timespec ts;
-        clock_gettime(CLOCK_MONOTONIC, &ts);
-        ts.tv_nsec += GROUP_WAIT_MS * 1000000L;
-        ts.tv_sec += ts.tv_nsec / 1000000000L;
-        ts.tv_nsec %= 1000000000L;
         int w = pthread_cond_timedwait(&g->committed, &app->db_lock, &ts);
         if (w == ETIMEDOUT && !me->done && g->open)
             group_end(app, 1); /* whoever was arriving did not take it over */
@@ -168,10 +168,15 @@ static int group_attempt(exo_app *app, int (*body)(exo_app *app, void *arg), voi
         return 0;
     }
     *rc = r;
-    if (g->size >= GROUP_MAX || atomic_load(&g->arriving) == 0)
+    if (g->size >= GROUP_MAX)
+        return group_end(app, 1) == 0;
+    /* nobody waiting for the lock: commit now (waiting for company costs a
+       closed-loop client more latency than the shared commit saves: measured
+       in docs/dev/PERF.md) */
+    if (atomic_load(&g->arriving) == 0)
         return group_end(app, 1) == 0;
     exo_group_member me = {0};
-    return group_wait(app, &me);
+    return group_wait(app, &me, GROUP_WAIT_MS * 1000L);
 }
 
 void exo_app_db_enter(exo_app *app)

@@ -69,25 +69,6 @@ int exo_id_new(char out[EXO_ID_LEN + 1])
     return 0;
 }
 
-int exo_run_id_new(char out[EXO_UUID_LEN + 1])
-{
-    unsigned char raw[16];
-    if (random_bytes(raw + 6, sizeof raw - 6) != 0)
-        return -1;
-    struct timespec ts;
-    if (clock_gettime(CLOCK_REALTIME, &ts) != 0)
-        return -1;
-    uint64_t ms = (uint64_t)ts.tv_sec * 1000u + (uint64_t)ts.tv_nsec / 1000000u;
-    for (int i = 0; i < 6; i++)
-        raw[i] = (unsigned char)(ms >> (40 - 8 * i));
-    raw[6] = (unsigned char)(0x40 | (raw[6] & 0x0f)); /* version 4 */
-    raw[8] = (unsigned char)(0x80 | (raw[8] & 0x3f)); /* RFC 4122 variant */
-    char hex[33];
-    hex_into(hex, raw, sizeof raw);
-    snprintf(out, EXO_UUID_LEN + 1, "%.8s-%.4s-%.4s-%.4s-%.12s", hex, hex + 8, hex + 12, hex + 16, hex + 20);
-    return 0;
-}
-
 int exo_id_canonical(const char *s, char out[EXO_ID_LEN + 1])
 {
     if (!s || strlen(s) != EXO_ID_LEN)

@@ -27,10 +27,6 @@
  * so new rows land on the last pages of the indexes keyed by them.  Returns 0, -1
  * when the kernel gives no randomness. */
 int exo_id_new(char out[EXO_ID_LEN + 1]);
-/* New run id: a canonical version-4 UUID (the contract's form) whose first 48 bits
- * are the Unix time in ms and the other 74 free bits random (getrandom), so run ids
- * made later sort later, as exo_id_new's do.  0, or -1 without randomness. */
-int exo_run_id_new(char out[EXO_UUID_LEN + 1]);
 /* The canonical (lower-case) form of an id given by a client: 0 with out set when s
  * is exactly 24 hex characters (either case), -1 otherwise. */
 int exo_id_canonical(const char *s, char out[EXO_ID_LEN + 1]);
