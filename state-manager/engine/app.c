@@ -97,7 +97,12 @@ static int group_end(exo_app *app, int commit)
     int ok = commit && exo_db_commit(app->db) == 0;
     if (!ok) {
         exo_db_rollback(app->db);
-        log_warn("group transaction of %zu request(s) rolled back; each runs again alone", g->size);
+        if (g->members)
+            log_warn("group transaction of %zu request(s) rolled back; each runs again alone", g->size);
+    }
+    if (ok) {
+        g->commits++;
+        g->bodies += g->size;
     }
     g->open = 0;
     g->size = 0;
@@ -150,7 +155,9 @@ static int group_attempt(exo_app *app, int (*body)(exo_app *app, void *arg), voi
             return 1;
         g->open = 1;
     }
-    if (exo_db_savepoint(app->db, "exo_group_tx") != 0) {
+    /* the first body of a group needs no savepoint: undoing it is rolling back */
+    int first = g->size == 0;
+    if (!first && exo_db_savepoint(app->db, "exo_group_tx") != 0) {
         group_end(app, 0);
         return 0;
     }
@@ -159,11 +166,12 @@ static int group_attempt(exo_app *app, int (*body)(exo_app *app, void *arg), voi
     if (r < 0) {
         /* undo this body only; when that is impossible (SQLite rolled the whole
            transaction back after an I/O error), the others run again alone */
-        if (exo_db_rollback_to(app->db, "exo_group_tx") != 0 || exo_db_release(app->db, "exo_group_tx") != 0)
+        if (first || exo_db_rollback_to(app->db, "exo_group_tx") != 0 ||
+            exo_db_release(app->db, "exo_group_tx") != 0)
             group_end(app, 0);
         return 1;
     }
-    if (exo_db_release(app->db, "exo_group_tx") != 0) {
+    if (!first && exo_db_release(app->db, "exo_group_tx") != 0) {
         group_end(app, 0);
         return 0;
     }

@@ -39,6 +39,7 @@ typedef struct exo_app {
         struct exo_group_member *members; /* waiting for its commit */
         pthread_cond_t committed; /* broadcast after each group commit or rollback */
         atomic_int arriving;      /* threads waiting for db_lock: they will join or flush */
+        uint64_t commits, bodies; /* groups committed and the bodies they held (tests) */
     } group;
 
     /* Long-poll wake-ups (see "Work notifications" below): every notification gets a
