@@ -143,10 +143,11 @@ static int group_wait(exo_app *app, exo_group_member *me, long wait_us)
     return me->committed;
 }
 
-/* One body in the open group (db_lock held; opens the group when none is).
- * Returns 1 when the body is done, with *rc its result (committed when >= 0), or
- * 0 when the group was lost and the body must run again alone. */
-static int group_attempt(exo_app *app, int (*body)(exo_app *app, void *arg), void *arg, int *rc)
+/* Runs one body in the open group (db_lock held; opens the group when none is),
+ * without committing.  Returns 1 when the body ran, with *rc its result (-1: it
+ * was undone alone), or 0 when the group was lost (rolled back) and the body must
+ * run again alone. */
+static int group_run(exo_app *app, int (*body)(exo_app *app, void *arg), void *arg, int *rc)
 {
     struct exo_group *g = &app->group;
     *rc = -1;
@@ -176,6 +177,20 @@ static int group_attempt(exo_app *app, int (*body)(exo_app *app, void *arg), voi
         return 0;
     }
     *rc = r;
+    return 1;
+}
+
+/* One body in the open group (as group_run), then committed with the group: by
+ * this thread when nobody is arriving to join, else by the last one to join.
+ * Returns 1 when the body is done, with *rc its result (committed when >= 0), or
+ * 0 when the group was lost and the body must run again alone. */
+static int group_attempt(exo_app *app, int (*body)(exo_app *app, void *arg), void *arg, int *rc)
+{
+    struct exo_group *g = &app->group;
+    if (!group_run(app, body, arg, rc))
+        return 0;
+    if (*rc < 0)
+        return 1;
     if (g->size >= GROUP_MAX)
         return group_end(app, 1) == 0;
     /* nobody waiting for the lock: commit now (waiting for company costs a
@@ -515,4 +530,36 @@ int exo_app_tx(exo_app *app, int (*body)(exo_app *app, void *arg), void *arg)
     notes_flush(&notes, rc >= 0);
     exo_metrics_tx(&app->metrics, attempts, rc >= 0, exo_mono_us() - started_us);
     return rc;
+}
+
+void exo_app_tx_each(exo_app *app, size_t n, int (*body)(exo_app *app, void *arg), void *const *args, int *rcs)
+{
+    if (!app->group.enabled) {
+        for (size_t i = 0; i < n; i++)
+            rcs[i] = exo_app_tx(app, body, args[i]);
+        return;
+    }
+    tx_notes notes = {.app = app};
+    tx_notes *outer = current_notes;
+    current_notes = &notes;
+    int64_t started_us = exo_mono_us();
+    db_lock_take(app);
+    size_t rerun_from = n; /* the group was lost when running this body */
+    for (size_t i = 0; i < n && rerun_from == n; i++)
+        if (!group_run(app, body, args[i], &rcs[i]))
+            rerun_from = i;
+    int lost = rerun_from < n;
+    if (!lost && app->group.open)
+        lost = group_end(app, 1) != 0;
+    pthread_mutex_unlock(&app->db_lock);
+    current_notes = outer;
+    notes_flush(&notes, !lost);
+    int64_t us = n ? (exo_mono_us() - started_us) / (int64_t)n : 0;
+    for (size_t i = 0; i < n; i++) {
+        /* a lost group: what it held runs again alone, as do the bodies not run yet */
+        if (lost && (i >= rerun_from || rcs[i] >= 0))
+            rcs[i] = exo_app_tx(app, body, args[i]);
+        else
+            exo_metrics_tx(&app->metrics, 1, rcs[i] >= 0, us);
+    }
 }
