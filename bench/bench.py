@@ -333,7 +333,8 @@ def all_workloads(build, loadgen, opts, wanted):
     build = use_build(build)
     results = {"machine": {"cpus": os.cpu_count()}, "quick": opts.quick, "build": build}
     with tempfile.TemporaryDirectory(prefix="exo-bench-") as tmp:
-        sqlite_workloads(build, loadgen, tmp, opts, wanted, results)
+        if not opts.no_sqlite:
+            sqlite_workloads(build, loadgen, tmp, opts, wanted, results)
         # 7: the same on PostgreSQL, one and two replicas.
         if "pg" in wanted:
             results.update(postgres_workloads(loadgen, tmp, opts, opts.sm_states, opts.chain_runs,
@@ -411,6 +412,7 @@ def main():
     ap.add_argument("--sm-only", action="store_true",
                     help="only the state-manager-alone workload, on SQLite and PostgreSQL (1 and 2 replicas)")
     ap.add_argument("--no-pg", action="store_true", help="skip the PostgreSQL rows")
+    ap.add_argument("--no-sqlite", action="store_true", help="skip the SQLite rows (with pg: PostgreSQL only)")
     ap.add_argument("--compare", metavar="OTHER_BUILD_DIR",
                     help="run every workload for --build and for this (built) tree, interleaved, and print "
                          "the ratios")
