@@ -215,9 +215,21 @@ def replicas_start(tmp, db, n):
     return sms
 
 
-def sm_alone(build, uris, states):
-    return exo_bench(build, ["sm-load", "--uri", ",".join(uris), "--key", harness.API_KEY, "--states", str(states),
-                             "--workers", "4", "--batch", "16"])
+def cpu_seconds(pid):
+    """User + system CPU time of a process so far (/proc/PID/stat)."""
+    with open(f"/proc/{pid}/stat") as f:
+        fields = f.read().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def sm_alone(build, sms, states):
+    """sm-load against the state managers sms (replicas); adds their CPU time per
+    state (trigger, claim, executed), which other load on the machine does not enter."""
+    cpu0 = sum(cpu_seconds(sm.proc.pid) for sm in sms)
+    out = exo_bench(build, ["sm-load", "--uri", ",".join(sm.url for sm in sms), "--key", harness.API_KEY,
+                            "--states", str(states), "--workers", "4", "--batch", "16"])
+    out["server_cpu_us_per_state"] = (sum(cpu_seconds(sm.proc.pid) for sm in sms) - cpu0) * 1e6 / states
+    return out
 
 
 def chain_on(tmp, sms, runs, latency_runs, workers):
@@ -238,24 +250,25 @@ def chain_on(tmp, sms, runs, latency_runs, workers):
 
 
 def postgres_workloads(build, tmp, opts, sm_states, chain_runs, latency_runs):
-    """sm-load and the chain on PostgreSQL with one and with two replicas."""
+    """sm-load and the chain on PostgreSQL with one and with two replicas, and growth
+    on one (those of them in opts.wanted)."""
     out = {}
     with PgCluster() as pg:
         for n in (1, 2):
-            for what in (("sm_alone", "chain") if not opts.sm_only else ("sm_alone",)):
+            for what in [w for w, name in (("sm_alone", "sm"), ("chain", "chain")) if name in opts.wanted]:
                 progress(f"PostgreSQL, {n} replica(s): {what}")
                 d = os.path.join(tmp, f"pg-{n}-{what}")
                 os.makedirs(d)
                 sms = replicas_start(d, pg.new_db(), n)
                 try:
                     if what == "sm_alone":
-                        out[f"pg{n}_sm_alone"] = sm_alone(build, [sm.url for sm in sms], sm_states)
+                        out[f"pg{n}_sm_alone"] = sm_alone(build, sms, sm_states)
                     else:
                         out[f"pg{n}_chain"] = chain_on(d, sms, chain_runs, latency_runs, opts.workers)
                 finally:
                     for sm in sms:
                         sm.stop()
-        if not opts.sm_only:
+        if "growth" in opts.wanted:
             progress("PostgreSQL, 1 replica: growth")
             d = os.path.join(tmp, "pg-growth")
             os.makedirs(d)
@@ -268,6 +281,141 @@ def postgres_workloads(build, tmp, opts, sm_states, chain_runs, latency_runs):
     return out
 
 
+def use_build(build):
+    """Points the harness (state manager, host, plugins) at one build tree."""
+    harness.BUILD_DIR = os.path.abspath(build)
+    harness.BIN_DIR = os.path.join(harness.BUILD_DIR, "bin")
+    harness.PLUGIN_DIR = os.path.join(harness.BUILD_DIR, "plugins")
+    return harness.BUILD_DIR
+
+
+WORKLOADS = ("chain", "fanout", "floors", "sm", "growth", "pg", "sandbox")
+
+
+def sqlite_workloads(build, loadgen, tmp, opts, wanted, results):
+    """Workloads 1-3, 5 and 6 on SQLite.  `loadgen` is the build whose exo-bench drives
+    the load (in --compare both builds' servers are driven by the same generator)."""
+    if wanted & {"chain", "fanout", "floors", "sm"}:
+        sm = harness.StateManager(os.path.join(tmp), port=None).start()
+        try:
+            api = sm.api(NS)
+            if wanted & {"chain", "fanout"}:
+                # 1-2: the whole system (state manager + exo-host with fork-per-state sandboxing).
+                host = harness.Host(tmp, sm.url, NS, ["bench_step.so", "bench_fan.so"],
+                                    workers=opts.workers, batch_size=32, poll_interval_ms=1000,
+                                    extra=f'state_dir = "{tmp}/host-state";').start()
+                try:
+                    harness.wait_until(lambda: api.request("GET", api.ns_path("/nodes/")).json["count"] >= 2,
+                                       30, what="exo-host registration")
+                    if "chain" in wanted:
+                        results["chain"] = chain_workload(api, host, opts.chain_runs, opts.latency_runs)
+                    if "fanout" in wanted:
+                        results["fanout"] = fanout_workload(api, opts.branches)
+                    results["host_peak_rss_kb"] = peak_rss_kb(host.proc.pid)
+                finally:
+                    host.stop()
+            if "floors" in wanted:
+                # 5: floors, measured against the same server and disk.
+                progress("floors")
+                results["floors"] = exo_bench(loadgen, ["floors", "--uri", sm.url, "--key", harness.API_KEY,
+                                                        "--dir", tmp])
+            if "sm" in wanted:
+                # 3: the state manager alone.
+                progress("state manager alone")
+                results["sm_alone"] = sm_alone(loadgen, [sm], opts.sm_states)
+                results["sm_peak_rss_kb_after_load"] = peak_rss_kb(sm.proc.pid)
+        finally:
+            sm.stop()
+    if "growth" in wanted:
+        # 6: growth, on a fresh database.
+        progress("growth")
+        gdir = os.path.join(tmp, "growth")
+        os.mkdir(gdir)
+        sm = harness.StateManager(gdir).start()
+        try:
+            results["growth"] = exo_bench(loadgen, ["growth", "--uri", sm.url, "--key", harness.API_KEY,
+                                                    "--levels", opts.growth_levels, "--workers", "4"])
+            results["growth_sm_peak_rss_kb"] = peak_rss_kb(sm.proc.pid)
+        finally:
+            sm.stop()
+
+
+def all_workloads(build, loadgen, opts, wanted):
+    """Every wanted workload against one build's programs; returns the results."""
+    build = use_build(build)
+    results = {"machine": {"cpus": os.cpu_count()}, "quick": opts.quick, "build": build}
+    with tempfile.TemporaryDirectory(prefix="exo-bench-") as tmp:
+        if not opts.no_sqlite:
+            sqlite_workloads(build, loadgen, tmp, opts, wanted, results)
+        # 7: the same on PostgreSQL, one and two replicas.
+        if "pg" in wanted:
+            results.update(postgres_workloads(loadgen, tmp, opts, opts.sm_states, opts.chain_runs,
+                                              opts.latency_runs))
+        if "sandbox" in wanted:
+            # 4: sandbox cost per state against a bare fork, same run.
+            progress("sandbox cost")
+            results["sandbox"] = sandbox_cost(build, 2000)
+    return results
+
+
+def numbers(tree, prefix=""):
+    """The numeric leaves of a results tree as {"a.b[0].c": value} (lists by index)."""
+    out = {}
+    items = tree.items() if isinstance(tree, dict) else enumerate(tree) if isinstance(tree, list) else ()
+    for k, v in items:
+        name = f"{prefix}[{k}]" if isinstance(tree, list) else (f"{prefix}.{k}" if prefix else str(k))
+        if isinstance(v, bool):
+            continue
+        if isinstance(v, (int, float)):
+            out[name] = float(v)
+        else:
+            out.update(numbers(v, name))
+    return out
+
+
+def compare(opts, wanted):
+    """Every wanted workload for build A (ours) and build B (--compare), interleaved
+    round by round (A B, then B A, ...) so that both see the same machine; prints each
+    metric's medians and the median of its per-round ratios A/B."""
+    import statistics
+    a_dir, b_dir = os.path.abspath(opts.build), os.path.abspath(opts.compare)
+    rounds = {"a": [], "b": []}
+    for i in range(opts.rounds):
+        order = (("a", a_dir), ("b", b_dir)) if i % 2 == 0 else (("b", b_dir), ("a", a_dir))
+        for tag, build in order:
+            progress(f"round {i + 1}/{opts.rounds}: build {tag.upper()} ({build})")
+            try:
+                rounds[tag].append(numbers(all_workloads(build, a_dir, opts, wanted)))
+            except (RuntimeError, AssertionError, OSError, subprocess.SubprocessError) as e:
+                progress(f"  build {tag.upper()} failed this round: {e}")
+                rounds[tag].append({})
+    keys = sorted(set().union(*rounds["a"], *rounds["b"]) - {"machine.cpus"})
+    print(f"\nA = {a_dir}\nB = {b_dir}\n{opts.rounds} round(s), interleaved; medians; "
+          "ratio = median of the per-round A/B (for times lower is better, for rates higher)")
+    print(f"  {'metric':<46} {'A':>12} {'B':>12} {'A/B':>7}")
+    table = []
+    for k in keys:
+        va = [r[k] for r in rounds["a"] if k in r]
+        vb = [r[k] for r in rounds["b"] if k in r]
+        pairs = [(x[k], y[k]) for x, y in zip(rounds["a"], rounds["b"]) if k in x and k in y and y[k]]
+        ma = statistics.median(va) if va else None
+        mb = statistics.median(vb) if vb else None
+        ratio = statistics.median(x / y for x, y in pairs) if pairs else None
+        table.append({"metric": k, "a": ma, "b": mb, "ratio": ratio, "a_rounds": va, "b_rounds": vb})
+        fmt = lambda v: "-" if v is None else f"{v:12.3f}"  # noqa: E731
+        print(f"  {k:<46} {fmt(ma):>12} {fmt(mb):>12} {'-' if ratio is None else f'{ratio:7.3f}':>7}")
+    return {"a": a_dir, "b": b_dir, "rounds": opts.rounds, "metrics": table}
+
+
+def write_json(results):
+    outdir = os.path.join(os.path.dirname(os.path.abspath(__file__)), "results")
+    os.makedirs(outdir, exist_ok=True)
+    path = os.path.join(outdir, time.strftime("%Y%m%d-%H%M%S") + ".json")
+    with open(path, "w") as f:
+        json.dump(results, f, indent=2)
+    print(f"\nJSON: {path}")
+
+
 def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--build", required=True)
@@ -276,86 +424,55 @@ def main():
     ap.add_argument("--sm-only", action="store_true",
                     help="only the state-manager-alone workload, on SQLite and PostgreSQL (1 and 2 replicas)")
     ap.add_argument("--no-pg", action="store_true", help="skip the PostgreSQL rows")
+    ap.add_argument("--no-sqlite", action="store_true", help="skip the SQLite rows (with pg: PostgreSQL only)")
+    ap.add_argument("--compare", metavar="OTHER_BUILD_DIR",
+                    help="run every workload for --build and for this (built) tree, interleaved, and print "
+                         "the ratios")
+    ap.add_argument("--rounds", type=int, default=3, help="with --compare: rounds per build (default 3)")
+    ap.add_argument("--only", metavar="LIST",
+                    help="comma list of workloads to run: " + ",".join(WORKLOADS) + " (default: all)")
+    ap.add_argument("--sm-states", type=int, help="states of the state-manager-alone workload")
+    ap.add_argument("--growth-levels", help="stored-state levels of the growth workload (comma list)")
     opts = ap.parse_args()
-    harness.BUILD_DIR = os.path.abspath(opts.build)
-    harness.BIN_DIR = os.path.join(harness.BUILD_DIR, "bin")
-    harness.PLUGIN_DIR = os.path.join(harness.BUILD_DIR, "plugins")
-    build = harness.BUILD_DIR
 
-    chain_runs = 300 if opts.quick else 20000
-    sm_states = 2000 if opts.quick else 50000
-    growth_levels = "1000,10000" if opts.quick else "10000,100000,1000000"
-    opts.growth_levels = growth_levels
-    results = {"machine": {"cpus": os.cpu_count()}, "quick": opts.quick}
+    opts.chain_runs = 300 if opts.quick else 20000
+    opts.latency_runs = 50 if opts.quick else 300
+    opts.branches = 100 if opts.quick else 1000
+    opts.sm_states = opts.sm_states or (2000 if opts.quick else 50000)
+    opts.growth_levels = opts.growth_levels or ("1000,10000" if opts.quick else "10000,100000,1000000")
+    wanted = set(WORKLOADS)
+    if opts.only:
+        wanted = set(w.strip() for w in opts.only.split(",") if w.strip())
+        unknown = wanted - set(WORKLOADS)
+        if unknown:
+            ap.error(f"--only: unknown workload(s) {', '.join(sorted(unknown))}; known: {', '.join(WORKLOADS)}")
+    if opts.no_pg:
+        wanted.discard("pg")
+
+    opts.wanted = wanted
+    if opts.compare:
+        write_json(compare(opts, wanted))
+        return
 
     if opts.sm_only:
+        opts.wanted = {"sm", "pg"} & wanted
+        build = use_build(opts.build)
+        results = {"machine": {"cpus": os.cpu_count()}, "quick": opts.quick}
         with tempfile.TemporaryDirectory(prefix="exo-bench-") as tmp:
             sm = harness.StateManager(tmp).start()
             try:
-                results["sm_alone"] = sm_alone(build, [sm.url], sm_states)
+                results["sm_alone"] = sm_alone(build, [sm], opts.sm_states)
             finally:
                 sm.stop()
-            results.update(postgres_workloads(build, tmp, opts, sm_states, chain_runs, 0))
+            if "pg" in wanted:
+                results.update(postgres_workloads(build, tmp, opts, opts.sm_states, opts.chain_runs, 0))
         print_pg_table(results)
         return
 
-    with tempfile.TemporaryDirectory(prefix="exo-bench-") as tmp:
-        # 1-2: the whole system (state manager + exo-host with fork-per-state sandboxing).
-        sm = harness.StateManager(os.path.join(tmp), port=None).start()
-        try:
-            api = sm.api(NS)
-            host = harness.Host(tmp, sm.url, NS, ["bench_step.so", "bench_fan.so"],
-                                workers=opts.workers, batch_size=32, poll_interval_ms=1000,
-                                extra=f'state_dir = "{tmp}/host-state";').start()
-            try:
-                harness.wait_until(lambda: api.request("GET", api.ns_path("/nodes/")).json["count"] >= 2,
-                                   30, what="exo-host registration")
-                results["chain"] = chain_workload(api, host, chain_runs, 50 if opts.quick else 300)
-                results["fanout"] = fanout_workload(api, 100 if opts.quick else 1000)
-                results["host_peak_rss_kb"] = peak_rss_kb(host.proc.pid)
-            finally:
-                host.stop()
-            # 5: floors, measured against the same server and disk.
-            progress("floors")
-            results["floors"] = exo_bench(build, ["floors", "--uri", sm.url, "--key", harness.API_KEY,
-                                                  "--dir", tmp])
-            # 3: the state manager alone.
-            progress("state manager alone")
-            results["sm_alone"] = exo_bench(build, ["sm-load", "--uri", sm.url, "--key", harness.API_KEY,
-                                                    "--states", str(sm_states), "--workers", "4",
-                                                    "--batch", "16"])
-            results["sm_peak_rss_kb_after_load"] = peak_rss_kb(sm.proc.pid)
-        finally:
-            sm.stop()
-
-        # 6: growth, on a fresh database.
-        progress("growth")
-        gdir = os.path.join(tmp, "growth")
-        os.mkdir(gdir)
-        sm = harness.StateManager(gdir).start()
-        try:
-            rows = exo_bench(build, ["growth", "--uri", sm.url, "--key", harness.API_KEY,
-                                     "--levels", growth_levels, "--workers", "4"])
-            results["growth"] = rows
-            results["growth_sm_peak_rss_kb"] = peak_rss_kb(sm.proc.pid)
-        finally:
-            sm.stop()
-
-        # 7: the same on PostgreSQL, one and two replicas.
-        if not opts.no_pg:
-            results.update(postgres_workloads(build, tmp, opts, sm_states, chain_runs, 50 if opts.quick else 300))
-
-        # 4: sandbox cost per state against a bare fork, same run.
-        progress("sandbox cost")
-        results["sandbox"] = sandbox_cost(build, 2000)
-
+    build = use_build(opts.build)
+    results = all_workloads(build, build, opts, wanted)
     print_table(results)
-    outdir = os.path.join(os.path.dirname(os.path.abspath(__file__)), "results")
-    os.makedirs(outdir, exist_ok=True)
-    path = os.path.join(outdir, time.strftime("%Y%m%d-%H%M%S") + ".json")
-    with open(path, "w") as f:
-        json.dump(results, f, indent=2)
-    print(f"\nJSON: {path}")
+    write_json(results)
 
 
 def print_pg_table(r):
@@ -383,39 +500,46 @@ def print_table(r):
         print(f"  {name:<52} {value!s:>14}  {target}")
 
     print("\nexo benchmark" + (" (quick)" if r["quick"] else ""))
-    c = r["chain"]
-    print(f"1. chain (3 no-op nodes x {c['runs']} runs, fork-per-state sandbox)")
-    row("states/s end to end", c["states_per_s"], ">= 3000")
-    row("per-hop latency p50 (ms, one run at a time)", c["hop_p50_ms"], "<= 5")
-    row("per-hop latency p99 (ms, one run at a time)", c["hop_p99_ms"], "<= 50")
-    f = r["fanout"]
-    print(f"2. fan-out {f['branches']} branches + unite")
-    row("trigger -> united SUCCESS (s)", f["seconds_to_united_success"])
-    row("united states created", f["united_states"], "== 1")
-    s = r["sm_alone"]
-    print("3. state manager alone (load generator, no forking)")
-    row("state transitions/s", round(s["transitions_per_s"]), ">= 10000")
-    row("enqueue p50 / p99 (ms)", f"{s['enqueue_p50_ms']:.2f} / {s['enqueue_p99_ms']:.2f}")
-    row("executed p50 / p99 (ms)", f"{s['executed_p50_ms']:.2f} / {s['executed_p99_ms']:.2f}")
-    sb = r["sandbox"]
-    print("4. sandbox cost per state")
-    if "error" in sb:
-        row("error", sb["error"][:60])
-    else:
-        row("sandboxed state, mean (ms)", sb.get("sandbox_ms"))
-        row("bare fork+waitpid, mean (ms)", sb.get("bare_fork_ms"))
-        row("ratio", sb.get("ratio"), "<= 2")
-    fl = r["floors"]
-    print("5. floors (same run)")
-    row("HTTP keep-alive /health p50 (ms)", f"{fl['http_health_p50_ms']:.3f}")
-    row("SQLite one-row transaction p50 (ms)", f"{fl['sqlite_txn_p50_ms']:.3f}")
-    row("fork+_exit+waitpid p50 (ms)", f"{fl['fork_wait_p50_ms']:.3f}")
-    print("6. growth (latency with N states stored)")
-    for g in r["growth"]:
+    c = r.get("chain")
+    if c:
+        print(f"1. chain (3 no-op nodes x {c['runs']} runs, fork-per-state sandbox)")
+        row("states/s end to end", c["states_per_s"], ">= 3000")
+        row("per-hop latency p50 (ms, one run at a time)", c["hop_p50_ms"], "<= 1")
+        row("per-hop latency p99 (ms, one run at a time)", c["hop_p99_ms"], "<= 5")
+    f = r.get("fanout")
+    if f:
+        print(f"2. fan-out {f['branches']} branches + unite")
+        row("trigger -> united SUCCESS (s)", f["seconds_to_united_success"], "<= 0.3")
+        row("united states created", f["united_states"], "== 1")
+    s = r.get("sm_alone")
+    if s:
+        print("3. state manager alone (load generator, no forking)")
+        row("state transitions/s", round(s["transitions_per_s"]), ">= 30000")
+        row("enqueue p50 / p99 (ms)", f"{s['enqueue_p50_ms']:.2f} / {s['enqueue_p99_ms']:.2f}")
+        row("executed p50 / p99 (ms)", f"{s['executed_p50_ms']:.2f} / {s['executed_p99_ms']:.2f}")
+    sb = r.get("sandbox")
+    if sb:
+        print("4. sandbox cost per state")
+        if "error" in sb:
+            row("error", sb["error"][:60])
+        else:
+            row("sandboxed state, mean (ms)", sb.get("sandbox_ms"))
+            row("bare fork+waitpid, mean (ms)", sb.get("bare_fork_ms"))
+            row("ratio", sb.get("ratio"), "<= 2")
+    fl = r.get("floors")
+    if fl:
+        print("5. floors (same run)")
+        row("HTTP keep-alive /health p50 (ms)", f"{fl['http_health_p50_ms']:.3f}")
+        row("SQLite one-row transaction p50 (ms)", f"{fl['sqlite_txn_p50_ms']:.3f}")
+        row("fork+_exit+waitpid p50 (ms)", f"{fl['fork_wait_p50_ms']:.3f}")
+    growth = r.get("growth") or []
+    if growth:
+        print("6. growth (latency with N states stored)")
+    for g in growth:
         row(f"{g['stored_states']:>8} stored: enqueue / executed p50 (ms)",
             f"{g['enqueue_p50_ms']:.2f} / {g['executed_p50_ms']:.2f}")
-    if len(r["growth"]) >= 2:
-        a, b = r["growth"][0], r["growth"][-1]
+    if len(growth) >= 2:
+        a, b = growth[0], growth[-1]
         ratio = max(b["enqueue_p50_ms"] / max(a["enqueue_p50_ms"], 1e-6),
                     b["executed_p50_ms"] / max(a["executed_p50_ms"], 1e-6))
         row("worst p50 ratio largest/smallest", round(ratio, 2), "<= 1.5")

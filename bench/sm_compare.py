@@ -7,8 +7,9 @@ of build B, alternately, so that both see the same machine.
     python3 bench/sm_compare.py --a build-bench --b /tmp/b-base [--rounds 5] [--states 50000]
 
 The load generator is build A's exo-bench for both (only the server differs).
-Prints each round and the medians: transitions/s, enqueue and executed p99, and the
-ratios A/B taken round by round.  Measured, never asserted.
+Prints each round and the medians: transitions/s, enqueue and executed p99, the
+server's CPU time per state, and the ratios A/B taken round by round.  Measured,
+never asserted.
 """
 import argparse
 import json
@@ -22,18 +23,31 @@ sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), ".."
 import harness  # noqa: E402
 
 
+def cpu_seconds(pid):
+    """User + system CPU time of a process so far (/proc/PID/stat)."""
+    with open(f"/proc/{pid}/stat") as f:
+        fields = f.read().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
 def one_run(server_build, bench_build, states, env=None):
     harness.BIN_DIR = os.path.join(os.path.abspath(server_build), "bin")
     with tempfile.TemporaryDirectory(prefix="exo-smcmp-") as tmp:
         sm = harness.StateManager(tmp, env=env).start()
         try:
+            cpu0 = cpu_seconds(sm.proc.pid)
             out = subprocess.run([os.path.join(os.path.abspath(bench_build), "bin", "exo-bench"), "sm-load",
                                   "--uri", sm.url, "--key", harness.API_KEY, "--states", str(states),
                                   "--workers", "4", "--batch", "16"],
                                  check=True, capture_output=True, text=True, timeout=600).stdout
+            cpu = cpu_seconds(sm.proc.pid) - cpu0
         finally:
             sm.stop()
-    return json.loads(out.strip().splitlines()[-1])
+    result = json.loads(out.strip().splitlines()[-1])
+    # the server's own CPU per state (trigger, claim, executed): far less noisy than
+    # rates on a shared machine, since other processes' load does not enter it
+    result["server_cpu_us_per_state"] = cpu * 1e6 / states
+    return result
 
 
 def main():
@@ -54,7 +68,7 @@ def main():
         return
     if not opts.a or not opts.b:
         ap.error("--a and --b are required (or --once)")
-    keys = ("transitions_per_s", "enqueue_p99_ms", "executed_p99_ms")
+    keys = ("transitions_per_s", "enqueue_p99_ms", "executed_p99_ms", "server_cpu_us_per_state")
     ratios = {k: [] for k in keys}
     runs = {"a": [], "b": []}
     for i in range(opts.rounds):

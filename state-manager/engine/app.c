@@ -12,13 +12,15 @@ int exo_app_init(exo_app *app)
 {
     memset(app, 0, sizeof *app);
     app->graphs = exo_graph_cache_new();
-    if (!app->graphs)
+    app->runs = exo_run_cache_new();
+    if (!app->graphs || !app->runs)
         return -1;
     pthread_condattr_t attr;
     if (pthread_condattr_init(&attr) != 0 || pthread_condattr_setclock(&attr, CLOCK_MONOTONIC) != 0)
         return -1;
     int rc = pthread_mutex_init(&app->db_lock, NULL) || pthread_mutex_init(&app->work_lock, NULL) || pthread_mutex_init(&app->verify_lock, NULL) ||
-             pthread_cond_init(&app->verify_cond, &attr);
+             pthread_cond_init(&app->verify_cond, &attr) || pthread_cond_init(&app->group.committed, &attr);
+    atomic_init(&app->group.arriving, 0);
     pthread_condattr_destroy(&attr);
     atomic_init(&app->stopping, 0);
     exo_metrics_init(&app->metrics);
@@ -35,6 +37,10 @@ int exo_app_set_storage(exo_app *app, exo_storage *db)
 {
     app->db = db;
     app->db_serialised = !(exo_db_caps(db) & EXO_STORAGE_CONCURRENT);
+    /* EXO_GROUP_COMMIT=0 turns group commit off (to measure it against the
+       transaction-per-request build in one run, bench/run.sh --compare) */
+    const char *group = getenv("EXO_GROUP_COMMIT");
+    app->group.enabled = app->db_serialised && !(group && !strcmp(group, "0"));
     return exo_db_listen_work(db, on_remote_work, app);
 }
 
@@ -50,6 +56,8 @@ void exo_app_destroy(exo_app *app)
 {
     exo_graph_cache_free(app->graphs);
     app->graphs = NULL;
+    exo_run_cache_free(app->runs);
+    app->runs = NULL;
     if (app->db)
         exo_db_close(app->db);
     app->db = NULL;
@@ -57,12 +65,154 @@ void exo_app_destroy(exo_app *app)
     pthread_mutex_destroy(&app->work_lock);
     pthread_mutex_destroy(&app->verify_lock);
     pthread_cond_destroy(&app->verify_cond);
+    pthread_cond_destroy(&app->group.committed);
+}
+
+/* ---- group commit (serialised backend) ---------------------------------------------- */
+
+#define GROUP_MAX 64       /* bodies per group: bounds the wait of the first one */
+#define GROUP_WAIT_MS 20   /* a member commits the group itself when nobody came by then */
+
+/* A body of the open group waiting for its commit (on its thread's stack). */
+typedef struct exo_group_member {
+    struct exo_group_member *next;
+    int done;                     /* the group was committed or rolled back */
+    int committed;
+} exo_group_member;
+
+/* Takes db_lock, counted in `arriving` while waiting for it: a body that sees
+ * someone arriving leaves the commit to them (they join the group or commit it). */
+static void db_lock_take(exo_app *app)
+{
+    atomic_fetch_add(&app->group.arriving, 1);
+    pthread_mutex_lock(&app->db_lock);
+    atomic_fetch_sub(&app->group.arriving, 1);
+}
+
+/* Ends the open group (db_lock held): commits it (or, when committing fails or
+ * `commit` is 0, rolls it back) and tells every waiting member.  0 when committed. */
+static int group_end(exo_app *app, int commit)
+{
+    struct exo_group *g = &app->group;
+    int ok = commit && exo_db_commit(app->db) == 0;
+    if (!ok) {
+        exo_db_rollback(app->db);
+        if (g->members)
+            log_warn("group transaction of %zu request(s) rolled back; each runs again alone", g->size);
+    }
+    if (ok) {
+        g->commits++;
+        g->bodies += g->size;
+    }
+    g->open = 0;
+    g->size = 0;
+    for (exo_group_member *m = g->members; m; m = m->next) {
+        m->committed = ok;
+        m->done = 1;
+    }
+    g->members = NULL;
+    pthread_cond_broadcast(&g->committed);
+    return ok ? 0 : -1;
+}
+
+/* Before db_lock is released: commits the open group unless a thread waiting for
+ * the lock will take it over. */
+static void group_leave(exo_app *app)
+{
+    if (app->group.open && atomic_load(&app->group.arriving) == 0)
+        group_end(app, 1);
+}
+
+/* Waits (db_lock held, released while waiting) until the group holding `me`
+ * ended, committing it itself when nobody did within wait_us; 1 when it committed. */
+static int group_wait(exo_app *app, exo_group_member *me, long wait_us)
+{
+    struct exo_group *g = &app->group;
+    me->next = g->members;
+    g->members = me;
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    ts.tv_nsec += wait_us * 1000L;
+    ts.tv_sec += ts.tv_nsec / 1000000000L;
+    ts.tv_nsec %= 1000000000L;
+    while (!me->done) {
+        int w = pthread_cond_timedwait(&g->committed, &app->db_lock, &ts);
+        if (w == ETIMEDOUT && !me->done && g->open)
+            group_end(app, 1); /* whoever was arriving did not take it over */
+    }
+    return me->committed;
+}
+
+/* Runs one body in the open group (db_lock held; opens the group when none is),
+ * without committing.  Returns 1 when the body ran, with *rc its result (-1: it
+ * was undone alone), or 0 when the group was lost (rolled back) and the body must
+ * run again alone. */
+static int group_run(exo_app *app, int (*body)(exo_app *app, void *arg), void *arg, int *rc)
+{
+    struct exo_group *g = &app->group;
+    *rc = -1;
+    if (!g->open) {
+        if (exo_db_begin(app->db) != 0)
+            return 1;
+        g->open = 1;
+    }
+    /* the first body of a group needs no savepoint: undoing it is rolling back */
+    int first = g->size == 0;
+    if (!first && exo_db_savepoint(app->db, "exo_group_tx") != 0) {
+        group_end(app, 0);
+        return 0;
+    }
+    g->size++;
+    int r = body(app, arg);
+    if (r < 0) {
+        /* undo this body only; when that is impossible (SQLite rolled the whole
+           transaction back after an I/O error), the others run again alone */
+        if (first || exo_db_rollback_to(app->db, "exo_group_tx") != 0 ||
+            exo_db_release(app->db, "exo_group_tx") != 0)
+            group_end(app, 0);
+        return 1;
+    }
+    if (!first && exo_db_release(app->db, "exo_group_tx") != 0) {
+        group_end(app, 0);
+        return 0;
+    }
+    *rc = r;
+    return 1;
+}
+
+/* One body in the open group (as group_run), then committed with the group: by
+ * this thread when nobody is arriving to join, else by the last one to join.
+ * Returns 1 when the body is done, with *rc its result (committed when >= 0), or
+ * 0 when the group was lost and the body must run again alone. */
+static int group_attempt(exo_app *app, int (*body)(exo_app *app, void *arg), void *arg, int *rc)
+{
+    struct exo_group *g = &app->group;
+    if (!group_run(app, body, arg, rc))
+        return 0;
+    if (*rc < 0)
+        return 1;
+    if (g->size >= GROUP_MAX)
+        return group_end(app, 1) == 0;
+    /* nobody waiting for the lock: commit now (waiting for company costs a
+       closed-loop client more latency than the shared commit saves: measured
+       in docs/dev/PERF.md) */
+    if (atomic_load(&g->arriving) == 0)
+        return group_end(app, 1) == 0;
+    exo_group_member me = {0};
+    return group_wait(app, &me, GROUP_WAIT_MS * 1000L);
 }
 
 void exo_app_db_enter(exo_app *app)
 {
-    if (app->db_serialised)
+    if (!app->db_serialised)
+        return;
+    if (!app->group.enabled) {
         pthread_mutex_lock(&app->db_lock);
+        return;
+    }
+    db_lock_take(app);
+    if (app->group.open)
+        group_end(app, 1); /* a plain read must not see uncommitted bodies */
 }
 
 void exo_app_db_leave(exo_app *app)
@@ -347,10 +497,23 @@ int exo_app_tx(exo_app *app, int (*body)(exo_app *app, void *arg), void *arg)
     tx_notes *outer = current_notes;
     current_notes = &notes;
     int64_t started_us = exo_mono_us();
-    exo_app_db_enter(app);
+    int grouped = app->group.enabled;
+    if (grouped)
+        db_lock_take(app);
+    else
+        exo_app_db_enter(app);
     int rc = -1, retry = 0, attempts = 0;
-    for (int attempt = 1; attempt <= EXO_TX_ATTEMPTS; attempt++) {
+    if (grouped) {
+        attempts = 1;
+        if (!group_attempt(app, body, arg, &rc)) {
+            notes_flush(&notes, 0); /* what the lost group held was rolled back */
+            grouped = 0;
+        }
+    }
+    for (int attempt = attempts + 1; !grouped && attempt <= EXO_TX_ATTEMPTS; attempt++) {
         attempts = attempt;
+        if (app->group.open)
+            group_end(app, 1); /* alone: a group opened meanwhile commits first */
         rc = tx_attempt(app, body, arg, &retry);
         if (rc >= 0 || !retry || atomic_load(&app->stopping))
             break;
@@ -360,9 +523,43 @@ int exo_app_tx(exo_app *app, int (*body)(exo_app *app, void *arg), void *arg)
         exo_sleep_ms(attempt * 2 + (int64_t)(exo_mono_ms() % 3));
         log_debug("transaction retried (attempt %d of %d)", attempt + 1, EXO_TX_ATTEMPTS);
     }
+    if (app->group.enabled)
+        group_leave(app);
     exo_app_db_leave(app);
     current_notes = outer;
     notes_flush(&notes, rc >= 0);
     exo_metrics_tx(&app->metrics, attempts, rc >= 0, exo_mono_us() - started_us);
     return rc;
+}
+
+void exo_app_tx_each(exo_app *app, size_t n, int (*body)(exo_app *app, void *arg), void *const *args, int *rcs)
+{
+    if (!app->group.enabled) {
+        for (size_t i = 0; i < n; i++)
+            rcs[i] = exo_app_tx(app, body, args[i]);
+        return;
+    }
+    tx_notes notes = {.app = app};
+    tx_notes *outer = current_notes;
+    current_notes = &notes;
+    int64_t started_us = exo_mono_us();
+    db_lock_take(app);
+    size_t rerun_from = n; /* the group was lost when running this body */
+    for (size_t i = 0; i < n && rerun_from == n; i++)
+        if (!group_run(app, body, args[i], &rcs[i]))
+            rerun_from = i;
+    int lost = rerun_from < n;
+    if (!lost && app->group.open)
+        lost = group_end(app, 1) != 0;
+    pthread_mutex_unlock(&app->db_lock);
+    current_notes = outer;
+    notes_flush(&notes, !lost);
+    int64_t us = n ? (exo_mono_us() - started_us) / (int64_t)n : 0;
+    for (size_t i = 0; i < n; i++) {
+        /* a lost group: what it held runs again alone, as do the bodies not run yet */
+        if (lost && (i >= rerun_from || rcs[i] >= 0))
+            rcs[i] = exo_app_tx(app, body, args[i]);
+        else
+            exo_metrics_tx(&app->metrics, 1, rcs[i] >= 0, us);
+    }
 }

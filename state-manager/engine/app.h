@@ -14,6 +14,7 @@
 
 #include "config.h"
 #include "graph_cache.h"
+#include "run_cache.h"
 #include "metrics.h"
 #include "storage.h"
 
@@ -25,6 +26,21 @@ typedef struct exo_app {
     int db_serialised;            /* the backend is not concurrent: db_lock guards every use */
     pthread_mutex_t db_lock;
     exo_graph_cache *graphs;      /* parsed template versions (its own lock) */
+    exo_run_cache *runs;          /* each run's version and namespace (its own lock) */
+
+    /* Group commit (serialised backend only; see exo_app_tx): the transaction bodies
+     * of concurrent requests run one after another inside one open database
+     * transaction, each in its own savepoint, and are committed together by the last
+     * of them; each caller returns only after that commit.  Guarded by db_lock. */
+    struct exo_group {
+        int enabled;              /* serialised backend and EXO_GROUP_COMMIT is not 0 */
+        int open;                 /* a group transaction is open on the connection */
+        size_t size;              /* bodies in it */
+        struct exo_group_member *members; /* waiting for its commit */
+        pthread_cond_t committed; /* broadcast after each group commit or rollback */
+        atomic_int arriving;      /* threads waiting for db_lock: they will join or flush */
+        uint64_t commits, bodies; /* groups committed and the bodies they held (tests) */
+    } group;
 
     /* Long-poll wake-ups (see "Work notifications" below): every notification gets a
      * sequence number and a slot in a small ring, so a poll that claimed nothing can
@@ -131,8 +147,24 @@ void exo_app_request_verify(exo_app *app, int all);
  * transaction could not be opened / committed).  When the backend reports a
  * retryable failure (a deadlock or serialization failure with a transaction of
  * another replica), the whole transaction runs again, up to EXO_TX_ATTEMPTS
- * times: body must start from its arguments each time (reset what it returns). */
+ * times: body must start from its arguments each time (reset what it returns).
+ *
+ * On a serialised backend (SQLite) with group commit, body runs in a savepoint of
+ * the group transaction: a body that fails is rolled back to its savepoint alone;
+ * a body that succeeds returns only after the group committed (the last body of
+ * the group, or the next thread that enters the database, commits it).  When the
+ * group's commit fails, every body of it runs again alone, in its own transaction,
+ * so one request's failure never fails the others.  Plain database use
+ * (exo_app_db_enter) commits an open group first: nothing uncommitted is ever read
+ * outside a transaction body. */
 #define EXO_TX_ATTEMPTS 5
 int exo_app_tx(exo_app *app, int (*body)(exo_app *app, void *arg), void *arg);
+
+/* Runs body(app, args[i]) for each i as exo_app_tx would, each atomic and
+ * succeeding or failing on its own (rcs[i] = what exo_app_tx would return), but
+ * on a serialised backend with group commit all of them in one group: one commit
+ * for the lot, made before this returns.  For requests that carry several changes
+ * (a batch of reports).  A concurrent backend runs them one after another. */
+void exo_app_tx_each(exo_app *app, size_t n, int (*body)(exo_app *app, void *arg), void *const *args, int *rcs);
 
 #endif

@@ -21,6 +21,9 @@ static inline int exo_status_unfinished(exo_status s)
  * exo_graph_cache_release(app->graphs, g).  *ns_out (optional) receives the run's
  * namespace (malloc'd).  NULL when the run or its version is unknown. */
 const exo_graph *exo_engine_run_graph(exo_app *app, const char *run_id, char **ns_out);
+/* A run's graph version and namespace (*ns malloc'd), from app->runs when cached,
+ * else read through storage and cached.  0, 1 when the run is unknown, -1. */
+int exo_engine_run_version(exo_app *app, const char *run_id, int64_t *version, char **ns);
 
 /* Fills a fresh CREATED state (new id, fanout_id, timestamps = now); strings copied.
  * Returns 0 or -1 on allocation failure. */

@@ -20,11 +20,22 @@
 
 enum { MODE_EXECUTED, MODE_FINAL };
 
+int exo_engine_run_version(exo_app *app, const char *run_id, int64_t *version, char **ns)
+{
+    int rc = exo_run_cache_get(app->runs, run_id, version, ns);
+    if (rc <= 0)
+        return rc;
+    rc = exo_db_run_version(app->db, run_id, version, ns);
+    if (rc == 0)
+        exo_run_cache_put(app->runs, run_id, *version, *ns);
+    return rc;
+}
+
 const exo_graph *exo_engine_run_graph(exo_app *app, const char *run_id, char **ns_out)
 {
     int64_t version;
     char *ns = NULL;
-    if (exo_db_run_version(app->db, run_id, &version, &ns) != 0)
+    if (exo_engine_run_version(app, run_id, &version, &ns) != 0)
         return NULL;
     if (ns_out)
         *ns_out = ns;
@@ -280,7 +291,7 @@ static int unite_create(exo_app *app, const exo_graph *g, const exo_node_tpl *u,
         goto out;
     }
     int64_t version;
-    if (exo_db_run_version(app->db, t.run_id, &version, &store_ns) != 0)
+    if (exo_engine_run_version(app, t.run_id, &version, &store_ns) != 0)
         goto out;
     rc = registered_schema(app, u, &schema, &build_err);
     if (rc < 0)
@@ -455,7 +466,9 @@ static int mark_all(exo_app *app, exo_state_row *S, size_t n, exo_status status,
 }
 
 /* The executed set: the reported state (outputs[0]) plus one EXECUTED sibling per
- * further output.  S[0] is a shallow copy of *st (st keeps ownership). */
+ * further output.  S[0] is a shallow copy of *st (st keeps ownership), changed in
+ * memory only: every path after this writes it with mark_all (one row write per
+ * report) or rolls the whole transaction back. */
 static int make_executed_set(exo_app *app, exo_state_row *st, json_object *outputs, int64_t now, exo_state_row **S_out,
                              size_t *n_out)
 {
@@ -472,8 +485,8 @@ static int make_executed_set(exo_app *app, exo_state_row *st, json_object *outpu
     st->updated_at = now;
     st->lease_expires_at = 0;
     memcpy(st->exec_group, st->id, sizeof st->exec_group);
-    if (exo_db_state_update(app->db, st) != 0)
-        return -1;
+    /* Not written yet: the caller's mark_all writes the row once with its final
+       status (nothing reads it from the database before that). */
     S[0] = *st;
     *n_out = 1;
     for (size_t i = 1; i < n; i++) {
@@ -495,6 +508,21 @@ static int make_executed_set(exo_app *app, exo_state_row *st, json_object *outpu
         if (insert_with_ancestors(app, sib, st->id, NULL) != 0)
             return -1;
     }
+    return 0;
+}
+
+/* 1 when creating the next states of st may write rows before it fails with a
+ * build error: st's node has next nodes, or a uniting node targets one of st's
+ * ancestors (on_final may create its state).  Otherwise the only write is st's
+ * own mark, which a build error replaces anyway. */
+static int next_states_may_write(const exo_graph *g, const exo_state_row *st)
+{
+    int i = exo_graph_find(g, st->identifier);
+    if (i >= 0 && g->nodes[i].next_count > 0)
+        return 1;
+    for (size_t k = 0; k < g->node_count; k++)
+        if (g->nodes[k].unites && json_object_object_get_ex(st->parents, g->nodes[k].unites, NULL))
+            return 1;
     return 0;
 }
 
@@ -529,7 +557,10 @@ int exo_apply_executed(exo_app *app, exo_state_row *st, json_object *outputs, js
         ret = err && mark_all(app, S, n, EXO_ST_NEXT_CREATED_ERROR, err) == 0 ? 0 : -1;
         goto out;
     }
-    if (exo_db_savepoint(app->db, "next_states") != 0)
+    /* a savepoint only when a build error could have to undo written next states
+       (two round trips on PostgreSQL per report otherwise) */
+    int guarded = next_states_may_write(g, &S[0]);
+    if (guarded && exo_db_savepoint(app->db, "next_states") != 0)
         goto out;
     int rc = create_children(app, g, S, n, store_ns, now, &err);
     if (rc == 0)
@@ -537,11 +568,13 @@ int exo_apply_executed(exo_app *app, exo_state_row *st, json_object *outputs, js
     if (rc == 0)
         rc = on_final(app, g, &S[0], MODE_EXECUTED, now, &err);
     if (rc < 0) {
-        exo_db_rollback_to(app->db, "next_states");
+        if (guarded)
+            exo_db_rollback_to(app->db, "next_states");
         goto out;
     }
     if (rc == 1) {
-        if (exo_db_rollback_to(app->db, "next_states") != 0 || exo_db_release(app->db, "next_states") != 0)
+        if (guarded &&
+            (exo_db_rollback_to(app->db, "next_states") != 0 || exo_db_release(app->db, "next_states") != 0))
             goto out;
         log_info("run %s: next-state creation after %s failed: %s", st->run_id, st->identifier, err);
         if (mark_all(app, S, n, EXO_ST_NEXT_CREATED_ERROR, err) != 0 ||
@@ -550,7 +583,7 @@ int exo_apply_executed(exo_app *app, exo_state_row *st, json_object *outputs, js
         ret = 0;
         goto out;
     }
-    ret = exo_db_release(app->db, "next_states") == 0 ? 0 : -1;
+    ret = !guarded || exo_db_release(app->db, "next_states") == 0 ? 0 : -1;
 out:
     if (S && n) {
         /* hand the (possibly updated) first row back to the caller */

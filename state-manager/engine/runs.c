@@ -143,6 +143,9 @@ static exo_result insert_run(exo_app *app, const exo_graph_row *row, const exo_n
     const char *ns = row->namespace_name, *graph_name = row->name;
     if (exo_db_run_insert(app->db, run_id, ns, graph_name, row->version, now) != 0)
         return EXO_RESULT_FAILED;
+    /* should this transaction roll back, the entry names a run that never existed:
+       harmless, nothing refers to it (run_cache.h) */
+    exo_run_cache_put(app->runs, run_id, row->version, ns);
     if (store) {
         json_object_object_foreach(store, k, v)
         {
@@ -200,6 +203,8 @@ exo_result exo_run_start_ex(exo_app *app, const char *ns, const char *graph_name
                             json_object *inputs, int64_t start_delay, int64_t now, char run_id[EXO_UUID_LEN + 1],
                             json_object *extra, char **detail)
 {
+    /* random, not time-ordered like state ids: people find runs by the first
+       characters of their id (the dashboard's run id prefix filter) */
     exo_uuid4(run_id);
     exo_graph_row row = {0};
     int rc = exo_db_graph_get(app->db, ns, graph_name, &row);

@@ -391,7 +391,7 @@ static exo_result read_secrets(exo_app *app, exo_state_row *st, void *arg, char 
     exo_graph_row g = {0};
     int64_t version;
     char *run_ns = NULL;
-    int rc = exo_db_run_version(app->db, st->run_id, &version, &run_ns);
+    int rc = exo_engine_run_version(app, st->run_id, &version, &run_ns);
     if (rc == 0)
         rc = exo_db_graph_get(app->db, run_ns, st->graph_name, &g);
     free(run_ns);

@@ -99,12 +99,6 @@ static const char *const schema_v2 =
     "CREATE INDEX IF NOT EXISTS graph_versions_by_name ON graph_versions(namespace_name, name);"
     "CREATE INDEX IF NOT EXISTS runs_by_version ON runs(graph_version);";
 
-/* Ordered migrations: entry i brings the schema from version i to i + 1 (its
- * columns first, then its SQL).  Append only; never edit one that has shipped. */
-typedef struct migration {
-    const column_add *columns; /* NULL: none */
-    const char *sql;
-} migration;
 /* Migration 3 (worker registry): the runtime that claimed a state; the runtimes
  * table of heartbeats (nodes as a JSON array of names). */
 static const column_add columns_v3[] = {
@@ -119,7 +113,26 @@ static const char *const schema_v3 =
     " last_seen INTEGER NOT NULL, nodes TEXT NOT NULL, PRIMARY KEY(namespace_name, name));"
     "CREATE INDEX IF NOT EXISTS runtimes_by_seen ON runtimes(namespace_name, last_seen);";
 
-static const migration migrations[] = {{NULL, schema_v1}, {columns_v2, schema_v2}, {columns_v3, schema_v3}};
+/* Migration 4 (throughput): the claim and lease indexes hold only the rows they are
+ * looked up for (CREATED, QUEUED), as PostgreSQL's do, and a partial index finds
+ * the EXECUTED ones: a finished state leaves them, so every status change rewrites
+ * fewer index pages and they stay small however many states are stored. */
+static const char *const schema_v4 =
+    "DROP INDEX IF EXISTS states_claim;"
+    "DROP INDEX IF EXISTS states_lease;"
+    "CREATE INDEX IF NOT EXISTS states_created ON states(namespace_name, node_name, enqueue_after)"
+    " WHERE status='CREATED';"
+    "CREATE INDEX IF NOT EXISTS states_queued ON states(lease_expires_at) WHERE status='QUEUED';"
+    "CREATE INDEX IF NOT EXISTS states_executed ON states(namespace_name) WHERE status='EXECUTED';";
+
+/* Ordered migrations: entry i brings the schema from version i to i + 1 (its
+ * columns first, then its SQL).  Append only; never edit one that has shipped. */
+typedef struct migration {
+    const column_add *columns; /* NULL: none */
+    const char *sql;
+} migration;
+static const migration migrations[] = {{NULL, schema_v1}, {columns_v2, schema_v2}, {columns_v3, schema_v3},
+                                      {NULL, schema_v4}};
 #define SCHEMA_VERSION ((int)(sizeof migrations / sizeof *migrations))
 
 /* ---- statement helpers ------------------------------------------------------- */
@@ -752,8 +765,10 @@ static sqlite3_stmt *prep_run_query(exo_storage *s, const exo_run_query *q)
         fputs(" AND (r.created_at<? OR (r.created_at=? AND r.seq<?))", f);
     unsigned mask = q->status_mask & ((1u << EXO_RUN_STATUS_COUNT) - 1);
     if (query_pending_only(q))
-        fputs(" AND r.run_id IN (SELECT s.run_id FROM states s WHERE s.namespace_name=?"
-              " AND s.status IN ('CREATED','QUEUED','EXECUTED'))", f);
+        /* one branch per status, each on its partial index (:pns binds all three) */
+        fputs(" AND r.run_id IN (SELECT run_id FROM states WHERE namespace_name=:pns AND status='CREATED'"
+              " UNION ALL SELECT run_id FROM states WHERE namespace_name=:pns AND status='QUEUED'"
+              " UNION ALL SELECT run_id FROM states WHERE namespace_name=:pns AND status='EXECUTED')", f);
     if (mask) {
         fputs(" AND (0", f);
         for (int i = 0; i < EXO_RUN_STATUS_COUNT; i++)
@@ -1152,11 +1167,13 @@ static const row_kind queue_rows = {"queue", sizeof(exo_queue_row), read_queue, 
 static int sq_queue_depth(exo_storage *s, int64_t now, size_t limit, exo_queue_row **out, size_t *n)
 {
     sqlite3_stmt *st = prep_bind(s,
-                                 "SELECT namespace_name, node_name, SUM(CASE WHEN status='CREATED' THEN 1 ELSE 0 END),"
-                                 " SUM(CASE WHEN status='CREATED' AND enqueue_after<=? THEN 1 ELSE 0 END),"
-                                 " SUM(CASE WHEN status='QUEUED' THEN 1 ELSE 0 END) FROM states"
-                                 " WHERE status IN ('CREATED', 'QUEUED') GROUP BY namespace_name, node_name"
-                                 " ORDER BY CAST(namespace_name AS BLOB), CAST(node_name AS BLOB) LIMIT ?",
+                                 /* one branch per status, each on its partial index */
+                                 "SELECT ns, node, SUM(c), SUM(d), SUM(q) FROM ("
+                                 " SELECT namespace_name AS ns, node_name AS node, 1 AS c, enqueue_after<=? AS d,"
+                                 " 0 AS q FROM states WHERE status='CREATED'"
+                                 " UNION ALL SELECT namespace_name, node_name, 0, 0, 1 FROM states"
+                                 " WHERE status='QUEUED') GROUP BY ns, node"
+                                 " ORDER BY CAST(ns AS BLOB), CAST(node AS BLOB) LIMIT ?",
                                  "ii", now, (int64_t)limit);
     return fetch_all(s, st, &queue_rows, (void **)out, n);
 }

@@ -1,6 +1,8 @@
 #include "sm_util.h"
 
 #include <ctype.h>
+#include <pthread.h>
+#include <stdatomic.h>
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -24,13 +26,45 @@ static int random_bytes(unsigned char *buf, size_t len)
     return 0;
 }
 
+static void hex_into(char *out, const unsigned char *raw, size_t len)
+{
+    static const char digits[] = "0123456789abcdef";
+    for (size_t i = 0; i < len; i++) {
+        out[2 * i] = digits[raw[i] >> 4];
+        out[2 * i + 1] = digits[raw[i] & 15];
+    }
+}
+
+/* The per-process part of new ids (ObjectId's "random value" and counter).  Process
+ * state on purpose: drawn once, so that ids made by this process in one second
+ * share a prefix and sort by the counter; the counter is atomic, so any thread may
+ * make ids. */
+static pthread_once_t id_once = PTHREAD_ONCE_INIT;
+static unsigned char id_process[5];
+static atomic_uint_fast32_t id_counter;
+static int id_ready; /* 0 until id_init has drawn id_process */
+
+static void id_init(void)
+{
+    unsigned char seed[3];
+    if (random_bytes(id_process, sizeof id_process) != 0 || random_bytes(seed, sizeof seed) != 0)
+        return;
+    atomic_store(&id_counter, (uint_fast32_t)seed[0] << 16 | (uint_fast32_t)seed[1] << 8 | seed[2]);
+    id_ready = 1;
+}
+
 int exo_id_new(char out[EXO_ID_LEN + 1])
 {
-    unsigned char raw[EXO_ID_LEN / 2];
-    if (random_bytes(raw, sizeof raw) != 0)
+    if (pthread_once(&id_once, id_init) != 0 || !id_ready)
         return -1;
-    for (size_t i = 0; i < sizeof raw; i++)
-        snprintf(out + 2 * i, 3, "%02x", raw[i]);
+    uint32_t secs = (uint32_t)time(NULL);
+    uint32_t count = (uint32_t)atomic_fetch_add(&id_counter, 1) & 0xffffff;
+    unsigned char raw[EXO_ID_LEN / 2] = {
+        (unsigned char)(secs >> 24), (unsigned char)(secs >> 16), (unsigned char)(secs >> 8), (unsigned char)secs,
+        id_process[0], id_process[1], id_process[2], id_process[3], id_process[4],
+        (unsigned char)(count >> 16), (unsigned char)(count >> 8), (unsigned char)count,
+    };
+    hex_into(out, raw, sizeof raw);
     out[EXO_ID_LEN] = '\0';
     return 0;
 }

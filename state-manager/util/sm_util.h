@@ -21,7 +21,11 @@
 /* Stored documents wrap accepted client JSON in a few more levels. */
 #define EXO_STORED_JSON_DEPTH (EXO_JSON_DEPTH + 64)
 
-/* New random 24-hex id (getrandom).  Returns 0, -1 when the kernel gives no randomness. */
+/* New 24-hex id, time-ordered like a MongoDB ObjectId (the reference's ids): 4 bytes
+ * of Unix seconds, 5 random bytes drawn once per process, a 3-byte counter (random
+ * start).  Ids made later sort later (within a second: by this process's counter),
+ * so new rows land on the last pages of the indexes keyed by them.  Returns 0, -1
+ * when the kernel gives no randomness. */
 int exo_id_new(char out[EXO_ID_LEN + 1]);
 /* The canonical (lower-case) form of an id given by a client: 0 with out set when s
  * is exactly 24 hex characters (either case), -1 otherwise. */

@@ -1,0 +1,215 @@
+/* Group commit of the state manager's transactions on SQLite (engine/app.h,
+ * exo_app_tx): threads run transactions at once; each body writes one row of its
+ * own, and some bodies fail after writing.  Every successful transaction's row must
+ * be visible to another connection as soon as exo_app_tx returns (acknowledged only
+ * after its commit), every failed one's row must never appear (atomic, undone
+ * alone), and a failure must not fail the transactions grouped with it.  A batch
+ * (exo_app_tx_each) is one commit with each body on its own. */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <cmocka.h>
+#include <pthread.h>
+#include <sqlite3.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "app.h"
+
+#define THREADS 8
+#define PER_THREAD 300
+
+typedef struct fixture {
+    char path[64];
+    exo_app app;
+} fixture;
+
+static void remove_db(const char *path)
+{
+    char side[80];
+    unlink(path);
+    snprintf(side, sizeof side, "%s-wal", path);
+    unlink(side);
+    snprintf(side, sizeof side, "%s-shm", path);
+    unlink(side);
+}
+
+static int setup(void **state)
+{
+    fixture *f = calloc(1, sizeof *f);
+    assert_non_null(f);
+    snprintf(f->path, sizeof f->path, "/tmp/exo-group-test-XXXXXX");
+    int fd = mkstemp(f->path);
+    assert_true(fd >= 0);
+    close(fd);
+    assert_int_equal(exo_app_init(&f->app), 0);
+    char err[256];
+    exo_storage *db = exo_storage_open(f->path, err, sizeof err);
+    assert_non_null(db);
+    assert_int_equal(exo_app_set_storage(&f->app, db), 0);
+    assert_true(f->app.group.enabled);
+    *state = f;
+    return 0;
+}
+
+static int teardown(void **state)
+{
+    fixture *f = *state;
+    exo_app_destroy(&f->app);
+    remove_db(f->path);
+    free(f);
+    return 0;
+}
+
+typedef struct one_tx {
+    char key[32];
+    int fail;                     /* the body fails after its write */
+} one_tx;
+
+static int write_body(exo_app *app, void *arg)
+{
+    one_tx *t = arg;
+    json_object *v = json_object_new_string("v");
+    int rc = exo_db_store_put(app->db, "run", "ns", "g", t->key, v);
+    json_object_put(v);
+    if (rc != 0)
+        return -1;
+    return t->fail ? -1 : 0;
+}
+
+typedef struct worker {
+    pthread_t thread;
+    fixture *f;
+    int id;
+    int ok, failed, unexpected;   /* results; unexpected: a wrong answer or a lost/visible row */
+} worker;
+
+/* 1 when another connection sees key in the store. */
+static int visible(sqlite3 *db, const char *key)
+{
+    sqlite3_stmt *st;
+    if (sqlite3_prepare_v2(db, "SELECT 1 FROM store WHERE key=?", -1, &st, NULL) != SQLITE_OK)
+        return -1;
+    sqlite3_bind_text(st, 1, key, -1, SQLITE_STATIC);
+    int rc = sqlite3_step(st);
+    sqlite3_finalize(st);
+    return rc == SQLITE_ROW ? 1 : rc == SQLITE_DONE ? 0 : -1;
+}
+
+static void *worker_main(void *arg)
+{
+    worker *w = arg;
+    sqlite3 *reader;
+    if (sqlite3_open_v2(w->f->path, &reader, SQLITE_OPEN_READONLY, NULL) != SQLITE_OK) {
+        w->unexpected++;
+        return NULL;
+    }
+    sqlite3_busy_timeout(reader, 5000);
+    for (int i = 0; i < PER_THREAD; i++) {
+        one_tx t = {.fail = (i + w->id) % 5 == 0};
+        snprintf(t.key, sizeof t.key, "k%d-%d", w->id, i);
+        int rc = exo_app_tx(&w->f->app, write_body, &t);
+        if (t.fail ? rc != -1 : rc != 0)
+            w->unexpected++;
+        if (visible(reader, t.key) != !t.fail)
+            w->unexpected++;
+        if (rc == 0)
+            w->ok++;
+        else
+            w->failed++;
+    }
+    sqlite3_close(reader);
+    return NULL;
+}
+
+static void test_concurrent_transactions_each_atomic_and_acknowledged_after_commit(void **state)
+{
+    fixture *f = *state;
+    worker w[THREADS];
+    memset(w, 0, sizeof w);
+    for (int i = 0; i < THREADS; i++) {
+        w[i].f = f;
+        w[i].id = i;
+        assert_int_equal(pthread_create(&w[i].thread, NULL, worker_main, &w[i]), 0);
+    }
+    int ok = 0, failed = 0;
+    for (int i = 0; i < THREADS; i++) {
+        assert_int_equal(pthread_join(w[i].thread, NULL), 0);
+        assert_int_equal(w[i].unexpected, 0);
+        ok += w[i].ok;
+        failed += w[i].failed;
+    }
+    assert_int_equal(ok + failed, THREADS * PER_THREAD);
+    assert_int_equal(failed, THREADS * PER_THREAD / 5);
+    /* and after everything: exactly the successful rows are stored */
+    sqlite3 *db;
+    assert_int_equal(sqlite3_open_v2(f->path, &db, SQLITE_OPEN_READONLY, NULL), SQLITE_OK);
+    sqlite3_stmt *st;
+    assert_int_equal(sqlite3_prepare_v2(db, "SELECT count(*) FROM store", -1, &st, NULL), SQLITE_OK);
+    assert_int_equal(sqlite3_step(st), SQLITE_ROW);
+    assert_int_equal(sqlite3_column_int(st, 0), ok);
+    sqlite3_finalize(st);
+    sqlite3_close(db);
+    assert_false(f->app.group.open);
+    /* the threads did share commits (else this tested nothing of the grouping) */
+    fprintf(stderr, "%llu bodies committed in %llu groups\n", (unsigned long long)f->app.group.bodies,
+            (unsigned long long)f->app.group.commits);
+    assert_true(f->app.group.bodies > f->app.group.commits);
+}
+
+/* A plain use of the database (exo_app_db_enter) between transactions finds no
+ * group left open: nothing uncommitted is read outside a body. */
+static void test_plain_use_finds_no_open_group(void **state)
+{
+    fixture *f = *state;
+    one_tx t = {.key = "plain"};
+    assert_int_equal(exo_app_tx(&f->app, write_body, &t), 0);
+    exo_app_db_enter(&f->app);
+    assert_false(f->app.group.open);
+    json_object *v = NULL;
+    assert_int_equal(exo_db_store_get(f->app.db, "run", "ns", "g", "plain", &v), 0);
+    json_object_put(v);
+    exo_app_db_leave(&f->app);
+}
+
+/* A batch of bodies (exo_app_tx_each): each fails or succeeds on its own, and
+ * the whole batch costs one commit. */
+static void test_batch_is_one_commit_and_each_body_on_its_own(void **state)
+{
+    fixture *f = *state;
+    enum { N = 50 };
+    one_tx t[N];
+    void *args[N];
+    int rcs[N];
+    for (int i = 0; i < N; i++) {
+        memset(&t[i], 0, sizeof t[i]);
+        snprintf(t[i].key, sizeof t[i].key, "b%d", i);
+        t[i].fail = i % 7 == 3;
+        args[i] = &t[i];
+    }
+    uint64_t commits = f->app.group.commits;
+    exo_app_tx_each(&f->app, N, write_body, args, rcs);
+    assert_int_equal(f->app.group.commits, commits + 1);
+    assert_false(f->app.group.open);
+    sqlite3 *reader;
+    assert_int_equal(sqlite3_open_v2(f->path, &reader, SQLITE_OPEN_READONLY, NULL), SQLITE_OK);
+    for (int i = 0; i < N; i++) {
+        assert_int_equal(rcs[i], t[i].fail ? -1 : 0);
+        assert_int_equal(visible(reader, t[i].key), !t[i].fail);
+    }
+    sqlite3_close(reader);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test_setup_teardown(test_concurrent_transactions_each_atomic_and_acknowledged_after_commit, setup,
+                                        teardown),
+        cmocka_unit_test_setup_teardown(test_plain_use_finds_no_open_group, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_batch_is_one_commit_and_each_body_on_its_own, setup, teardown),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
