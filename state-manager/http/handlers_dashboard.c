@@ -151,6 +151,7 @@ void h_session_delete(exo_req *req, exo_resp *resp)
         return;
     }
     exo_session_end(exo_session_cookie(req));
+    exo_app_notify_change(req->app, NULL, NULL); /* its parked live views answer 401 now */
     json_object *o = json_object_new_object();
     json_object_object_add(o, "signed_out", json_object_new_boolean(1));
     exo_resp_json(resp, 200, o);
