@@ -86,9 +86,23 @@ static const char *const schema_v2 =
     "CREATE INDEX IF NOT EXISTS runs_by_version ON runs(graph_version);"
     "CREATE INDEX IF NOT EXISTS states_executed ON states(namespace_name) WHERE status = 'EXECUTED';";
 
+/* Migration 3 (dashboard live views): every replica's live views hear of the
+ * states inserted or changing status, whoever committed them.  NOTIFY folds the
+ * identical payloads of one transaction, so a fan-out is one notification per run;
+ * a payload too long for NOTIFY wakes every live view instead. */
+static const char *const schema_v3 =
+    "CREATE FUNCTION exo_notify_change() RETURNS trigger LANGUAGE plpgsql AS $$"
+    " DECLARE p text := NEW.namespace_name || chr(31) || NEW.run_id;"
+    " BEGIN IF octet_length(p) > 7000 THEN p := ''; END IF;"
+    " PERFORM pg_notify('" CHANGE_CHANNEL "', p); RETURN NULL; END $$;"
+    "CREATE TRIGGER states_change_insert AFTER INSERT ON states FOR EACH ROW"
+    " EXECUTE FUNCTION exo_notify_change();"
+    "CREATE TRIGGER states_change_status AFTER UPDATE OF status ON states FOR EACH ROW"
+    " WHEN (OLD.status IS DISTINCT FROM NEW.status) EXECUTE FUNCTION exo_notify_change();";
+
 /* Ordered migrations: entry i brings the schema from version i to i + 1.  Append
  * only; never edit one that has shipped. */
-static const char *const migrations[] = {schema_v1, schema_v2};
+static const char *const migrations[] = {schema_v1, schema_v2, schema_v3};
 #define SCHEMA_VERSION ((int)(sizeof migrations / sizeof *migrations))
 
 /* libpq's message as one line (its messages end in a newline and may span lines). */
