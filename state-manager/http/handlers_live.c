@@ -15,8 +15,11 @@
  * (no more often than every LIVE_MIN_INTERVAL_MS, and at most a fifth of the time:
  * a slow read waits longer between reads) and answers when the version differs.
  * At most EXO_SESSION_LIVE_MAX watches per dashboard session and LIVE_PER_ADDRESS
- * per client address for x-api-key clients are parked at once (429 beyond); a
- * watch of a session that is signed out or expires answers 401 at once. */
+ * per client address for x-api-key clients are parked at once (429 beyond; a
+ * parked watch's connection is not watched while suspended, so a watch that hits
+ * the cap first wakes the parked ones of its holder whose clients have gone, e.g.
+ * a page that navigated away, and takes a slot they give back); a watch of a
+ * session that is signed out or expires answers 401 at once. */
 #include <inttypes.h>
 #include <pthread.h>
 #include <stdio.h>
@@ -52,14 +55,31 @@ void exo_resp_add_version(exo_resp *resp)
     json_object_object_add(resp->body, "version", json_object_new_string(hex));
 }
 
-/* ---- live views per client address (x-api-key clients) ------------------------------------------ */
+/* ---- the watches in progress, and the slots per client address (x-api-key clients) -------------- */
 
-/* Process-wide on purpose: the count of parked watches per client address spans
- * every connection and thread; live_lock guards it. */
+typedef struct live_park {
+    exo_park base;                           /* first: the server hands back &base */
+    exo_handler read;                        /* the read endpoint watched */
+    const char *run_id;                      /* the run watched (a path parameter), or none */
+    char since[VERSION_LEN + 1];
+    int64_t deadline;                        /* monotonic ms */
+    int64_t session_end;                     /* monotonic ms; INT64_MAX for an x-api-key client */
+    char session[EXO_SESSION_TOKEN_LEN + 1]; /* the session holding the slot; "" for an x-api-key client */
+    char addr[EXO_ADDR_LEN];                 /* the address holding the slot (x-api-key clients) */
+    int64_t next_read;                       /* monotonic ms: no read before */
+    exo_req *req;                            /* the request (valid as long as the park) */
+    int holds_slot;                          /* guarded by live_lock */
+    struct live_park *prev, *next;           /* every watch holding a slot; guarded by live_lock */
+} live_park;
+
+/* Process-wide on purpose: the watches holding slots and the count per client
+ * address span every connection and thread; live_lock guards both.  Lock order:
+ * live_lock, then the session table's or the app's work lock. */
 static struct {
     char addr[EXO_ADDR_LEN];
     int n; /* 0 = free slot */
 } live_by_addr[LIVE_ADDRESSES];
+static live_park *live_parks;
 static pthread_mutex_t live_lock = PTHREAD_MUTEX_INITIALIZER;
 
 /* 0 when addr may park one more watch (counted), -1 when it holds its maximum or
@@ -93,40 +113,74 @@ static int addr_acquire(const char *addr)
     return rc;
 }
 
-static void addr_release(const char *addr)
+/* Call with live_lock held. */
+static void addr_release_locked(const char *addr)
 {
-    pthread_mutex_lock(&live_lock);
     for (int i = 0; i < LIVE_ADDRESSES; i++)
         if (live_by_addr[i].n > 0 && !strcmp(live_by_addr[i].addr, addr)) {
             live_by_addr[i].n--;
             break;
         }
-    pthread_mutex_unlock(&live_lock);
 }
 
-/* ---- the watch -------------------------------------------------------------------------------- */
+/* Gives p's slot back; call with live_lock held. */
+static void slot_release_locked(live_park *p)
+{
+    if (!p->holds_slot)
+        return;
+    p->holds_slot = 0;
+    if (p->session[0])
+        exo_session_live_release(p->session);
+    else
+        addr_release_locked(p->addr);
+}
 
-typedef struct live_park {
-    exo_park base;                           /* first: the server hands back &base */
-    exo_handler read;                        /* the read endpoint watched */
-    const char *run_id;                      /* the run watched (a path parameter), or none */
-    char since[VERSION_LEN + 1];
-    int64_t deadline;                        /* monotonic ms */
-    int64_t session_end;                     /* monotonic ms; INT64_MAX for an x-api-key client */
-    char session[EXO_SESSION_TOKEN_LEN + 1]; /* the session holding the slot; "" for an x-api-key client */
-    char addr[EXO_ADDR_LEN];                 /* the address holding the slot (x-api-key clients) */
-    int64_t next_read;                       /* monotonic ms: no read before */
-} live_park;
+static void parks_add(live_park *p)
+{
+    pthread_mutex_lock(&live_lock);
+    p->holds_slot = 1;
+    p->next = live_parks;
+    if (live_parks)
+        live_parks->prev = p;
+    live_parks = p;
+    pthread_mutex_unlock(&live_lock);
+}
 
 static void live_park_free(exo_park *park)
 {
     live_park *p = (live_park *)park;
-    if (p->session[0])
-        exo_session_live_release(p->session);
-    else
-        addr_release(p->addr);
+    pthread_mutex_lock(&live_lock);
+    slot_release_locked(p);
+    if (p->prev)
+        p->prev->next = p->next;
+    else if (live_parks == p)
+        live_parks = p->next;
+    if (p->next)
+        p->next->prev = p->prev;
+    pthread_mutex_unlock(&live_lock);
     free(p);
 }
+
+/* The parked watches of a session (sid) or, with sid NULL, of a client address
+ * whose clients have closed their connections: woken (they end at once) and their
+ * slots given back now.  Returns how many. */
+static int reclaim_gone(exo_app *app, const char *sid, const char *addr)
+{
+    int n = 0;
+    pthread_mutex_lock(&live_lock);
+    for (live_park *p = live_parks; p; p = p->next) {
+        int mine = sid ? !strcmp(p->session, sid) : !p->session[0] && !strcmp(p->addr, addr);
+        /* only a parked watch: its connection is suspended, so its descriptor is stable */
+        if (!mine || !p->holds_slot || !exo_req_client_gone(p->req) || !exo_app_wake(app, &p->base.waiter))
+            continue;
+        slot_release_locked(p);
+        n++;
+    }
+    pthread_mutex_unlock(&live_lock);
+    return n;
+}
+
+/* ---- the watch -------------------------------------------------------------------------------- */
 
 static void answer(exo_resp *resp, int changed, const char *version)
 {
@@ -247,6 +301,8 @@ static int take_slot(live_park *p, exo_req *req, exo_resp *resp)
     const char *sid = exo_session_cookie(req);
     int64_t expires_at = 0;
     int rc = sid ? exo_session_live_acquire(sid, &expires_at) : -1;
+    if (rc == 1 && reclaim_gone(req->app, sid, NULL) > 0)
+        rc = exo_session_live_acquire(sid, &expires_at);
     if (rc == 1) {
         exo_resp_detail(resp, 429,
                         "Too many live views open for this session (at most %d at once): close some dashboard tabs",
@@ -260,7 +316,7 @@ static int take_slot(live_park *p, exo_req *req, exo_resp *resp)
     }
     /* authenticated by x-api-key (a cookie naming no session was refused by then) */
     exo_req_client_addr(req, p->addr);
-    if (addr_acquire(p->addr) != 0) {
+    if (addr_acquire(p->addr) != 0 && (reclaim_gone(req->app, NULL, p->addr) == 0 || addr_acquire(p->addr) != 0)) {
         exo_resp_detail(resp, 429, "Too many live views open from this client address (at most %d at once)",
                         LIVE_PER_ADDRESS);
         return -1;
@@ -283,6 +339,8 @@ static void watch(exo_req *req, exo_resp *resp, exo_handler read, const char *ru
         free(p);
         return;
     }
+    p->req = req;
+    parks_add(p);
     p->read = read;
     p->run_id = run_id;
     p->deadline = exo_mono_ms() + wait_ms;

@@ -15,6 +15,8 @@ const browser = await chromium.launch({ executablePath: process.env.EXO_CHROMIUM
 const context = await browser.newContext({ viewport: { width: 1280, height: 860 } });
 const page = await context.newPage();
 const errors = [];
+const requests = []; // what the page asks the server, to prove the live views do not poll
+page.on('request', (r) => requests.push({ url: r.url(), at: Date.now() }));
 page.on('pageerror', (e) => errors.push(String(e)));
 page.on('console', (m) => { if (m.type() === 'error' && !/401|403/.test(m.text())) errors.push(m.text()); });
 const shot = (name) => page.screenshot({ path: join(shots, `${name}.png`), fullPage: true });
@@ -22,6 +24,29 @@ const view = (name) => page.waitForSelector(`main[data-view="${name}"]`, { timeo
 const nodeStatus = (id) => page.getAttribute(`#run-dag g.node[data-id="${id}"]`, 'data-status');
 async function waitStatus(id, status, timeout = 60000) {
   await page.waitForSelector(`#run-dag g.node[data-id="${id}"][data-status="${status}"]`, { timeout });
+}
+// While a live view waits and nothing changes, the page sends nothing at all.
+async function assertQuiet(what, ms = 3000) {
+  await page.waitForSelector('main[data-live="on"]');
+  await page.waitForTimeout(300); // the watch request goes out right after
+  const from = Date.now();
+  await page.waitForTimeout(ms);
+  const sent = requests.filter((r) => r.at >= from).map((r) => r.url);
+  check(sent.length === 0, `${what}: no request while live and nothing changes (got ${sent.join(', ')})`);
+}
+async function waitRunFinished(run) {
+  for (let i = 0; i < 600; i++) {
+    const res = await fetch(`${url}/v0/namespace/${ns}/run/${run}`, { headers: { 'x-api-key': key } });
+    if (res.status === 200 && (await res.json()).status !== 'PENDING') return;
+    await new Promise((resolve) => { setTimeout(resolve, 100); });
+  }
+  throw new Error(`run ${run} did not finish`);
+}
+async function triggerByApi(graph, store) {
+  const res = await fetch(`${url}/v0/namespace/${ns}/graph/${graph}/trigger`, {
+    method: 'POST', headers: { 'x-api-key': key, 'Content-Type': 'application/json' }, body: JSON.stringify({ inputs: {}, store }) });
+  check(res.status === 200, `trigger ${graph} by the API (got ${res.status})`);
+  return (await res.json()).run_id;
 }
 
 try {
@@ -58,13 +83,18 @@ try {
   await page.click('#trigger-form button[type=submit]');
   await view('run');
   await page.evaluate(() => { window.__sameDocument = true; });
+  const helloRun = page.url().split('/run/')[1].split('?')[0];
   const t0 = Date.now();
   await waitStatus('greet', 'CREATED', 5000); // pending: due in 1.5 s
+  const sinceCreated = requests.length;
   await waitStatus('greet', 'SUCCESS');
   await waitStatus('shout', 'SUCCESS');
   timings.trigger_to_green_ms = Date.now() - t0;
   check(await page.evaluate(() => window.__sameDocument === true), 'the DAG turned green without a reload');
   await page.waitForSelector('#run-status [data-status="SUCCESS"]');
+  const seen = requests.slice(sinceCreated).map((r) => r.url);
+  check(seen.some((u) => u.includes(`/run/${helloRun}/watch?version=`)), 'the run page waited on its live view');
+  await assertQuiet('the finished run');
   await page.click('#run-dag g.node[data-id="shout"]');
   await page.waitForSelector('#state-panel h2');
   const panel = await page.textContent('#state-panel');
@@ -106,6 +136,14 @@ try {
   const helloRows = await page.$$eval('tbody tr', (rows) => rows.map((r) => r.cells[1].textContent));
   check(helloRows.length === 1, `one run of hello: ${helloRows}`);
   await page.selectOption('#runs-filter select[name="graph"]', '');
+  await page.click('#runs-filter button[type=submit]');
+  await page.waitForFunction(() => !(document.querySelector('main').dataset.hash || '').includes('graph=hello'));
+  await waitRunFinished(fanRun); // nothing changes any more: the list must sit still
+  await assertQuiet('the runs list');
+  await page.evaluate(() => { window.__runsDocument = true; });
+  const liveRun = await triggerByApi('hello', { name: 'live' });
+  await page.waitForSelector(`tr[data-run="${liveRun}"]`, { timeout: 10000 }); // appears by itself
+  check(await page.evaluate(() => window.__runsDocument === true), 'the runs list updated without a reload');
   await page.selectOption('#runs-filter select[name="refresh"]', '5');
   await page.waitForFunction(() => (document.querySelector('main').dataset.hash || '').includes('refresh=5'));
   await page.waitForSelector(`tr[data-run="${fanRun}"]`);

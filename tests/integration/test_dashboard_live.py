@@ -6,6 +6,7 @@ and session expiry ending a parked watch, a parked watch costing no thread, and
 (PostgreSQL) a change made through another replica waking a watch."""
 
 import os
+import socket
 import sys
 import threading
 import time
@@ -182,6 +183,29 @@ class LiveViews(ExoTestCase):
         self.assertTrue(extra.thread.is_alive(), "the other session's watch stays")
         self.api.enqueue(["A"], batch_size=1)
         self.assertTrue(extra.result().json["changed"])
+
+    def test_watches_whose_clients_left_give_their_slots_back(self):
+        run = trigger(self, self.api, "ga")
+        v = self.states_version(run)
+        s = Session(self.sm)
+        path = self.api.ns_path(f"/run/{run}/watch?version={v}&wait_ms=20000")
+        gone = []
+        for _ in range(4):  # e.g. a page that navigated away: the connection closes, the watch stays parked
+            sock = socket.create_connection(("127.0.0.1", self.sm.port))
+            sock.sendall(f"GET {path} HTTP/1.1\r\nHost: 127.0.0.1\r\nCookie: exo_session={s.cookie}\r\n\r\n"
+                         .encode())
+            gone.append(sock)
+        time.sleep(0.5)
+        for sock in gone:
+            sock.close()
+        time.sleep(0.2)
+        w = Background(s.request, "GET", path, None, False)
+        time.sleep(0.5)
+        self.assertTrue(w.thread.is_alive(), "the new watch parked in a slot a gone one gave back")
+        self.api.enqueue(["A"], batch_size=1)
+        r = w.result()
+        self.assertEqual(r.status, 200, r)
+        self.assertTrue(r.json["changed"])
 
     def test_session_expiry_ends_a_parked_watch(self):
         self.sm.stop()
