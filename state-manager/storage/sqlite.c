@@ -99,13 +99,44 @@ static const char *const schema_v2 =
     "CREATE INDEX IF NOT EXISTS graph_versions_by_name ON graph_versions(namespace_name, name);"
     "CREATE INDEX IF NOT EXISTS runs_by_version ON runs(graph_version);";
 
+/* Migration 3 (the dashboard's fast status filters): each run keeps the number of
+ * its states (n_states), of those unfinished (n_pending: CREATED, QUEUED, EXECUTED)
+ * and of those failed (n_failed: ERRORED, NEXT_CREATED_ERROR), maintained by
+ * triggers in the transaction that writes the states, so a run's status (storage.h)
+ * is a condition on its own row, and the FAILED runs, usually few, have a partial
+ * index of their own (newest first).  The statuses are the stored names. */
+static const column_add columns_v3[] = {
+    {"runs", "n_states", "INTEGER NOT NULL DEFAULT 0"},
+    {"runs", "n_pending", "INTEGER NOT NULL DEFAULT 0"},
+    {"runs", "n_failed", "INTEGER NOT NULL DEFAULT 0"},
+    {NULL, NULL, NULL},
+};
+#define SQ_PENDING(x) "(" x ".status IN ('CREATED','QUEUED','EXECUTED'))"
+#define SQ_FAILED(x) "(" x ".status IN ('ERRORED','NEXT_CREATED_ERROR'))"
+static const char *const schema_v3 =
+    "UPDATE runs SET n_states=(SELECT count(*) FROM states s WHERE s.run_id=runs.run_id),"
+    " n_pending=(SELECT count(*) FROM states s WHERE s.run_id=runs.run_id AND " SQ_PENDING("s") "),"
+    " n_failed=(SELECT count(*) FROM states s WHERE s.run_id=runs.run_id AND " SQ_FAILED("s") ");"
+    "CREATE TRIGGER IF NOT EXISTS states_count_insert AFTER INSERT ON states BEGIN"
+    " UPDATE runs SET n_states=n_states+1, n_pending=n_pending+" SQ_PENDING("NEW") ","
+    " n_failed=n_failed+" SQ_FAILED("NEW") " WHERE run_id=NEW.run_id; END;"
+    "CREATE TRIGGER IF NOT EXISTS states_count_update AFTER UPDATE OF status ON states"
+    " WHEN " SQ_PENDING("OLD") "<>" SQ_PENDING("NEW") " OR " SQ_FAILED("OLD") "<>" SQ_FAILED("NEW") " BEGIN"
+    " UPDATE runs SET n_pending=n_pending+" SQ_PENDING("NEW") "-" SQ_PENDING("OLD") ","
+    " n_failed=n_failed+" SQ_FAILED("NEW") "-" SQ_FAILED("OLD") " WHERE run_id=NEW.run_id; END;"
+    "CREATE TRIGGER IF NOT EXISTS states_count_delete AFTER DELETE ON states BEGIN"
+    " UPDATE runs SET n_states=n_states-1, n_pending=n_pending-" SQ_PENDING("OLD") ","
+    " n_failed=n_failed-" SQ_FAILED("OLD") " WHERE run_id=OLD.run_id; END;"
+    "CREATE INDEX IF NOT EXISTS runs_failed ON runs(namespace_name, created_at, seq)"
+    " WHERE cancelled_at=0 AND n_pending=0 AND (n_failed>0 OR n_states=0);";
+
 /* Ordered migrations: entry i brings the schema from version i to i + 1 (its
  * columns first, then its SQL).  Append only; never edit one that has shipped. */
 typedef struct migration {
     const column_add *columns; /* NULL: none */
     const char *sql;
 } migration;
-static const migration migrations[] = {{NULL, schema_v1}, {columns_v2, schema_v2}};
+static const migration migrations[] = {{NULL, schema_v1}, {columns_v2, schema_v2}, {columns_v3, schema_v3}};
 #define SCHEMA_VERSION ((int)(sizeof migrations / sizeof *migrations))
 
 /* ---- statement helpers ------------------------------------------------------- */
@@ -694,14 +725,14 @@ static int sq_run_get(exo_storage *s, const char *ns, const char *run_id, exo_ru
 }
 
 /* SQL condition "run r has status i" for each exo_run_status, by the rule of
- * storage.h (precedence CANCELLED, PENDING, FAILED, SUCCESS). */
-#define RUN_HAS(statuses) "EXISTS(SELECT 1 FROM states s WHERE s.run_id=r.run_id AND s.status IN (" statuses "))"
-#define RUN_NOT_PENDING "NOT " RUN_HAS("'CREATED','QUEUED','EXECUTED'")
-#define RUN_FAILED_STATES "(" RUN_HAS("'ERRORED','NEXT_CREATED_ERROR'") " OR NOT EXISTS(SELECT 1 FROM states s WHERE s.run_id=r.run_id))"
+ * storage.h (precedence CANCELLED, PENDING, FAILED, SUCCESS), on the run's state
+ * counts (migration 3).  FAILED alone is written as the runs_failed index's
+ * condition, so that the index serves it. */
+#define RUN_FAILED_ONLY " AND r.cancelled_at=0 AND r.n_pending=0 AND (r.n_failed>0 OR r.n_states=0)"
 static const char *const run_status_sql[EXO_RUN_STATUS_COUNT] = {
-    [EXO_RUN_PENDING] = "(r.cancelled_at=0 AND " RUN_HAS("'CREATED','QUEUED','EXECUTED'") ")",
-    [EXO_RUN_SUCCESS] = "(r.cancelled_at=0 AND " RUN_NOT_PENDING " AND NOT " RUN_FAILED_STATES ")",
-    [EXO_RUN_FAILED] = "(r.cancelled_at=0 AND " RUN_NOT_PENDING " AND " RUN_FAILED_STATES ")",
+    [EXO_RUN_PENDING] = "(r.cancelled_at=0 AND r.n_pending>0)",
+    [EXO_RUN_SUCCESS] = "(r.cancelled_at=0 AND r.n_pending=0 AND r.n_failed=0 AND r.n_states>0)",
+    [EXO_RUN_FAILED] = "(r.cancelled_at=0 AND r.n_pending=0 AND (r.n_failed>0 OR r.n_states=0))",
     [EXO_RUN_CANCELLED] = "(r.cancelled_at>0)",
 };
 
@@ -740,7 +771,9 @@ static sqlite3_stmt *prep_run_query(exo_storage *s, const exo_run_query *q)
     if (query_pending_only(q))
         fputs(" AND r.run_id IN (SELECT s.run_id FROM states s WHERE s.namespace_name=?"
               " AND s.status IN ('CREATED','QUEUED','EXECUTED'))", f);
-    if (mask) {
+    if (mask == (1u << EXO_RUN_FAILED)) {
+        fputs(RUN_FAILED_ONLY, f);
+    } else if (mask) {
         fputs(" AND (0", f);
         for (int i = 0; i < EXO_RUN_STATUS_COUNT; i++)
             if (mask & (1u << i))
