@@ -34,6 +34,33 @@ async function assertQuiet(what, ms = 3000) {
   const sent = requests.filter((r) => r.at >= from).map((r) => r.url);
   check(sent.length === 0, `${what}: no request while live and nothing changes (got ${sent.join(', ')})`);
 }
+// Every form control has a label, every button a name, and text in badges and
+// buttons has a contrast of at least 4.5:1 with its own background.
+async function assertAccessible(what) {
+  const problems = await page.evaluate(() => {
+    const out = [];
+    const rgb = (c) => (c.match(/[\d.]+/g) || []).slice(0, 3).map(Number);
+    const lum = ([r, g, b]) => {
+      const f = (v) => { v /= 255; return v <= 0.03928 ? v / 12.92 : ((v + 0.055) / 1.055) ** 2.4; };
+      return 0.2126 * f(r) + 0.7152 * f(g) + 0.0722 * f(b);
+    };
+    for (const el of document.querySelectorAll('input:not([type=hidden]), select, textarea')) {
+      if (!el.labels.length && !el.getAttribute('aria-label')) out.push(`unlabelled ${el.outerHTML.slice(0, 80)}`);
+    }
+    for (const el of document.querySelectorAll('button')) {
+      if (!(el.textContent.trim() || el.getAttribute('aria-label'))) out.push(`nameless ${el.outerHTML.slice(0, 80)}`);
+    }
+    for (const el of document.querySelectorAll('.badge, button')) {
+      const s = getComputedStyle(el);
+      if (s.backgroundColor === 'rgba(0, 0, 0, 0)') continue;
+      const [a, b] = [lum(rgb(s.color)), lum(rgb(s.backgroundColor))].sort((x, y) => y - x);
+      const ratio = (a + 0.05) / (b + 0.05);
+      if (ratio < 4.5) out.push(`contrast ${ratio.toFixed(2)} of "${el.textContent.slice(0, 30)}"`);
+    }
+    return out;
+  });
+  check(problems.length === 0, `${what} is accessible: ${problems.slice(0, 5).join('; ')}`);
+}
 async function waitRunFinished(run) {
   for (let i = 0; i < 600; i++) {
     const res = await fetch(`${url}/v0/namespace/${ns}/run/${run}`, { headers: { 'x-api-key': key } });
@@ -67,6 +94,7 @@ try {
   check(!afterStored.includes(key) && !stored.includes(key), 'the key is in no page-readable storage');
   check(afterStored === stored, 'the session cookie is HttpOnly (document.cookie does not show it)');
   await shot('overview');
+  await assertAccessible('the overview');
 
   step('graphs, and trigger "hello" from its form');
   await page.click('#nav a[data-view="graphs"]');
@@ -78,6 +106,7 @@ try {
   check(await page.inputValue('input[name="input:text"]') === '${{ store.name }}', 'the root input is pre-filled');
   await page.waitForSelector('.dag g.node[data-id="shout"]');
   await shot('graph');
+  await assertAccessible('a graph and its trigger form');
   await page.fill('input[name="store:name"]', 'browser');
   await page.fill('input[name="start_delay"]', '1500');
   await page.click('#trigger-form button[type=submit]');
@@ -100,6 +129,7 @@ try {
   const panel = await page.textContent('#state-panel');
   check(panel.includes('browser,!'), `the panel shows the outputs: ${panel.slice(0, 300)}`);
   await shot('run-green');
+  await assertAccessible('a run');
 
   step('a failing node shows its error');
   await page.goto(`${url}/#/ns/${ns}/graph/flaky`);
@@ -148,6 +178,7 @@ try {
   await page.waitForFunction(() => (document.querySelector('main').dataset.hash || '').includes('refresh=5'));
   await page.waitForSelector(`tr[data-run="${fanRun}"]`);
   await shot('runs');
+  await assertAccessible('the runs list');
 
   step('fix the cause, retry from the panel, watch it succeed');
   await page.goto(`${url}/#/ns/${ns}/run/${flakyRun}`);
