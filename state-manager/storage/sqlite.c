@@ -103,8 +103,8 @@ static const char *const schema_v2 =
  * its states (n_states), of those unfinished (n_pending: CREATED, QUEUED, EXECUTED)
  * and of those failed (n_failed: ERRORED, NEXT_CREATED_ERROR), maintained by
  * triggers in the transaction that writes the states, so a run's status (storage.h)
- * is a condition on its own row, and the FAILED runs, usually few, have a partial
- * index of their own (newest first).  The statuses are the stored names. */
+ * is a condition on its own row, and the FAILED and the CANCELLED runs, usually few,
+ * have partial indexes of their own (newest first).  The statuses are the stored names. */
 static const column_add columns_v3[] = {
     {"runs", "n_states", "INTEGER NOT NULL DEFAULT 0"},
     {"runs", "n_pending", "INTEGER NOT NULL DEFAULT 0"},
@@ -128,7 +128,8 @@ static const char *const schema_v3 =
     " UPDATE runs SET n_states=n_states-1, n_pending=n_pending-" SQ_PENDING("OLD") ","
     " n_failed=n_failed-" SQ_FAILED("OLD") " WHERE run_id=OLD.run_id; END;"
     "CREATE INDEX IF NOT EXISTS runs_failed ON runs(namespace_name, created_at, seq)"
-    " WHERE cancelled_at=0 AND n_pending=0 AND (n_failed>0 OR n_states=0);";
+    " WHERE cancelled_at=0 AND n_pending=0 AND (n_failed>0 OR n_states=0);"
+    "CREATE INDEX IF NOT EXISTS runs_cancelled ON runs(namespace_name, created_at, seq) WHERE cancelled_at>0;";
 
 /* Ordered migrations: entry i brings the schema from version i to i + 1 (its
  * columns first, then its SQL).  Append only; never edit one that has shipped. */
@@ -726,9 +727,11 @@ static int sq_run_get(exo_storage *s, const char *ns, const char *run_id, exo_ru
 
 /* SQL condition "run r has status i" for each exo_run_status, by the rule of
  * storage.h (precedence CANCELLED, PENDING, FAILED, SUCCESS), on the run's state
- * counts (migration 3).  FAILED alone is written as the runs_failed index's
- * condition, so that the index serves it. */
+ * counts (migration 3).  FAILED alone and CANCELLED alone are written as the
+ * conditions of their partial indexes (runs_failed, runs_cancelled), so that the
+ * index serves them: both are usually few among many runs. */
 #define RUN_FAILED_ONLY " AND r.cancelled_at=0 AND r.n_pending=0 AND (r.n_failed>0 OR r.n_states=0)"
+#define RUN_CANCELLED_ONLY " AND r.cancelled_at>0"
 static const char *const run_status_sql[EXO_RUN_STATUS_COUNT] = {
     [EXO_RUN_PENDING] = "(r.cancelled_at=0 AND r.n_pending>0)",
     [EXO_RUN_SUCCESS] = "(r.cancelled_at=0 AND r.n_pending=0 AND r.n_failed=0 AND r.n_states>0)",
@@ -744,6 +747,17 @@ static int query_pending_only(const exo_run_query *q)
     return q->ns && (q->status_mask & ((1u << EXO_RUN_STATUS_COUNT) - 1)) == (1u << EXO_RUN_PENDING);
 }
 
+/* A run id prefix this long matches few runs (ids are random): they are then read
+ * by the run_id index's range and sorted, instead of walking the namespace's runs
+ * newest first until enough match (which reads every run when few do).  A shorter
+ * prefix matches many runs, so the walk ends soon. */
+#define PREFIX_RANGE_MIN 2
+
+static int prefix_by_range(const exo_run_query *q)
+{
+    return q->run_id_prefix && strlen(q->run_id_prefix) >= PREFIX_RANGE_MIN;
+}
+
 /* The run_query statement for q: its WHERE clause holds only the filters q uses,
  * so each combination is one cached statement text. */
 static sqlite3_stmt *prep_run_query(exo_storage *s, const exo_run_query *q)
@@ -755,16 +769,19 @@ static sqlite3_stmt *prep_run_query(exo_storage *s, const exo_run_query *q)
         return NULL;
     fputs("SELECT r.run_id, r.graph_name, r.namespace_name, r.created_at, r.seq, r.cancelled_at, r.cancelled_by"
           " FROM runs r WHERE 1", f);
+    /* (unary + keeps the planner off the namespace's index when the range is better) */
     if (q->ns)
-        fputs(" AND r.namespace_name=?", f);
+        fputs(prefix_by_range(q) ? " AND +r.namespace_name=?" : " AND r.namespace_name=?", f);
     if (q->graph_name)
-        fputs(" AND r.graph_name=?", f);
+        fputs(prefix_by_range(q) ? " AND +r.graph_name=?" : " AND r.graph_name=?", f);
     if (q->since > 0)
         fputs(" AND r.created_at>=?", f);
     if (q->until > 0)
         fputs(" AND r.created_at<?", f);
     if (q->run_id_prefix)
         fputs(" AND substr(r.run_id, 1, length(?))=?", f);
+    if (prefix_by_range(q)) /* every text that starts with the prefix sorts in [prefix, prefix U+10FFFF) */
+        fputs(" AND r.run_id>=? AND r.run_id<?||char(1114111)", f);
     if (q->after_seq > 0)
         fputs(" AND (r.created_at<? OR (r.created_at=? AND r.seq<?))", f);
     unsigned mask = q->status_mask & ((1u << EXO_RUN_STATUS_COUNT) - 1);
@@ -773,6 +790,8 @@ static sqlite3_stmt *prep_run_query(exo_storage *s, const exo_run_query *q)
               " AND s.status IN ('CREATED','QUEUED','EXECUTED'))", f);
     if (mask == (1u << EXO_RUN_FAILED)) {
         fputs(RUN_FAILED_ONLY, f);
+    } else if (mask == (1u << EXO_RUN_CANCELLED)) {
+        fputs(RUN_CANCELLED_ONLY, f);
     } else if (mask) {
         fputs(" AND (0", f);
         for (int i = 0; i < EXO_RUN_STATUS_COUNT; i++)
@@ -803,6 +822,8 @@ static sqlite3_stmt *prep_run_query(exo_storage *s, const exo_run_query *q)
         if (rc == SQLITE_OK)
             rc = bind_text(st, idx++, q->run_id_prefix);
     }
+    for (int k = 0; k < 2 && rc == SQLITE_OK && prefix_by_range(q); k++)
+        rc = bind_text(st, idx++, q->run_id_prefix);
     if (rc == SQLITE_OK && q->after_seq > 0) {
         rc = sqlite3_bind_int64(st, idx++, q->after_created_at);
         if (rc == SQLITE_OK)

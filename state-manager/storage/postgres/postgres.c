@@ -370,9 +370,11 @@ static int pg_run_get(exo_storage *s, const char *ns, const char *run_id, exo_ru
 
 /* SQL condition "run r has status i" for each exo_run_status, by the rule of
  * storage.h (precedence CANCELLED, PENDING, FAILED, SUCCESS), on the run's state
- * counts (migration 3).  FAILED alone is written as the runs_failed index's
- * condition, so that the index serves it. */
+ * counts (migration 3).  FAILED alone and CANCELLED alone are written as the
+ * conditions of their partial indexes (runs_failed, runs_cancelled), so that the
+ * index serves them: both are usually few among many runs. */
 #define RUN_FAILED_ONLY " AND r.cancelled_at=0 AND r.n_pending=0 AND (r.n_failed>0 OR r.n_states=0)"
+#define RUN_CANCELLED_ONLY " AND r.cancelled_at>0"
 static const char *const run_status_sql[EXO_RUN_STATUS_COUNT] = {
     [EXO_RUN_PENDING] = "(r.cancelled_at=0 AND r.n_pending>0)",
     [EXO_RUN_SUCCESS] = "(r.cancelled_at=0 AND r.n_pending=0 AND r.n_failed=0 AND r.n_states>0)",
@@ -442,6 +444,8 @@ static int build_run_query(const exo_run_query *q, char **sql, pg_params *p)
     unsigned mask = q->status_mask & ((1u << EXO_RUN_STATUS_COUNT) - 1);
     if (mask == (1u << EXO_RUN_FAILED)) {
         fputs(RUN_FAILED_ONLY, f);
+    } else if (mask == (1u << EXO_RUN_CANCELLED)) {
+        fputs(RUN_CANCELLED_ONLY, f);
     } else if (mask) {
         fputs(" AND (false", f);
         for (int i = 0; i < EXO_RUN_STATUS_COUNT; i++)

@@ -92,9 +92,10 @@ static const char *const schema_v2 =
  * too long for NOTIFY wakes every live view instead).  And each run keeps the
  * number of its states, of those unfinished and of those failed (n_states,
  * n_pending, n_failed), maintained by a trigger in the transaction that writes the
- * states, so a run's status is a condition on its own row and the FAILED runs have
- * a partial index.  (The count update locks the run's row until the transaction
- * ends: reports of one run's states that change its counts commit one at a time.) */
+ * states, so a run's status is a condition on its own row; the FAILED and the
+ * CANCELLED runs have partial indexes.  (The count update locks the run's row until
+ * the transaction ends: reports of one run's states that change its counts commit
+ * one at a time.) */
 #define PG_PENDING(x) "(" x ".status IN ('CREATED','QUEUED','EXECUTED'))::int"
 #define PG_FAILED(x) "(" x ".status IN ('ERRORED','NEXT_CREATED_ERROR'))::int"
 static const char *const schema_v3 =
@@ -117,6 +118,7 @@ static const char *const schema_v3 =
     " EXECUTE FUNCTION exo_count_states();"
     "CREATE INDEX IF NOT EXISTS runs_failed ON runs(namespace_name, created_at, seq)"
     " WHERE cancelled_at=0 AND n_pending=0 AND (n_failed>0 OR n_states=0);"
+    "CREATE INDEX IF NOT EXISTS runs_cancelled ON runs(namespace_name, created_at, seq) WHERE cancelled_at>0;"
     "CREATE FUNCTION exo_notify_change() RETURNS trigger LANGUAGE plpgsql AS $$"
     " DECLARE p text := NEW.namespace_name || chr(31) || NEW.run_id;"
     " BEGIN IF octet_length(p) > 7000 THEN p := ''; END IF;"
