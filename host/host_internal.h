@@ -122,6 +122,12 @@ struct host {
     bool lease_inflight;
     int64_t lease_next_ms;
 
+    /* Heartbeats to the worker registry (host_heartbeat.c). */
+    bool hb_disabled;        /* the state manager has no registry (the reference): stop */
+    bool hb_inflight;
+    bool hb_failing;         /* the last one failed (logged once per failing stretch) */
+    int64_t hb_next_ms;
+
     bool stopping;
     int64_t stop_kill_ms;    /* running children are killed at this time */
     int64_t stop_give_up_ms; /* undelivered reports stay spooled after this */
@@ -151,6 +157,10 @@ int64_t host_claims_cancel_ms(const host *h); /* earliest planned cancel, INT64_
  * HOST_STALE_CLAIM_MS, then cancel it. */
 void host_claim_make_stale(host *h, int64_t now);
 #define HOST_STALE_CLAIM_MS 1000
+
+/* host_heartbeat.c: POST runtimes/heartbeat every conf.heartbeat_ms once registered */
+void host_heartbeat_tick(host *h, int64_t now);
+int64_t host_heartbeat_next_ms(const host *h);
 
 /* host_states.c: dispatch, secrets, children */
 void host_states_dispatch(host *h, int64_t now);

@@ -5,10 +5,11 @@
 // says the answer changed: no polling while nothing happens.
 import * as api from './api.js';
 import * as views from './views.js';
+import { workers } from './workers.js';
 
 const { h } = views;
 const main = document.getElementById('main');
-const VIEWS = { overview: views.overview, graphs: views.graphs, graph: views.graph, runs: views.runs, run: views.run, nodes: views.nodes };
+const VIEWS = { overview: views.overview, graphs: views.graphs, graph: views.graph, runs: views.runs, run: views.run, nodes: views.nodes, workers };
 let timer = null;
 let liveAbort = null; // ends the running live wait (navigation, sign-out)
 let lastRender = 0;

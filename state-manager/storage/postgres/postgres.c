@@ -370,7 +370,7 @@ static int pg_run_get(exo_storage *s, const char *ns, const char *run_id, exo_ru
 
 /* SQL condition "run r has status i" for each exo_run_status, by the rule of
  * storage.h (precedence CANCELLED, PENDING, FAILED, SUCCESS), on the run's state
- * counts (migration 3).  FAILED alone and CANCELLED alone are written as the
+ * counts (migration 4).  FAILED alone and CANCELLED alone are written as the
  * conditions of their partial indexes (runs_failed, runs_cancelled), so that the
  * index serves them: both are usually few among many runs. */
 #define RUN_FAILED_ONLY " AND r.cancelled_at=0 AND r.n_pending=0 AND (r.n_failed>0 OR r.n_states=0)"
@@ -490,10 +490,11 @@ static int pg_run_mark_cancelled(exo_storage *s, const char *run_id, const char 
     return n < 0 ? -1 : n == 1 ? 0 : 1;
 }
 
-static int pg_run_delete(exo_storage *s, const char *run_id)
+static int pg_run_delete(exo_storage *s, const char *run_id, int finished_only)
 {
     pg_params p = {0};
     pg_param_text(&p, run_id);
+    pg_param_int(&p, finished_only);
     PGresult *r = pg_query(s, ST_RUN_DELETE, &p, 0);
     if (!r)
         return -1;
@@ -564,12 +565,14 @@ static int read_state(const PGresult *r, int i, void *row)
     pg_col_id(r, i, 20, st->exec_group);
     st->lease_expires_at = pg_col_int(r, i, 21);
     st->lease_ms = pg_col_int(r, i, 22);
+    st->claimed_by = pg_col_text(r, i, 23);
+    int claimer_ok = st->claimed_by || PQgetisnull(r, i, 23);
     int error_ok = st->error || PQgetisnull(r, i, 12);
     int unite_ok = st->unite_key || PQgetisnull(r, i, 15);
     return st->node_name && st->namespace_name && st->identifier && st->graph_name && st->run_id &&
                    pg_json_read(r, i, 9, st->inputs) && pg_json_read(r, i, 10, st->outputs) &&
                    pg_json_read(r, i, 11, st->data) && pg_json_read(r, i, 13, st->parents) && st->fanout_id &&
-                   st->manual_retry_fanout_id && error_ok && unite_ok && status >= 0
+                   st->manual_retry_fanout_id && error_ok && unite_ok && claimer_ok && status >= 0
                ? 0
                : -1;
 }
@@ -603,6 +606,7 @@ static int pg_state_insert(exo_storage *s, const exo_state_row *st)
     pg_param_text(&p, st->exec_group);
     pg_param_int(&p, st->lease_expires_at);
     pg_param_int(&p, st->lease_ms);
+    pg_param_text(&p, st->claimed_by);
     int64_t n = pg_exec_count(s, ST_STATE_INSERT, &p);
     return n < 0 ? -1 : n == 1 ? 0 : 1;
 }
@@ -639,7 +643,8 @@ static int pg_state_update(exo_storage *s, const exo_state_row *st)
 }
 
 static int pg_state_claim(exo_storage *s, const char *ns, const char *const *nodes, size_t nnodes, int64_t now,
-                          int64_t lease_ms, size_t limit, exo_state_row **out, size_t *n, int64_t *next_due)
+                          int64_t lease_ms, const char *claimed_by, size_t limit, exo_state_row **out, size_t *n,
+                          int64_t *next_due)
 {
     *out = NULL;
     *n = 0;
@@ -654,6 +659,7 @@ static int pg_state_claim(exo_storage *s, const char *ns, const char *const *nod
     pg_param_int(&p, now + lease_ms);
     pg_param_int(&p, lease_ms);
     pg_param_int(&p, (int64_t)limit);
+    pg_param_text(&p, claimed_by);
     if (pg_fetch_all(pg_query(s, ST_STATE_CLAIM, &p, 0), &state_rows, (void **)out, n) != 0)
         return -1;
     if (*n > 0)
@@ -917,6 +923,8 @@ static const exo_storage_ops postgres_ops = {
     .lease_renew = pg_lease_renew,
     .lease_expired = pg_lease_expired,
     .queue_depth = pg_queue_depth,
+    .runtime_upsert = pg_runtime_upsert,
+    .runtime_list = pg_runtime_list,
     .trigger_insert = pg_trigger_insert,
     .trigger_delete_pending = pg_trigger_delete_pending,
     .trigger_claim = pg_trigger_claim,

@@ -86,7 +86,17 @@ static const char *const schema_v2 =
     "CREATE INDEX IF NOT EXISTS runs_by_version ON runs(graph_version);"
     "CREATE INDEX IF NOT EXISTS states_executed ON states(namespace_name) WHERE status = 'EXECUTED';";
 
-/* Migration 3 (the dashboard): every replica's live views hear of the states
+/* Migration 3 (worker registry): the runtime that claimed a state; the runtimes
+ * table of heartbeats (nodes as a JSON array of names). */
+static const char *const schema_v3 =
+    "ALTER TABLE states ADD COLUMN IF NOT EXISTS claimed_by text;"
+    "CREATE TABLE IF NOT EXISTS runtimes(namespace_name text NOT NULL, name text NOT NULL,"
+    " version text NOT NULL, hostname text NOT NULL, pid bigint NOT NULL, slots bigint NOT NULL,"
+    " running bigint NOT NULL, interval_ms bigint NOT NULL, first_seen bigint NOT NULL,"
+    " last_seen bigint NOT NULL, nodes text NOT NULL, PRIMARY KEY(namespace_name, name));"
+    "CREATE INDEX IF NOT EXISTS runtimes_by_seen ON runtimes(namespace_name, last_seen);";
+
+/* Migration 4 (the dashboard): every replica's live views hear of the states
  * inserted or changing status, whoever committed them (NOTIFY folds the identical
  * payloads of one transaction, so a fan-out is one notification per run; a payload
  * too long for NOTIFY wakes every live view instead).  And each run keeps the
@@ -98,7 +108,7 @@ static const char *const schema_v2 =
  * one at a time.) */
 #define PG_PENDING(x) "(" x ".status IN ('CREATED','QUEUED','EXECUTED'))::int"
 #define PG_FAILED(x) "(" x ".status IN ('ERRORED','NEXT_CREATED_ERROR'))::int"
-static const char *const schema_v3 =
+static const char *const schema_v4 =
     "ALTER TABLE runs ADD COLUMN IF NOT EXISTS n_states bigint NOT NULL DEFAULT 0,"
     " ADD COLUMN IF NOT EXISTS n_pending bigint NOT NULL DEFAULT 0,"
     " ADD COLUMN IF NOT EXISTS n_failed bigint NOT NULL DEFAULT 0;"
@@ -130,7 +140,7 @@ static const char *const schema_v3 =
 
 /* Ordered migrations: entry i brings the schema from version i to i + 1.  Append
  * only; never edit one that has shipped. */
-static const char *const migrations[] = {schema_v1, schema_v2, schema_v3};
+static const char *const migrations[] = {schema_v1, schema_v2, schema_v3, schema_v4};
 #define SCHEMA_VERSION ((int)(sizeof migrations / sizeof *migrations))
 
 /* libpq's message as one line (its messages end in a newline and may span lines). */
