@@ -2,7 +2,7 @@
 first, filtered by status / graph / run id prefix, a later keyset page), the
 overview and one run's states.
 
-Usage:  python3 bench/bench_dashboard.py --build DIR [--runs 100000] [--repeat 20]
+Usage:  python3 bench/bench_dashboard.py --build DIR [--runs 100000] [--repeat 20] [--failed-every 7]
 Prints the latency of each request over loopback (an upper bound of the server-side
 time); asserts nothing (numbers go to docs/dev/PERF.md by hand).
 """
@@ -25,17 +25,17 @@ def pct(values, q):
     return values[min(len(values) - 1, int(q * (len(values) - 1) + 0.5))]
 
 
-def make_runs(api, n, threads=4):
+def make_runs(api, n, threads=4, failed_every=7):
     """n runs over graphs g1 and g2, as a busy namespace has them: 99% finished (every
-    7th FAILED, the rest SUCCESS, spread over time), the newest 1% PENDING.  Each
-    trigger is followed by one claim and its report, so the backlog stays empty."""
+    failed_every-th FAILED, the rest SUCCESS, spread over time), the newest 1% PENDING.
+    Each trigger is followed by one claim and its report, so the backlog stays empty."""
     finished = n - n // 100
 
     def work(start, count):
         for i in range(start, start + count):
             assert api.trigger("g1" if i % 2 else "g2").status == 200
             st = api.enqueue(["A"], batch_size=1).json["states"]
-            if st and i % 7 == 0:
+            if st and i % failed_every == 0:
                 api.errored(st[0]["state_id"], "boom")
             elif st:
                 api.executed(st[0]["state_id"], [{}])
@@ -65,6 +65,8 @@ def main():
     ap.add_argument("--build", required=True)
     ap.add_argument("--runs", type=int, default=100000)
     ap.add_argument("--repeat", type=int, default=20)
+    ap.add_argument("--failed-every", type=int, default=7,
+                    help="every Nth finished run FAILED (e.g. 10000: FAILED is rare, the filter's hard case)")
     opts = ap.parse_args()
     harness.BUILD_DIR = os.path.abspath(opts.build)
     harness.BIN_DIR = os.path.join(harness.BUILD_DIR, "bin")
@@ -80,7 +82,7 @@ def main():
                                              "inputs": {"x": "1"}, "next_nodes": []}]})
                 api.wait_validated(g)
             t = time.time()
-            make_runs(api, opts.runs)
+            make_runs(api, opts.runs, failed_every=opts.failed_every)
             print(f"stored {opts.runs} runs in {time.time() - t:.0f} s", flush=True)
             first, _ = measure(api, api.ns_path("/runs?limit=50"), 1)
             some = first["runs"][10]["run_id"]

@@ -15,13 +15,13 @@ export class ApiError extends Error {
 export function setSignedOutHandler(fn) { onSignedOut = fn; }
 export function signedIn() { return csrfToken !== null; }
 
-async function call(method, path, body) {
+async function call(method, path, body, signal) {
   const headers = { Accept: 'application/json' };
   if (method !== 'GET') headers['X-CSRF-Token'] = csrfToken || '';
   if (body !== undefined) headers['Content-Type'] = 'application/json';
   const res = await fetch(path, {
     method, headers, credentials: 'same-origin', cache: 'no-store',
-    body: body === undefined ? undefined : JSON.stringify(body),
+    body: body === undefined ? undefined : JSON.stringify(body), signal,
   });
   let data = null;
   const text = await res.text();
@@ -37,7 +37,14 @@ async function call(method, path, body) {
   return data;
 }
 
-export const get = (path) => call('GET', path);
+export const get = (path, signal) => call('GET', path, undefined, signal);
+
+// One wait of a live view: the server answers when the answer whose `version` the
+// page shows has changed ({changed: true}), or after waitMs ({changed: false}).
+export function watch(path, version, signal, waitMs = 25000) {
+  const sep = path.includes('?') ? '&' : '?';
+  return get(`${path}${sep}version=${encodeURIComponent(version || '')}&wait_ms=${waitMs}`, signal);
+}
 export const post = (path, body) => call('POST', path, body === undefined ? {} : body);
 
 export async function resumeSession() {

@@ -1,5 +1,8 @@
 // exo dashboard: sign-in, hash routes (#/ns/<namespace>/<view>[/<arg>][?query]),
 // the namespace selector and live refresh.  Every view is linkable by its URL.
+// Live views: a view names a watch endpoint and the version it shows (ctx.live);
+// the page then waits on that long-poll and renders again only when the server
+// says the answer changed: no polling while nothing happens.
 import * as api from './api.js';
 import * as views from './views.js';
 import { workers } from './workers.js';
@@ -8,6 +11,9 @@ const { h } = views;
 const main = document.getElementById('main');
 const VIEWS = { overview: views.overview, graphs: views.graphs, graph: views.graph, runs: views.runs, run: views.run, nodes: views.nodes, workers };
 let timer = null;
+let liveAbort = null; // ends the running live wait (navigation, sign-out)
+let lastRender = 0;
+const LIVE_MIN_MS = 1000; // a view that changes all the time renders at most once a second
 let generation = 0;
 let lastNs = null;
 
@@ -20,6 +26,47 @@ function parseHash() {
 }
 
 function say(text) { document.getElementById('status').textContent = text; }
+const sleep = (ms) => new Promise((resolve) => { setTimeout(resolve, ms); });
+
+function stopLive() {
+  if (liveAbort) liveAbort.abort();
+  liveAbort = null;
+  delete main.dataset.live;
+}
+
+// Someone is typing in a form of the view: a new render would throw that away.
+function editing() {
+  const a = document.activeElement;
+  return a && main.contains(a) && ['INPUT', 'SELECT', 'TEXTAREA'].includes(a.tagName);
+}
+
+async function liveLoop(my, path, version) {
+  const ctl = new AbortController();
+  liveAbort = ctl;
+  let failures = 0;
+  while (my === generation && !ctl.signal.aborted) {
+    try {
+      main.dataset.live = 'on';
+      const r = await api.watch(path, version, ctl.signal);
+      failures = 0;
+      if (my !== generation || ctl.signal.aborted) return;
+      if (!r.changed) { version = r.version; continue; }
+      main.dataset.live = 'changed';
+      const early = lastRender + LIVE_MIN_MS - Date.now();
+      if (early > 0) await sleep(early);
+      while (editing() && my === generation) await sleep(1000);
+      if (my === generation) render();
+      return;
+    } catch (e) {
+      if (ctl.signal.aborted || my !== generation || !api.signedIn()) return;
+      main.dataset.live = 'paused';
+      say(`Live updates paused: ${api.detailText(e)}`);
+      failures += 1;
+      await sleep(Math.min(30000, 2000 * failures));
+      say('');
+    }
+  }
+}
 
 function signInView(message) {
   document.getElementById('top').hidden = true;
@@ -74,6 +121,7 @@ function setNav(route) {
 
 async function render() {
   clearTimeout(timer);
+  stopLive();
   const my = ++generation;
   if (!api.signedIn()) { signInView(); return; }
   const route = parseHash();
@@ -84,9 +132,11 @@ async function render() {
   fillNamespaces(route.ns);
   if (!fn) { main.replaceChildren(h('div', { class: 'alert', role: 'alert' }, `No view named ${route.view}`)); return; }
   let every = 0;
+  let live = null;
   const ctx = {
     ns: route.ns, arg: route.arg, query: route.query,
     every: (ms) => { every = ms; },
+    live: (path, version) => { live = { path, version }; },
     refresh: () => render(),
     setQuery: (changes) => {
       const q = new URLSearchParams(route.query);
@@ -105,6 +155,7 @@ async function render() {
     main.dataset.view = route.view;
     main.dataset.hash = hash; // what is shown (tests wait for it)
     main.dataset.rendered = String(Date.now());
+    lastRender = Date.now();
     document.title = `exo · ${route.view} · ${route.ns}`;
     if (focused) {
       const again = main.querySelector(`[data-id="${CSS.escape(focused)}"], [data-state="${CSS.escape(focused)}"]`);
@@ -116,9 +167,10 @@ async function render() {
     main.replaceChildren(h('div', { class: 'alert', role: 'alert' }, api.detailText(e)));
   }
   if (every && my === generation) timer = setTimeout(() => { if (my === generation) render(); }, every);
+  else if (live && my === generation) liveLoop(my, live.path, live.version);
 }
 
-api.setSignedOutHandler((message) => { clearTimeout(timer); signInView(message); });
+api.setSignedOutHandler((message) => { clearTimeout(timer); stopLive(); signInView(message); });
 
 document.getElementById('ns-form').addEventListener('submit', (ev) => {
   ev.preventDefault();
@@ -131,6 +183,7 @@ document.getElementById('ns-form').addEventListener('submit', (ev) => {
 
 document.getElementById('signout').addEventListener('click', async () => {
   clearTimeout(timer);
+  stopLive();
   try { await api.signOut(); } catch { /* already ended */ }
   say('Signed out');
   signInView('Signed out.');

@@ -183,7 +183,7 @@ export async function runs(ctx) {
     h('label', {}, 'Until (UTC)', h('input', { type: 'datetime-local', name: 'until', value: q.get('until') || '' })),
     h('label', {}, 'Run id starts with', h('input', { name: 'q', value: q.get('q') || '', spellcheck: 'false' })),
     h('label', {}, 'Auto-refresh', h('select', { name: 'refresh' },
-      [['', 'off'], ['5', '5 s'], ['10', '10 s'], ['30', '30 s'], ['60', '1 min']].map(([v, t]) => h('option', { value: v, selected: (q.get('refresh') || '') === v }, t)))),
+      [['', 'live'], ['off', 'off'], ['5', '5 s'], ['10', '10 s'], ['30', '30 s'], ['60', '1 min']].map(([v, t]) => h('option', { value: v, selected: (q.get('refresh') || '') === v }, t)))),
     h('button', { type: 'submit' }, 'Apply'));
   form.addEventListener('submit', (ev) => {
     ev.preventDefault();
@@ -203,6 +203,7 @@ export async function runs(ctx) {
     page.next ? h('a', { href: here({ after: page.next, prev: [...prev, page.next].join(',') }), id: 'next-page' }, 'Older →') : null);
   const refresh = Number(q.get('refresh') || 0);
   if (refresh) ctx.every(refresh * 1000);
+  else if (q.get('refresh') !== 'off') ctx.live(nsPath(ctx.ns, `/runs/watch?${params}`), page.version); // the same filters
   return [h('h1', {}, `Runs in ${ctx.ns}`), form,
     rows.length ? table(['Run', 'Graph', 'Status', 'Progress (success/pending/errored)', 'States', 'Created'], rows, 'Runs') : h('p', { class: 'muted', id: 'no-runs' }, 'No run matches.'),
     nav];
@@ -213,7 +214,10 @@ const FINISHED_BRANCH = new Set(['RETRY_CREATED']);
 
 export async function run(ctx) {
   const id = ctx.arg;
-  const [view, st] = await Promise.all([get(nsPath(ctx.ns, `/run/${id}`)), get(nsPath(ctx.ns, `/run/${id}/states`))]);
+  // the watched answer first: whatever changes after it wakes the live view, so the
+  // run's view read next is never older than the version the page waits on
+  const st = await get(nsPath(ctx.ns, `/run/${id}/states`));
+  const view = await get(nsPath(ctx.ns, `/run/${id}`));
   let template = null;
   try {
     const list = await get(nsPath(ctx.ns, '/graphs/'));
@@ -290,7 +294,7 @@ export async function run(ctx) {
       if (!confirm('Cancel this run? Its unfinished states stop.')) return;
       try { await post(nsPath(ctx.ns, `/run/${id}/cancel`), { by: 'dashboard' }); ctx.refresh(); }
       catch (e) { msg.replaceChildren(alert(detailText(e))); } } }, 'Cancel run'));
-  if (view.status === 'PENDING') ctx.every(2000); // live while it runs
+  ctx.live(nsPath(ctx.ns, `/run/${id}/watch`), st.version); // the DAG follows every change of its states
   const out = [
     h('h1', {}, 'Run ', h('code', {}, id), ' ', h('span', { id: 'run-status' }, badge(view.status))),
     h('p', {}, 'Graph ', link(`#/ns/${encodeURIComponent(ctx.ns)}/graph/${encodeURIComponent(st.graph_name)}`, st.graph_name), `, created ${when(view.created_at)}`),

@@ -33,9 +33,16 @@ static void on_remote_work(void *ud, const char *ns, const char *node_name)
     exo_app_notify_work(ud, ns, node_name);
 }
 
+/* The storage wrappers report a state write (storage.h, exo_db_on_change). */
+static void on_state_change(void *ud, const char *ns, const char *run_id)
+{
+    exo_app_tx_note_change(ud, ns, run_id);
+}
+
 int exo_app_set_storage(exo_app *app, exo_storage *db)
 {
     app->db = db;
+    exo_db_on_change(db, on_state_change, app);
     app->db_serialised = !(exo_db_caps(db) & EXO_STORAGE_CONCURRENT);
     /* EXO_GROUP_COMMIT=0 turns group commit off (to measure it against the
        transaction-per-request build in one run, bench/run.sh --compare) */
@@ -237,6 +244,8 @@ static uint64_t name_hash(const char *s)
 
 static int waiter_wants(const exo_work_waiter *w, const char *ns, uint64_t ns_hash, const char *node_name)
 {
+    if (w->kind != EXO_WAIT_WORK)
+        return 0;
     if (!ns)
         return 1;
     if (w->ns_hash != ns_hash || strcmp(w->ns, ns) != 0)
@@ -309,15 +318,71 @@ uint64_t exo_app_work_seq(exo_app *app)
     return seq;
 }
 
+/* The CHANGES variant of missed_work: the change ring holds namespace hashes. */
+static int missed_change(const exo_app *app, const exo_work_waiter *w)
+{
+    if (app->change_seq - w->seen >= EXO_WORK_RING)
+        return 1;
+    for (uint64_t seq = w->seen + 1; seq <= app->change_seq; seq++) {
+        uint64_t h = app->change_ring[seq % EXO_WORK_RING];
+        if (!h || h == w->ns_hash)
+            return 1;
+    }
+    return 0;
+}
+
 /* 1 when a notification after `seen` may concern w (or too many came to tell). */
 static int missed_work(const exo_app *app, const exo_work_waiter *w)
 {
+    if (w->kind == EXO_WAIT_CHANGES)
+        return missed_change(app, w);
     if (app->work_seq - w->seen >= EXO_WORK_RING)
         return 1;
     for (uint64_t seq = w->seen + 1; seq <= app->work_seq; seq++)
         if (waiter_wants_slot(w, &app->work_ring[seq % EXO_WORK_RING]))
             return 1;
     return 0;
+}
+
+/* 1 when change waiter w watches run_id of namespace ns (ns_hash its hash). */
+static int change_wanted(const exo_work_waiter *w, const char *ns, uint64_t ns_hash, const char *run_id)
+{
+    if (w->kind != EXO_WAIT_CHANGES)
+        return 0;
+    if (!ns)
+        return 1;
+    if (w->ns_hash != ns_hash || strcmp(w->ns, ns) != 0)
+        return 0;
+    if (!run_id || w->nnames == 0)
+        return 1;
+    for (size_t i = 0; i < w->nnames; i++)
+        if (!strcmp(w->names[i], run_id))
+            return 1;
+    return 0;
+}
+
+void exo_app_notify_change(exo_app *app, const char *ns, const char *run_id)
+{
+    uint64_t ns_hash = name_hash(ns);
+    pthread_mutex_lock(&app->work_lock);
+    app->change_seq++;
+    app->change_ring[app->change_seq % EXO_WORK_RING] = ns_hash;
+    exo_work_waiter *w = app->waiters;
+    while (w) {
+        exo_work_waiter *next = w->next;
+        if (change_wanted(w, ns, ns_hash, run_id))
+            waiter_fire(app, w);
+        w = next;
+    }
+    pthread_mutex_unlock(&app->work_lock);
+}
+
+uint64_t exo_app_change_seq(exo_app *app)
+{
+    pthread_mutex_lock(&app->work_lock);
+    uint64_t seq = app->change_seq;
+    pthread_mutex_unlock(&app->work_lock);
+    return seq;
 }
 
 int exo_app_park(exo_app *app, exo_work_waiter *w)
@@ -405,6 +470,10 @@ typedef struct tx_notes {
     size_t n;
     int overflow;                 /* wake everything after the commit */
     char *ns[TX_NOTES_CAP], *node[TX_NOTES_CAP]; /* node NULL = any node of ns */
+    /* the runs whose states changed (change notifications), the same way */
+    size_t nchanges;
+    int changes_overflow;
+    char *change_ns[TX_NOTES_CAP], *change_run[TX_NOTES_CAP];
 } tx_notes;
 
 /* The transaction running on this thread: exo_app_tx's notes live on its stack and
@@ -448,8 +517,53 @@ void exo_app_tx_note_work(exo_app *app, const char *ns, const char *node_name)
         note_add(t, ns, node_name);
 }
 
+void exo_app_tx_note_change(exo_app *app, const char *ns, const char *run_id)
+{
+    tx_notes *t = current_notes;
+    if (!ns || !run_id) /* a row without them (cannot happen for a stored state): tell everyone */
+        ns = run_id = NULL;
+    if (!t || t->app != app) {
+        exo_app_notify_change(app, ns, run_id);
+        return;
+    }
+    if (t->changes_overflow)
+        return;
+    for (size_t i = 0; ns && i < t->nchanges; i++)
+        if (!strcmp(t->change_run[i], run_id) && !strcmp(t->change_ns[i], ns))
+            return;
+    if (!ns || t->nchanges == TX_NOTES_CAP) {
+        t->changes_overflow = 1;
+        return;
+    }
+    char *n = strdup(ns), *r = strdup(run_id);
+    if (!n || !r) {
+        free(n);
+        free(r);
+        t->changes_overflow = 1; /* out of memory: waking every watcher is still correct */
+        return;
+    }
+    t->change_ns[t->nchanges] = n;
+    t->change_run[t->nchanges] = r;
+    t->nchanges++;
+}
+
+static void changes_flush(tx_notes *t, int committed)
+{
+    if (committed && t->changes_overflow)
+        exo_app_notify_change(t->app, NULL, NULL);
+    for (size_t i = 0; i < t->nchanges; i++) {
+        if (committed && !t->changes_overflow)
+            exo_app_notify_change(t->app, t->change_ns[i], t->change_run[i]);
+        free(t->change_ns[i]);
+        free(t->change_run[i]);
+    }
+    t->nchanges = 0;
+    t->changes_overflow = 0;
+}
+
 static void notes_flush(tx_notes *t, int committed)
 {
+    changes_flush(t, committed);
     if (committed && t->overflow)
         exo_app_notify_work(t->app, NULL, NULL);
     for (size_t i = 0; i < t->n; i++) {

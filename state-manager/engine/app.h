@@ -53,6 +53,11 @@ typedef struct exo_app {
     struct exo_work_waiter *waiters; /* parked polls, a doubly linked list */
     size_t nwaiters;
     int waiters_closed;           /* shutting down: nothing parks any more */
+    /* Change notifications (dashboard live views, "Change notifications" below): their
+     * own sequence and ring (namespace hashes), so that frequent state changes never
+     * push the work ring's entries out. */
+    uint64_t change_seq;
+    uint64_t change_ring[EXO_WORK_RING];
 
     /* Background graph verification requests. */
     pthread_mutex_t verify_lock;
@@ -108,12 +113,18 @@ uint64_t exo_app_work_seq(exo_app *app);
  * transaction it notifies at once. */
 void exo_app_tx_note_work(exo_app *app, const char *ns, const char *node_name);
 
+/* What a parked waiter waits for: claimable work (a long-polling enqueue, the
+ * default) or a change of states (a dashboard live view; names are run ids then). */
+typedef enum { EXO_WAIT_WORK = 0, EXO_WAIT_CHANGES } exo_wait_kind;
+
 typedef struct exo_work_waiter {
     /* set by the caller before exo_app_park; must stay valid while parked */
+    exo_wait_kind kind;
     const char *ns;
-    const char *const *names;     /* the node names the poll claims */
+    const char *const *names;     /* the node names the poll claims (CHANGES: run ids, 0 = any run of ns) */
     size_t nnames;
-    uint64_t seen;                /* exo_app_work_seq() before the claim that found nothing */
+    uint64_t seen;                /* exo_app_work_seq() (CHANGES: exo_app_change_seq()) before the
+                                     claim / read that found nothing new */
     int64_t wake_at_ms;           /* monotonic ms: woken then at the latest */
     /* Called exactly once per park, with work_lock held, from the notifying thread:
      * it must only signal (e.g. resume the connection), never call back into app. */
@@ -138,6 +149,21 @@ int64_t exo_app_wake_due(exo_app *app, int64_t now_ms);
 /* Wakes every waiter and refuses new ones (shutdown); returns how many were parked. */
 size_t exo_app_close_waiters(exo_app *app);
 size_t exo_app_parked_count(exo_app *app);
+
+/* ---- Change notifications (dashboard live views) -----------------------------------------
+ *
+ * exo_app_notify_change(app, ns, run_id): "some state of run_id in namespace ns was
+ * created or changed".  Wakes the parked EXO_WAIT_CHANGES waiters of ns that watch
+ * that run (or every run of ns); ns == NULL wakes every such waiter (a session
+ * ended: each checks its own), run_id == NULL every one of ns.  Never wakes a
+ * work waiter.  Same threading rules as exo_app_notify_work.  The storage wrappers
+ * report every state write through exo_app_tx_note_change (exo_app_set_storage
+ * installs the hook), so the notifications go out after the commit. */
+void exo_app_notify_change(exo_app *app, const char *ns, const char *run_id);
+uint64_t exo_app_change_seq(exo_app *app);
+/* Inside exo_app_tx: records the change, notified after the commit (dropped on
+ * rollback); outside a transaction it notifies at once. */
+void exo_app_tx_note_change(exo_app *app, const char *ns, const char *run_id);
 
 /* Asks the verification thread to look at PENDING graphs (all = re-check all graphs). */
 void exo_app_request_verify(exo_app *app, int all);

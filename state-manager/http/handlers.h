@@ -91,6 +91,11 @@ void h_runs_purge(exo_req *req, exo_resp *resp);
 void h_graph_delete(exo_req *req, exo_resp *resp);
 /* handlers_dashboard_api.c (exo's extensions) */
 void h_run_states(exo_req *req, exo_resp *resp);
+/* handlers_live.c: the live views, and the "version" of the answers they watch
+ * (added to a 200 JSON answer: a hash of its text) */
+void h_run_watch(exo_req *req, exo_resp *resp);
+void h_runs_watch(exo_req *req, exo_resp *resp);
+void exo_resp_add_version(exo_resp *resp);
 void h_overview(exo_req *req, exo_resp *resp);
 /* handlers_dashboard.c: the dashboard's files and sessions */
 void h_dash_index(exo_req *req, exo_resp *resp);

@@ -8,7 +8,9 @@
 #include "clock.h"
 #include "dashboard_assets.h"
 #include "handlers.h"
+#include "log.h"
 #include "session.h"
+#include "signin_throttle.h"
 
 /* The page loads nothing but its own files and talks only to this server. */
 static const char csp[] = "default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self' data:; "
@@ -86,6 +88,32 @@ static json_object *session_json(const char *csrf, int64_t expires_at)
     return o;
 }
 
+/* 429 for an address that must wait (signin_throttle.h); 1 when answered. */
+static int signin_throttled(exo_resp *resp, const char *addr)
+{
+    int64_t wait = exo_signin_wait_ms(addr, exo_mono_ms());
+    if (wait <= 0)
+        return 0;
+    char seconds[32];
+    snprintf(seconds, sizeof seconds, "%lld", (long long)((wait + 999) / 1000));
+    exo_resp_detail(resp, 429, "Too many wrong API keys from this address: try again in %s s", seconds);
+    if (exo_resp_header(resp, "Retry-After", seconds) != 0)
+        exo_resp_500(resp);
+    return 1;
+}
+
+/* A wrong key: counted, logged, answered 401. */
+static void signin_refused(exo_resp *resp, const char *addr)
+{
+    int failures;
+    int64_t wait = exo_signin_failed(addr, exo_mono_ms(), &failures);
+    if (wait > 0)
+        log_warn("dashboard: %d wrong API keys in a row from %s: its next sign-in waits %lld s", failures, addr,
+                 (long long)((wait + 999) / 1000));
+    exo_resp_detail(resp, 401,
+                    "Wrong API key: it must be the state manager's STATE_MANAGER_SECRET (the x-api-key of the API)");
+}
+
 /* Sign-in: {"api_key": "..."} -> the cookie, and the CSRF token in the answer. */
 void h_session_create(exo_req *req, exo_resp *resp)
 {
@@ -93,6 +121,10 @@ void h_session_create(exo_req *req, exo_resp *resp)
         exo_resp_detail(resp, 403, "Sign-in from another origin refused");
         return;
     }
+    char addr[EXO_ADDR_LEN];
+    exo_req_client_addr(req, addr);
+    if (signin_throttled(resp, addr))
+        return;
     exo_reqcheck rc;
     exo_reqcheck_init(&rc);
     json_object *body = exo_req_body_object(req, &rc), *key = NULL;
@@ -106,10 +138,10 @@ void h_session_create(exo_req *req, exo_resp *resp)
     }
     exo_reqcheck_free(&rc);
     if (!exo_secret_equal(json_object_get_string(key), req->app->cfg.api_secret)) {
-        exo_resp_detail(resp, 401,
-                        "Wrong API key: it must be the state manager's STATE_MANAGER_SECRET (the x-api-key of the API)");
+        signin_refused(resp, addr);
         return;
     }
+    exo_signin_succeeded(addr);
     char id[EXO_SESSION_TOKEN_LEN + 1], csrf[EXO_SESSION_TOKEN_LEN + 1];
     int64_t expires_at;
     if (exo_session_create(id, csrf, &expires_at) != 0) {
@@ -151,6 +183,7 @@ void h_session_delete(exo_req *req, exo_resp *resp)
         return;
     }
     exo_session_end(exo_session_cookie(req));
+    exo_app_notify_change(req->app, NULL, NULL); /* its parked live views answer 401 now */
     json_object *o = json_object_new_object();
     json_object_object_add(o, "signed_out", json_object_new_boolean(1));
     exo_resp_json(resp, 200, o);

@@ -77,6 +77,7 @@ void h_run_states(exo_req *req, exo_resp *resp)
     exo_run_row_free(&run);
     exo_state_rows_free(rows, n);
     exo_resp_json(resp, 200, o);
+    exo_resp_add_version(resp); /* what GET run/{id}/watch compares */
 }
 
 /* ---- overview ---------------------------------------------------------------------------------- */

@@ -162,6 +162,7 @@ void h_runs_query(exo_req *req, exo_resp *resp)
     json_object_object_add(o, "next", n == (size_t)q.limit ? cursor_json(&rows[n - 1]) : NULL);
     exo_run_rows_free(rows, n);
     exo_resp_json(resp, 200, o);
+    exo_resp_add_version(resp); /* what GET runs/watch compares */
 }
 
 /* ---- GET /run/{id} ------------------------------------------------------------------------------------ */

@@ -37,6 +37,10 @@ typedef struct exo_req {
 /* 1 when the client has closed its connection (a long-poll then stops without
  * claiming work that nobody would receive). */
 int exo_req_client_gone(const exo_req *req);
+/* The client's IP address as text ("127.0.0.1", "::1"); "unknown" when the
+ * transport cannot tell.  out has room for EXO_ADDR_LEN bytes. */
+#define EXO_ADDR_LEN 64
+void exo_req_client_addr(const exo_req *req, char out[EXO_ADDR_LEN]);
 
 /* A response is either a JSON document (body) or raw bytes (raw, raw_len): the
  * setters below keep exactly one of them.  Zero-initialising the struct (e.g.

@@ -79,6 +79,22 @@ int exo_req_client_gone(const exo_req *req)
     return n > 0 && (pfd.revents & (POLLRDHUP | POLLHUP | POLLERR | POLLNVAL));
 }
 
+void exo_req_client_addr(const exo_req *req, char out[EXO_ADDR_LEN])
+{
+    snprintf(out, EXO_ADDR_LEN, "unknown");
+    if (!req->transport)
+        return;
+    const union MHD_ConnectionInfo *info =
+        MHD_get_connection_info((struct MHD_Connection *)req->transport, MHD_CONNECTION_INFO_CLIENT_ADDRESS);
+    if (!info || !info->client_addr)
+        return;
+    const struct sockaddr *sa = info->client_addr;
+    const void *bytes = sa->sa_family == AF_INET6 ? (const void *)&((const struct sockaddr_in6 *)sa)->sin6_addr
+                                                  : (const void *)&((const struct sockaddr_in *)sa)->sin_addr;
+    if (!inet_ntop(sa->sa_family, bytes, out, EXO_ADDR_LEN))
+        snprintf(out, EXO_ADDR_LEN, "unknown");
+}
+
 /* ---- plumbing ---------------------------------------------------------------------- */
 
 static const char *header(struct MHD_Connection *c, const char *name)

@@ -17,6 +17,7 @@ typedef struct session {
     char id[EXO_SESSION_TOKEN_LEN + 1];
     char csrf[EXO_SESSION_TOKEN_LEN + 1];
     int64_t expires_at; /* Unix ms; 0 = free slot */
+    int live;           /* live views parked (exo_session_live_acquire) */
 } session;
 
 /* Process-wide on purpose: the sessions are the server's (every connection thread
@@ -121,6 +122,28 @@ void exo_session_end(const char *id)
     session *s = find_live(id, exo_now_ms());
     if (s)
         memset(s, 0, sizeof *s);
+    pthread_mutex_unlock(&sessions_lock);
+}
+
+int exo_session_live_acquire(const char *id, int64_t *expires_at)
+{
+    pthread_mutex_lock(&sessions_lock);
+    session *s = find_live(id, exo_now_ms());
+    int rc = !s ? -1 : s->live >= EXO_SESSION_LIVE_MAX ? 1 : 0;
+    if (rc == 0) {
+        s->live++;
+        *expires_at = s->expires_at;
+    }
+    pthread_mutex_unlock(&sessions_lock);
+    return rc;
+}
+
+void exo_session_live_release(const char *id)
+{
+    pthread_mutex_lock(&sessions_lock);
+    session *s = find_live(id, exo_now_ms());
+    if (s && s->live > 0)
+        s->live--;
     pthread_mutex_unlock(&sessions_lock);
 }
 

@@ -32,6 +32,15 @@ int exo_session_lookup(const char *id, char csrf[EXO_SESSION_TOKEN_LEN + 1], int
 /* Ends the session id (no-op when unknown). */
 void exo_session_end(const char *id);
 
+/* Live views (handlers_live.c) parked at once per session: a browser keeps about six
+ * connections per server, so a few tabs' long-polls must not take them all. */
+#define EXO_SESSION_LIVE_MAX 4
+/* Takes one of session id's live-view slots: 0 (and *expires_at, Unix ms), 1 when
+ * it holds EXO_SESSION_LIVE_MAX already, -1 when id names no live session. */
+int exo_session_live_acquire(const char *id, int64_t *expires_at);
+/* Gives a slot back (no-op when the session has ended since). */
+void exo_session_live_release(const char *id);
+
 /* How a request without a valid x-api-key fares with its session cookie. */
 typedef enum {
     EXO_SESSION_NONE,      /* no session cookie: the request is anonymous */

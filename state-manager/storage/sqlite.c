@@ -125,6 +125,38 @@ static const char *const schema_v4 =
     "CREATE INDEX IF NOT EXISTS states_queued ON states(lease_expires_at) WHERE status='QUEUED';"
     "CREATE INDEX IF NOT EXISTS states_executed ON states(namespace_name) WHERE status='EXECUTED';";
 
+/* Migration 5 (the dashboard's fast status filters): each run keeps the number of
+ * its states (n_states), of those unfinished (n_pending: CREATED, QUEUED, EXECUTED)
+ * and of those failed (n_failed: ERRORED, NEXT_CREATED_ERROR), maintained by
+ * triggers in the transaction that writes the states, so a run's status (storage.h)
+ * is a condition on its own row, and the FAILED and the CANCELLED runs, usually few,
+ * have partial indexes of their own (newest first).  The statuses are the stored names. */
+static const column_add columns_v5[] = {
+    {"runs", "n_states", "INTEGER NOT NULL DEFAULT 0"},
+    {"runs", "n_pending", "INTEGER NOT NULL DEFAULT 0"},
+    {"runs", "n_failed", "INTEGER NOT NULL DEFAULT 0"},
+    {NULL, NULL, NULL},
+};
+#define SQ_PENDING(x) "(" x ".status IN ('CREATED','QUEUED','EXECUTED'))"
+#define SQ_FAILED(x) "(" x ".status IN ('ERRORED','NEXT_CREATED_ERROR'))"
+static const char *const schema_v5 =
+    "UPDATE runs SET n_states=(SELECT count(*) FROM states s WHERE s.run_id=runs.run_id),"
+    " n_pending=(SELECT count(*) FROM states s WHERE s.run_id=runs.run_id AND " SQ_PENDING("s") "),"
+    " n_failed=(SELECT count(*) FROM states s WHERE s.run_id=runs.run_id AND " SQ_FAILED("s") ");"
+    "CREATE TRIGGER IF NOT EXISTS states_count_insert AFTER INSERT ON states BEGIN"
+    " UPDATE runs SET n_states=n_states+1, n_pending=n_pending+" SQ_PENDING("NEW") ","
+    " n_failed=n_failed+" SQ_FAILED("NEW") " WHERE run_id=NEW.run_id; END;"
+    "CREATE TRIGGER IF NOT EXISTS states_count_update AFTER UPDATE OF status ON states"
+    " WHEN " SQ_PENDING("OLD") "<>" SQ_PENDING("NEW") " OR " SQ_FAILED("OLD") "<>" SQ_FAILED("NEW") " BEGIN"
+    " UPDATE runs SET n_pending=n_pending+" SQ_PENDING("NEW") "-" SQ_PENDING("OLD") ","
+    " n_failed=n_failed+" SQ_FAILED("NEW") "-" SQ_FAILED("OLD") " WHERE run_id=NEW.run_id; END;"
+    "CREATE TRIGGER IF NOT EXISTS states_count_delete AFTER DELETE ON states BEGIN"
+    " UPDATE runs SET n_states=n_states-1, n_pending=n_pending-" SQ_PENDING("OLD") ","
+    " n_failed=n_failed-" SQ_FAILED("OLD") " WHERE run_id=OLD.run_id; END;"
+    "CREATE INDEX IF NOT EXISTS runs_failed ON runs(namespace_name, created_at, seq)"
+    " WHERE cancelled_at=0 AND n_pending=0 AND (n_failed>0 OR n_states=0);"
+    "CREATE INDEX IF NOT EXISTS runs_cancelled ON runs(namespace_name, created_at, seq) WHERE cancelled_at>0;";
+
 /* Ordered migrations: entry i brings the schema from version i to i + 1 (its
  * columns first, then its SQL).  Append only; never edit one that has shipped. */
 typedef struct migration {
@@ -132,7 +164,7 @@ typedef struct migration {
     const char *sql;
 } migration;
 static const migration migrations[] = {{NULL, schema_v1}, {columns_v2, schema_v2}, {columns_v3, schema_v3},
-                                      {NULL, schema_v4}};
+                                      {NULL, schema_v4}, {columns_v5, schema_v5}};
 #define SCHEMA_VERSION ((int)(sizeof migrations / sizeof *migrations))
 
 /* ---- statement helpers ------------------------------------------------------- */
@@ -721,14 +753,16 @@ static int sq_run_get(exo_storage *s, const char *ns, const char *run_id, exo_ru
 }
 
 /* SQL condition "run r has status i" for each exo_run_status, by the rule of
- * storage.h (precedence CANCELLED, PENDING, FAILED, SUCCESS). */
-#define RUN_HAS(statuses) "EXISTS(SELECT 1 FROM states s WHERE s.run_id=r.run_id AND s.status IN (" statuses "))"
-#define RUN_NOT_PENDING "NOT " RUN_HAS("'CREATED','QUEUED','EXECUTED'")
-#define RUN_FAILED_STATES "(" RUN_HAS("'ERRORED','NEXT_CREATED_ERROR'") " OR NOT EXISTS(SELECT 1 FROM states s WHERE s.run_id=r.run_id))"
+ * storage.h (precedence CANCELLED, PENDING, FAILED, SUCCESS), on the run's state
+ * counts (migration 5).  FAILED alone and CANCELLED alone are written as the
+ * conditions of their partial indexes (runs_failed, runs_cancelled), so that the
+ * index serves them: both are usually few among many runs. */
+#define RUN_FAILED_ONLY " AND r.cancelled_at=0 AND r.n_pending=0 AND (r.n_failed>0 OR r.n_states=0)"
+#define RUN_CANCELLED_ONLY " AND r.cancelled_at>0"
 static const char *const run_status_sql[EXO_RUN_STATUS_COUNT] = {
-    [EXO_RUN_PENDING] = "(r.cancelled_at=0 AND " RUN_HAS("'CREATED','QUEUED','EXECUTED'") ")",
-    [EXO_RUN_SUCCESS] = "(r.cancelled_at=0 AND " RUN_NOT_PENDING " AND NOT " RUN_FAILED_STATES ")",
-    [EXO_RUN_FAILED] = "(r.cancelled_at=0 AND " RUN_NOT_PENDING " AND " RUN_FAILED_STATES ")",
+    [EXO_RUN_PENDING] = "(r.cancelled_at=0 AND r.n_pending>0)",
+    [EXO_RUN_SUCCESS] = "(r.cancelled_at=0 AND r.n_pending=0 AND r.n_failed=0 AND r.n_states>0)",
+    [EXO_RUN_FAILED] = "(r.cancelled_at=0 AND r.n_pending=0 AND (r.n_failed>0 OR r.n_states=0))",
     [EXO_RUN_CANCELLED] = "(r.cancelled_at>0)",
 };
 
@@ -738,6 +772,17 @@ static const char *const run_status_sql[EXO_RUN_STATUS_COUNT] = {
 static int query_pending_only(const exo_run_query *q)
 {
     return q->ns && (q->status_mask & ((1u << EXO_RUN_STATUS_COUNT) - 1)) == (1u << EXO_RUN_PENDING);
+}
+
+/* A run id prefix this long matches few runs (ids are random): they are then read
+ * by the run_id index's range and sorted, instead of walking the namespace's runs
+ * newest first until enough match (which reads every run when few do).  A shorter
+ * prefix matches many runs, so the walk ends soon. */
+#define PREFIX_RANGE_MIN 2
+
+static int prefix_by_range(const exo_run_query *q)
+{
+    return q->run_id_prefix && strlen(q->run_id_prefix) >= PREFIX_RANGE_MIN;
 }
 
 /* The run_query statement for q: its WHERE clause holds only the filters q uses,
@@ -751,16 +796,19 @@ static sqlite3_stmt *prep_run_query(exo_storage *s, const exo_run_query *q)
         return NULL;
     fputs("SELECT r.run_id, r.graph_name, r.namespace_name, r.created_at, r.seq, r.cancelled_at, r.cancelled_by"
           " FROM runs r WHERE 1", f);
+    /* (unary + keeps the planner off the namespace's index when the range is better) */
     if (q->ns)
-        fputs(" AND r.namespace_name=?", f);
+        fputs(prefix_by_range(q) ? " AND +r.namespace_name=?" : " AND r.namespace_name=?", f);
     if (q->graph_name)
-        fputs(" AND r.graph_name=?", f);
+        fputs(prefix_by_range(q) ? " AND +r.graph_name=?" : " AND r.graph_name=?", f);
     if (q->since > 0)
         fputs(" AND r.created_at>=?", f);
     if (q->until > 0)
         fputs(" AND r.created_at<?", f);
     if (q->run_id_prefix)
         fputs(" AND substr(r.run_id, 1, length(?))=?", f);
+    if (prefix_by_range(q)) /* every text that starts with the prefix sorts in [prefix, prefix U+10FFFF) */
+        fputs(" AND r.run_id>=? AND r.run_id<?||char(1114111)", f);
     if (q->after_seq > 0)
         fputs(" AND (r.created_at<? OR (r.created_at=? AND r.seq<?))", f);
     unsigned mask = q->status_mask & ((1u << EXO_RUN_STATUS_COUNT) - 1);
@@ -769,7 +817,11 @@ static sqlite3_stmt *prep_run_query(exo_storage *s, const exo_run_query *q)
         fputs(" AND r.run_id IN (SELECT run_id FROM states WHERE namespace_name=:pns AND status='CREATED'"
               " UNION ALL SELECT run_id FROM states WHERE namespace_name=:pns AND status='QUEUED'"
               " UNION ALL SELECT run_id FROM states WHERE namespace_name=:pns AND status='EXECUTED')", f);
-    if (mask) {
+    if (mask == (1u << EXO_RUN_FAILED)) {
+        fputs(RUN_FAILED_ONLY, f);
+    } else if (mask == (1u << EXO_RUN_CANCELLED)) {
+        fputs(RUN_CANCELLED_ONLY, f);
+    } else if (mask) {
         fputs(" AND (0", f);
         for (int i = 0; i < EXO_RUN_STATUS_COUNT; i++)
             if (mask & (1u << i))
@@ -799,6 +851,8 @@ static sqlite3_stmt *prep_run_query(exo_storage *s, const exo_run_query *q)
         if (rc == SQLITE_OK)
             rc = bind_text(st, idx++, q->run_id_prefix);
     }
+    for (int k = 0; k < 2 && rc == SQLITE_OK && prefix_by_range(q); k++)
+        rc = bind_text(st, idx++, q->run_id_prefix);
     if (rc == SQLITE_OK && q->after_seq > 0) {
         rc = sqlite3_bind_int64(st, idx++, q->after_created_at);
         if (rc == SQLITE_OK)

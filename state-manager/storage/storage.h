@@ -326,8 +326,15 @@ typedef struct exo_storage_ops {
     X(runtime_upsert) X(runtime_list) \
     X(trigger_insert) X(trigger_delete_pending) X(trigger_claim) X(trigger_finish) X(trigger_housekeeping)
 
+/* Told of every state a caller wrote through the wrappers below (state_insert,
+ * state_update, state_claim), and by a backend's listener of the states another
+ * process changed: the dashboard's live views (app.c) wait for these. */
+typedef void (*exo_storage_change_cb)(void *ud, const char *ns, const char *run_id);
+
 struct exo_storage {
     const exo_storage_ops *ops;
+    exo_storage_change_cb on_change; /* NULL: nobody listens (set by exo_db_on_change) */
+    void *on_change_ud;
 };
 
 /* A backend: the --db schemes it serves ("postgres" serves postgres://...) and its
@@ -385,6 +392,17 @@ static inline int exo_db_tx_retryable(exo_storage *s) { return EXO_DB_OP(s, tx_r
 static inline int exo_db_listen_work(exo_storage *s, exo_storage_work_cb cb, void *ud)
 {
     return EXO_DB_OP(s, listen_work)(s, cb, ud);
+}
+
+static inline void exo_db_on_change(exo_storage *s, exo_storage_change_cb cb, void *ud)
+{
+    s->on_change = cb;
+    s->on_change_ud = ud;
+}
+static inline void exo_db_note_change(exo_storage *s, const char *ns, const char *run_id)
+{
+    if (s->on_change)
+        s->on_change(s->on_change_ud, ns, run_id);
 }
 
 static inline int exo_db_begin(exo_storage *s) { return EXO_DB_OP(s, begin)(s); }
@@ -471,7 +489,13 @@ static inline int exo_db_run_delete(exo_storage *s, const char *run_id, int fini
     return EXO_DB_OP(s, run_delete)(s, run_id, finished_only);
 }
 
-static inline int exo_db_state_insert(exo_storage *s, const exo_state_row *st) { return EXO_DB_OP(s, state_insert)(s, st); }
+static inline int exo_db_state_insert(exo_storage *s, const exo_state_row *st)
+{
+    int rc = EXO_DB_OP(s, state_insert)(s, st);
+    if (rc == 0)
+        exo_db_note_change(s, st->namespace_name, st->run_id);
+    return rc;
+}
 static inline int exo_db_state_get(exo_storage *s, const char *id, exo_state_row *out)
 {
     return EXO_DB_OP(s, state_get)(s, id, out);
@@ -480,12 +504,21 @@ static inline int exo_db_state_lock(exo_storage *s, const char *id, exo_state_ro
 {
     return EXO_DB_OP(s, state_lock)(s, id, out);
 }
-static inline int exo_db_state_update(exo_storage *s, const exo_state_row *st) { return EXO_DB_OP(s, state_update)(s, st); }
+static inline int exo_db_state_update(exo_storage *s, const exo_state_row *st)
+{
+    int rc = EXO_DB_OP(s, state_update)(s, st);
+    if (rc == 0)
+        exo_db_note_change(s, st->namespace_name, st->run_id);
+    return rc;
+}
 static inline int exo_db_state_claim(exo_storage *s, const char *ns, const char *const *nodes, size_t nnodes,
                                      int64_t now, int64_t lease_ms, const char *claimed_by, size_t limit,
                                      exo_state_row **out, size_t *n, int64_t *next_due)
 {
-    return EXO_DB_OP(s, state_claim)(s, ns, nodes, nnodes, now, lease_ms, claimed_by, limit, out, n, next_due);
+    int rc = EXO_DB_OP(s, state_claim)(s, ns, nodes, nnodes, now, lease_ms, claimed_by, limit, out, n, next_due);
+    for (size_t i = 0; rc == 0 && i < *n; i++)
+        exo_db_note_change(s, ns, (*out)[i].run_id);
+    return rc;
 }
 static inline int exo_db_ancestors_copy(exo_storage *s, const char *from_state, const char *to_state)
 {

@@ -16,6 +16,8 @@ const browser = await chromium.launch({ executablePath: process.env.EXO_CHROMIUM
 const context = await browser.newContext({ viewport: { width: 1280, height: 860 } });
 const page = await context.newPage();
 const errors = [];
+const requests = []; // what the page asks the server, to prove the live views do not poll
+page.on('request', (r) => requests.push({ url: r.url(), at: Date.now() }));
 page.on('pageerror', (e) => errors.push(String(e)));
 page.on('console', (m) => { if (m.type() === 'error' && !/401|403/.test(m.text())) errors.push(m.text()); });
 const shot = (name) => page.screenshot({ path: join(shots, `${name}.png`), fullPage: true });
@@ -23,6 +25,56 @@ const view = (name) => page.waitForSelector(`main[data-view="${name}"]`, { timeo
 const nodeStatus = (id) => page.getAttribute(`#run-dag g.node[data-id="${id}"]`, 'data-status');
 async function waitStatus(id, status, timeout = 60000) {
   await page.waitForSelector(`#run-dag g.node[data-id="${id}"][data-status="${status}"]`, { timeout });
+}
+// While a live view waits and nothing changes, the page sends nothing at all.
+async function assertQuiet(what, ms = 3000) {
+  await page.waitForSelector('main[data-live="on"]');
+  await page.waitForTimeout(300); // the watch request goes out right after
+  const from = Date.now();
+  await page.waitForTimeout(ms);
+  const sent = requests.filter((r) => r.at >= from).map((r) => r.url);
+  check(sent.length === 0, `${what}: no request while live and nothing changes (got ${sent.join(', ')})`);
+}
+// Every form control has a label, every button a name, and text in badges and
+// buttons has a contrast of at least 4.5:1 with its own background.
+async function assertAccessible(what) {
+  const problems = await page.evaluate(() => {
+    const out = [];
+    const rgb = (c) => (c.match(/[\d.]+/g) || []).slice(0, 3).map(Number);
+    const lum = ([r, g, b]) => {
+      const f = (v) => { v /= 255; return v <= 0.03928 ? v / 12.92 : ((v + 0.055) / 1.055) ** 2.4; };
+      return 0.2126 * f(r) + 0.7152 * f(g) + 0.0722 * f(b);
+    };
+    for (const el of document.querySelectorAll('input:not([type=hidden]), select, textarea')) {
+      if (!el.labels.length && !el.getAttribute('aria-label')) out.push(`unlabelled ${el.outerHTML.slice(0, 80)}`);
+    }
+    for (const el of document.querySelectorAll('button')) {
+      if (!(el.textContent.trim() || el.getAttribute('aria-label'))) out.push(`nameless ${el.outerHTML.slice(0, 80)}`);
+    }
+    for (const el of document.querySelectorAll('.badge, button')) {
+      const s = getComputedStyle(el);
+      if (s.backgroundColor === 'rgba(0, 0, 0, 0)') continue;
+      const [a, b] = [lum(rgb(s.color)), lum(rgb(s.backgroundColor))].sort((x, y) => y - x);
+      const ratio = (a + 0.05) / (b + 0.05);
+      if (ratio < 4.5) out.push(`contrast ${ratio.toFixed(2)} of "${el.textContent.slice(0, 30)}"`);
+    }
+    return out;
+  });
+  check(problems.length === 0, `${what} is accessible: ${problems.slice(0, 5).join('; ')}`);
+}
+async function waitRunFinished(run) {
+  for (let i = 0; i < 600; i++) {
+    const res = await fetch(`${url}/v0/namespace/${ns}/run/${run}`, { headers: { 'x-api-key': key } });
+    if (res.status === 200 && (await res.json()).status !== 'PENDING') return;
+    await new Promise((resolve) => { setTimeout(resolve, 100); });
+  }
+  throw new Error(`run ${run} did not finish`);
+}
+async function triggerByApi(graph, store) {
+  const res = await fetch(`${url}/v0/namespace/${ns}/graph/${graph}/trigger`, {
+    method: 'POST', headers: { 'x-api-key': key, 'Content-Type': 'application/json' }, body: JSON.stringify({ inputs: {}, store }) });
+  check(res.status === 200, `trigger ${graph} by the API (got ${res.status})`);
+  return (await res.json()).run_id;
 }
 
 try {
@@ -43,6 +95,7 @@ try {
   check(!afterStored.includes(key) && !stored.includes(key), 'the key is in no page-readable storage');
   check(afterStored === stored, 'the session cookie is HttpOnly (document.cookie does not show it)');
   await shot('overview');
+  await assertAccessible('the overview');
 
   step('graphs, and trigger "hello" from its form');
   await page.click('#nav a[data-view="graphs"]');
@@ -54,24 +107,31 @@ try {
   check(await page.inputValue('input[name="input:text"]') === '${{ store.name }}', 'the root input is pre-filled');
   await page.waitForSelector('.dag g.node[data-id="shout"]');
   await shot('graph');
+  await assertAccessible('a graph and its trigger form');
   await page.fill('input[name="store:name"]', 'browser');
   await page.fill('input[name="start_delay"]', '1500');
   await page.click('#trigger-form button[type=submit]');
   await view('run');
   await page.evaluate(() => { window.__sameDocument = true; });
+  const helloRun = page.url().split('/run/')[1].split('?')[0];
   const t0 = Date.now();
   await waitStatus('greet', 'CREATED', 5000); // pending: due in 1.5 s
+  const sinceCreated = requests.length;
   await waitStatus('greet', 'SUCCESS');
   await waitStatus('shout', 'SUCCESS');
   timings.trigger_to_green_ms = Date.now() - t0;
   check(await page.evaluate(() => window.__sameDocument === true), 'the DAG turned green without a reload');
   await page.waitForSelector('#run-status [data-status="SUCCESS"]');
+  const seen = requests.slice(sinceCreated).map((r) => r.url);
+  check(seen.some((u) => u.includes(`/run/${helloRun}/watch?version=`)), 'the run page waited on its live view');
+  await assertQuiet('the finished run');
   await page.click('#run-dag g.node[data-id="shout"]');
   await page.waitForSelector('#state-panel h2');
   const panel = await page.textContent('#state-panel');
   check(panel.includes('browser,!'), `the panel shows the outputs: ${panel.slice(0, 300)}`);
   check((await page.textContent('#state-worker')).includes(runtime), 'the panel names the worker that ran the state');
   await shot('run-green');
+  await assertAccessible('a run');
 
   step('a failing node shows its error');
   await page.goto(`${url}/#/ns/${ns}/graph/flaky`);
@@ -108,10 +168,19 @@ try {
   const helloRows = await page.$$eval('tbody tr', (rows) => rows.map((r) => r.cells[1].textContent));
   check(helloRows.length === 1, `one run of hello: ${helloRows}`);
   await page.selectOption('#runs-filter select[name="graph"]', '');
+  await page.click('#runs-filter button[type=submit]');
+  await page.waitForFunction(() => !(document.querySelector('main').dataset.hash || '').includes('graph=hello'));
+  await waitRunFinished(fanRun); // nothing changes any more: the list must sit still
+  await assertQuiet('the runs list');
+  await page.evaluate(() => { window.__runsDocument = true; });
+  const liveRun = await triggerByApi('hello', { name: 'live' });
+  await page.waitForSelector(`tr[data-run="${liveRun}"]`, { timeout: 10000 }); // appears by itself
+  check(await page.evaluate(() => window.__runsDocument === true), 'the runs list updated without a reload');
   await page.selectOption('#runs-filter select[name="refresh"]', '5');
   await page.waitForFunction(() => (document.querySelector('main').dataset.hash || '').includes('refresh=5'));
   await page.waitForSelector(`tr[data-run="${fanRun}"]`);
   await shot('runs');
+  await assertAccessible('the runs list');
 
   step('fix the cause, retry from the panel, watch it succeed');
   await page.goto(`${url}/#/ns/${ns}/run/${flakyRun}`);

@@ -3,6 +3,8 @@ session sign-in (cookie + CSRF token), the cookie on the JSON API, and the
 dashboard's read endpoints (a run's states, a namespace's overview) — each with
 authentication checked: no key, wrong key, cookie without CSRF token."""
 
+import http.client
+import json
 import os
 import re
 import sys
@@ -101,6 +103,38 @@ class DashboardSessions(ExoTestCase):
         self.assertEqual(anon.request("POST", "/ui/api/session", {}).status, 422)
         self.assertEqual(anon.request("POST", "/ui/api/session", {"api_key": 5}).status, 422)
         self.assertEqual(anon.request("POST", "/ui/api/session", raw="{").status, 422)
+
+    def sign_in_from(self, source, key):
+        """POST /ui/api/session from another loopback address (Linux routes all of 127/8)."""
+        conn = http.client.HTTPConnection("127.0.0.1", self.sm.port, timeout=10, source_address=(source, 0))
+        try:
+            conn.request("POST", "/ui/api/session", json.dumps({"api_key": key}),
+                         {"Content-Type": "application/json"})
+            r = conn.getresponse()
+            return r.status, json.loads(r.read() or b"null"), r.getheader("Retry-After")
+        finally:
+            conn.close()
+
+    def test_wrong_keys_are_throttled_per_address(self):
+        for i in range(5):
+            self.assertEqual(self.sign_in_from("127.0.0.2", "guess")[0], 401, f"wrong key {i + 1}: no wait yet")
+        self.assertEqual(self.sign_in_from("127.0.0.2", "guess")[0], 401, "the sixth is answered, and starts a wait")
+        status, body, retry_after = self.sign_in_from("127.0.0.2", "guess")
+        self.assertEqual(status, 429, body)
+        self.assertEqual(retry_after, "1")
+        self.assertIn("Too many wrong API keys from this address: try again in 1 s", body["detail"])
+        self.assertEqual(self.sign_in_from("127.0.0.2", API_KEY)[0], 429, "even the right key waits")
+        self.assertEqual(self.sign_in_from("127.0.0.3", API_KEY)[0], 200, "another address is not held up")
+        self.assertEqual(self.api.request("GET", "/v0/namespaces").status, 200, "x-api-key clients never wait")
+        time.sleep(1.1)
+        self.assertEqual(self.sign_in_from("127.0.0.2", "guess")[0], 401, "after the wait: tried (and wrong)")
+        status, _, retry_after = self.sign_in_from("127.0.0.2", "guess")
+        self.assertEqual((status, retry_after), (429, "2"), "the wait doubles")
+        time.sleep(2.1)
+        self.assertEqual(self.sign_in_from("127.0.0.2", API_KEY)[0], 200)
+        for i in range(5):  # a right key starts the count again
+            self.assertEqual(self.sign_in_from("127.0.0.2", "guess")[0], 401, i)
+        self.assertIn("wrong API keys in a row from 127.0.0.2: its next sign-in waits 1 s", self.sm.log())
 
     def test_cookie_flags_and_secure_behind_tls(self):
         s = Session(self.sm)
@@ -236,7 +270,7 @@ class DashboardEndpoints(ExoTestCase):
         run = trigger(self, self.api, "ga")
         s = Session(self.sm)
         for path in (f"/run/{run}", "/runs?status=PENDING", f"/run/{run}/states", "/overview", "/graphs/",
-                     "/nodes/"):
+                     "/nodes/", f"/run/{run}/watch?wait_ms=0", "/runs/watch?wait_ms=0"):
             self.assertEqual(s.request("GET", self.api.ns_path(path), csrf=False).status, 200, path)
         cancel = self.api.ns_path(f"/run/{run}/cancel")
         self.assertEqual(s.request("POST", cancel, {}, csrf=False).status, 403)

@@ -209,6 +209,79 @@ static void concurrent_notify_and_park(void **state)
     assert_int_equal(exo_app_parked_count(app), 0);
 }
 
+
+/* Change waiters (the dashboard's live views): woken by a change of their run (or
+ * of any run of their namespace when they name none), never by work notifications;
+ * a change after `seen` refuses the park; a NULL namespace wakes them all. */
+static void change_waiters_follow_their_runs_only(void **state)
+{
+    exo_app *app = *state;
+    static const char *const run1[] = {"run-1"};
+    probe one, any, worker;
+    probe_init(&one, "ns1", run1, 1, app);
+    probe_init(&any, "ns1", NULL, 0, app);
+    probe_init(&worker, "ns1", run1, 1, app); /* a work waiter whose node happens to be named run-1 */
+    one.w.kind = any.w.kind = EXO_WAIT_CHANGES;
+    one.w.seen = any.w.seen = exo_app_change_seq(app);
+    assert_int_equal(exo_app_park(app, &one.w), 0);
+    assert_int_equal(exo_app_park(app, &any.w), 0);
+    assert_int_equal(exo_app_park(app, &worker.w), 0);
+
+    exo_app_notify_work(app, "ns1", "run-1");
+    assert_int_equal(one.woken + any.woken, 0);
+    assert_int_equal(worker.woken, 1);
+    exo_app_notify_change(app, "ns2", "run-1");
+    exo_app_notify_change(app, "ns1", "run-2");
+    assert_int_equal(one.woken, 0);
+    assert_int_equal(any.woken, 1);
+    exo_app_notify_change(app, "ns1", "run-1");
+    assert_int_equal(one.woken, 1);
+
+    /* a change of ns1 since `seen`: the park is refused (read again) */
+    probe late;
+    probe_init(&late, "ns1", run1, 1, app);
+    late.w.kind = EXO_WAIT_CHANGES;
+    late.w.seen = exo_app_change_seq(app);
+    exo_app_notify_change(app, "ns1", "run-9");
+    assert_int_equal(exo_app_park(app, &late.w), 1);
+    late.w.seen = exo_app_change_seq(app);
+    exo_app_notify_change(app, "ns2", "run-9"); /* another namespace does not count */
+    assert_int_equal(exo_app_park(app, &late.w), 0);
+    exo_app_notify_change(app, NULL, NULL); /* e.g. a session ended */
+    assert_int_equal(late.woken, 1);
+    assert_int_equal(exo_app_parked_count(app), 0);
+}
+
+/* Inside a transaction the changes are sent after the commit, once per run. */
+static int change_twice(exo_app *app, void *arg)
+{
+    (void)arg;
+    exo_app_tx_note_change(app, "ns1", "run-1");
+    exo_app_tx_note_change(app, "ns1", "run-1");
+    return 0;
+}
+
+static int change_then_fail(exo_app *app, void *arg)
+{
+    (void)arg;
+    exo_app_tx_note_change(app, "ns1", "run-1");
+    return -1;
+}
+
+static void changes_sent_after_commit(void **state)
+{
+    exo_app *app = *state;
+    char err[256];
+    exo_storage *db = exo_storage_open(":memory:", err, sizeof err);
+    assert_non_null(db);
+    assert_int_equal(exo_app_set_storage(app, db), 0);
+    uint64_t before = exo_app_change_seq(app);
+    assert_int_equal(exo_app_tx(app, change_twice, NULL), 0);
+    assert_int_equal(exo_app_change_seq(app) - before, 1);
+    assert_true(exo_app_tx(app, change_then_fail, NULL) < 0);
+    assert_int_equal(exo_app_change_seq(app) - before, 1); /* rolled back: nothing sent */
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -217,6 +290,8 @@ int main(void)
         cmocka_unit_test_setup_teardown(deadlines_and_shutdown, setup, teardown),
         cmocka_unit_test_setup_teardown(notes_sent_after_commit_only, setup, teardown),
         cmocka_unit_test_setup_teardown(concurrent_notify_and_park, setup, teardown),
+        cmocka_unit_test_setup_teardown(change_waiters_follow_their_runs_only, setup, teardown),
+        cmocka_unit_test_setup_teardown(changes_sent_after_commit, setup, teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -5,6 +5,7 @@
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -12,6 +13,7 @@
 
 #include "clock.h"
 #include "session.h"
+#include "signin_throttle.h"
 
 static void test_secret_equal(void **state)
 {
@@ -88,10 +90,52 @@ static void test_request_without_cookie_is_anonymous(void **state)
     assert_non_null(strstr(exo_session_verdict_message(EXO_SESSION_EXPIRED), "sign in again"));
 }
 
+
+/* Sign-in throttling: free failures, then doubling waits up to the cap; an IPv6
+ * address counts by its /64; a right key starts again; the table stays bounded. */
+static void test_signin_throttle(void **state)
+{
+    (void)state;
+    exo_signin_reset();
+    int64_t now = 1000000;
+    int failures;
+    for (int i = 1; i <= EXO_SIGNIN_FREE_FAILURES; i++) {
+        assert_int_equal(exo_signin_failed("10.0.0.1", now, &failures), 0);
+        assert_int_equal(failures, i);
+    }
+    assert_int_equal(exo_signin_wait_ms("10.0.0.1", now), 0);
+    assert_int_equal(exo_signin_failed("10.0.0.1", now, &failures), 1000);
+    assert_int_equal(exo_signin_wait_ms("10.0.0.1", now + 400), 600);
+    assert_int_equal(exo_signin_wait_ms("10.0.0.2", now), 0); /* another address */
+    assert_int_equal(exo_signin_failed("10.0.0.1", now + 1000, &failures), 2000);
+    int64_t wait = 0;
+    for (int i = 0; i < 20; i++)
+        wait = exo_signin_failed("10.0.0.1", now + 2000, &failures);
+    assert_int_equal(wait, (int64_t)EXO_SIGNIN_MAX_WAIT_S * 1000);
+    exo_signin_succeeded("10.0.0.1");
+    assert_int_equal(exo_signin_wait_ms("10.0.0.1", now + 2000), 0);
+
+    /* 2001:db8:1:2::/64 is one client, 2001:db8:1:3::/64 another */
+    for (int i = 0; i <= EXO_SIGNIN_FREE_FAILURES; i++)
+        exo_signin_failed(i % 2 ? "2001:db8:1:2::1" : "2001:db8:1:2:ffff::9", now, &failures);
+    assert_true(exo_signin_wait_ms("2001:db8:1:2::77", now) > 0);
+    assert_int_equal(exo_signin_wait_ms("2001:db8:1:3::1", now), 0);
+
+    /* a table full of other addresses makes room: the oldest failure goes first */
+    char addr[32];
+    for (int i = 0; i < EXO_SIGNIN_ADDRESSES + 10; i++) {
+        snprintf(addr, sizeof addr, "10.1.%d.%d", i / 256, i % 256);
+        exo_signin_failed(addr, now + 10 + i, &failures);
+    }
+    assert_int_equal(exo_signin_wait_ms("2001:db8:1:2::77", now), 0);
+    exo_signin_reset();
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_secret_equal),
+        cmocka_unit_test(test_signin_throttle),
         cmocka_unit_test(test_create_lookup_end),
         cmocka_unit_test(test_ttl_from_environment),
         cmocka_unit_test(test_table_is_bounded),

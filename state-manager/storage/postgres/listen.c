@@ -1,6 +1,8 @@
 /* The PostgreSQL backend's work listener (pg.h): a thread with its own connection
  * LISTENs on WORK_CHANNEL and hands each notification ("namespace<US>node", or empty
- * for "wake everyone") to the callback; it reconnects with backoff. */
+ * for "wake everyone") to the callback, and on CHANGE_CHANNEL ("namespace<US>run_id")
+ * to the storage's change hook (exo_db_note_change: the live views); it reconnects
+ * with backoff. */
 #include <errno.h>
 #include <inttypes.h>
 #include <poll.h>
@@ -21,12 +23,16 @@ static int drain_notifications(pg_storage *q, PGconn *c)
     PGnotify *n;
     while ((n = PQnotifies(c)) != NULL) {
         char *sep = strchr(n->extra, '\x1f');
+        const char *ns = NULL, *name = NULL;
         if (sep) {
             *sep = '\0';
-            q->work_cb(q->work_ud, n->extra, sep + 1);
-        } else {
-            q->work_cb(q->work_ud, NULL, NULL);
+            ns = n->extra;
+            name = sep + 1;
         }
+        if (!strcmp(n->relname, CHANGE_CHANNEL))
+            exo_db_note_change(&q->base, ns, name);
+        else
+            q->work_cb(q->work_ud, ns, name);
         PQfreemem(n);
     }
     return 0;
@@ -36,7 +42,7 @@ static PGconn *listen_connect(pg_storage *q)
 {
     PGconn *c = pg_connect_db(q->uri);
     if (PQstatus(c) == CONNECTION_OK) {
-        PGresult *r = PQexec(c, "LISTEN " WORK_CHANNEL);
+        PGresult *r = PQexec(c, "LISTEN " WORK_CHANNEL "; LISTEN " CHANGE_CHANNEL);
         int ok = PQresultStatus(r) == PGRES_COMMAND_OK;
         PQclear(r);
         if (ok)
@@ -62,6 +68,7 @@ static void *listener_main(void *arg)
             }
             backoff = RECONNECT_MIN_MS;
             q->work_cb(q->work_ud, NULL, NULL); /* what happened while not listening */
+            exo_db_note_change(&q->base, NULL, NULL);
         }
         /* a bounded wait: stopping is noticed within 250 ms */
         struct pollfd pfd = {.fd = PQsocket(c), .events = POLLIN};

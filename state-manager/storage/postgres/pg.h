@@ -23,6 +23,8 @@
 #define RECONNECT_MAX_MS 5000
 #define MAX_PARAMS 24
 #define WORK_CHANNEL "exo_work"
+/* "namespace<US>run_id" of a state inserted or whose status changed (live views) */
+#define CHANGE_CHANNEL "exo_change"
 
 typedef struct pg_conn {
     PGconn *pg;

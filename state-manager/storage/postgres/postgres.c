@@ -369,20 +369,16 @@ static int pg_run_get(exo_storage *s, const char *ns, const char *run_id, exo_ru
 }
 
 /* SQL condition "run r has status i" for each exo_run_status, by the rule of
- * storage.h (precedence CANCELLED, PENDING, FAILED, SUCCESS).  The unfinished
- * statuses are spelt as ORs of equalities: the planner then reads them through
- * the partial indexes of CREATED, QUEUED and EXECUTED states (a BitmapOr), where
- * an IN list makes it scan every state (the finished listing of retention). */
-#define RUN_HAS(cond) "EXISTS(SELECT 1 FROM states s WHERE s.run_id=r.run_id AND " cond ")"
-#define UNFINISHED "(s.status='CREATED' OR s.status='QUEUED' OR s.status='EXECUTED')"
-#define RUN_NOT_PENDING "NOT " RUN_HAS(UNFINISHED)
-#define RUN_FAILED_STATES \
-    "(" RUN_HAS("s.status IN ('ERRORED','NEXT_CREATED_ERROR')") \
-    " OR NOT EXISTS(SELECT 1 FROM states s WHERE s.run_id=r.run_id))"
+ * storage.h (precedence CANCELLED, PENDING, FAILED, SUCCESS), on the run's state
+ * counts (migration 4).  FAILED alone and CANCELLED alone are written as the
+ * conditions of their partial indexes (runs_failed, runs_cancelled), so that the
+ * index serves them: both are usually few among many runs. */
+#define RUN_FAILED_ONLY " AND r.cancelled_at=0 AND r.n_pending=0 AND (r.n_failed>0 OR r.n_states=0)"
+#define RUN_CANCELLED_ONLY " AND r.cancelled_at>0"
 static const char *const run_status_sql[EXO_RUN_STATUS_COUNT] = {
-    [EXO_RUN_PENDING] = "(r.cancelled_at=0 AND " RUN_HAS(UNFINISHED) ")",
-    [EXO_RUN_SUCCESS] = "(r.cancelled_at=0 AND " RUN_NOT_PENDING " AND NOT " RUN_FAILED_STATES ")",
-    [EXO_RUN_FAILED] = "(r.cancelled_at=0 AND " RUN_NOT_PENDING " AND " RUN_FAILED_STATES ")",
+    [EXO_RUN_PENDING] = "(r.cancelled_at=0 AND r.n_pending>0)",
+    [EXO_RUN_SUCCESS] = "(r.cancelled_at=0 AND r.n_pending=0 AND r.n_failed=0 AND r.n_states>0)",
+    [EXO_RUN_FAILED] = "(r.cancelled_at=0 AND r.n_pending=0 AND (r.n_failed>0 OR r.n_states=0))",
     [EXO_RUN_CANCELLED] = "(r.cancelled_at>0)",
 };
 
@@ -446,7 +442,11 @@ static int build_run_query(const exo_run_query *q, char **sql, pg_params *p)
                 ns_cond, ns_cond, ns_cond);
     }
     unsigned mask = q->status_mask & ((1u << EXO_RUN_STATUS_COUNT) - 1);
-    if (mask) {
+    if (mask == (1u << EXO_RUN_FAILED)) {
+        fputs(RUN_FAILED_ONLY, f);
+    } else if (mask == (1u << EXO_RUN_CANCELLED)) {
+        fputs(RUN_CANCELLED_ONLY, f);
+    } else if (mask) {
         fputs(" AND (false", f);
         for (int i = 0; i < EXO_RUN_STATUS_COUNT; i++)
             if (mask & (1u << i))

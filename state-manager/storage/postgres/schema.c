@@ -86,8 +86,6 @@ static const char *const schema_v2 =
     "CREATE INDEX IF NOT EXISTS runs_by_version ON runs(graph_version);"
     "CREATE INDEX IF NOT EXISTS states_executed ON states(namespace_name) WHERE status = 'EXECUTED';";
 
-/* Ordered migrations: entry i brings the schema from version i to i + 1.  Append
- * only; never edit one that has shipped. */
 /* Migration 3 (worker registry): the runtime that claimed a state; the runtimes
  * table of heartbeats (nodes as a JSON array of names). */
 static const char *const schema_v3 =
@@ -98,7 +96,51 @@ static const char *const schema_v3 =
     " last_seen bigint NOT NULL, nodes text NOT NULL, PRIMARY KEY(namespace_name, name));"
     "CREATE INDEX IF NOT EXISTS runtimes_by_seen ON runtimes(namespace_name, last_seen);";
 
-static const char *const migrations[] = {schema_v1, schema_v2, schema_v3};
+/* Migration 4 (the dashboard): every replica's live views hear of the states
+ * inserted or changing status, whoever committed them (NOTIFY folds the identical
+ * payloads of one transaction, so a fan-out is one notification per run; a payload
+ * too long for NOTIFY wakes every live view instead).  And each run keeps the
+ * number of its states, of those unfinished and of those failed (n_states,
+ * n_pending, n_failed), maintained by a trigger in the transaction that writes the
+ * states, so a run's status is a condition on its own row; the FAILED and the
+ * CANCELLED runs have partial indexes.  (The count update locks the run's row until
+ * the transaction ends: reports of one run's states that change its counts commit
+ * one at a time.) */
+#define PG_PENDING(x) "(" x ".status IN ('CREATED','QUEUED','EXECUTED'))::int"
+#define PG_FAILED(x) "(" x ".status IN ('ERRORED','NEXT_CREATED_ERROR'))::int"
+static const char *const schema_v4 =
+    "ALTER TABLE runs ADD COLUMN IF NOT EXISTS n_states bigint NOT NULL DEFAULT 0,"
+    " ADD COLUMN IF NOT EXISTS n_pending bigint NOT NULL DEFAULT 0,"
+    " ADD COLUMN IF NOT EXISTS n_failed bigint NOT NULL DEFAULT 0;"
+    "UPDATE runs SET n_states=c.n, n_pending=c.p, n_failed=c.f FROM (SELECT s.run_id, count(*) AS n,"
+    " sum(" PG_PENDING("s") ") AS p, sum(" PG_FAILED("s") ") AS f FROM states s GROUP BY s.run_id) c"
+    " WHERE runs.run_id=c.run_id;"
+    "CREATE FUNCTION exo_count_states() RETURNS trigger LANGUAGE plpgsql AS $$ BEGIN"
+    " IF TG_OP='INSERT' THEN UPDATE runs SET n_states=n_states+1, n_pending=n_pending+" PG_PENDING("NEW") ","
+    "  n_failed=n_failed+" PG_FAILED("NEW") " WHERE run_id=NEW.run_id;"
+    " ELSIF TG_OP='DELETE' THEN UPDATE runs SET n_states=n_states-1, n_pending=n_pending-" PG_PENDING("OLD") ","
+    "  n_failed=n_failed-" PG_FAILED("OLD") " WHERE run_id=OLD.run_id;"
+    " ELSIF " PG_PENDING("OLD") "<>" PG_PENDING("NEW") " OR " PG_FAILED("OLD") "<>" PG_FAILED("NEW") " THEN"
+    "  UPDATE runs SET n_pending=n_pending+" PG_PENDING("NEW") "-" PG_PENDING("OLD") ","
+    "  n_failed=n_failed+" PG_FAILED("NEW") "-" PG_FAILED("OLD") " WHERE run_id=NEW.run_id;"
+    " END IF; RETURN NULL; END $$;"
+    "CREATE TRIGGER states_count AFTER INSERT OR DELETE OR UPDATE OF status ON states FOR EACH ROW"
+    " EXECUTE FUNCTION exo_count_states();"
+    "CREATE INDEX IF NOT EXISTS runs_failed ON runs(namespace_name, created_at, seq)"
+    " WHERE cancelled_at=0 AND n_pending=0 AND (n_failed>0 OR n_states=0);"
+    "CREATE INDEX IF NOT EXISTS runs_cancelled ON runs(namespace_name, created_at, seq) WHERE cancelled_at>0;"
+    "CREATE FUNCTION exo_notify_change() RETURNS trigger LANGUAGE plpgsql AS $$"
+    " DECLARE p text := NEW.namespace_name || chr(31) || NEW.run_id;"
+    " BEGIN IF octet_length(p) > 7000 THEN p := ''; END IF;"
+    " PERFORM pg_notify('" CHANGE_CHANNEL "', p); RETURN NULL; END $$;"
+    "CREATE TRIGGER states_change_insert AFTER INSERT ON states FOR EACH ROW"
+    " EXECUTE FUNCTION exo_notify_change();"
+    "CREATE TRIGGER states_change_status AFTER UPDATE OF status ON states FOR EACH ROW"
+    " WHEN (OLD.status IS DISTINCT FROM NEW.status) EXECUTE FUNCTION exo_notify_change();";
+
+/* Ordered migrations: entry i brings the schema from version i to i + 1.  Append
+ * only; never edit one that has shipped. */
+static const char *const migrations[] = {schema_v1, schema_v2, schema_v3, schema_v4};
 #define SCHEMA_VERSION ((int)(sizeof migrations / sizeof *migrations))
 
 /* libpq's message as one line (its messages end in a newline and may span lines). */
