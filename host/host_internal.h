@@ -149,6 +149,12 @@ struct host {
     bool lease_inflight;
     int64_t lease_next_ms;
 
+    /* Heartbeats to the worker registry (host_heartbeat.c). */
+    bool hb_disabled;        /* the state manager has no registry (the reference): stop */
+    bool hb_inflight;
+    bool hb_failing;         /* the last one failed (logged once per failing stretch) */
+    int64_t hb_next_ms;
+
     bool stopping;
     int64_t stop_kill_ms;    /* running children are killed at this time */
     int64_t stop_give_up_ms; /* undelivered reports stay spooled after this */
@@ -185,6 +191,10 @@ host_claim *host_claim_bundle(host *h, int64_t now, json_object **body);
 /* The bundled claim's answer (status and body of the claim part, or the batch
  * request's own failure). */
 void host_claim_answered(host_claim *c, const host_http_result *res);
+
+/* host_heartbeat.c: POST runtimes/heartbeat every conf.heartbeat_ms once registered */
+void host_heartbeat_tick(host *h, int64_t now);
+int64_t host_heartbeat_next_ms(const host *h);
 
 /* host_states.c: dispatch, secrets, children */
 void host_states_dispatch(host *h, int64_t now);

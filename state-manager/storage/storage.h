@@ -96,7 +96,21 @@ typedef struct exo_state_row {
     char exec_group[EXO_ID_LEN + 1]; /* the instance id shared by fan-out siblings */
     int64_t lease_expires_at;  /* 0 = no lease */
     int64_t lease_ms;          /* length of the current lease (set by claim / renew only) */
+    char *claimed_by;          /* runtime named by the last claim (NULL: none or unnamed); set by claim only */
 } exo_state_row;
+
+/* One worker runtime of the registry (exo-host's heartbeats), keyed by
+ * (namespace, name).  A runtime is lost when it has not been heard from for
+ * EXO_RUNTIME_LOST_INTERVALS of its own heartbeat intervals (exo_runtime_alive). */
+typedef struct exo_runtime_row {
+    char *namespace_name, *name;
+    char *version, *hostname;    /* "" when the heartbeat did not say */
+    int64_t pid, slots, running;
+    int64_t interval_ms;         /* the heartbeat period the runtime announced */
+    int64_t first_seen, last_seen;
+    json_object *nodes;          /* array of node names */
+} exo_runtime_row;
+#define EXO_RUNTIME_LOST_INTERVALS 3
 
 /* One (namespace, node) of the work queue (queue_depth). */
 typedef struct exo_queue_row {
@@ -237,9 +251,12 @@ typedef struct exo_storage_ops {
      * the later one then answers 1. */
     int (*run_mark_cancelled)(exo_storage *s, const char *run_id, const char *by, int64_t at);
     /* Deletes a run with its states, their ancestor-index rows and its store.
-     * 1: no such run.  [locks] A run another transaction holds locked (being
-     * deleted, cancelled or retried elsewhere) is skipped, not waited for: 1. */
-    int (*run_delete)(exo_storage *s, const char *run_id);
+     * 1: no such run.  With finished_only, a run that is not finished (by the rule
+     * above: not cancelled and a state CREATED, QUEUED or EXECUTED, e.g. revived by a
+     * retry since the caller listed it) is kept: 1.  [locks] A run another
+     * transaction holds locked (being deleted, cancelled or retried elsewhere) is
+     * skipped, not waited for: 1; the finished check is made once the lock is held. */
+    int (*run_delete)(exo_storage *s, const char *run_id, int finished_only);
 
     /* States.  state_insert returns 1 on a uniqueness conflict (lane or unite key),
      * leaving nothing written. */
@@ -250,10 +267,11 @@ typedef struct exo_storage_ops {
     int (*state_lock)(exo_storage *s, const char *id, exo_state_row *out); /* 1: none */
     int (*state_update)(exo_storage *s, const exo_state_row *st); /* every mutable field */
     /* Claims up to `limit` CREATED states of ns whose node_name is in nodes and
-     * enqueue_after <= now: sets QUEUED and lease_expires_at.  *next_due = earliest
-     * future enqueue_after of such states (0 when none). */
+     * enqueue_after <= now: sets QUEUED, lease_expires_at and claimed_by (the
+     * claiming runtime's name; NULL: unnamed).  *next_due = earliest future
+     * enqueue_after of such states (0 when none). */
     int (*state_claim)(exo_storage *s, const char *ns, const char *const *nodes, size_t nnodes,
-                       int64_t now, int64_t lease_ms, size_t limit,
+                       int64_t now, int64_t lease_ms, const char *claimed_by, size_t limit,
                        exo_state_row **out, size_t *n, int64_t *next_due);
     /* Ancestor-instance index used by unite evaluation. */
     int (*ancestors_copy)(exo_storage *s, const char *from_state, const char *to_state);
@@ -277,6 +295,14 @@ typedef struct exo_storage_ops {
      * name order.  Reads only; no lock. */
     int (*queue_depth)(exo_storage *s, int64_t now, size_t limit, exo_queue_row **out, size_t *n);
 
+    /* Worker registry.  runtime_upsert stores a heartbeat: an existing (namespace,
+     * name) row keeps its first_seen and takes every other member; runtimes of the
+     * namespace last seen before forget_before are deleted first.  1: the row is new
+     * and the namespace already holds max_per_ns runtimes (nothing written). */
+    int (*runtime_upsert)(exo_storage *s, const exo_runtime_row *row, size_t max_per_ns, int64_t forget_before);
+    /* Every runtime of ns, by name. */
+    int (*runtime_list)(exo_storage *s, const char *ns, exo_runtime_row **out, size_t *n);
+
     /* Cron trigger records.  trigger_insert ignores duplicates. */
     int (*trigger_insert)(exo_storage *s, const char *expr, const char *ns, const char *graph,
                           int64_t trigger_time, int64_t expires_at);
@@ -297,6 +323,7 @@ typedef struct exo_storage_ops {
     X(store_get) X(run_get) X(run_query) X(run_mark_cancelled) X(run_delete)                            \
     X(state_insert) X(state_get) X(state_update) X(state_claim) X(ancestors_copy) X(ancestor_add)       \
     X(group_has_status) X(unite_exists) X(states_of_run) X(lease_renew) X(lease_expired) X(queue_depth) \
+    X(runtime_upsert) X(runtime_list) \
     X(trigger_insert) X(trigger_delete_pending) X(trigger_claim) X(trigger_finish) X(trigger_housekeeping)
 
 struct exo_storage {
@@ -335,6 +362,12 @@ void exo_graph_rows_free(exo_graph_row *rows, size_t n);
 void exo_state_rows_free(exo_state_row *rows, size_t n);
 void exo_run_rows_free(exo_run_row *rows, size_t n);
 void exo_queue_rows_free(exo_queue_row *rows, size_t n);
+void exo_runtime_row_free(exo_runtime_row *r);
+void exo_runtime_rows_free(exo_runtime_row *rows, size_t n);
+/* 1 when r was heard from within EXO_RUNTIME_LOST_INTERVALS heartbeat intervals of now. */
+int exo_runtime_alive(const exo_runtime_row *r, int64_t now);
+/* 1 when r's nodes include node. */
+int exo_runtime_has_node(const exo_runtime_row *r, const char *node);
 
 /* ---- the wrappers: callers use these, never s->ops directly ------------------------------------- */
 
@@ -433,7 +466,10 @@ static inline int exo_db_run_mark_cancelled(exo_storage *s, const char *run_id, 
 {
     return EXO_DB_OP(s, run_mark_cancelled)(s, run_id, by, at);
 }
-static inline int exo_db_run_delete(exo_storage *s, const char *run_id) { return EXO_DB_OP(s, run_delete)(s, run_id); }
+static inline int exo_db_run_delete(exo_storage *s, const char *run_id, int finished_only)
+{
+    return EXO_DB_OP(s, run_delete)(s, run_id, finished_only);
+}
 
 static inline int exo_db_state_insert(exo_storage *s, const exo_state_row *st) { return EXO_DB_OP(s, state_insert)(s, st); }
 static inline int exo_db_state_get(exo_storage *s, const char *id, exo_state_row *out)
@@ -446,10 +482,10 @@ static inline int exo_db_state_lock(exo_storage *s, const char *id, exo_state_ro
 }
 static inline int exo_db_state_update(exo_storage *s, const exo_state_row *st) { return EXO_DB_OP(s, state_update)(s, st); }
 static inline int exo_db_state_claim(exo_storage *s, const char *ns, const char *const *nodes, size_t nnodes,
-                                     int64_t now, int64_t lease_ms, size_t limit, exo_state_row **out, size_t *n,
-                                     int64_t *next_due)
+                                     int64_t now, int64_t lease_ms, const char *claimed_by, size_t limit,
+                                     exo_state_row **out, size_t *n, int64_t *next_due)
 {
-    return EXO_DB_OP(s, state_claim)(s, ns, nodes, nnodes, now, lease_ms, limit, out, n, next_due);
+    return EXO_DB_OP(s, state_claim)(s, ns, nodes, nnodes, now, lease_ms, claimed_by, limit, out, n, next_due);
 }
 static inline int exo_db_ancestors_copy(exo_storage *s, const char *from_state, const char *to_state)
 {
@@ -482,6 +518,16 @@ static inline int exo_db_lease_expired(exo_storage *s, int64_t now, size_t limit
 static inline int exo_db_queue_depth(exo_storage *s, int64_t now, size_t limit, exo_queue_row **out, size_t *n)
 {
     return EXO_DB_OP(s, queue_depth)(s, now, limit, out, n);
+}
+
+static inline int exo_db_runtime_upsert(exo_storage *s, const exo_runtime_row *row, size_t max_per_ns,
+                                        int64_t forget_before)
+{
+    return EXO_DB_OP(s, runtime_upsert)(s, row, max_per_ns, forget_before);
+}
+static inline int exo_db_runtime_list(exo_storage *s, const char *ns, exo_runtime_row **out, size_t *n)
+{
+    return EXO_DB_OP(s, runtime_list)(s, ns, out, n);
 }
 
 static inline int exo_db_trigger_insert(exo_storage *s, const char *expr, const char *ns, const char *graph,
