@@ -186,8 +186,8 @@ static int loop(host *h)
     for (;;) {
         int64_t now = exo_mono_ms();
         host_states_dispatch(h, now);
+        host_reports_tick(h, now); /* first: a due claim can travel with the reports */
         host_claims_tick(h, now);
-        host_reports_tick(h, now);
         host_heartbeat_tick(h, now);
         if (h->fatal)
             return 1;

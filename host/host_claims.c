@@ -24,6 +24,9 @@ static void on_registered(void *arg, const host_http_result *res)
     host *h = arg;
     int64_t now = exo_mono_ms();
     if (res->status == 200) {
+        const char *off = getenv("EXO_HOST_BATCH_REPORTS");
+        h->batch_reports = res->extensions && strstr(res->extensions, "states-report") &&
+                           !(off && strcmp(off, "0") == 0);
         h->reg = REG_DONE;
         h->reg_attempts = 0;
         h->poll_next_ms = now;
@@ -87,6 +90,19 @@ static void send_registration(host *h)
 
 /* ---- claims ------------------------------------------------------------------ */
 
+/* States beyond the free workers worth holding (prefetch): never more than the
+ * workers can start within half a lease at the pace states have been running, so
+ * that a host that cannot keep up claims less and a claimed state never waits out
+ * its lease (it would fail as "lease expired" and be retried elsewhere). */
+static int prefetch_allowed(const host *h)
+{
+    int prefetch = h->conf.prefetch;
+    if (prefetch <= 0 || h->conf.lease_ms <= 0 || h->state_ms_avg <= 0)
+        return prefetch;
+    int64_t startable = (int64_t)h->conf.workers * (h->conf.lease_ms / 2) / h->state_ms_avg;
+    return startable < prefetch ? (int)startable : prefetch;
+}
+
 static int claim_wanted(const host *h)
 {
     int busy = (int)(host_states_count(h, PH_SECRETS) + host_states_count(h, PH_RUNNING));
@@ -94,7 +110,7 @@ static int claim_wanted(const host *h)
     int asked = 0;
     for (int i = 0; i < HOST_MAX_CLAIMS; i++)
         asked += h->claims[i].inflight ? h->claims[i].want : 0;
-    int want = h->conf.workers - busy - waiting - asked + h->conf.prefetch;
+    int want = h->conf.workers - busy - waiting - asked + prefetch_allowed(h);
     if (want > h->conf.batch_size)
         want = h->conf.batch_size;
     return want < 0 ? 0 : want;
@@ -142,7 +158,9 @@ static void cancel_stale_claims(host *h, int64_t now)
 {
     for (int i = 0; i < HOST_MAX_CLAIMS; i++) {
         host_claim *c = &h->claims[i];
-        if (c->inflight && c->cancel_ms && now >= c->cancel_ms) {
+        /* A bundled claim is answered at once, and cancelling it would cancel the
+         * reports it travels with. */
+        if (c->inflight && !c->bundled && c->cancel_ms && now >= c->cancel_ms) {
             c->cancelling = true;
             host_http_cancel(h->http, c->req);
         }
@@ -192,21 +210,23 @@ static void on_claimed(void *arg, const host_http_result *res)
     if (h->stopping)
         host_states_release_waiting(h); /* the answer arrived after SIGTERM */
     /* An empty answer that came back before poll_interval means the server does not
-     * hold long-polls: wait out the rest of the interval. */
-    int64_t next = n > 0 ? now : c->sent_ms + h->conf.poll_interval_ms;
+     * hold long-polls: wait out the rest of the interval (a bundled claim never
+     * waits: the long-poll goes out next). */
+    int64_t next = n > 0 || c->bundled ? now : c->sent_ms + h->conf.poll_interval_ms;
     if (next > h->poll_next_ms || n > 0)
         h->poll_next_ms = next;
     json_object_put(body);
 }
 
-static void send_claim(host *h, host_claim *c, int want, int64_t now)
+/* The states/enqueue body of a claim of want states (NULL: out of memory). */
+static json_object *claim_body(const host *h, int want, bool long_poll)
 {
     json_object *body = json_object_new_object();
     json_object *nodes = json_object_new_array();
     if (!body || !nodes) {
         json_object_put(body);
         json_object_put(nodes);
-        return;
+        return NULL;
     }
     for (size_t i = 0; i < h->plugins->n; i++)
         json_object_array_add(nodes, json_object_new_string(h->plugins->nodes[i].name));
@@ -214,10 +234,48 @@ static void send_claim(host *h, host_claim *c, int want, int64_t now)
     json_object_object_add(body, "batch_size", json_object_new_int(want));
     /* exo: the claimed states record their claimer (the reference ignores it) */
     json_object_object_add(body, "runtime_name", json_object_new_string(h->conf.name));
-    if (h->conf.wait_ms > 0)
+    if (long_poll && h->conf.wait_ms > 0)
         json_object_object_add(body, "wait_ms", json_object_new_int64(h->conf.wait_ms));
     if (h->conf.lease_ms > 0)
         json_object_object_add(body, "lease_ms", json_object_new_int64(h->conf.lease_ms));
+    return body;
+}
+
+static void mark_sent(host_claim *c, unsigned long id, int want, int64_t now, bool bundled)
+{
+    c->inflight = true;
+    c->bundled = bundled;
+    c->req = id;
+    c->want = want;
+    c->sent_ms = now;
+    c->cancel_ms = 0;
+    c->cancelling = false;
+}
+
+host_claim *host_claim_bundle(host *h, int64_t now, json_object **body)
+{
+    int slot = free_claim(h);
+    if (h->reg != REG_DONE || h->stopping || now < h->poll_next_ms || slot < 0)
+        return NULL;
+    int want = claim_wanted(h);
+    if (want <= 0 || !(*body = claim_body(h, want, false)))
+        return NULL;
+    host_claim *c = &h->claims[slot];
+    c->owner = h;
+    mark_sent(c, 0, want, now, true); /* the batch sets req */
+    return c;
+}
+
+void host_claim_answered(host_claim *c, const host_http_result *res)
+{
+    on_claimed(c, res);
+}
+
+static void send_claim(host *h, host_claim *c, int want, int64_t now)
+{
+    json_object *body = claim_body(h, want, true);
+    if (!body)
+        return;
     char *path = host_ns_path(h, "/states/enqueue");
     char *url = path ? host_url(h, path) : NULL;
     unsigned long id = 0;
@@ -233,12 +291,7 @@ static void send_claim(host *h, host_claim *c, int want, int64_t now)
         h->poll_next_ms = now + h->conf.poll_interval_ms;
         return;
     }
-    c->inflight = true;
-    c->req = id;
-    c->want = want;
-    c->sent_ms = now;
-    c->cancel_ms = 0;
-    c->cancelling = false;
+    mark_sent(c, id, want, now, false);
 }
 
 /* ---- lease keep-alive -------------------------------------------------------- */

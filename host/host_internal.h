@@ -32,6 +32,19 @@ typedef struct report report;
 
 typedef struct host host;
 
+/* One POST states/report in flight (host_reports.c): several reports and maybe a
+ * bundled claim.  Its reports point at it (report.batch) with their position. */
+typedef struct host_batch {
+    host *owner;
+    bool inflight;
+    unsigned long req;
+    size_t count;              /* reports in it */
+    struct host_claim *claim;  /* the bundled claim, NULL: none */
+} host_batch;
+
+#define HOST_MAX_BATCHES 2
+#define HOST_BATCH_REPORTS 100 /* reports per batch at most */
+
 typedef struct hstate {
     host *owner;
     char *id;
@@ -68,6 +81,8 @@ struct report {
     void (*on_done)(host *h, void *arg);
     void *done_arg;
     host *owner;
+    host_batch *batch; /* the batch it travels in (inflight), NULL: alone or none */
+    size_t batch_pos;  /* its index in that batch's reports */
     struct report *next;
 };
 
@@ -79,6 +94,7 @@ typedef enum { REG_PENDING, REG_INFLIGHT, REG_DONE } reg_phase;
 typedef struct host_claim {
     host *owner;
     bool inflight;
+    bool bundled;            /* sent with a batch of reports: answered at once, no long-poll */
     unsigned long req;
     int want;                /* batch_size it asked for */
     int64_t sent_ms;
@@ -114,9 +130,20 @@ struct host {
      * is on the wire when the last answer was full (the server has a backlog), so
      * that free workers do not wait a whole round trip per batch. */
     host_claim claims[HOST_MAX_CLAIMS];
+    /* How long a state occupies a worker (start to outcome), a moving average; 0
+     * until one ran.  Backpressure: claims beyond the free workers (prefetch) are
+     * limited to what the busy workers get to within half a lease. */
+    int64_t state_ms_avg;
     bool poll_backlog;       /* the last claim got every state it asked for */
     int64_t poll_next_ms;
     int poll_failures;
+
+    /* The state manager offers POST states/report (the X-Exo-Extensions header of
+     * its registration answer): reports travel in batches, with a claim bundled
+     * when one is due.  Off for the reference, after a 404/405 of the call, and
+     * with EXO_HOST_BATCH_REPORTS=0 (for side-by-side measurements). */
+    bool batch_reports;
+    host_batch batches[HOST_MAX_BATCHES];
 
     bool lease_enabled;
     bool lease_inflight;
@@ -157,6 +184,13 @@ int64_t host_claims_cancel_ms(const host *h); /* earliest planned cancel, INT64_
  * HOST_STALE_CLAIM_MS, then cancel it. */
 void host_claim_make_stale(host *h, int64_t now);
 #define HOST_STALE_CLAIM_MS 1000
+/* A claim to send with a batch of reports (host_reports.c) when one is due now: the
+ * claim's slot, marked in flight, and its states/enqueue body (without wait_ms, in
+ * *body, the caller's); NULL when no claim is due. */
+host_claim *host_claim_bundle(host *h, int64_t now, json_object **body);
+/* The bundled claim's answer (status and body of the claim part, or the batch
+ * request's own failure). */
+void host_claim_answered(host_claim *c, const host_http_result *res);
 
 /* host_heartbeat.c: POST runtimes/heartbeat every conf.heartbeat_ms once registered */
 void host_heartbeat_tick(host *h, int64_t now);

@@ -5,6 +5,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include <json-c/printbuf.h>
+
 #include "clock.h"
 #include "host_internal.h"
 #include "http_client.h"
@@ -101,11 +103,12 @@ static void report_refused(host *h, report *r, const host_http_result *res)
     free(detail);
 }
 
-static void on_delivered(void *arg, const host_http_result *res)
+/* The state manager's answer to one report (alone or in a batch). */
+static void apply_answer(report *r, const host_http_result *res)
 {
-    report *r = arg;
     host *h = r->owner;
     r->inflight = false;
+    r->batch = NULL;
     r->attempts++;
     if (res->status >= 200 && res->status <= 299) {
         log_debug("state %s: %s delivered", r->state_id, r->path);
@@ -125,6 +128,11 @@ static void on_delivered(void *arg, const host_http_result *res)
         log_warn("state %s: POST %s failed: %s; retrying in %lld ms", r->state_id, r->path,
                  res->error, (long long)delay);
     r->next_ms = exo_mono_ms() + delay;
+}
+
+static void on_delivered(void *arg, const host_http_result *res)
+{
+    apply_answer(arg, res);
 }
 
 static void deliver(host *h, report *r)
@@ -181,7 +189,10 @@ int host_report_create(host *h, const char *state_id, const char *node, host_rep
     r->sync_ms = exo_mono_ms() + SPOOL_SYNC_DELAY_MS;
     if (!r->file)
         log_error("state %s: cannot write the spool (%m); delivering from memory only", state_id);
-    deliver(h, r);
+    if (h->batch_reports)
+        r->next_ms = exo_mono_ms(); /* with the others of this loop turn (host_reports_tick) */
+    else
+        deliver(h, r);
     return 0;
 }
 
@@ -254,19 +265,200 @@ static void sync_spool(host *h, int64_t now)
             r->synced = true;
 }
 
+/* ---- batches (POST states/report) ---------------------------------------------- */
+
+static host_batch *free_batch(host *h)
+{
+    for (int i = 0; i < HOST_MAX_BATCHES; i++)
+        if (!h->batches[i].inflight)
+            return &h->batches[i];
+    return NULL;
+}
+
+/* "executed" of ".../state/ID/executed". */
+static const char *kind_of(const report *r)
+{
+    const char *slash = strrchr(r->path, '/');
+    return slash ? slash + 1 : r->path;
+}
+
+/* The server lost the call (a replica without it) or refused the batch as a whole:
+ * every report goes alone from now on, as soon as possible. */
+static void batch_unusable(host *h, host_batch *b, const host_http_result *res)
+{
+    if (h->batch_reports)
+        log_warn("the state manager refused POST states/report (%ld %.200s): reports go one "
+                 "by one",
+                 res->status, res->body ? res->body : "");
+    h->batch_reports = false;
+    for (report *r = h->reports; r; r = r->next)
+        if (r->batch == b) {
+            r->batch = NULL;
+            r->inflight = false;
+            r->next_ms = exo_mono_ms();
+        }
+}
+
+/* results[i] of a batch answer as one report's answer; false when malformed. */
+static bool item_result(json_object *results, size_t i, host_http_result *out, const char **text)
+{
+    json_object *item = json_object_array_get_idx(results, i), *status = NULL, *body = NULL;
+    if (!json_object_is_type(item, json_type_object) ||
+        !json_object_object_get_ex(item, "status", &status) ||
+        !json_object_is_type(status, json_type_int))
+        return false;
+    json_object_object_get_ex(item, "body", &body);
+    *text = body ? json_object_to_json_string_ext(body, JSON_C_TO_STRING_PLAIN) : "";
+    *out = (host_http_result){json_object_get_int(status), *text, strlen(*text), NULL, NULL};
+    return true;
+}
+
+static void answer_claim(host_batch *b, json_object *answer, const host_http_result *whole)
+{
+    host_claim *c = b->claim;
+    b->claim = NULL;
+    if (!c)
+        return;
+    json_object *claim = answer ? json_object_object_get(answer, "claim") : NULL;
+    host_http_result res = *whole;
+    if (claim) {
+        json_object *status = json_object_object_get(claim, "status");
+        json_object *body = json_object_object_get(claim, "body");
+        const char *text = body ? json_object_to_json_string_ext(body, JSON_C_TO_STRING_PLAIN) : "";
+        res = (host_http_result){json_object_get_int(status), text, strlen(text), NULL, NULL};
+    } else if (answer) {
+        res = (host_http_result){502, "the batch answer has no claim", 29, NULL, NULL};
+    }
+    host_claim_answered(c, &res);
+}
+
+static void on_batch_done(void *arg, const host_http_result *res)
+{
+    host_batch *b = arg;
+    host *h = b->owner;
+    b->inflight = false;
+    json_object *answer = res->status == 200 ? json_tokener_parse(res->body) : NULL;
+    json_object *results = answer ? json_object_object_get(answer, "results") : NULL;
+    bool whole_ok = json_object_is_type(results, json_type_array) &&
+                    json_object_array_length(results) == b->count;
+    if (!whole_ok && !retryable(res->status)) {
+        batch_unusable(h, b, res); /* a 404/405, a refusal, or an answer we cannot read */
+        if (b->claim) /* not the claim's failure: the long-poll goes out next */
+            b->claim->cancelling = true;
+        answer_claim(b, NULL, &(host_http_result){0, "", 0, "batch refused", NULL});
+        json_object_put(answer);
+        return;
+    }
+    report *r = h->reports;
+    while (r) {
+        report *next = r->next; /* apply_answer may free r (and append an errored report) */
+        host_http_result one = *res;
+        const char *text;
+        if (r->batch == b && (!whole_ok || item_result(results, r->batch_pos, &one, &text)))
+            apply_answer(r, &one);
+        else if (r->batch == b)
+            apply_answer(r, &(host_http_result){502, "malformed batch item", 20, NULL, NULL});
+        r = next;
+    }
+    answer_claim(b, whole_ok ? answer : NULL, res);
+    json_object_put(answer);
+}
+
+/* {"state_id": ..., "kind": ..., "body": <the report's body as spooled>} */
+static int append_item(struct printbuf *out, const report *r, bool first)
+{
+    json_object *id = json_object_new_string(r->state_id);
+    if (!id)
+        return -1;
+    int rc = sprintbuf(out, "%s{\"state_id\":%s,\"kind\":\"%s\",\"body\":%s}",
+                            first ? "" : ",",
+                            json_object_to_json_string_ext(id, JSON_C_TO_STRING_PLAIN),
+                            kind_of(r), r->body);
+    json_object_put(id);
+    return rc < 0 ? -1 : 0;
+}
+
+/* Sends the reports that are due in one batch (with a claim when one is due). */
+static void deliver_batch(host *h, host_batch *b, int64_t now)
+{
+    struct printbuf *body = printbuf_new();
+    int rc = body && sprintbuf(body, "{\"reports\":[") >= 0 ? 0 : -1;
+    size_t n = 0;
+    for (report *r = h->reports; r && n < HOST_BATCH_REPORTS && rc == 0; r = r->next) {
+        if (r->inflight || now < r->next_ms)
+            continue;
+        rc = append_item(body, r, n == 0);
+        r->batch_pos = n++;
+        r->batch = b; /* provisional: undone below if the batch cannot go */
+    }
+    json_object *claim = NULL;
+    host_claim *c = rc == 0 ? host_claim_bundle(h, now, &claim) : NULL;
+    if (rc == 0)
+        rc = (c ? sprintbuf(body, "],\"claim\":%s}",
+                            json_object_to_json_string_ext(claim, JSON_C_TO_STRING_PLAIN))
+                : sprintbuf(body, "]}")) < 0
+                 ? -1
+                 : 0;
+    json_object_put(claim);
+    char *path = host_ns_path(h, "/states/report");
+    char *url = path && rc == 0 ? host_url(h, path) : NULL;
+    unsigned long id = url ? host_http_start(h->http, "POST", url, h->conf.api_key, body->buf,
+                                             REQUEST_TIMEOUT_MS, on_batch_done, b)
+                           : 0;
+    free(path);
+    free(url);
+    if (body)
+        printbuf_free(body);
+    for (report *r = h->reports; r; r = r->next) {
+        if (r->batch != b)
+            continue;
+        if (id)
+            r->inflight = true;
+        else {
+            r->batch = NULL;
+            r->next_ms = now + 1000;
+        }
+    }
+    if (!id) {
+        if (c)
+            host_claim_answered(c, &(host_http_result){0, "", 0, "cannot start the request", NULL});
+        return;
+    }
+    if (c)
+        c->req = id;
+    *b = (host_batch){h, true, id, n, c};
+}
+
+static bool report_due(const host *h, int64_t now)
+{
+    for (const report *r = h->reports; r; r = r->next)
+        if (!r->inflight && now >= r->next_ms)
+            return true;
+    return false;
+}
+
 void host_reports_tick(host *h, int64_t now)
 {
-    for (report *r = h->reports; r; r = r->next)
-        if (!r->inflight && now >= r->next_ms)
-            deliver(h, r);
+    host_batch *b;
+    if (h->batch_reports) {
+        while (report_due(h, now) && (b = free_batch(h)))
+            deliver_batch(h, b, now);
+    } else {
+        for (report *r = h->reports; r; r = r->next)
+            if (!r->inflight && now >= r->next_ms)
+                deliver(h, r);
+    }
     sync_spool(h, now);
 }
 
 int64_t host_reports_next_ms(const host *h)
 {
     int64_t next = INT64_MAX;
+    /* With both batches on the wire, due reports wait for an answer (which wakes
+     * the loop anyway). */
+    bool can_send = !h->batch_reports || free_batch((host *)h);
     for (const report *r = h->reports; r; r = r->next) {
-        if (!r->inflight && r->next_ms < next)
+        if (can_send && !r->inflight && r->next_ms < next)
             next = r->next_ms;
         if (r->file && !r->synced && r->sync_ms < next)
             next = r->sync_ms;

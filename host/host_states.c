@@ -102,6 +102,10 @@ void host_state_finish(host *h, hstate *s, host_outcome *out, int64_t now)
     int64_t started = s->start_ms ? s->start_ms : s->claimed_ms;
     log_info("state %s node %s %lld ms: %s", s->id, s->node_name, (long long)(now - started),
              out->summary);
+    if (s->start_ms) { /* backpressure (host_claims.c): 1/8 of each new duration */
+        int64_t took = now - s->start_ms > 0 ? now - s->start_ms : 1;
+        h->state_ms_avg = h->state_ms_avg ? h->state_ms_avg + (took - h->state_ms_avg) / 8 : took;
+    }
     if (s->has_run) {
         host_run_cleanup(&s->run);
         s->has_run = false;

@@ -152,9 +152,14 @@ fail:
 
 static void complete(host_http *h, request *r, CURLcode rc)
 {
-    host_http_result res = {0, r->resp ? r->resp : "", r->resp_len, NULL};
+    host_http_result res = {0, r->resp ? r->resp : "", r->resp_len, NULL, NULL};
     if (rc == CURLE_OK) {
         curl_easy_getinfo(r->easy, CURLINFO_RESPONSE_CODE, &res.status);
+        struct curl_header *ext = NULL;
+        if (curl_easy_header(r->easy, "X-Exo-Extensions", 0, CURLH_HEADER, -1, &ext) ==
+                CURLHE_OK &&
+            ext)
+            res.extensions = ext->value;
     } else {
         res.error = r->error[0] ? r->error : curl_easy_strerror(rc);
     }

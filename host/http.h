@@ -16,6 +16,8 @@ typedef struct host_http_result {
     const char *body;   /* NUL-terminated, never NULL */
     size_t len;
     const char *error;  /* transport error text when status == 0 */
+    const char *extensions; /* the X-Exo-Extensions response header (exo's optional
+                             * calls the server offers), NULL when absent */
 } host_http_result;
 
 typedef void (*host_http_done)(void *arg, const host_http_result *res);

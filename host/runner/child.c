@@ -362,7 +362,8 @@ static void reset_signals(void)
  * that could carry a credential. */
 static const char *const kept_env[] = {"PATH", "LANG", "LC_ALL", "LC_CTYPE", "TZ",
                                        "LD_LIBRARY_PATH", "EXO_LOG_LEVEL", "ASAN_OPTIONS",
-                                       "UBSAN_OPTIONS", "LSAN_OPTIONS", NULL};
+                                       "UBSAN_OPTIONS", "LSAN_OPTIONS",
+                                       "EXO_HOST_PREFORK", NULL};
 
 char *host_runner_path(void)
 {

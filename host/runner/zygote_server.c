@@ -1,4 +1,13 @@
-/* The fork server's own side (see zygote.h): runs in exo-host-runner --zygote. */
+/* The fork server's own side (see zygote.h): runs in exo-host-runner --zygote.
+ *
+ * Pre-forked processes: after it started a state, the server forks the process for
+ * the next state of the same shape (network flag, user, cgroup limits) at once: it
+ * gets its PID namespace, its cgroup and its user id, then blocks on a socket pair
+ * until a SPAWN of that shape hands it the state's four descriptors.  So the fork,
+ * the namespaces and the cgroup join leave the state's critical path; a process
+ * serves exactly one state (it is the state's pid 1 and dies with it).  It never
+ * held a job: like every state's process it is a copy of the server, which never
+ * reads one.  EXO_HOST_PREFORK=0 turns this off (for side-by-side measurements). */
 #include <errno.h>
 #include <poll.h>
 #include <signal.h>
@@ -45,6 +54,30 @@ typedef struct uid_pool {
 
 #define UID_LOCK_DIR "/run/exo-host-uids"
 
+/* What a state's process is made of before its job exists: the states of one node
+ * (one shape) can be served by the same kind of pre-forked process. */
+typedef struct spawn_shape {
+    uint32_t flags; /* ZY_NETWORK */
+    int64_t memory_mb, tasks;
+    char user[sizeof ((zy_request *)0)->user];
+} spawn_shape;
+
+/* A pre-forked state process waiting for its descriptors (see the top of this
+ * file): already in its PID (and network) namespace and its cgroup, with its user
+ * id reserved; used for exactly one state. */
+typedef struct warm_child {
+    pid_t pid; /* 0 = empty slot */
+    int sock;  /* the server's end of its socket pair: SCM_RIGHTS of the 4 fds */
+    spawn_shape shape;
+    uint32_t uid_slot;
+    int cgroup;
+    uint64_t used; /* last use (a counter): the least recently used slot is replaced */
+} warm_child;
+
+/* A few shapes at once: a host runs few nodes with different limits; with more,
+ * the least recently used shape loses its process (one wasted fork). */
+#define WARM_MAX 4
+
 typedef struct server {
     int sock;
     int sigfd;
@@ -53,6 +86,9 @@ typedef struct server {
     host_cgroups cgroups;
     child_entry *children;
     size_t n, cap;
+    warm_child warm[WARM_MAX];
+    uint64_t warm_clock;
+    bool prefork; /* false: EXO_HOST_PREFORK=0 (side-by-side measurements) */
 } server;
 
 static void send_event(server *s, const zy_event *ev)
@@ -161,6 +197,9 @@ static void kill_all(server *s)
         kill(-s->children[i].pid, SIGKILL);
         kill(s->children[i].pid, SIGKILL);
     }
+    for (int i = 0; i < WARM_MAX; i++)
+        if (s->warm[i].pid > 0)
+            kill(s->warm[i].pid, SIGKILL);
 }
 
 /* Receives one request and its descriptors (fds[i] = -1 when absent). */
@@ -196,30 +235,206 @@ static void fail_early(int result_fd, const char *msg)
     _exit(121);
 }
 
-static void spawn(server *s, const zy_request *req, const int fds[ZY_SPAWN_FDS])
+static spawn_shape shape_of(const zy_request *req)
 {
-    zy_event ev;
-    memset(&ev, 0, sizeof ev);
-    ev.type = ZY_EXITED;
-    ev.token = req->token;
-    if (fds[0] < 0 || fds[1] < 0 || fds[2] < 0 || fds[3] < 0) {
-        ev.start_errno = EBADF;
-        send_event(s, &ev);
-        return;
-    }
-    char user[sizeof req->user];
-    memcpy(user, req->user, sizeof user);
-    user[sizeof user - 1] = '\0';
-    host_sandbox_warm_user(user); /* children inherit the lookup */
+    spawn_shape sh;
+    memset(&sh, 0, sizeof sh);
+    sh.flags = req->flags & ZY_NETWORK;
+    sh.memory_mb = req->memory_mb;
+    sh.tasks = req->tasks;
+    memcpy(sh.user, req->user, sizeof sh.user);
+    sh.user[sizeof sh.user - 1] = '\0';
+    return sh;
+}
+
+static bool same_shape(const spawn_shape *a, const spawn_shape *b)
+{
+    return a->flags == b->flags && a->memory_mb == b->memory_mb && a->tasks == b->tasks &&
+           strcmp(a->user, b->user) == 0;
+}
+
+/* A state's user id slot and cgroup, taken before its process exists; false when
+ * every id is taken (*slot and *cgroup are then free again). */
+static bool take_resources(server *s, const spawn_shape *sh, uint32_t *slot, int *cgroup,
+                           int cg_fds[2])
+{
+    host_sandbox_warm_user(sh->user); /* children inherit the lookup */
     /* A state that keeps running as root (sandbox.user = "") needs no id. */
-    uint32_t slot = user[0] ? take_uid(&s->uids) : 0;
-    if (user[0] && s->uids.count && !slot) {
-        ev.start_errno = EUSERS; /* more running states than ids (host.conf prevents it) */
-        send_event(s, &ev);
+    *slot = sh->user[0] ? take_uid(&s->uids) : 0;
+    *cgroup = -1;
+    cg_fds[0] = cg_fds[1] = -1;
+    if (sh->user[0] && s->uids.count && !*slot)
+        return false;
+    *cgroup = host_cgroups_take(&s->cgroups, sh->memory_mb, sh->tasks, cg_fds);
+    return true;
+}
+
+static void give_back_resources(server *s, uint32_t slot, int cgroup)
+{
+    give_back_uid(&s->uids, slot);
+    (void)host_cgroups_release(&s->cgroups, cgroup);
+}
+
+#define CGROUP_JOIN_FAILED "sandbox setup failed: cannot join the state's cgroup"
+
+/* In a new state process, right after the clone: joins its cgroup and takes its
+ * user id; -1 when the join failed (the state must then fail with
+ * CGROUP_JOIN_FAILED). */
+static int enter_state_process(int cg_fds[2], uid_t uid)
+{
+    if (uid)
+        host_sandbox_assign_uid(uid);
+    return host_cgroups_join(cg_fds);
+}
+
+static void close_cgroup_fds(int cg_fds[2])
+{
+    for (int i = 0; i < 2; i++)
+        if (cg_fds[i] >= 0)
+            close(cg_fds[i]);
+}
+
+/* In a pre-forked process: waits for its state's four descriptors, then is that
+ * state's process.  Ends quietly when the server gives it up (socket closed). */
+static void warm_wait(int sock, int cg_fds[2], uid_t uid) __attribute__((noreturn));
+static void warm_wait(int sock, int cg_fds[2], uid_t uid)
+{
+    if (prctl(PR_SET_PDEATHSIG, SIGKILL) < 0)
+        _exit(124);
+    union {
+        char buf[CMSG_SPACE(ZY_SPAWN_FDS * sizeof(int))];
+        struct cmsghdr align;
+    } ctl;
+    char byte;
+    struct iovec iov = {&byte, 1};
+    struct msghdr msg = {.msg_iov = &iov, .msg_iovlen = 1, .msg_control = ctl.buf,
+                         .msg_controllen = sizeof ctl.buf};
+    ssize_t n;
+    while ((n = recvmsg(sock, &msg, 0)) < 0 && errno == EINTR) {
+    }
+    struct cmsghdr *c = n > 0 ? CMSG_FIRSTHDR(&msg) : NULL;
+    if (!c || c->cmsg_level != SOL_SOCKET || c->cmsg_type != SCM_RIGHTS ||
+        c->cmsg_len != CMSG_LEN(ZY_SPAWN_FDS * sizeof(int)))
+        _exit(0);
+    int fds[ZY_SPAWN_FDS];
+    memcpy(fds, CMSG_DATA(c), sizeof fds);
+    close(sock);
+    /* The cgroup is joined only now: a join (a task migration) holds the kernel's
+     * cgroup_threadgroup_rwsem for writing, which stalls every fork and exit on the
+     * machine; done while other states start and end, it cost them more than the
+     * join costs here (measured: hop p50 3 ms -> 9 ms on a loaded machine). */
+    if (enter_state_process(cg_fds, uid) < 0)
+        fail_early(fds[1], CGROUP_JOIN_FAILED);
+    host_state_child(fds[0], fds[1], fds[2], fds[3]);
+}
+
+/* Replaces the least recently used slot (or fills an empty one) with a new
+ * pre-forked process of shape sh; nothing when ids or processes run out. */
+static void prefork(server *s, const spawn_shape *sh)
+{
+    warm_child *w = &s->warm[0];
+    for (int i = 0; i < WARM_MAX; i++) {
+        if (s->warm[i].pid == 0) {
+            w = &s->warm[i];
+            break;
+        }
+        if (s->warm[i].used < w->used)
+            w = &s->warm[i];
+    }
+    if (w->pid > 0) { /* a shape not used lately: its process goes */
+        kill(w->pid, SIGKILL);
+        while (waitpid(w->pid, NULL, 0) < 0 && errno == EINTR) {
+        }
+        close(w->sock);
+        give_back_resources(s, w->uid_slot, w->cgroup);
+        w->pid = 0;
+    }
+    int cg_fds[2], sp[2];
+    uint32_t slot;
+    int cgroup;
+    if (!take_resources(s, sh, &slot, &cgroup, cg_fds))
+        return;
+    if (socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, sp) < 0) {
+        close_cgroup_fds(cg_fds);
+        give_back_resources(s, slot, cgroup);
         return;
     }
-    int cg_fds[2];
-    int cgroup = host_cgroups_take(&s->cgroups, req->memory_mb, req->tasks, cg_fds);
+    pid_t pid = host_isolation_spawn(&s->iso, (sh->flags & ZY_NETWORK) != 0, -1);
+    if (pid == 0) {
+        close(sp[0]);
+        close(s->sock); /* the host must see EOF when the server dies, whoever waits */
+        close(s->sigfd);
+        setpgid(0, 0);
+        warm_wait(sp[1], cg_fds, slot ? s->uids.first + slot - 1 : 0);
+    }
+    close(sp[1]);
+    close_cgroup_fds(cg_fds);
+    if (pid < 0) {
+        close(sp[0]);
+        give_back_resources(s, slot, cgroup);
+        return;
+    }
+    setpgid(pid, pid);
+    *w = (warm_child){pid, sp[0], *sh, slot, cgroup, ++s->warm_clock};
+}
+
+/* The pre-forked process of this shape, taken out of its slot (pid 0: none). */
+static warm_child take_warm(server *s, const spawn_shape *sh)
+{
+    warm_child none = {0};
+    for (int i = 0; i < WARM_MAX; i++) {
+        if (s->warm[i].pid > 0 && same_shape(&s->warm[i].shape, sh)) {
+            warm_child w = s->warm[i];
+            s->warm[i].pid = 0;
+            return w;
+        }
+    }
+    return none;
+}
+
+/* A pre-forked process that died before it got a state (reap): its slot is free. */
+static bool forget_warm(server *s, pid_t pid)
+{
+    for (int i = 0; i < WARM_MAX; i++) {
+        if (s->warm[i].pid == pid) {
+            close(s->warm[i].sock);
+            give_back_resources(s, s->warm[i].uid_slot, s->warm[i].cgroup);
+            s->warm[i].pid = 0;
+            return true;
+        }
+    }
+    return false;
+}
+
+/* Hands the state's descriptors to a pre-forked process: 0, or -1 when it is gone
+ * (it was killed, or ended: its exit is reaped as an orphan's). */
+static int hand_over(warm_child *w, const int fds[ZY_SPAWN_FDS])
+{
+    union {
+        char buf[CMSG_SPACE(ZY_SPAWN_FDS * sizeof(int))];
+        struct cmsghdr align;
+    } ctl;
+    memset(&ctl, 0, sizeof ctl);
+    char byte = 'j';
+    struct iovec iov = {&byte, 1};
+    struct msghdr msg = {.msg_iov = &iov, .msg_iovlen = 1, .msg_control = ctl.buf,
+                         .msg_controllen = sizeof ctl.buf};
+    struct cmsghdr *c = CMSG_FIRSTHDR(&msg);
+    c->cmsg_level = SOL_SOCKET;
+    c->cmsg_type = SCM_RIGHTS;
+    c->cmsg_len = CMSG_LEN(ZY_SPAWN_FDS * sizeof(int));
+    memcpy(CMSG_DATA(c), fds, ZY_SPAWN_FDS * sizeof(int));
+    ssize_t n;
+    while ((n = sendmsg(w->sock, &msg, MSG_NOSIGNAL)) < 0 && errno == EINTR) {
+    }
+    close(w->sock);
+    return n == 1 ? 0 : -1;
+}
+
+/* Mounts the state's scratch tmpfs (owned by its user id): the malloc'd path to
+ * unmount after it, or NULL (none mounted). */
+static char *mount_scratch(server *s, const zy_request *req, uint32_t slot)
+{
     char scratch[sizeof req->scratch];
     memcpy(scratch, req->scratch, sizeof scratch);
     scratch[sizeof scratch - 1] = '\0';
@@ -228,32 +443,78 @@ static void spawn(server *s, const zy_request *req, const int fds[ZY_SPAWN_FDS])
     if (host_view_scratch(scratch, req->scratch_mb > 0 ? req->scratch_mb : 256, owner) > 0 &&
         !(mounted = strdup(scratch)))
         host_view_scratch_done(scratch);
-    pid_t pid = host_isolation_spawn(&s->iso, (req->flags & ZY_NETWORK) != 0, fds[1]);
-    if (pid == 0) {
-        if (host_cgroups_join(cg_fds) < 0)
-            fail_early(fds[1], "sandbox setup failed: cannot join the state's cgroup");
-        if (slot)
-            host_sandbox_assign_uid(s->uids.first + slot - 1);
-        host_state_child(fds[0], fds[1], fds[2], fds[3]);
-    }
-    for (int i = 0; i < 2; i++)
-        if (cg_fds[i] >= 0)
-            close(cg_fds[i]);
-    if (pid < 0 || remember(s, req->token, pid, slot, cgroup, mounted) < 0) {
-        give_back_uid(&s->uids, slot);
+    return mounted;
+}
+
+/* The state's process from a pre-forked one of its shape: its pid, or 0 when there
+ * is none (or it is gone); then the caller creates one. */
+static pid_t start_warm(server *s, const zy_request *req, const spawn_shape *sh,
+                        const int fds[ZY_SPAWN_FDS])
+{
+    warm_child w = take_warm(s, sh);
+    if (w.pid == 0)
+        return 0;
+    char *mounted = mount_scratch(s, req, w.uid_slot);
+    if (hand_over(&w, fds) < 0 || remember(s, req->token, w.pid, w.uid_slot, w.cgroup, mounted) < 0) {
+        /* Killed now; reaped as an orphan (it is no longer in a slot). */
+        kill(w.pid, SIGKILL);
+        give_back_resources(s, w.uid_slot, w.cgroup);
         if (mounted)
             host_view_scratch_done(mounted);
         free(mounted);
-        (void)host_cgroups_release(&s->cgroups, cgroup);
+        return 0;
+    }
+    return w.pid;
+}
+
+/* Starts the state of req; true when a process of its shape should be pre-forked
+ * next (after the caller closed the state's descriptors: the next process must
+ * not inherit them). */
+static bool spawn(server *s, const zy_request *req, const int fds[ZY_SPAWN_FDS])
+{
+    zy_event ev;
+    memset(&ev, 0, sizeof ev);
+    ev.type = ZY_EXITED;
+    ev.token = req->token;
+    if (fds[0] < 0 || fds[1] < 0 || fds[2] < 0 || fds[3] < 0) {
+        ev.start_errno = EBADF;
+        send_event(s, &ev);
+        return false;
+    }
+    spawn_shape sh = shape_of(req);
+    if (s->prefork && start_warm(s, req, &sh, fds) > 0)
+        return true;
+    int cg_fds[2];
+    uint32_t slot;
+    int cgroup;
+    if (!take_resources(s, &sh, &slot, &cgroup, cg_fds)) {
+        ev.start_errno = EUSERS; /* more running states than ids (host.conf prevents it) */
+        send_event(s, &ev);
+        return false;
+    }
+    char *mounted = mount_scratch(s, req, slot);
+    pid_t pid = host_isolation_spawn(&s->iso, (req->flags & ZY_NETWORK) != 0, fds[1]);
+    if (pid == 0) {
+        if (enter_state_process(cg_fds, slot ? s->uids.first + slot - 1 : 0) < 0)
+            fail_early(fds[1], CGROUP_JOIN_FAILED);
+        host_state_child(fds[0], fds[1], fds[2], fds[3]);
+    }
+    close_cgroup_fds(cg_fds);
+    if (pid < 0 || remember(s, req->token, pid, slot, cgroup, mounted) < 0) {
+        give_back_resources(s, slot, cgroup);
+        if (mounted)
+            host_view_scratch_done(mounted);
+        free(mounted);
         ev.start_errno = pid < 0 ? errno : ENOMEM;
         if (pid > 0) {
             kill(pid, SIGKILL);
             waitpid(pid, NULL, 0);
         }
         send_event(s, &ev);
-        return;
+        return false;
     }
     setpgid(pid, pid); /* also done by the child: whichever runs first wins */
+    return s->prefork;
 }
 
 /* The killed states, reaped for up to half a second so that their groups are empty. */
@@ -280,8 +541,9 @@ static void handle_request(server *s)
         host_cgroups_free(&s->cgroups); /* empty now; what is left, the next start removes */
         _exit(0);
     }
+    bool next = false;
     if (n == (ssize_t)sizeof req && req.type == ZY_SPAWN) {
-        spawn(s, &req, fds);
+        next = spawn(s, &req, fds);
     } else if (n == (ssize_t)sizeof req && req.type == ZY_KILL) {
         child_entry *c = find_token(s, req.token);
         if (c) {
@@ -292,6 +554,10 @@ static void handle_request(server *s)
     for (int i = 0; i < ZY_SPAWN_FDS; i++)
         if (fds[i] >= 0)
             close(fds[i]);
+    if (next) { /* the next state of this node: prepared while this one runs */
+        spawn_shape sh = shape_of(&req);
+        prefork(s, &sh);
+    }
 }
 
 static void reap(server *s)
@@ -317,8 +583,12 @@ static void reap(server *s)
         memset(&ru, 0, sizeof ru);
         if (wait4(pid, &status, 0, &ru) != pid)
             return;
-        if (i == s->n)
-            continue; /* an orphan of some state, re-parented to us (subreaper) */
+        if (i == s->n) {
+            /* A pre-forked process that ended unused, or an orphan of some state,
+             * re-parented to us (subreaper). */
+            forget_warm(s, pid);
+            continue;
+        }
         zy_event ev;
         memset(&ev, 0, sizeof ev);
         ev.type = ZY_EXITED;
@@ -342,6 +612,8 @@ static void reap(server *s)
 void host_zygote_serve(int sock, const char *uids, const char *view)
 {
     server s = {.sock = sock, .sigfd = -1};
+    const char *prefork_env = getenv("EXO_HOST_PREFORK");
+    s.prefork = !prefork_env || strcmp(prefork_env, "0") != 0;
     sigset_t set;
     sigemptyset(&set);
     sigaddset(&set, SIGCHLD);

@@ -645,35 +645,3 @@ int exo_app_tx(exo_app *app, int (*body)(exo_app *app, void *arg), void *arg)
     exo_metrics_tx(&app->metrics, attempts, rc >= 0, exo_mono_us() - started_us);
     return rc;
 }
-
-void exo_app_tx_each(exo_app *app, size_t n, int (*body)(exo_app *app, void *arg), void *const *args, int *rcs)
-{
-    if (!app->group.enabled) {
-        for (size_t i = 0; i < n; i++)
-            rcs[i] = exo_app_tx(app, body, args[i]);
-        return;
-    }
-    tx_notes notes = {.app = app};
-    tx_notes *outer = current_notes;
-    current_notes = &notes;
-    int64_t started_us = exo_mono_us();
-    db_lock_take(app);
-    size_t rerun_from = n; /* the group was lost when running this body */
-    for (size_t i = 0; i < n && rerun_from == n; i++)
-        if (!group_run(app, body, args[i], &rcs[i]))
-            rerun_from = i;
-    int lost = rerun_from < n;
-    if (!lost && app->group.open)
-        lost = group_end(app, 1) != 0;
-    pthread_mutex_unlock(&app->db_lock);
-    current_notes = outer;
-    notes_flush(&notes, !lost);
-    int64_t us = n ? (exo_mono_us() - started_us) / (int64_t)n : 0;
-    for (size_t i = 0; i < n; i++) {
-        /* a lost group: what it held runs again alone, as do the bodies not run yet */
-        if (lost && (i >= rerun_from || rcs[i] >= 0))
-            rcs[i] = exo_app_tx(app, body, args[i]);
-        else
-            exo_metrics_tx(&app->metrics, 1, rcs[i] >= 0, us);
-    }
-}

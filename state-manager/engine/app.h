@@ -186,11 +186,4 @@ void exo_app_request_verify(exo_app *app, int all);
 #define EXO_TX_ATTEMPTS 5
 int exo_app_tx(exo_app *app, int (*body)(exo_app *app, void *arg), void *arg);
 
-/* Runs body(app, args[i]) for each i as exo_app_tx would, each atomic and
- * succeeding or failing on its own (rcs[i] = what exo_app_tx would return), but
- * on a serialised backend with group commit all of them in one group: one commit
- * for the lot, made before this returns.  For requests that carry several changes
- * (a batch of reports).  A concurrent backend runs them one after another. */
-void exo_app_tx_each(exo_app *app, size_t n, int (*body)(exo_app *app, void *arg), void *const *args, int *rcs);
-
 #endif

@@ -74,6 +74,8 @@ void h_prune(exo_req *req, exo_resp *resp);
 void h_reenqueue(exo_req *req, exo_resp *resp);
 void h_manual_retry(exo_req *req, exo_resp *resp);
 void h_secrets(exo_req *req, exo_resp *resp);
+/* handlers_batch.c */
+void h_states_report(exo_req *req, exo_resp *resp);
 /* handlers_runtimes.c: the worker registry */
 void h_runtime_heartbeat(exo_req *req, exo_resp *resp);
 void h_runtimes_list(exo_req *req, exo_resp *resp);

@@ -76,6 +76,10 @@ void h_nodes_put(exo_req *req, exo_resp *resp)
     json_object_object_add(o, "runtime_name", json_object_new_string(runtime_name));
     json_object_object_add(o, "registered_nodes", arr);
     exo_resp_json(resp, 200, o);
+    /* Tells an exo worker, on the call it makes first, that the batched report call
+     * exists (handlers_batch.c); a client that does not know the header ignores it. */
+    if (exo_resp_header(resp, "X-Exo-Extensions", "states-report") != 0)
+        exo_resp_500(resp);
 }
 
 void h_nodes_list(exo_req *req, exo_resp *resp)

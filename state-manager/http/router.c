@@ -19,6 +19,7 @@ static const exo_route routes[] = {
     {"GET", NS "/nodes/", h_nodes_list, 0, 0, 0, 0, "The registered nodes of a namespace"},
     {"POST", NS "/states/enqueue", h_enqueue, 1, 0, 0, 0, "Claim ready states of some nodes (long-poll with wait_ms)"},
     {"POST", NS "/states/lease", h_lease, 1, 0, 0, 1, "Renew the leases of claimed states"},
+    {"POST", NS "/states/report", h_states_report, 1, 0, 0, 1, "Several state reports and a claim in one call"},
     {"POST", NS "/state/{state_id}/executed", h_executed, 1, 0, 0, 0, "Report a state's outputs"},
     {"POST", NS "/state/{state_id}/errored", h_errored, 1, 0, 0, 0, "Report a state's error"},
     {"POST", NS "/state/{state_id}/prune", h_prune, 1, 0, 0, 0, "Prune a state (no children)"},

@@ -40,8 +40,11 @@ class Request:
 
 
 class MockStateManager:
-    def __init__(self, api_key="test-secret-key", long_poll=True, lease=False):
+    def __init__(self, api_key="test-secret-key", long_poll=True, lease=False, extensions=None):
         self.api_key = api_key
+        # X-Exo-Extensions of the registration answer (None: the reference sends none).
+        # The mock has no states/report: it answers 404 there, as a replica without it.
+        self.extensions = extensions
         self.long_poll = long_poll
         self.lease = lease
         self.requests = []
@@ -74,6 +77,8 @@ class MockStateManager:
                 data = json.dumps(body).encode()
                 try:
                     self.send_response(status)
+                    if mock.extensions and req.method == "PUT" and req.path.endswith("/nodes/"):
+                        self.send_header("X-Exo-Extensions", mock.extensions)
                     self.send_header("Content-Type", "application/json")
                     self.send_header("Content-Length", str(len(data)))
                     self.end_headers()

@@ -3,8 +3,7 @@
  * own, and some bodies fail after writing.  Every successful transaction's row must
  * be visible to another connection as soon as exo_app_tx returns (acknowledged only
  * after its commit), every failed one's row must never appear (atomic, undone
- * alone), and a failure must not fail the transactions grouped with it.  A batch
- * (exo_app_tx_each) is one commit with each body on its own. */
+ * alone), and a failure must not fail the transactions grouped with it. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -175,41 +174,12 @@ static void test_plain_use_finds_no_open_group(void **state)
     exo_app_db_leave(&f->app);
 }
 
-/* A batch of bodies (exo_app_tx_each): each fails or succeeds on its own, and
- * the whole batch costs one commit. */
-static void test_batch_is_one_commit_and_each_body_on_its_own(void **state)
-{
-    fixture *f = *state;
-    enum { N = 50 };
-    one_tx t[N];
-    void *args[N];
-    int rcs[N];
-    for (int i = 0; i < N; i++) {
-        memset(&t[i], 0, sizeof t[i]);
-        snprintf(t[i].key, sizeof t[i].key, "b%d", i);
-        t[i].fail = i % 7 == 3;
-        args[i] = &t[i];
-    }
-    uint64_t commits = f->app.group.commits;
-    exo_app_tx_each(&f->app, N, write_body, args, rcs);
-    assert_int_equal(f->app.group.commits, commits + 1);
-    assert_false(f->app.group.open);
-    sqlite3 *reader;
-    assert_int_equal(sqlite3_open_v2(f->path, &reader, SQLITE_OPEN_READONLY, NULL), SQLITE_OK);
-    for (int i = 0; i < N; i++) {
-        assert_int_equal(rcs[i], t[i].fail ? -1 : 0);
-        assert_int_equal(visible(reader, t[i].key), !t[i].fail);
-    }
-    sqlite3_close(reader);
-}
-
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test_setup_teardown(test_concurrent_transactions_each_atomic_and_acknowledged_after_commit, setup,
                                         teardown),
         cmocka_unit_test_setup_teardown(test_plain_use_finds_no_open_group, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_batch_is_one_commit_and_each_body_on_its_own, setup, teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
