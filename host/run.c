@@ -225,6 +225,7 @@ static void read_output(host_run *r)
             return;
         }
         r->output_len += (size_t)n;
+        host_logtail_append(&r->logs, buf, (size_t)n);
         if (r->output_len > output_limit(r)) {
             stop_over_limit(r, &r->output_fd);
             return;
@@ -422,9 +423,8 @@ static void signal_outcome(const host_run *r, int sig, host_outcome *out)
     host_outcome_errored(out, msg);
 }
 
-void host_run_outcome(const host_run *r, const host_node *node, host_outcome *out)
+static void decide_outcome(const host_run *r, const host_node *node, host_outcome *out)
 {
-    memset(out, 0, sizeof *out);
     char msg[256], size[32];
     if (r->lost[0]) {
         host_outcome_errored(out, r->lost);
@@ -471,8 +471,23 @@ void host_run_outcome(const host_run *r, const host_node *node, host_outcome *ou
     json_object_put(res);
 }
 
+void host_run_outcome(const host_run *r, const host_node *node, host_outcome *out)
+{
+    memset(out, 0, sizeof *out);
+    decide_outcome(r, node, out);
+    if (!out->body || (out->kind != HOST_REPORT_EXECUTED && out->kind != HOST_REPORT_ERRORED))
+        return;
+    size_t len = 0;
+    char *text = host_logtail_text(&r->logs, &len);
+    json_object *logs = text ? json_object_new_string_len(text, (int)len) : NULL;
+    if (logs && json_object_object_add(out->body, "logs", logs) != 0)
+        json_object_put(logs);
+    free(text);
+}
+
 void host_run_cleanup(host_run *r)
 {
+    host_logtail_free(&r->logs);
     close_fd(&r->result_fd);
     close_fd(&r->output_fd);
     if (r->scratch) {

@@ -16,6 +16,7 @@
 
 #include "child.h"
 #include "config.h"
+#include "logtail.h"
 #include "scratch.h"
 #include "zygote.h"
 
@@ -52,6 +53,7 @@ typedef struct host_run {
     char line[256]; /* partial line of printed output */
     size_t line_len;
     size_t forwarded;
+    host_logtail logs;  /* the end of the printed output, for the report */
     bool exited;
     int status;
     struct rusage ru;
@@ -88,7 +90,9 @@ void host_run_kill(host_run *r);
 /* Done: the child was reaped and both pipes are at EOF (or 1 s passed since exit). */
 bool host_run_finished(const host_run *r, int64_t now_ms);
 
-/* Decides the report from the run and the node's declared outputs. */
+/* Decides the report from the run and the node's declared outputs; an executed or
+ * errored report carries the end of what the process printed as "logs" (logtail.h)
+ * when it printed anything. */
 void host_run_outcome(const host_run *r, const host_node *node, host_outcome *out);
 
 /* Closes the pipes and removes the scratch directory. */

@@ -165,6 +165,8 @@ static exo_result refuse_unless_queued(const exo_state_row *st, char **detail)
 
 typedef struct executed_arg {
     json_object *outputs, *store;
+    const char *logs; /* NULL: none */
+    size_t logs_len;
 } executed_arg;
 
 static exo_result change_executed(exo_app *app, exo_state_row *st, void *arg, char **detail)
@@ -173,18 +175,28 @@ static exo_result change_executed(exo_app *app, exo_state_row *st, void *arg, ch
     exo_result r = refuse_unless_queued(st, detail);
     if (r != EXO_RESULT_OK)
         return r;
+    if (exo_state_logs_store(app, st->id, a->logs, a->logs_len) != 0)
+        return EXO_RESULT_FAILED;
     return exo_apply_executed(app, st, a->outputs, a->store, exo_now_ms()) == 0 ? EXO_RESULT_OK : EXO_RESULT_FAILED;
 }
 
 exo_result exo_engine_executed(exo_app *app, const char *ns, const char *state_id, json_object *outputs,
                                json_object *store, char **detail)
 {
-    executed_arg a = {.outputs = outputs, .store = store};
+    return exo_engine_executed_logs(app, ns, state_id, outputs, store, NULL, 0, detail);
+}
+
+exo_result exo_engine_executed_logs(exo_app *app, const char *ns, const char *state_id, json_object *outputs,
+                                    json_object *store, const char *logs, size_t logs_len, char **detail)
+{
+    executed_arg a = {.outputs = outputs, .store = store, .logs = logs, .logs_len = logs_len};
     return with_state(app, ns, state_id, change_executed, &a, detail);
 }
 
 typedef struct errored_arg {
     const char *error;
+    const char *logs; /* NULL: none */
+    size_t logs_len;
     int retry_created;
 } errored_arg;
 
@@ -205,7 +217,9 @@ static exo_result change_errored(exo_app *app, exo_state_row *st, void *arg, cha
         *detail = exo_strfmt("Graph template not found");
         return EXO_RESULT_NOT_FOUND;
     }
-    int rc = exo_apply_errored(app, g, st, a->error, exo_now_ms(), &a->retry_created);
+    int rc = exo_state_logs_store(app, st->id, a->logs, a->logs_len);
+    if (rc == 0)
+        rc = exo_apply_errored(app, g, st, a->error, exo_now_ms(), &a->retry_created);
     exo_graph_cache_release(app->graphs, g);
     return rc == 0 ? EXO_RESULT_OK : EXO_RESULT_FAILED;
 }
@@ -213,7 +227,13 @@ static exo_result change_errored(exo_app *app, exo_state_row *st, void *arg, cha
 exo_result exo_engine_errored(exo_app *app, const char *ns, const char *state_id, const char *error,
                               int *retry_created, char **detail)
 {
-    errored_arg a = {.error = error};
+    return exo_engine_errored_logs(app, ns, state_id, error, NULL, 0, retry_created, detail);
+}
+
+exo_result exo_engine_errored_logs(exo_app *app, const char *ns, const char *state_id, const char *error,
+                                   const char *logs, size_t logs_len, int *retry_created, char **detail)
+{
+    errored_arg a = {.error = error, .logs = logs, .logs_len = logs_len};
     exo_result r = with_state(app, ns, state_id, change_errored, &a, detail);
     *retry_created = a.retry_created;
     if (r == EXO_RESULT_OK && a.retry_created)

@@ -74,6 +74,7 @@ void h_prune(exo_req *req, exo_resp *resp);
 void h_reenqueue(exo_req *req, exo_resp *resp);
 void h_manual_retry(exo_req *req, exo_resp *resp);
 void h_secrets(exo_req *req, exo_resp *resp);
+void h_state_logs(exo_req *req, exo_resp *resp);
 /* handlers_runs.c */
 void h_runs(exo_req *req, exo_resp *resp);
 void h_run_graph(exo_req *req, exo_resp *resp);

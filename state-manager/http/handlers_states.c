@@ -7,6 +7,7 @@
 
 #include "clock.h"
 #include "handlers.h"
+#include "strfmt.h"
 
 #define BATCH_CAP 1000
 #define NODES_CAP 1000
@@ -240,11 +241,28 @@ static void check_outputs(exo_reqcheck *rc, json_object *outputs)
     }
 }
 
+/* The optional "logs" of executed / errored (exo's extension): a string, NULs
+ * allowed (what a node prints is bytes); absent or null: *logs stays NULL. */
+static void optional_logs(exo_reqcheck *rc, json_object *body, const char **logs, size_t *len)
+{
+    json_object *v = NULL;
+    if (!json_object_object_get_ex(body, "logs", &v) || !v)
+        return;
+    if (!json_object_is_type(v, json_type_string)) {
+        exo_reqcheck_add(rc, "body.logs", "string_type", "Input should be a valid string", v, NULL);
+        return;
+    }
+    *logs = json_object_get_string(v);
+    *len = (size_t)json_object_get_string_len(v);
+}
+
 void h_executed(exo_req *req, exo_resp *resp)
 {
     exo_reqcheck rc;
     exo_reqcheck_init(&rc);
     json_object *body = exo_req_body_object(req, &rc), *outputs = NULL, *store = NULL;
+    const char *logs = NULL;
+    size_t logs_len = 0;
     if (body) {
         if (exo_req_array(&rc, body, "outputs", "body", 1, &outputs) == 0) {
             /* the cap keeps one report from holding the database for long (docs/dev/HARDENING.md) */
@@ -258,11 +276,13 @@ void h_executed(exo_req *req, exo_resp *resp)
             check_outputs(&rc, outputs);
         }
         exo_req_string_map(&rc, body, "store", "body", 0, &store);
+        optional_logs(&rc, body, &logs, &logs_len);
     }
     if (finish_check(&rc, resp))
         return;
     char *msg = NULL;
-    exo_result r = exo_engine_executed(req->app, req->params[0], req->params[1], outputs, store, &msg);
+    exo_result r = exo_engine_executed_logs(req->app, req->params[0], req->params[1], outputs, store, logs, logs_len,
+                                            &msg);
     if (r != EXO_RESULT_OK)
         exo_resp_result(resp, r, msg);
     else
@@ -285,12 +305,21 @@ static const char *string_field(exo_req *req, exo_resp *resp, const char *field)
 
 void h_errored(exo_req *req, exo_resp *resp)
 {
-    const char *error = string_field(req, resp, "error");
-    if (!error)
+    exo_reqcheck rc;
+    exo_reqcheck_init(&rc);
+    json_object *body = exo_req_body_object(req, &rc);
+    const char *error = NULL, *logs = NULL;
+    size_t logs_len = 0;
+    if (body) {
+        exo_req_string(&rc, body, "error", "body", 1, &error);
+        optional_logs(&rc, body, &logs, &logs_len);
+    }
+    if (finish_check(&rc, resp))
         return;
     char *msg = NULL;
     int retry_created = 0;
-    exo_result r = exo_engine_errored(req->app, req->params[0], req->params[1], error, &retry_created, &msg);
+    exo_result r = exo_engine_errored_logs(req->app, req->params[0], req->params[1], error, logs, logs_len,
+                                           &retry_created, &msg);
     if (r != EXO_RESULT_OK) {
         exo_resp_result(resp, r, msg);
         return;
@@ -381,4 +410,28 @@ void h_secrets(exo_req *req, exo_resp *resp)
     json_object *o = json_object_new_object();
     json_object_object_add(o, "secrets", secrets);
     exo_resp_json(resp, 200, o);
+}
+
+/* GET state/{id}/logs (exo's extension): what the state's node printed, as its host
+ * reported it; "logs" is null when none was reported. */
+void h_state_logs(exo_req *req, exo_resp *resp)
+{
+    exo_state_row st = {0};
+    char *logs = NULL;
+    size_t len = 0;
+    exo_result r = exo_engine_state_logs(req->app, req->params[0], req->params[1], &st, &logs, &len);
+    if (r != EXO_RESULT_OK) {
+        exo_resp_result(resp, r, r == EXO_RESULT_NOT_FOUND ? exo_strfmt("State not found") : NULL);
+        return;
+    }
+    json_object *o = json_object_new_object();
+    json_object_object_add(o, "state_id", json_object_new_string(st.id));
+    json_object_object_add(o, "node_name", json_object_new_string(st.node_name));
+    json_object_object_add(o, "identifier", json_object_new_string(st.identifier));
+    json_object_object_add(o, "run_id", json_object_new_string(st.run_id));
+    json_object_object_add(o, "status", json_object_new_string(exo_status_names[st.status]));
+    json_object_object_add(o, "logs", logs ? json_object_new_string_len(logs, (int)len) : NULL);
+    exo_resp_json(resp, 200, o);
+    free(logs);
+    exo_state_row_free(&st);
 }

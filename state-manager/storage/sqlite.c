@@ -99,13 +99,20 @@ static const char *const schema_v2 =
     "CREATE INDEX IF NOT EXISTS graph_versions_by_name ON graph_versions(namespace_name, name);"
     "CREATE INDEX IF NOT EXISTS runs_by_version ON runs(graph_version);";
 
+/* Migration 3 (state logs): what a state's node printed, as its host reported it
+ * with executed/errored (capped by the engine; NULL: nothing reported). */
+static const column_add columns_v3[] = {
+    {"states", "logs", "TEXT"},
+    {NULL, NULL, NULL},
+};
+
 /* Ordered migrations: entry i brings the schema from version i to i + 1 (its
  * columns first, then its SQL).  Append only; never edit one that has shipped. */
 typedef struct migration {
     const column_add *columns; /* NULL: none */
     const char *sql;
 } migration;
-static const migration migrations[] = {{NULL, schema_v1}, {columns_v2, schema_v2}};
+static const migration migrations[] = {{NULL, schema_v1}, {columns_v2, schema_v2}, {columns_v3, ""}};
 #define SCHEMA_VERSION ((int)(sizeof migrations / sizeof *migrations))
 
 /* ---- statement helpers ------------------------------------------------------- */
@@ -1104,6 +1111,51 @@ static int sq_lease_renew(exo_storage *s, const char *ns, const char *id, int64_
     return sqlite3_changes(DB(s)) == 1 ? 0 : 1;
 }
 
+static int sq_state_logs_set(exo_storage *s, const char *id, const char *logs, size_t len)
+{
+    sqlite3_stmt *st = prep_bind(s, "UPDATE states SET logs=? WHERE id=?", "");
+    if (!st)
+        return -1;
+    /* bound by length: node output may contain U+0000 */
+    if (sqlite3_bind_text(st, 1, logs, (int)len, SQLITE_TRANSIENT) != SQLITE_OK ||
+        sqlite3_bind_text(st, 2, id, -1, SQLITE_TRANSIENT) != SQLITE_OK) {
+        log_error("sqlite bind failed: %s", sqlite3_errmsg(DB(s)));
+        unprep(s, st);
+        return -1;
+    }
+    if (exec_stmt(s, st) != 0)
+        return -1;
+    return sqlite3_changes(DB(s)) == 1 ? 0 : 1;
+}
+
+static int sq_state_logs_get(exo_storage *s, const char *ns, const char *id, char **logs, size_t *len)
+{
+    *logs = NULL;
+    *len = 0;
+    sqlite3_stmt *st = prep_bind(s, "SELECT logs FROM states WHERE id=? AND namespace_name=?", "tt", id, ns);
+    if (!st)
+        return -1;
+    int rc = sqlite3_step(st), ret = 0;
+    if (rc == SQLITE_ROW && sqlite3_column_type(st, 0) != SQLITE_NULL) {
+        const unsigned char *t = sqlite3_column_text(st, 0);
+        int n = sqlite3_column_bytes(st, 0); /* after column_text: the UTF-8 length, NULs included */
+        if (!t || !(*logs = malloc((size_t)n + 1))) {
+            ret = -1;
+        } else {
+            memcpy(*logs, t, (size_t)n);
+            (*logs)[n] = '\0';
+            *len = (size_t)n;
+        }
+    } else if (rc == SQLITE_DONE) {
+        ret = 1;
+    } else if (rc != SQLITE_ROW) {
+        log_error("sqlite state_logs_get failed: %s", sqlite3_errmsg(DB(s)));
+        ret = -1;
+    }
+    unprep(s, st);
+    return ret;
+}
+
 static int read_queue(sqlite3_stmt *st, void *row)
 {
     exo_queue_row *r = row;
@@ -1291,6 +1343,8 @@ static const exo_storage_ops sqlite_ops = {
     .lease_renew = sq_lease_renew,
     .lease_expired = sq_lease_expired,
     .queue_depth = sq_queue_depth,
+    .state_logs_set = sq_state_logs_set,
+    .state_logs_get = sq_state_logs_get,
     .trigger_insert = sq_trigger_insert,
     .trigger_delete_pending = sq_trigger_delete_pending,
     .trigger_claim = sq_trigger_claim,

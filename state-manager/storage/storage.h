@@ -276,6 +276,12 @@ typedef struct exo_storage_ops {
      * due by now) and QUEUED (claimed), at most limit (namespace, node) pairs, in
      * name order.  Reads only; no lock. */
     int (*queue_depth)(exo_storage *s, int64_t now, size_t limit, exo_queue_row **out, size_t *n);
+    /* A state's logs (what its node printed, as the host reported it; len bytes of
+     * UTF-8 that may hold U+0000).  set: 1 when no state has this id.  get: *logs
+     * malloc'd and NUL-terminated, NULL when the state has none; 1 when ns has no
+     * state with this id. */
+    int (*state_logs_set)(exo_storage *s, const char *id, const char *logs, size_t len);
+    int (*state_logs_get)(exo_storage *s, const char *ns, const char *id, char **logs, size_t *len);
 
     /* Cron trigger records.  trigger_insert ignores duplicates. */
     int (*trigger_insert)(exo_storage *s, const char *expr, const char *ns, const char *graph,
@@ -297,6 +303,7 @@ typedef struct exo_storage_ops {
     X(store_get) X(run_get) X(run_query) X(run_mark_cancelled) X(run_delete)                            \
     X(state_insert) X(state_get) X(state_update) X(state_claim) X(ancestors_copy) X(ancestor_add)       \
     X(group_has_status) X(unite_exists) X(states_of_run) X(lease_renew) X(lease_expired) X(queue_depth) \
+    X(state_logs_set) X(state_logs_get)                                                                 \
     X(trigger_insert) X(trigger_delete_pending) X(trigger_claim) X(trigger_finish) X(trigger_housekeeping)
 
 struct exo_storage {
@@ -482,6 +489,15 @@ static inline int exo_db_lease_expired(exo_storage *s, int64_t now, size_t limit
 static inline int exo_db_queue_depth(exo_storage *s, int64_t now, size_t limit, exo_queue_row **out, size_t *n)
 {
     return EXO_DB_OP(s, queue_depth)(s, now, limit, out, n);
+}
+
+static inline int exo_db_state_logs_set(exo_storage *s, const char *id, const char *logs, size_t len)
+{
+    return EXO_DB_OP(s, state_logs_set)(s, id, logs, len);
+}
+static inline int exo_db_state_logs_get(exo_storage *s, const char *ns, const char *id, char **logs, size_t *len)
+{
+    return EXO_DB_OP(s, state_logs_get)(s, ns, id, logs, len);
 }
 
 static inline int exo_db_trigger_insert(exo_storage *s, const char *expr, const char *ns, const char *graph,
