@@ -90,6 +90,7 @@ static void reload(host *h)
     h->plugins = set;
     host_conf_free(&h->conf);
     h->conf = conf;
+    exo_log_set_format((exo_log_format)h->conf.log_format); /* the fork server keeps its own */
     h->lease_enabled = h->conf.lease_ms > 0;
     log_info("SIGHUP: reloaded %s (%zu node%s); registering again", h->conf.file, n,
              n == 1 ? "" : "s");

@@ -215,6 +215,8 @@ static void send_claim(host *h, host_claim *c, int want, int64_t now)
         json_object_object_add(body, "wait_ms", json_object_new_int64(h->conf.wait_ms));
     if (h->conf.lease_ms > 0)
         json_object_object_add(body, "lease_ms", json_object_new_int64(h->conf.lease_ms));
+    /* exo answers with each state's run and graph (for the log lines); others ignore it */
+    json_object_object_add(body, "extended", json_object_new_boolean(1));
     char *path = host_ns_path(h, "/states/enqueue");
     char *url = path ? host_url(h, path) : NULL;
     unsigned long id = 0;

@@ -8,6 +8,7 @@
 
 #include "config.h"
 #include "http.h"
+#include "log.h"
 #include "plugin.h"
 #include "run.h"
 #include "scratch.h"
@@ -37,6 +38,8 @@ typedef struct hstate {
     char *id;
     char *node_name;
     char *identifier;
+    char *run_id;     /* from exo's extended claim answer; NULL from other servers */
+    char *graph_name; /* likewise */
     json_object *inputs; /* as received */
     state_phase phase;
     plugin_set *set;
@@ -153,6 +156,11 @@ void host_claim_make_stale(host *h, int64_t now);
 #define HOST_STALE_CLAIM_MS 1000
 
 /* host_states.c: dispatch, secrets, children */
+/* A log line about state s: "state ID [run RUN graph GRAPH ]node NODE" then the
+ * message (which brings its own separator: ": started", " 12 ms: executed"); in
+ * the JSON format the state's id, run, graph and node are members of the line. */
+void host_state_log(exo_log_level level, const hstate *s, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
 void host_states_dispatch(host *h, int64_t now);
 void host_states_reap(host *h);
 void host_states_zygote_events(host *h);

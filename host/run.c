@@ -52,6 +52,8 @@ int host_run_start(host_run *r, const host_job *job, const host_sandbox_conf *sb
         snprintf(err, errlen, "out of memory");
         goto fail;
     }
+    r->state_id = job->state_id;
+    r->node_name = job->node->name;
     r->scratch_pool = scratch;
     if (!(r->scratch = host_scratch_take(scratch, err, errlen)))
         goto fail;
@@ -113,6 +115,19 @@ fail:
     return -1;
 }
 
+void host_run_set_context(host_run *r, const char *run_id, const char *graph_name)
+{
+    r->run_id = run_id;
+    r->graph_name = graph_name;
+    char *prefix = NULL;
+    if (!run_id || !graph_name ||
+        asprintf(&prefix, "state %s run %s graph %s (%s)", r->state_id, run_id, graph_name,
+                 r->node_name) < 0)
+        return; /* the plain prefix stays */
+    free(r->log_prefix);
+    r->log_prefix = prefix;
+}
+
 static void kill_group(host_run *r)
 {
     if (r->token && !r->exited)
@@ -151,10 +166,14 @@ static void forward_line(host_run *r)
         return;
     char text[sizeof r->line * 4 + 1];
     escape_for_log(r->line, r->line_len, text, sizeof text);
+    exo_log_field fields[] = {{"state_id", r->state_id}, {"run_id", r->run_id},
+                              {"graph", r->graph_name}, {"node", r->node_name},
+                              {"stream", "output"}};
+    size_t nf = sizeof fields / sizeof *fields;
     if (r->forwarded < FORWARD_LIMIT)
-        log_info("%s: %s", r->log_prefix, text);
+        exo_logf_fields(EXO_LOG_INFO, fields, nf, "%s: %s", r->log_prefix, text);
     else if (r->forwarded - r->line_len < FORWARD_LIMIT)
-        log_info("%s: (further output not logged)", r->log_prefix);
+        exo_logf_fields(EXO_LOG_INFO, fields, nf, "%s: (further output not logged)", r->log_prefix);
     r->line_len = 0;
 }
 
@@ -475,6 +494,10 @@ void host_run_outcome(const host_run *r, const host_node *node, host_outcome *ou
 {
     memset(out, 0, sizeof *out);
     decide_outcome(r, node, out);
+}
+
+void host_run_attach_logs(const host_run *r, host_outcome *out)
+{
     if (!out->body || (out->kind != HOST_REPORT_EXECUTED && out->kind != HOST_REPORT_ERRORED))
         return;
     size_t len = 0;

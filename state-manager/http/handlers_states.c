@@ -49,7 +49,9 @@ static json_object *status_body(const char *status)
 
 /* ---- enqueue ------------------------------------------------------------------------------- */
 
-static json_object *claimed_json(const char *ns, exo_state_row *rows, size_t n)
+/* extended (exo's extension, asked by "extended": true in the body or ?extended=true):
+ * each state also names its run and graph, which exo-host puts in its log lines. */
+static json_object *claimed_json(const char *ns, exo_state_row *rows, size_t n, int extended)
 {
     json_object *o = json_object_new_object(), *arr = json_object_new_array();
     for (size_t i = 0; i < n; i++) {
@@ -59,6 +61,10 @@ static json_object *claimed_json(const char *ns, exo_state_row *rows, size_t n)
         json_object_object_add(s, "identifier", json_object_new_string(rows[i].identifier));
         json_object_object_add(s, "inputs", json_object_get(rows[i].inputs));
         json_object_object_add(s, "created_at", exo_json_time(rows[i].created_at));
+        if (extended) {
+            json_object_object_add(s, "run_id", json_object_new_string(rows[i].run_id));
+            json_object_object_add(s, "graph_name", json_object_new_string(rows[i].graph_name));
+        }
         json_object_array_add(arr, s);
     }
     json_object_object_add(o, "count", json_object_new_int64((int64_t)n));
@@ -76,6 +82,7 @@ typedef struct enqueue_park {
     size_t nn, batch;
     int64_t lease_ms;
     int64_t deadline; /* monotonic ms */
+    int extended;     /* claimed_json's */
 } enqueue_park;
 
 static void enqueue_park_free(exo_park *park)
@@ -101,7 +108,7 @@ static int enqueue_attempt(enqueue_park *p, exo_req *req, exo_resp *resp)
     }
     int64_t now_mono = exo_mono_ms();
     if (n > 0 || now_mono >= p->deadline || atomic_load(&app->stopping)) {
-        exo_resp_json(resp, 200, claimed_json(req->params[0], rows, n));
+        exo_resp_json(resp, 200, claimed_json(req->params[0], rows, n, p->extended));
         exo_state_rows_free(rows, n);
         return 0;
     }
@@ -120,7 +127,7 @@ static int enqueue_resume(exo_park *park, exo_req *req, exo_resp *resp)
 {
     enqueue_park *p = (enqueue_park *)park;
     if (exo_req_client_gone(req)) { /* nobody would receive what we claim now */
-        exo_resp_json(resp, 200, claimed_json(req->params[0], NULL, 0));
+        exo_resp_json(resp, 200, claimed_json(req->params[0], NULL, 0, 0));
         return 0;
     }
     return enqueue_attempt(p, req, resp);
@@ -143,6 +150,9 @@ void h_enqueue(exo_req *req, exo_resp *resp)
     }
     if (finish_check(&rc, resp))
         return;
+    json_object *ext = json_object_object_get(body, "extended");
+    int extended = exo_req_extended(req) || (ext && json_object_is_type(ext, json_type_boolean) &&
+                                             json_object_get_boolean(ext));
     if (wait_ms > WAIT_CAP_MS)
         wait_ms = WAIT_CAP_MS;
     if (lease_ms < LEASE_MIN_MS)
@@ -157,7 +167,7 @@ void h_enqueue(exo_req *req, exo_resp *resp)
         return;
     }
     if (batch <= 0 || nn == 0) {
-        exo_resp_json(resp, 200, claimed_json(req->params[0], NULL, 0));
+        exo_resp_json(resp, 200, claimed_json(req->params[0], NULL, 0, 0));
         return;
     }
     enqueue_park *p = calloc(1, sizeof *p);
@@ -171,7 +181,7 @@ void h_enqueue(exo_req *req, exo_resp *resp)
     for (size_t i = 0; i < nn; i++)
         names[i] = json_object_get_string(json_object_array_get_idx(nodes, i));
     *p = (enqueue_park){.names = names, .nn = nn, .batch = (size_t)batch, .lease_ms = lease_ms,
-                        .deadline = exo_mono_ms() + wait_ms};
+                        .deadline = exo_mono_ms() + wait_ms, .extended = extended};
     p->base.resume = enqueue_resume;
     p->base.free = enqueue_park_free;
     p->base.waiter.ns = req->params[0];

@@ -2,9 +2,11 @@
 manager with the state's report, bounded to its last 64 KiB, and is read back by
 GET state/{id}/logs and `exoctl state logs ID`."""
 
+import json
 import os
+import subprocess
 
-from harness import ExoTestCase, exoctl, main
+from harness import ExoTestCase, binary, exoctl, main, wait_until, write_host_conf
 from host_graphs import finished_state, put_one_node_graph, trigger, wait_registered
 
 NS = "logs"
@@ -89,6 +91,55 @@ class StateLogs(ExoTestCase):
         logs = self.logs(state["id"])["logs"]
         self.assertTrue(logs.startswith("[exo-host: "), logs[:200])
         self.assertIn("flood line", logs)
+
+
+class HostLogLines(ExoTestCase):
+    """exo-host's own log lines name the state's run and graph; log_format = "json"
+    writes one JSON object per line."""
+
+    def run_one(self, extra=""):
+        sm = self.start_state_manager()
+        api = sm.api(NS)
+        host = self.start_host(sm, NS, ["print_logs.so"], extra=f'state_dir = "{self.tmp}/state";\n' + extra,
+                               env={"EXO_LOG_LEVEL": "debug"})  # every line, the fork server's too
+        wait_registered(api, ["PrintLogsNode"])
+        put_one_node_graph(self, api, "lines", "PrintLogsNode", {"mode": "ok"})
+        run_id = trigger(self, api, "lines")
+        state = finished_state(api, run_id)
+        self.assertEqual(state["status"], "SUCCESS", state)
+        return host, run_id, state["id"]
+
+    def test_text_lines_name_run_and_graph(self):
+        host, run_id, sid = self.run_one()
+        wait_until(lambda: "ms: executed" in host.log(), 10, what="the state's log line")
+        log = host.log()
+        self.assertRegex(log, rf"state {sid} run {run_id} graph lines node PrintLogsNode \d+ ms: executed")
+        self.assertIn(f"state {sid} run {run_id} graph lines (PrintLogsNode): to stdout", log)
+
+    def test_json_lines_parse(self):
+        host, run_id, sid = self.run_one('log_format = "json";\n')
+        wait_until(lambda: "ms: executed" in host.log(), 10, what="the state's log line")
+        host.stop()
+        lines = [json.loads(line) for line in host.log().splitlines() if line.strip()]
+        self.assertGreater(len(lines), 3)
+        for line in lines:
+            self.assertEqual(set(line) >= {"time", "level", "program", "msg"}, True, line)
+            self.assertRegex(line["time"], r"^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z$")
+            self.assertIn(line["level"], ("debug", "info", "warn", "error"))
+        done = [l for l in lines if "ms: executed" in l["msg"]]
+        self.assertEqual(len(done), 1, lines)
+        self.assertEqual((done[0]["state_id"], done[0]["run_id"], done[0]["graph"], done[0]["node"]),
+                         (sid, run_id, "lines", "PrintLogsNode"))
+        printed = [l for l in lines if l.get("stream") == "output"]
+        self.assertTrue(any("to stderr: \\x1b[31mred" in l["msg"] for l in printed), printed)
+        self.assertTrue(all(l["state_id"] == sid for l in printed))
+
+    def test_a_bad_log_format_is_refused(self):
+        conf = write_host_conf(os.path.join(self.tmp, "bad.conf"), "http://127.0.0.1:1", NS, ["print_logs.so"],
+                               extra='log_format = "xml";\nmetrics_listen = "nowhere";\n')
+        out = subprocess.run([binary("exo-host"), "--check", "-c", conf], capture_output=True, text=True)
+        self.assertEqual(out.returncode, 1)
+        self.assertIn('log_format must be "text" or "json", got "xml"', out.stderr)
 
 
 class StateLogsApi(ExoTestCase):
