@@ -15,6 +15,7 @@
 typedef struct delete_tx {
     exo_run_row *rows;
     size_t n;
+    int finished_only; /* a purge: a run revived since it was listed stays */
     int64_t deleted;
 } delete_tx;
 
@@ -22,7 +23,7 @@ static int delete_body(exo_app *app, void *arg)
 {
     delete_tx *t = arg;
     for (size_t i = 0; i < t->n; i++) {
-        int rc = exo_db_run_delete(app->db, t->rows[i].run_id);
+        int rc = exo_db_run_delete(app->db, t->rows[i].run_id, t->finished_only);
         if (rc < 0)
             return -1;
         t->deleted += rc == 0;
@@ -43,7 +44,7 @@ static int64_t delete_matching(exo_app *app, exo_run_query q, int max_batches, i
         size_t n = 0;
         if (exo_engine_run_query(app, &q, &rows, &n) != EXO_RESULT_OK)
             return -1;
-        delete_tx t = {.rows = rows, .n = n};
+        delete_tx t = {.rows = rows, .n = n, .finished_only = q.status_mask == EXO_RUN_FINISHED_MASK};
         int rc = n ? exo_app_tx(app, delete_body, &t) : 0;
         if (n > 0) { /* continue after the batch: a run that could not be deleted is not retried forever */
             q.after_created_at = rows[n - 1].created_at;
@@ -144,7 +145,7 @@ static int retention_delete_body(exo_app *app, void *arg)
         int64_t keep = retention_of(t->cfg, t->rows[i].namespace_name);
         if (keep <= 0 || t->rows[i].created_at >= t->now - keep)
             continue;
-        int rc = exo_db_run_delete(app->db, t->rows[i].run_id);
+        int rc = exo_db_run_delete(app->db, t->rows[i].run_id, 1);
         if (rc < 0)
             return -1;
         t->deleted += rc == 0;

@@ -818,9 +818,12 @@ static int sq_run_mark_cancelled(exo_storage *s, const char *run_id, const char 
     return sqlite3_changes(DB(s)) == 1 ? 0 : 1;
 }
 
-static int sq_run_delete(exo_storage *s, const char *run_id)
+static int sq_run_delete(exo_storage *s, const char *run_id, int finished_only)
 {
-    if (EXEC(s, "DELETE FROM runs WHERE run_id=?", "t", run_id) != 0)
+    if (EXEC(s,
+             "DELETE FROM runs WHERE run_id=?1 AND (?2=0 OR cancelled_at>0 OR NOT EXISTS(SELECT 1 FROM states"
+             " WHERE run_id=?1 AND status IN ('CREATED','QUEUED','EXECUTED')))",
+             "ti", run_id, (int64_t)finished_only) != 0)
         return -1;
     if (sqlite3_changes(DB(s)) == 0)
         return 1;

@@ -237,9 +237,12 @@ typedef struct exo_storage_ops {
      * the later one then answers 1. */
     int (*run_mark_cancelled)(exo_storage *s, const char *run_id, const char *by, int64_t at);
     /* Deletes a run with its states, their ancestor-index rows and its store.
-     * 1: no such run.  [locks] A run another transaction holds locked (being
-     * deleted, cancelled or retried elsewhere) is skipped, not waited for: 1. */
-    int (*run_delete)(exo_storage *s, const char *run_id);
+     * 1: no such run.  With finished_only, a run that is not finished (by the rule
+     * above: not cancelled and a state CREATED, QUEUED or EXECUTED, e.g. revived by a
+     * retry since the caller listed it) is kept: 1.  [locks] A run another
+     * transaction holds locked (being deleted, cancelled or retried elsewhere) is
+     * skipped, not waited for: 1; the finished check is made once the lock is held. */
+    int (*run_delete)(exo_storage *s, const char *run_id, int finished_only);
 
     /* States.  state_insert returns 1 on a uniqueness conflict (lane or unite key),
      * leaving nothing written. */
@@ -440,7 +443,10 @@ static inline int exo_db_run_mark_cancelled(exo_storage *s, const char *run_id, 
 {
     return EXO_DB_OP(s, run_mark_cancelled)(s, run_id, by, at);
 }
-static inline int exo_db_run_delete(exo_storage *s, const char *run_id) { return EXO_DB_OP(s, run_delete)(s, run_id); }
+static inline int exo_db_run_delete(exo_storage *s, const char *run_id, int finished_only)
+{
+    return EXO_DB_OP(s, run_delete)(s, run_id, finished_only);
+}
 
 static inline int exo_db_state_insert(exo_storage *s, const exo_state_row *st) { return EXO_DB_OP(s, state_insert)(s, st); }
 static inline int exo_db_state_get(exo_storage *s, const char *id, exo_state_row *out)

@@ -214,8 +214,12 @@ static void test_cancel_mark_and_deletes(void **state)
     json_object *v = json_object_new_string("v");
     assert_int_equal(exo_db_store_put(f->db, "r2-bbbb", "ns", "g1", "k", v), 0);
     json_object_put(v);
-    assert_int_equal(exo_db_run_delete(f->db, "r2-bbbb"), 0);
-    assert_int_equal(exo_db_run_delete(f->db, "r2-bbbb"), 1);
+    assert_int_equal(exo_db_run_delete(f->db, "r5-eeee", 1), 1); /* PENDING: a purge keeps it */
+    assert_int_equal(exo_db_run_get(f->db, "ns", "r5-eeee", &r), 0);
+    exo_run_row_free(&r);
+    assert_int_equal(exo_db_run_delete(f->db, "r3-cccc", 1), 0); /* cancelled counts as finished */
+    assert_int_equal(exo_db_run_delete(f->db, "r2-bbbb", 1), 0);
+    assert_int_equal(exo_db_run_delete(f->db, "r2-bbbb", 0), 1);
     assert_int_equal(exo_db_run_get(f->db, "ns", "r2-bbbb", &r), 1);
     assert_int_equal(exo_db_states_of_run(f->db, "ns", "r2-bbbb", &states, &n), 0);
     assert_int_equal(n, 0);
@@ -271,7 +275,7 @@ static void *other_main(void *arg)
     if (!strcmp(o->what, "mark"))
         o->rc = exo_db_run_mark_cancelled(o->db, "r3-cccc", "bob", 900);
     else if (!strcmp(o->what, "delete"))
-        o->rc = exo_db_run_delete(o->db, "r2-bbbb");
+        o->rc = exo_db_run_delete(o->db, "r2-bbbb", 0);
     else
         o->rc = exo_db_graph_delete(o->db, "ns", "g");
     atomic_store(&o->done, 1);
@@ -352,7 +356,7 @@ static void test_pg_run_delete_skips_a_locked_run(void **state)
     assert_int_equal(pthread_join(t, NULL), 0);
     assert_int_equal(o.rc, 1);
     assert_int_equal(exo_db_commit(f->db), 0);
-    assert_int_equal(exo_db_run_delete(f->db, "r2-bbbb"), 0); /* unlocked: deleted */
+    assert_int_equal(exo_db_run_delete(f->db, "r2-bbbb", 0), 0); /* unlocked: deleted */
 }
 
 static void test_pg_graph_delete_keeps_a_version_a_run_is_created_from(void **state)

@@ -1,0 +1,156 @@
+/* The PostgreSQL backend's schema (pg.h): table exo_schema holds the number of
+ * migrations applied; pg_migrate applies the missing ones in one transaction under an
+ * advisory lock (replicas starting together migrate once) and refuses a newer schema. */
+#include <errno.h>
+#include <inttypes.h>
+#include <poll.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "clock.h"
+#include "log.h"
+#include "pg.h"
+#include "strfmt.h"
+
+#define MIGRATION_LOCK 7304415001LL /* advisory lock key: "exo schema" */
+
+static const char *const schema_v1 =
+    "CREATE TABLE nodes(seq bigserial PRIMARY KEY, id text NOT NULL UNIQUE,"
+    " namespace_name text NOT NULL, name text NOT NULL, runtime_name text NOT NULL,"
+    " inputs_schema text NOT NULL, outputs_schema text NOT NULL, secrets text NOT NULL,"
+    " created_at bigint NOT NULL, updated_at bigint NOT NULL, UNIQUE(namespace_name, name));"
+    "CREATE TABLE graphs(seq bigserial PRIMARY KEY, id text NOT NULL UNIQUE,"
+    " namespace_name text NOT NULL, name text NOT NULL, version bigint NOT NULL,"
+    " validation_status text NOT NULL, validation_errors text NOT NULL,"
+    " created_at bigint NOT NULL, updated_at bigint NOT NULL, UNIQUE(namespace_name, name));"
+    "CREATE TABLE graph_versions(version bigserial PRIMARY KEY,"
+    " namespace_name text NOT NULL, name text NOT NULL, template text NOT NULL);"
+    "CREATE TABLE runs(seq bigserial PRIMARY KEY, run_id text NOT NULL UNIQUE,"
+    " namespace_name text NOT NULL, graph_name text NOT NULL, graph_version bigint NOT NULL,"
+    " created_at bigint NOT NULL);"
+    "CREATE INDEX runs_by_ns ON runs(namespace_name, created_at, seq);"
+    /* bytea: store values keep U+0000, which PostgreSQL text cannot hold */
+    "CREATE TABLE store(run_id text NOT NULL, namespace_name text NOT NULL,"
+    " graph_name text NOT NULL, key text NOT NULL, value bytea NOT NULL,"
+    " PRIMARY KEY(run_id, namespace_name, graph_name, key));"
+    /* Every change of a state's status rewrites its row and adds an entry to each of
+       its indexes that the new row belongs to: so the indexes are few, and partial
+       where only some statuses are ever looked for.  seq orders a run's states and
+       needs no index of its own. */
+    "CREATE TABLE states(id text PRIMARY KEY, seq bigserial NOT NULL,"
+    " created_at bigint NOT NULL, updated_at bigint NOT NULL, node_name text NOT NULL,"
+    " namespace_name text NOT NULL, identifier text NOT NULL, graph_name text NOT NULL,"
+    " run_id text NOT NULL, status text NOT NULL, inputs text NOT NULL, outputs text NOT NULL,"
+    " data text NOT NULL, error text, parents text NOT NULL, does_unites integer NOT NULL,"
+    " unite_key text, enqueue_after bigint NOT NULL, retry_count bigint NOT NULL,"
+    " fanout_id text NOT NULL, manual_retry_fanout_id text NOT NULL, exec_group text NOT NULL,"
+    " lease_expires_at bigint NOT NULL DEFAULT 0, lease_ms bigint NOT NULL DEFAULT 0,"
+    " UNIQUE(node_name, namespace_name, graph_name, identifier, run_id, retry_count, fanout_id));"
+    "CREATE UNIQUE INDEX states_unite_key ON states(unite_key) WHERE unite_key IS NOT NULL;"
+    /* the claim's: small (only claimable rows), and the one a generic plan picks */
+    "CREATE INDEX states_created ON states(namespace_name, node_name, enqueue_after) WHERE status = 'CREATED';"
+    "CREATE INDEX states_run ON states(run_id);"
+    "CREATE INDEX states_lease ON states(lease_expires_at) WHERE status = 'QUEUED';"
+    "CREATE TABLE state_ancestors(ancestor_group text NOT NULL, state_id text NOT NULL,"
+    " status text NOT NULL, PRIMARY KEY(ancestor_group, state_id));"
+    "CREATE INDEX state_ancestors_status ON state_ancestors(ancestor_group, status);"
+    "CREATE INDEX state_ancestors_state ON state_ancestors(state_id);"
+    "CREATE TABLE triggers(id bigserial PRIMARY KEY, type text NOT NULL,"
+    " expression text NOT NULL, namespace_name text NOT NULL, graph_name text NOT NULL,"
+    " trigger_time bigint NOT NULL, trigger_status text NOT NULL, expires_at bigint,"
+    " UNIQUE(type, expression, graph_name, namespace_name, trigger_time));"
+    "CREATE INDEX triggers_due ON triggers(trigger_status, trigger_time);"
+    /* every replica's long-polls hear of claimable states, whoever committed them;
+       a payload too long for NOTIFY wakes every long-poll instead */
+    "CREATE FUNCTION exo_notify_work() RETURNS trigger LANGUAGE plpgsql AS $$"
+    " DECLARE p text := NEW.namespace_name || chr(31) || NEW.node_name;"
+    " BEGIN IF octet_length(p) > 7000 THEN p := ''; END IF;"
+    " PERFORM pg_notify('" WORK_CHANNEL "', p); RETURN NULL; END $$;"
+    "CREATE TRIGGER states_work AFTER INSERT OR UPDATE OF status ON states FOR EACH ROW"
+    " WHEN (NEW.status = 'CREATED') EXECUTE FUNCTION exo_notify_work();";
+
+/* Migration 2 (run controls, registry): a run's cancel mark; when a node was last
+ * registered; indexes for the filtered run listing (by graph), for retention
+ * (finished runs of every namespace, oldest first), for graph deletion, and for
+ * the PENDING run listing: CREATED and QUEUED states are found through the claim
+ * and lease indexes, EXECUTED ones (few, short-lived) through a partial index of
+ * their own.  runs.seq (bigserial since version 1) is the listing's tie-break. */
+static const char *const schema_v2 =
+    "ALTER TABLE runs ADD COLUMN IF NOT EXISTS cancelled_at bigint NOT NULL DEFAULT 0,"
+    " ADD COLUMN IF NOT EXISTS cancelled_by text;"
+    "ALTER TABLE nodes ADD COLUMN IF NOT EXISTS registered_at bigint NOT NULL DEFAULT 0;"
+    "CREATE INDEX IF NOT EXISTS runs_by_graph ON runs(namespace_name, graph_name, created_at, seq);"
+    "CREATE INDEX IF NOT EXISTS runs_by_time ON runs(created_at, seq);"
+    "CREATE INDEX IF NOT EXISTS graph_versions_by_name ON graph_versions(namespace_name, name);"
+    "CREATE INDEX IF NOT EXISTS runs_by_version ON runs(graph_version);"
+    "CREATE INDEX IF NOT EXISTS states_executed ON states(namespace_name) WHERE status = 'EXECUTED';";
+
+/* Ordered migrations: entry i brings the schema from version i to i + 1.  Append
+ * only; never edit one that has shipped. */
+static const char *const migrations[] = {schema_v1, schema_v2};
+#define SCHEMA_VERSION ((int)(sizeof migrations / sizeof *migrations))
+
+/* libpq's message as one line (its messages end in a newline and may span lines). */
+const char *pg_one_line(const char *msg, char *buf, size_t len)
+{
+    snprintf(buf, len, "%s", msg ? msg : "");
+    for (char *c = buf; *c; c++)
+        if (*c == '\n' || *c == '\t')
+            *c = ' ';
+    for (size_t n = strlen(buf); n > 0 && buf[n - 1] == ' '; n--)
+        buf[n - 1] = '\0';
+    return buf;
+}
+
+/* One command of the migration transaction; 0 ok, -1 with the server's message. */
+static int migrate_exec(PGconn *c, const char *sql, PGresult **out, char *err, size_t errlen)
+{
+    PGresult *r = PQexec(c, sql);
+    ExecStatusType st = PQresultStatus(r);
+    if (st != PGRES_COMMAND_OK && st != PGRES_TUPLES_OK) {
+        char msg[512];
+        exo_errf(err, errlen, "cannot initialise the PostgreSQL database: %s",
+                 pg_one_line(PQresultErrorMessage(r), msg, sizeof msg));
+        PQclear(r);
+        return -1;
+    }
+    if (out)
+        *out = r;
+    else
+        PQclear(r);
+    return 0;
+}
+
+/* Brings the schema to SCHEMA_VERSION in one transaction; refuses a newer one. */
+int pg_migrate(PGconn *c, char *err, size_t errlen)
+{
+    char sql[160];
+    PGresult *r = NULL;
+    snprintf(sql, sizeof sql, "BEGIN; SELECT pg_advisory_xact_lock(%lld)", MIGRATION_LOCK);
+    if (migrate_exec(c, sql, NULL, err, errlen) != 0 ||
+        migrate_exec(c, "CREATE TABLE IF NOT EXISTS exo_schema(version integer NOT NULL)", NULL, err, errlen) != 0 ||
+        migrate_exec(c, "SELECT max(version) FROM exo_schema", &r, err, errlen) != 0)
+        goto failed;
+    int version = PQntuples(r) > 0 && !PQgetisnull(r, 0, 0) ? atoi(PQgetvalue(r, 0, 0)) : 0;
+    PQclear(r);
+    if (version > SCHEMA_VERSION) {
+        exo_errf(err, errlen,
+                 "the PostgreSQL database has schema version %d, newer than this exo-state-manager knows (%d): "
+                 "run the newer exo-state-manager that wrote it",
+                 version, SCHEMA_VERSION);
+        goto failed;
+    }
+    for (int v = version; v < SCHEMA_VERSION; v++) {
+        if (migrate_exec(c, migrations[v], NULL, err, errlen) != 0)
+            goto failed;
+        log_info("PostgreSQL database: schema migrated to version %d", v + 1);
+    }
+    snprintf(sql, sizeof sql, "DELETE FROM exo_schema; INSERT INTO exo_schema VALUES(%d); COMMIT", SCHEMA_VERSION);
+    if (migrate_exec(c, sql, NULL, err, errlen) != 0)
+        goto failed;
+    return 0;
+failed:
+    PQclear(PQexec(c, "ROLLBACK"));
+    return -1;
+}
