@@ -86,9 +86,13 @@ static const char *const schema_v2 =
     "CREATE INDEX IF NOT EXISTS runs_by_version ON runs(graph_version);"
     "CREATE INDEX IF NOT EXISTS states_executed ON states(namespace_name) WHERE status = 'EXECUTED';";
 
+/* Migration 3 (state logs): what a state's node printed, as its host reported it
+ * with executed/errored; bytea because node output may hold NUL bytes. */
+static const char *const schema_v3 = "ALTER TABLE states ADD COLUMN IF NOT EXISTS logs bytea;";
+
 /* Ordered migrations: entry i brings the schema from version i to i + 1.  Append
  * only; never edit one that has shipped. */
-static const char *const migrations[] = {schema_v1, schema_v2};
+static const char *const migrations[] = {schema_v1, schema_v2, schema_v3};
 #define SCHEMA_VERSION ((int)(sizeof migrations / sizeof *migrations))
 
 /* libpq's message as one line (its messages end in a newline and may span lines). */
