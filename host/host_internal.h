@@ -8,6 +8,8 @@
 
 #include "config.h"
 #include "http.h"
+#include "metrics.h"
+#include "metrics_http.h"
 #include "log.h"
 #include "plugin.h"
 #include "run.h"
@@ -124,6 +126,10 @@ struct host {
     bool lease_enabled;
     bool lease_inflight;
     int64_t lease_next_ms;
+
+    host_metrics metrics;           /* what metrics_listen serves */
+    host_metrics_http *metrics_http; /* NULL: no metrics_listen */
+    int64_t started_unix_s;
 
     bool stopping;
     int64_t stop_kill_ms;    /* running children are killed at this time */

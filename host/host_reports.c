@@ -101,23 +101,38 @@ static void report_refused(host *h, report *r, const host_http_result *res)
     free(detail);
 }
 
+/* The kind of a report by its path's last segment (replayed reports know only it). */
+static host_report_kind kind_of(const report *r)
+{
+    const char *last = strrchr(r->path, '/');
+    last = last ? last + 1 : r->path;
+    for (int k = HOST_REPORT_EXECUTED; k <= HOST_REPORT_REQUEUE; k++)
+        if (strcmp(last, endpoint((host_report_kind)k)) == 0)
+            return (host_report_kind)k;
+    return HOST_REPORT_ERRORED;
+}
+
 static void on_delivered(void *arg, const host_http_result *res)
 {
     report *r = arg;
     host *h = r->owner;
     r->inflight = false;
     r->attempts++;
+    if (!retryable(res->status))
+        h->metrics.reports[kind_of(r)]++; /* answered for good */
     if (res->status >= 200 && res->status <= 299) {
         log_debug("state %s: %s delivered", r->state_id, r->path);
         report_done(h, r);
         return;
     }
     if (!retryable(res->status)) {
+        h->metrics.reports_refused++;
         report_refused(h, r, res);
         report_done(h, r);
         return;
     }
     int64_t delay = host_backoff_ms(r->attempts, 500, BACKOFF_CAP_MS);
+    h->metrics.report_retries++;
     if (res->status)
         log_warn("state %s: POST %s answered %ld; retrying in %lld ms", r->state_id, r->path,
                  res->status, (long long)delay);

@@ -127,6 +127,9 @@ static void report_state(host *h, hstate *s, host_report_kind kind, json_object 
 void host_state_finish(host *h, hstate *s, host_outcome *out, int64_t now)
 {
     int64_t started = s->start_ms ? s->start_ms : s->claimed_ms;
+    h->metrics.outcomes[out->reason < HOST_OUTCOME_COUNT ? out->reason : HOST_OUTCOME_HOST_ERROR]++;
+    if (s->has_run && s->run.exited && s->run.started_ms)
+        host_metrics_observe(&h->metrics.run, (double)(s->run.exited_ms - s->run.started_ms) / 1000.0);
     host_state_log(EXO_LOG_INFO, s, " %lld ms: %s", (long long)(now - started), out->summary);
     if (s->has_run) {
         host_run_cleanup(&s->run);
@@ -147,6 +150,7 @@ static void finish_errored(host *h, hstate *s, const char *message)
     host_outcome out;
     memset(&out, 0, sizeof out);
     host_outcome_errored(&out, message);
+    out.reason = HOST_OUTCOME_HOST_ERROR; /* it never ran: unknown node, inputs, secrets, fork server */
     host_state_finish(h, s, &out, exo_mono_ms());
 }
 
@@ -160,8 +164,11 @@ static void start_child(host *h, hstate *s)
                              "started (see the host log)");
         return;
     }
-    if (host_run_start(&s->run, &job, &s->node->sandbox, h->zygote, &h->scratch, err,
-                       sizeof err) < 0) {
+    int64_t spawn_us = exo_mono_us();
+    int started = host_run_start(&s->run, &job, &s->node->sandbox, h->zygote, &h->scratch, err,
+                                 sizeof err);
+    host_metrics_observe(&h->metrics.spawn, (double)(exo_mono_us() - spawn_us) / 1e6);
+    if (started < 0) {
         char msg[600];
         snprintf(msg, sizeof msg, "the host could not start the state: %s", err);
         finish_errored(h, s, msg);
@@ -406,6 +413,7 @@ void host_states_tick(host *h, int64_t now)
             continue;
         if (s->lease_lost) {
             host_state_log(EXO_LOG_WARN, s, ": stopped, the state manager ended its lease");
+            h->metrics.outcomes[HOST_OUTCOME_LEASE_LOST]++;
             host_state_remove(h, s);
             continue;
         }
@@ -472,6 +480,7 @@ void host_states_lease_lost(host *h, json_object *ids)
                 host_run_kill(&s->run);
             } else {
                 host_state_log(EXO_LOG_WARN, s, ": dropped, the state manager ended its lease");
+                h->metrics.outcomes[HOST_OUTCOME_LEASE_LOST]++;
                 if (s->phase == PH_SECRETS && s->secrets_req) {
                     s->phase = PH_WAITING; /* on_secrets ignores the cancelled answer */
                     host_http_cancel(h->http, s->secrets_req);

@@ -309,6 +309,7 @@ bool host_run_finished(const host_run *r, int64_t now_ms)
 void host_outcome_errored(host_outcome *out, const char *message)
 {
     out->kind = HOST_REPORT_ERRORED;
+    out->reason = HOST_OUTCOME_NODE_ERROR; /* callers name other reasons */
     out->body = json_object_new_object();
     if (out->body)
         json_object_object_add(out->body, "error", json_object_new_string(message));
@@ -352,6 +353,7 @@ static void outcome_from_result(const host_run *r, const host_node *node, json_o
         json_object_object_get_ex(res, "syscall", &v);
         snprintf(msg, sizeof msg, "blocked system call: %s", v ? json_object_get_string(v) : "?");
         host_outcome_errored(out, msg);
+        out->reason = HOST_OUTCOME_BLOCKED_SYSCALL;
     } else if (strcmp(kind, "signal") == 0) {
         /* pid 1 of its PID namespace reports a signal it could not die of */
         json_object_object_get_ex(res, "signal", &v);
@@ -359,6 +361,7 @@ static void outcome_from_result(const host_run *r, const host_node *node, json_o
     } else if (strcmp(kind, "memory") == 0) {
         snprintf(msg, sizeof msg, "memory limit %lld MiB exceeded", (long long)r->sb.memory_mb);
         host_outcome_errored(out, msg);
+        out->reason = HOST_OUTCOME_MEMORY;
     } else if (strcmp(kind, "prune") == 0) {
         json_object_object_get_ex(res, "data", &v);
         if (!v || !json_object_is_type(v, json_type_object)) {
@@ -370,6 +373,7 @@ static void outcome_from_result(const host_run *r, const host_node *node, json_o
             return;
         }
         out->kind = HOST_REPORT_PRUNE;
+        out->reason = HOST_OUTCOME_PRUNED;
         out->body = json_object_new_object();
         if (out->body)
             json_object_object_add(out->body, "data", json_object_get(v));
@@ -382,6 +386,7 @@ static void outcome_from_result(const host_run *r, const host_node *node, json_o
             return;
         }
         out->kind = HOST_REPORT_REQUEUE;
+        out->reason = HOST_OUTCOME_REQUEUED;
         out->body = json_object_new_object();
         if (out->body)
             json_object_object_add(out->body, "enqueue_after", json_object_new_int64(ms));
@@ -400,6 +405,7 @@ static void outcome_from_result(const host_run *r, const host_node *node, json_o
             return;
         }
         out->kind = HOST_REPORT_EXECUTED;
+        out->reason = HOST_OUTCOME_SUCCESS;
         out->body = json_object_new_object();
         if (!out->body) {
             json_object_put(clean);
@@ -440,6 +446,9 @@ static void signal_outcome(const host_run *r, int sig, host_outcome *out)
             snprintf(msg, sizeof msg, "killed by signal %d", sig);
     }
     host_outcome_errored(out, msg);
+    out->reason = sig == SIGXCPU || (sig == SIGKILL && cpu_spent) ? HOST_OUTCOME_CPU
+                  : sig == SIGSYS                                 ? HOST_OUTCOME_BLOCKED_SYSCALL
+                                                                  : HOST_OUTCOME_SIGNAL;
 }
 
 static void decide_outcome(const host_run *r, const host_node *node, host_outcome *out)
@@ -447,27 +456,32 @@ static void decide_outcome(const host_run *r, const host_node *node, host_outcom
     char msg[256], size[32];
     if (r->lost[0]) {
         host_outcome_errored(out, r->lost);
+        out->reason = HOST_OUTCOME_HOST_ERROR;
         return;
     }
     if (r->killed_by_host) {
         host_outcome_errored(out, "host shutting down: the state did not finish within the "
                                   "grace period");
+        out->reason = HOST_OUTCOME_HOST_ERROR;
         return;
     }
     if (r->timed_out) {
         snprintf(msg, sizeof msg, "timed out after %lld ms", (long long)r->sb.timeout_ms);
         host_outcome_errored(out, msg);
+        out->reason = HOST_OUTCOME_TIMEOUT;
         return;
     }
     if (r->memory_exceeded) {
         snprintf(msg, sizeof msg, "memory limit %lld MiB exceeded", (long long)r->sb.memory_mb);
         host_outcome_errored(out, msg);
+        out->reason = HOST_OUTCOME_MEMORY;
         return;
     }
     if (r->output_exceeded) {
         host_format_kib(r->sb.output_kb, size, sizeof size);
         snprintf(msg, sizeof msg, "output larger than %s", size);
         host_outcome_errored(out, msg);
+        out->reason = HOST_OUTCOME_OUTPUT;
         return;
     }
     json_object *res = r->result_len ? json_tokener_parse(r->result) : NULL;

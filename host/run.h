@@ -17,6 +17,7 @@
 #include "child.h"
 #include "config.h"
 #include "logtail.h"
+#include "metrics.h"
 #include "scratch.h"
 #include "zygote.h"
 
@@ -32,6 +33,7 @@ typedef struct host_outcome {
     host_report_kind kind;
     json_object *body;
     char summary[512]; /* for the one log line per state */
+    host_outcome_reason reason; /* for exo_host_state_outcomes_total */
 } host_outcome;
 
 typedef struct host_run {
