@@ -57,6 +57,7 @@ void exo_app_destroy(exo_app *app)
     pthread_mutex_destroy(&app->work_lock);
     pthread_mutex_destroy(&app->verify_lock);
     pthread_cond_destroy(&app->verify_cond);
+    exo_metrics_free(&app->metrics);
 }
 
 void exo_app_db_enter(exo_app *app)
@@ -347,6 +348,7 @@ int exo_app_tx(exo_app *app, int (*body)(exo_app *app, void *arg), void *arg)
     tx_notes *outer = current_notes;
     current_notes = &notes;
     int64_t started_us = exo_mono_us();
+    exo_metrics_tx_begin();
     exo_app_db_enter(app);
     int rc = -1, retry = 0, attempts = 0;
     for (int attempt = 1; attempt <= EXO_TX_ATTEMPTS; attempt++) {
@@ -355,6 +357,7 @@ int exo_app_tx(exo_app *app, int (*body)(exo_app *app, void *arg), void *arg)
         if (rc >= 0 || !retry || atomic_load(&app->stopping))
             break;
         notes_flush(&notes, 0); /* what the failed attempt created was rolled back */
+        exo_metrics_tx_discard();
         /* a collision with another transaction: back off a little, growing, so
            the colliding ones do not meet again at once */
         exo_sleep_ms(attempt * 2 + (int64_t)(exo_mono_ms() % 3));
@@ -363,6 +366,7 @@ int exo_app_tx(exo_app *app, int (*body)(exo_app *app, void *arg), void *arg)
     exo_app_db_leave(app);
     current_notes = outer;
     notes_flush(&notes, rc >= 0);
+    exo_metrics_tx_end(&app->metrics, rc >= 0);
     exo_metrics_tx(&app->metrics, attempts, rc >= 0, exo_mono_us() - started_us);
     return rc;
 }

@@ -1159,6 +1159,26 @@ static int sq_state_logs_get(exo_storage *s, const char *ns, const char *id, cha
     return ret;
 }
 
+static int sq_run_finished(exo_storage *s, const char *run_id, int64_t *created_at)
+{
+    sqlite3_stmt *st = prep_bind(s,
+                                 "SELECT created_at FROM runs WHERE run_id=? AND NOT EXISTS (SELECT 1 FROM states"
+                                 " WHERE run_id=? AND status IN ('CREATED', 'QUEUED', 'EXECUTED'))",
+                                 "tt", run_id, run_id);
+    if (!st)
+        return -1;
+    int rc = sqlite3_step(st), ret = 1;
+    if (rc == SQLITE_ROW) {
+        *created_at = sqlite3_column_int64(st, 0);
+        ret = 0;
+    } else if (rc != SQLITE_DONE) {
+        log_error("sqlite run_finished failed: %s", sqlite3_errmsg(DB(s)));
+        ret = -1;
+    }
+    unprep(s, st);
+    return ret;
+}
+
 static int read_queue(sqlite3_stmt *st, void *row)
 {
     exo_queue_row *r = row;
@@ -1348,6 +1368,7 @@ static const exo_storage_ops sqlite_ops = {
     .queue_depth = sq_queue_depth,
     .state_logs_set = sq_state_logs_set,
     .state_logs_get = sq_state_logs_get,
+    .run_finished = sq_run_finished,
     .trigger_insert = sq_trigger_insert,
     .trigger_delete_pending = sq_trigger_delete_pending,
     .trigger_claim = sq_trigger_claim,

@@ -285,6 +285,9 @@ typedef struct exo_storage_ops {
      * state with this id. */
     int (*state_logs_set)(exo_storage *s, const char *id, const char *logs, size_t len);
     int (*state_logs_get)(exo_storage *s, const char *ns, const char *id, char **logs, size_t *len);
+    /* 0 with *created_at (the run's) when run_id exists and none of its states is
+     * CREATED, QUEUED or EXECUTED; 1 otherwise.  Reads only (the run duration metric). */
+    int (*run_finished)(exo_storage *s, const char *run_id, int64_t *created_at);
 
     /* Cron trigger records.  trigger_insert ignores duplicates. */
     int (*trigger_insert)(exo_storage *s, const char *expr, const char *ns, const char *graph,
@@ -306,7 +309,7 @@ typedef struct exo_storage_ops {
     X(store_get) X(run_get) X(run_query) X(run_mark_cancelled) X(run_delete)                            \
     X(state_insert) X(state_get) X(state_update) X(state_claim) X(ancestors_copy) X(ancestor_add)       \
     X(group_has_status) X(unite_exists) X(states_of_run) X(lease_renew) X(lease_expired) X(queue_depth) \
-    X(state_logs_set) X(state_logs_get)                                                                 \
+    X(state_logs_set) X(state_logs_get) X(run_finished)                                                 \
     X(trigger_insert) X(trigger_delete_pending) X(trigger_claim) X(trigger_finish) X(trigger_housekeeping)
 
 struct exo_storage {
@@ -504,6 +507,11 @@ static inline int exo_db_state_logs_set(exo_storage *s, const char *id, const ch
 static inline int exo_db_state_logs_get(exo_storage *s, const char *ns, const char *id, char **logs, size_t *len)
 {
     return EXO_DB_OP(s, state_logs_get)(s, ns, id, logs, len);
+}
+
+static inline int exo_db_run_finished(exo_storage *s, const char *run_id, int64_t *created_at)
+{
+    return EXO_DB_OP(s, run_finished)(s, run_id, created_at);
 }
 
 static inline int exo_db_trigger_insert(exo_storage *s, const char *expr, const char *ns, const char *graph,

@@ -771,6 +771,20 @@ static int pg_state_logs_get(exo_storage *s, const char *ns, const char *id, cha
     return ret;
 }
 
+static int pg_run_finished(exo_storage *s, const char *run_id, int64_t *created_at)
+{
+    pg_params p = {0};
+    pg_param_text(&p, run_id);
+    PGresult *r = pg_query(s, ST_RUN_FINISHED, &p, 0);
+    if (!r)
+        return -1;
+    int ret = PQntuples(r) > 0 ? 0 : 1;
+    if (ret == 0)
+        *created_at = pg_col_int(r, 0, 0);
+    PQclear(r);
+    return ret;
+}
+
 static int read_queue(const PGresult *r, int i, void *row)
 {
     exo_queue_row *q = row;
@@ -954,6 +968,7 @@ static const exo_storage_ops postgres_ops = {
     .queue_depth = pg_queue_depth,
     .state_logs_set = pg_state_logs_set,
     .state_logs_get = pg_state_logs_get,
+    .run_finished = pg_run_finished,
     .trigger_insert = pg_trigger_insert,
     .trigger_delete_pending = pg_trigger_delete_pending,
     .trigger_claim = pg_trigger_claim,
