@@ -51,6 +51,18 @@ void host_state_log(exo_log_level level, const hstate *s, const char *fmt, ...)
     free(msg);
 }
 
+/* A name from the claim answer that goes into log lines: one with control
+ * characters (a forged line, a terminal escape) is dropped (freed, NULL). */
+static char *log_safe(char *name)
+{
+    for (const char *p = name; p && *p; p++)
+        if ((unsigned char)*p < 0x20 || *p == 0x7f) {
+            free(name);
+            return NULL;
+        }
+    return name;
+}
+
 hstate *host_state_add(host *h, json_object *claim)
 {
     if (!claim || !json_object_is_type(claim, json_type_object)) {
@@ -63,8 +75,8 @@ hstate *host_state_add(host *h, json_object *claim)
     s->id = string_member(claim, "state_id");
     s->node_name = string_member(claim, "node_name");
     s->identifier = string_member(claim, "identifier");
-    s->run_id = string_member(claim, "run_id");
-    s->graph_name = string_member(claim, "graph_name");
+    s->run_id = log_safe(string_member(claim, "run_id"));
+    s->graph_name = log_safe(string_member(claim, "graph_name"));
     if (!s->id || !s->id[0] || !s->node_name) {
         log_warn("claimed state without a state_id or node_name string; skipped: %.300s",
                  json_object_to_json_string(claim));
