@@ -9,6 +9,7 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include "clock.h"
 #include "log.h"
 #include "strfmt.h"
 
@@ -26,6 +27,7 @@ typedef struct mconn {
 
 struct host_metrics_http {
     int listen_fd;
+    int64_t accept_paused_until; /* out of descriptors: the listener rests until then */
     host_metrics_render_fn render;
     void *arg;
     mconn conns[HOST_METRICS_MAX_CONNS];
@@ -116,7 +118,8 @@ unsigned host_metrics_http_fds(const host_metrics_http *srv, struct curl_waitfd 
     unsigned n = 0;
     if (!srv || room == 0)
         return 0;
-    fds[n++] = (struct curl_waitfd){srv->listen_fd, CURL_WAIT_POLLIN, 0};
+    if (exo_mono_ms() >= srv->accept_paused_until)
+        fds[n++] = (struct curl_waitfd){srv->listen_fd, CURL_WAIT_POLLIN, 0};
     for (size_t i = 0; i < HOST_METRICS_MAX_CONNS && n < room; i++) {
         const mconn *c = &srv->conns[i];
         if (c->fd >= 0)
@@ -142,10 +145,14 @@ static void accept_all(host_metrics_http *srv, int64_t now)
     for (;;) {
         int fd = accept4(srv->listen_fd, NULL, NULL, SOCK_NONBLOCK | SOCK_CLOEXEC);
         if (fd < 0) {
-            if (errno != EAGAIN && errno != EWOULDBLOCK && errno != EINTR && errno != ECONNABORTED)
-                log_warn("metrics endpoint: accept: %s", strerror(errno));
             if (errno == EINTR || errno == ECONNABORTED)
                 continue;
+            if (errno != EAGAIN && errno != EWOULDBLOCK) {
+                /* EMFILE and the like: a pending connection keeps the listener
+                 * readable, so rest a second instead of spinning the loop */
+                log_warn("metrics endpoint: accept: %s; not accepting for 1 s", strerror(errno));
+                srv->accept_paused_until = now + 1000;
+            }
             return;
         }
         mconn *slot = NULL;
