@@ -341,6 +341,11 @@ static void print_state(size_t index, json_object *state)
     json_object *data = json_member(state, "data");
     if (json_object_is_type(data, json_type_object) && json_object_object_length(data) > 0)
         printf("    prune data: %s\n", json_object_to_json_string_ext(data, JSON_C_TO_STRING_PLAIN));
+    const char *worker = json_get_string(state, "worker");
+    const char *worker_status = json_get_string(state, "worker_status");
+    if (worker)
+        printf("    worker:    %s%s%s%s\n", worker, worker_status ? " (" : "", worker_status ? worker_status : "",
+               worker_status ? ")" : "");
     const char *waiting = json_get_string(state, "waiting");
     if (waiting)
         printf("    waiting:   %s\n", waiting);
@@ -373,6 +378,37 @@ static void attach_waits(json_object *view, json_object *states)
                 json_object_object_add(st, "waiting", json_object_get(json_member(w, "message")));
         }
     }
+}
+
+/* Puts the runtime that claimed each state (GET run/{id}/states, exo's) into its
+ * details as "worker", with "worker_status" alive / lost from the worker registry.
+ * Nothing from a state manager without them (the reference). */
+static void attach_workers(cli_ctx *ctx, const char *run_id, json_object *states)
+{
+    long status = 0;
+    json_object *listing = NULL;
+    if (client_ns_query(ctx, "reading the run's states", "GET", NULL, NULL, &status, &listing, "run", run_id,
+                        "states", NULL) != 0 || status != 200) {
+        json_object_put(listing);
+        return;
+    }
+    json_object *registry = workers_fetch(ctx);
+    json_object *claimed = json_member(listing, "states");
+    for (size_t i = 0; i < json_length(claimed); i++) {
+        json_object *c = json_object_array_get_idx(claimed, i);
+        const char *id = json_get_string(c, "state_id"), *by = json_get_string(c, "claimed_by");
+        for (size_t j = 0; id && by && j < json_length(states); j++) {
+            json_object *st = json_object_array_get_idx(states, j);
+            if (!json_get_string(st, "id") || strcmp(json_get_string(st, "id"), id) != 0)
+                continue;
+            json_object_object_add(st, "worker", json_object_new_string(by));
+            const char *alive = workers_status_of(registry, by);
+            if (alive)
+                json_object_object_add(st, "worker_status", json_object_new_string(alive));
+        }
+    }
+    json_object_put(registry);
+    json_object_put(listing);
 }
 
 static void print_run_view(json_object *view)
@@ -430,6 +466,8 @@ int cmd_run_show(const command *cmd, cli_ctx *ctx, const parsed_args *args)
     if (view && json_get_string(view, "status"))
         summary.status = json_get_string(view, "status"); /* CANCELLED is known to the run view only */
     attach_waits(view, states);
+    if (view)
+        attach_workers(ctx, run_id, states);
     int rc = EXIT_OK;
     if (ctx->json) {
         rc = print_run_json(run_id, run_graph, &summary, states, view) == 0 ? EXIT_OK : EXIT_FAIL;

@@ -124,6 +124,10 @@ const command commands[] = {
      .run = cmd_state_logs},
     {.group = "nodes", .name = "list", .args = "", .summary = "list the nodes registered in the namespace",
      .needs_namespace = 1, .run = cmd_nodes_list},
+    {.name = "workers", .args = "", .summary = "list the worker runtimes of the namespace: last heartbeat, alive or lost",
+     .details = "A runtime is lost when it has missed three heartbeats.  Nodes whose every runtime\n"
+                "is lost are named after the table: their states wait until a host that has them starts.",
+     .needs_namespace = 1, .run = cmd_workers},
     {.name = "namespaces", .args = "", .summary = "list the namespaces that have registered nodes",
      .run = cmd_namespaces},
     {.name = NULL},

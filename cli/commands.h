@@ -81,5 +81,10 @@ int cmd_graph_retry(const command *cmd, cli_ctx *ctx, const parsed_args *args);
 int cmd_run_list_filtered(const command *cmd, cli_ctx *ctx, const parsed_args *args, int *fallback);
 int cmd_nodes_list(const command *cmd, cli_ctx *ctx, const parsed_args *args);
 int cmd_namespaces(const command *cmd, cli_ctx *ctx, const parsed_args *args);
+int cmd_workers(const command *cmd, cli_ctx *ctx, const parsed_args *args);
+/* cmd_workers.c: the registry answer (GET runtimes), NULL from a state manager
+ * without one (or on error); the status ("alive"/"lost") of one runtime in it. */
+json_object *workers_fetch(cli_ctx *ctx);
+const char *workers_status_of(json_object *registry, const char *runtime_name);
 
 #endif

@@ -392,6 +392,7 @@ static int parse_numbers(parse_ctx *pc, host_conf *c, const config_setting_t *ro
     c->lease_ms = 60000;
     c->grace_ms = 10000;
     c->register_timeout_ms = 300000;
+    c->heartbeat_ms = 10000;
     if (get_int(pc, root, "workers", "", 1, 4096, &workers) < 0 ||
         get_int(pc, root, "batch_size", "", 1, 10000, &batch) < 0 ||
         get_int(pc, root, "prefetch", "", 0, 10000, &prefetch) < 0 ||
@@ -399,8 +400,13 @@ static int parse_numbers(parse_ctx *pc, host_conf *c, const config_setting_t *ro
         get_int(pc, root, "wait_ms", "", 0, 600000, &c->wait_ms) < 0 ||
         get_int(pc, root, "lease_ms", "", 0, day, &c->lease_ms) < 0 ||
         get_int(pc, root, "grace_ms", "", 0, day, &c->grace_ms) < 0 ||
-        get_int(pc, root, "register_timeout_ms", "", 0, day, &c->register_timeout_ms) < 0)
+        get_int(pc, root, "register_timeout_ms", "", 0, day, &c->register_timeout_ms) < 0 ||
+        get_int(pc, root, "heartbeat_ms", "", 0, 3600000, &c->heartbeat_ms) < 0)
         return -1;
+    if (c->heartbeat_ms > 0 && c->heartbeat_ms < 500)
+        return fail_at(pc, config_setting_get_member(root, "heartbeat_ms"),
+                       "heartbeat_ms must be 0 (off) or at least 500 (got %lld)",
+                       (long long)c->heartbeat_ms);
     if (c->lease_ms > 0 && c->lease_ms < 3000)
         return fail_at(pc, config_setting_get_member(root, "lease_ms"),
                        "lease_ms must be 0 (off) or at least 3000 (got %lld)",
@@ -527,7 +533,7 @@ static int parse_root(parse_ctx *pc, host_conf *c, const config_setting_t *root)
 {
     static const char *const keys[] = {
         "namespace", "name", "state_manager", "workers", "batch_size", "prefetch",
-        "poll_interval_ms", "wait_ms", "lease_ms", "grace_ms", "register_timeout_ms",
+        "poll_interval_ms", "wait_ms", "lease_ms", "grace_ms", "register_timeout_ms", "heartbeat_ms",
         "state_dir", "scratch_dir", "plugin_dir", "plugins", "sandbox", "state_uids",
         "readable_paths", "log_format", "metrics_listen", NULL};
     if (check_known(pc, root, NULL, keys) < 0 ||

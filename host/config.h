@@ -37,6 +37,7 @@ typedef struct host_conf {
     int64_t lease_ms;     /* lease asked for and kept alive; 0 = do not send */
     int64_t grace_ms;     /* shutdown: running states get this long to finish */
     int64_t register_timeout_ms; /* give up registering after this long; 0 = never */
+    int64_t heartbeat_ms; /* worker-registry heartbeat period (default 10000); 0 = do not send */
     char *state_dir;      /* the spool lives here */
     char *scratch_dir;    /* per-state scratch directories are made below it */
     char *plugin_dir;

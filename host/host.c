@@ -164,6 +164,9 @@ static int wait_timeout(const host *h, int64_t now)
     t = host_claims_cancel_ms(h);
     if (t < next)
         next = t;
+    t = host_heartbeat_next_ms(h);
+    if (t < next)
+        next = t;
     int64_t wait = next == INT64_MAX ? 1000 : next - now;
     if (wait < 0)
         wait = 0;
@@ -196,6 +199,7 @@ static int loop(host *h)
         host_states_dispatch(h, now);
         host_claims_tick(h, now);
         host_reports_tick(h, now);
+        host_heartbeat_tick(h, now);
         if (h->fatal)
             return 1;
         if (finished_stopping(h, now))

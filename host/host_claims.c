@@ -27,6 +27,7 @@ static void on_registered(void *arg, const host_http_result *res)
         h->reg = REG_DONE;
         h->reg_attempts = 0;
         h->poll_next_ms = now;
+        h->hb_next_ms = now; /* the registry hears of the (new) node set at once */
         h->reg_fatal_on_reject = false;
         log_info("registered %zu node%s with %s (namespace %s, runtime %s)", h->plugins->n,
                  h->plugins->n == 1 ? "" : "s", h->conf.uri, h->conf.namespace_, h->conf.name);
@@ -215,6 +216,8 @@ static void send_claim(host *h, host_claim *c, int want, int64_t now)
         json_object_array_add(nodes, json_object_new_string(h->plugins->nodes[i].name));
     json_object_object_add(body, "nodes", nodes);
     json_object_object_add(body, "batch_size", json_object_new_int(want));
+    /* exo: the claimed states record their claimer (the reference ignores it) */
+    json_object_object_add(body, "runtime_name", json_object_new_string(h->conf.name));
     if (h->conf.wait_ms > 0)
         json_object_object_add(body, "wait_ms", json_object_new_int64(h->conf.wait_ms));
     if (h->conf.lease_ms > 0)

@@ -127,6 +127,11 @@ struct host {
     bool lease_inflight;
     int64_t lease_next_ms;
 
+    /* Heartbeats to the worker registry (host_heartbeat.c). */
+    bool hb_disabled;        /* the state manager has no registry (the reference): stop */
+    bool hb_inflight;
+    bool hb_failing;         /* the last one failed (logged once per failing stretch) */
+    int64_t hb_next_ms;
     host_metrics metrics;           /* what metrics_listen serves */
     host_metrics_http *metrics_http; /* NULL: no metrics_listen */
     int64_t started_unix_s;
@@ -160,6 +165,10 @@ int64_t host_claims_cancel_ms(const host *h); /* earliest planned cancel, INT64_
  * HOST_STALE_CLAIM_MS, then cancel it. */
 void host_claim_make_stale(host *h, int64_t now);
 #define HOST_STALE_CLAIM_MS 1000
+
+/* host_heartbeat.c: POST runtimes/heartbeat every conf.heartbeat_ms once registered */
+void host_heartbeat_tick(host *h, int64_t now);
+int64_t host_heartbeat_next_ms(const host *h);
 
 /* host_states.c: dispatch, secrets, children */
 /* A log line about state s: "state ID [run RUN graph GRAPH ]node NODE" then the

@@ -2,10 +2,11 @@
 // the namespace selector and live refresh.  Every view is linkable by its URL.
 import * as api from './api.js';
 import * as views from './views.js';
+import { workers } from './workers.js';
 
 const { h } = views;
 const main = document.getElementById('main');
-const VIEWS = { overview: views.overview, graphs: views.graphs, graph: views.graph, runs: views.runs, run: views.run, nodes: views.nodes };
+const VIEWS = { overview: views.overview, graphs: views.graphs, graph: views.graph, runs: views.runs, run: views.run, nodes: views.nodes, workers };
 let timer = null;
 let generation = 0;
 let lastNs = null;

@@ -2,6 +2,7 @@
 // from the server goes in as text (never as HTML).
 import { get, post, nsPath, detailText, uuid } from './api.js';
 import { draw } from './dag.js';
+import { registry, liveness } from './workers.js';
 
 export const STATUSES = ['CREATED', 'QUEUED', 'EXECUTED', 'SUCCESS', 'ERRORED', 'NEXT_CREATED_ERROR', 'RETRY_CREATED', 'PRUNED'];
 const RUN_STATUSES = ['PENDING', 'SUCCESS', 'FAILED', 'CANCELLED'];
@@ -330,6 +331,8 @@ function showState(ctx, panel, s, wait, view) {
       h('dt', {}, 'Last change'), h('dd', {}, when(s.updated_at)),
       h('dt', {}, 'Due at'), h('dd', {}, when(s.enqueue_after)),
       h('dt', {}, 'Lease ends'), h('dd', {}, when(s.lease_expires_at)),
+      h('dt', {}, 'Worker'), h('dd', { id: 'state-worker' }, s.claimed_by
+        ? [link(`#/ns/${encodeURIComponent(ctx.ns)}/workers`, s.claimed_by), wait && wait.worker_lost ? ' (lost)' : ''] : '—'),
       h('dt', {}, 'Parents'), h('dd', {}, parents.length ? parents.map(([k, v]) => h('div', {}, `${k}: `, h('code', {}, v))) : '—')),
     h('h3', {}, 'Inputs'), json(s.inputs), h('h3', {}, 'Outputs'), json(s.outputs),
     h('h3', {}, 'Logs'), stateLogs(ctx, s)].filter(Boolean));
@@ -350,10 +353,29 @@ function stateLogs(ctx, s) {
 
 // ---- Nodes ------------------------------------------------------------------------------
 export async function nodes(ctx) {
-  const n = await get(nsPath(ctx.ns, '/nodes/?extended=true'));
-  const rows = n.nodes.map((x) => h('tr', {}, h('td', {}, x.name), h('td', {}, x.runtime_name),
+  const [n, reg] = await Promise.all([get(nsPath(ctx.ns, '/nodes/?extended=true')), registry(ctx.ns)]);
+  const runtimes = new Map((reg ? reg.runtimes : []).map((r) => [r.runtime_name, r]));
+  const serving = new Map(); // node -> {total, alive}, in one pass over the registry
+  for (const r of reg ? reg.runtimes : []) {
+    for (const name of r.nodes) {
+      const c = serving.get(name) || { total: 0, alive: 0 };
+      c.total += 1;
+      c.alive += r.alive ? 1 : 0;
+      serving.set(name, c);
+    }
+  }
+  const registeredBy = (x) => {
+    const r = runtimes.get(x.runtime_name);
+    return h('td', {}, x.runtime_name, r ? [' ', liveness(r)] : null);
+  };
+  const workersOf = (x) => {
+    const c = serving.get(x.name);
+    if (!c) return h('td', { class: 'muted' }, reg ? 'no heartbeat' : '—');
+    return h('td', { 'data-alive': c.alive }, c.alive ? `${c.alive} alive of ${c.total}` : h('strong', {}, `all ${c.total} lost`));
+  };
+  const rows = n.nodes.map((x) => h('tr', {}, h('td', {}, x.name), registeredBy(x), workersOf(x),
     h('td', {}, when(x.registered_at || x.updated_at)), h('td', {}, (x.secrets || []).join(', ') || '—'),
     h('td', {}, h('details', {}, h('summary', {}, 'inputs'), json(x.inputs_schema)), h('details', {}, h('summary', {}, 'outputs'), json(x.outputs_schema)))));
   return [h('h1', {}, `Nodes in ${ctx.ns}`),
-    rows.length ? table(['Node', 'Runtime', 'Registered', 'Secrets', 'Schemas'], rows, 'Registered nodes') : h('p', { class: 'muted' }, 'No node registered in this namespace: start an exo-host.')];
+    rows.length ? table(['Node', 'Registered by', 'Workers', 'Registered', 'Secrets', 'Schemas'], rows, 'Registered nodes') : h('p', { class: 'muted' }, 'No node registered in this namespace: start an exo-host.')];
 }

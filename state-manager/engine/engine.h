@@ -35,10 +35,12 @@ typedef enum exo_result {
 /* ---- workers: claims, leases, reports ------------------------------------------------------- */
 
 /* One claim round: up to `limit` due CREATED states of ns whose node is in nodes
- * become QUEUED with a lease of lease_ms.  *next_due: earliest future due time of
+ * become QUEUED with a lease of lease_ms, recorded as claimed by runtime_name
+ * (NULL: the client did not name itself).  *next_due: earliest future due time of
  * such states (0 when none), for the long-poll to wake up at. */
 exo_result exo_engine_claim(exo_app *app, const char *ns, const char *const *nodes, size_t nnodes, int64_t lease_ms,
-                            size_t limit, exo_state_row **rows, size_t *n, int64_t *next_due);
+                            const char *runtime_name, size_t limit, exo_state_row **rows, size_t *n,
+                            int64_t *next_due);
 /* Extends the leases of the QUEUED states among ids (array of strings) of ns; each
  * id is appended to renewed or lost. */
 exo_result exo_engine_renew_leases(exo_app *app, const char *ns, json_object *ids, int64_t lease_ms,
@@ -116,8 +118,10 @@ exo_result exo_engine_run_query(exo_app *app, const exo_run_query *q, exo_run_ro
  *   {"states": [{"state_id","identifier","node_name","status","reason","message"}...],
  *    "unites": [{"identifier","unites","message"}...]}
  * reason: "not_due" (enqueue_after in the future), "no_node" (no runtime registered
- * the node in the state's namespace), "unclaimed" (due and registered, no worker has
- * claimed it), "claimed" (QUEUED: a worker holds it), "executed". */
+ * the node in the state's namespace), "workers_lost" (due, and every runtime whose
+ * heartbeats name the node is lost, its last registrar too), "unclaimed" (due and registered, no worker has
+ * claimed it), "claimed" (QUEUED: a worker holds it; "claimed_by" names the runtime
+ * when it named itself, "worker_lost" is true when that runtime is lost), "executed". */
 exo_result exo_engine_run_waits(exo_app *app, const char *ns, const char *run_id, json_object **out);
 /* Cancels a PENDING run: every CREATED / QUEUED / EXECUTED state becomes ERRORED
  * with "Run cancelled by <by> at <time>" (so nothing more is claimed, and a worker
@@ -171,6 +175,31 @@ exo_result exo_engine_upsert_graph_ex(exo_app *app, const char *ns, const char *
                                       int64_t *created_at, int64_t *updated_at, char **detail);
 exo_result exo_engine_get_graph(exo_app *app, const char *ns, const char *name, exo_graph_row *row);
 exo_result exo_engine_list_graphs(exo_app *app, const char *ns, exo_graph_row **rows, size_t *n);
+
+/* ---- worker registry (runtimes.c): exo's extension ------------------------------------------ */
+
+#define EXO_RUNTIMES_MAX_PER_NS 1000          /* a new runtime beyond it is refused (CONFLICT) */
+#define EXO_RUNTIME_FORGET_MS (7LL * 86400000) /* runtimes unheard of this long are deleted */
+/* Stores one heartbeat (row's first_seen / last_seen are set here). */
+exo_result exo_engine_runtime_heartbeat(exo_app *app, exo_runtime_row *row, char **detail);
+exo_result exo_engine_runtime_list(exo_app *app, const char *ns, exo_runtime_row **rows, size_t *n);
+/* Per node named by some runtime's heartbeats: how many runtimes name it, how many
+ * of them are alive, and (when some are lost) the lost one seen last.  An index
+ * sorted by node, built in O(P log P) for P (node, runtime) pairs; node and
+ * last_lost point into the rows, which must outlive it (free() the index). */
+typedef struct exo_node_liveness {
+    const char *node;
+    size_t runtimes, alive;
+    const exo_runtime_row *last_lost;
+} exo_node_liveness;
+int exo_node_liveness_index(const exo_runtime_row *rows, size_t n, const char *const *only, size_t nonly,
+                            int64_t now, exo_node_liveness **out, size_t *count); /* 0, or -1 out of memory */
+/* only (sorted by strcmp, NULL: every node) limits the index to those nodes. */
+const exo_node_liveness *exo_node_liveness_find(const exo_node_liveness *idx, size_t count, const char *node);
+/* The nodes whose every runtime is lost, sorted: a new array (NULL out of memory). */
+json_object *exo_node_liveness_lost(const exo_node_liveness *idx, size_t count);
+/* The runtime called name among rows (sorted by name, as runtime_list returns them), or NULL. */
+const exo_runtime_row *exo_runtimes_find(const exo_runtime_row *rows, size_t n, const char *name);
 
 /* The work queue per namespace and node, for GET /metrics (at most limit pairs). */
 exo_result exo_engine_queue_depth(exo_app *app, size_t limit, exo_queue_row **rows, size_t *n);

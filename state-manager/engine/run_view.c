@@ -36,17 +36,64 @@ exo_result exo_engine_queue_depth(exo_app *app, size_t limit, exo_queue_row **ro
 
 /* ---- why states wait -------------------------------------------------------------------------------- */
 
+/* The runtimes of the run's namespace, read once per run view. */
+typedef struct wait_ctx {
+    exo_app *app;
+    int64_t now;
+    exo_runtime_row *runtimes;
+    size_t nruntimes;
+    exo_node_liveness *nodes; /* over runtimes: one lookup per waiting state */
+    size_t nnodes;
+} wait_ctx;
+
+/* What a QUEUED state's entry says about the runtime that claimed it. */
+static char *claimed_message(const wait_ctx *c, const exo_state_row *st, const exo_runtime_row *rt)
+{
+    char when[40], seen[40];
+    exo_iso_time(st->lease_expires_at, when);
+    if (!st->claimed_by)
+        return st->lease_expires_at > 0
+                   ? exo_strfmt("claimed by a worker, which is running it (lease until %s)", when)
+                   : exo_strfmt("claimed by a worker, which is running it");
+    if (rt && !exo_runtime_alive(rt, c->now)) {
+        exo_iso_time(rt->last_seen, seen);
+        return exo_strfmt("claimed by runtime %s, which is lost (last heartbeat %s); the state is given up "
+                          "when its lease ends at %s",
+                          st->claimed_by, seen, when);
+    }
+    return st->lease_expires_at > 0
+               ? exo_strfmt("claimed by runtime %s, which is running it (lease until %s)", st->claimed_by, when)
+               : exo_strfmt("claimed by runtime %s, which is running it", st->claimed_by);
+}
+
+/* 1 with reason "workers_lost" when every runtime whose heartbeats name the node
+ * is lost, and so is the one that registered it last (a runtime that sends no
+ * heartbeats, as against the reference, may still serve it: then 0). */
+static int workers_lost(const wait_ctx *c, const exo_state_row *st, const exo_node_row *node, const char **reason,
+                        char **message)
+{
+    const exo_node_liveness *live = exo_node_liveness_find(c->nodes, c->nnodes, st->node_name);
+    const exo_runtime_row *registrar = exo_runtimes_find(c->runtimes, c->nruntimes, node->runtime_name);
+    if (!live || live->alive || !registrar || exo_runtime_alive(registrar, c->now))
+        return 0;
+    const exo_runtime_row *last = live->last_lost;
+    char when[40];
+    exo_iso_time(last->last_seen, when);
+    *reason = "workers_lost";
+    *message = exo_strfmt("every runtime serving node %s is lost: the last one, %s on %s, sent its last heartbeat "
+                          "at %s; start a host that has the node",
+                          st->node_name, last->name, *last->hostname ? last->hostname : "an unknown host", when);
+    return 1;
+}
+
 /* reason and message for one unfinished state (see engine.h); the node registry
  * is read for CREATED states.  0, or -1 on a database error. */
-static int state_wait(exo_app *app, const exo_state_row *st, int64_t now, const char **reason, char **message)
+static int state_wait(const wait_ctx *c, const exo_state_row *st, const char **reason, char **message)
 {
     char when[40];
     if (st->status == EXO_ST_QUEUED) {
         *reason = "claimed";
-        exo_iso_time(st->lease_expires_at, when);
-        *message = st->lease_expires_at > 0
-                       ? exo_strfmt("claimed by a worker, which is running it (lease until %s)", when)
-                       : exo_strfmt("claimed by a worker, which is running it");
+        *message = claimed_message(c, st, exo_runtimes_find(c->runtimes, c->nruntimes, st->claimed_by));
         return 0;
     }
     if (st->status == EXO_ST_EXECUTED) {
@@ -54,22 +101,27 @@ static int state_wait(exo_app *app, const exo_state_row *st, int64_t now, const 
         *message = exo_strfmt("executed; its next states are being created");
         return 0;
     }
-    if (st->enqueue_after > now) {
+    if (st->enqueue_after > c->now) {
         *reason = "not_due";
         exo_iso_time(st->enqueue_after, when);
-        *message = exo_strfmt("not yet due: may start at %s (in %.1f s)", when, (double)(st->enqueue_after - now) / 1000.0);
+        *message = exo_strfmt("not yet due: may start at %s (in %.1f s)", when,
+                              (double)(st->enqueue_after - c->now) / 1000.0);
         return 0;
     }
     exo_node_row node = {0};
-    exo_app_db_enter(app);
-    int rc = exo_db_node_get(app->db, st->namespace_name, st->node_name, &node);
-    exo_app_db_leave(app);
+    exo_app_db_enter(c->app);
+    int rc = exo_db_node_get(c->app->db, st->namespace_name, st->node_name, &node);
+    exo_app_db_leave(c->app);
     if (rc < 0)
         return -1;
     if (rc == 1) {
         *reason = "no_node";
         *message = exo_strfmt("no runtime has registered node %s in namespace %s: start a host that has it",
                               st->node_name, st->namespace_name);
+        return 0;
+    }
+    if (workers_lost(c, st, &node, reason, message)) {
+        exo_node_row_free(&node);
         return 0;
     }
     *reason = "unclaimed";
@@ -81,11 +133,11 @@ static int state_wait(exo_app *app, const exo_state_row *st, int64_t now, const 
     return 0;
 }
 
-static int add_state_wait(exo_app *app, const exo_state_row *st, int64_t now, json_object *list)
+static int add_state_wait(const wait_ctx *c, const exo_state_row *st, json_object *list)
 {
     const char *reason = NULL;
     char *message = NULL;
-    if (state_wait(app, st, now, &reason, &message) != 0)
+    if (state_wait(c, st, &reason, &message) != 0)
         return -1;
     json_object *e = json_object_new_object();
     if (!e || !message) {
@@ -99,6 +151,11 @@ static int add_state_wait(exo_app *app, const exo_state_row *st, int64_t now, js
     json_object_object_add(e, "status", json_object_new_string(exo_status_names[st->status]));
     json_object_object_add(e, "reason", json_object_new_string(reason));
     json_object_object_add(e, "message", json_object_new_string(message));
+    if (st->status == EXO_ST_QUEUED && st->claimed_by) {
+        const exo_runtime_row *rt = exo_runtimes_find(c->runtimes, c->nruntimes, st->claimed_by);
+        json_object_object_add(e, "claimed_by", json_object_new_string(st->claimed_by));
+        json_object_object_add(e, "worker_lost", json_object_new_boolean(rt && !exo_runtime_alive(rt, c->now)));
+    }
     free(message);
     return json_object_array_add(list, e);
 }
@@ -145,6 +202,37 @@ static int add_unite_waits(exo_app *app, const exo_state_row *rows, size_t n, si
     return rc;
 }
 
+static int name_cmp(const void *a, const void *b)
+{
+    return strcmp(*(const char *const *)a, *(const char *const *)b);
+}
+
+/* The registry of ns for the run view, when one of the run's states needs it (a
+ * QUEUED state with a named claimer, a due CREATED one), with the liveness of the
+ * nodes of the due CREATED states only.  0, or -1 on an error. */
+static int load_registry(wait_ctx *c, const char *ns, const exo_state_row *rows, size_t n)
+{
+    const char **due = n ? malloc(n * sizeof *due) : NULL;
+    size_t ndue = 0, claimed = 0;
+    if (n && !due)
+        return -1;
+    for (size_t i = 0; i < n; i++) {
+        if (rows[i].status == EXO_ST_CREATED && rows[i].enqueue_after <= c->now)
+            due[ndue++] = rows[i].node_name;
+        claimed += rows[i].status == EXO_ST_QUEUED && rows[i].claimed_by;
+    }
+    int rc = 0;
+    if (ndue || claimed) {
+        qsort(due, ndue, sizeof *due, name_cmp);
+        rc = exo_engine_runtime_list(c->app, ns, &c->runtimes, &c->nruntimes) == EXO_RESULT_OK &&
+                     exo_node_liveness_index(c->runtimes, c->nruntimes, due, ndue, c->now, &c->nodes, &c->nnodes) == 0
+                 ? 0
+                 : -1;
+    }
+    free(due);
+    return rc;
+}
+
 exo_result exo_engine_run_waits(exo_app *app, const char *ns, const char *run_id, json_object **out)
 {
     exo_state_row *rows = NULL;
@@ -155,17 +243,21 @@ exo_result exo_engine_run_waits(exo_app *app, const char *ns, const char *run_id
         return r;
     json_object *o = json_object_new_object(), *states = json_object_new_array(), *unites = json_object_new_array();
     int rc = o && states && unites ? 0 : -1;
-    int64_t now = exo_now_ms();
+    wait_ctx c = {.app = app, .now = exo_now_ms()};
+    if (rc == 0)
+        rc = load_registry(&c, ns, rows, n);
     size_t pending = 0;
     for (size_t i = 0; i < n && rc == 0; i++) {
         if (!exo_status_unfinished(rows[i].status))
             continue;
         pending++;
-        rc = add_state_wait(app, &rows[i], now, states);
+        rc = add_state_wait(&c, &rows[i], states);
     }
     if (rc == 0)
         rc = add_unite_waits(app, rows, n, pending, unites);
     exo_state_rows_free(rows, n);
+    free(c.nodes);
+    exo_runtime_rows_free(c.runtimes, c.nruntimes);
     if (rc != 0) {
         json_object_put(o);
         json_object_put(states);

@@ -16,6 +16,7 @@ typedef struct claim_tx {
     const char *const *nodes;
     size_t nnodes, limit;
     int64_t lease_ms;
+    const char *runtime_name;
     exo_state_row **rows;
     size_t *n;
     int64_t *next_due;
@@ -31,8 +32,8 @@ static int claim_body(exo_app *app, void *arg)
         *t->n = 0;
     }
     t->attempted = 1;
-    return exo_db_state_claim(app->db, t->ns, t->nodes, t->nnodes, exo_now_ms(), t->lease_ms, t->limit, t->rows, t->n,
-                              t->next_due);
+    return exo_db_state_claim(app->db, t->ns, t->nodes, t->nnodes, exo_now_ms(), t->lease_ms, t->runtime_name, t->limit,
+                              t->rows, t->n, t->next_due);
 }
 
 /* Schedule-to-start of the states a claim took: from when each was due to now. */
@@ -44,10 +45,10 @@ static void observe_claimed(exo_app *app, const exo_state_row *rows, size_t n)
 }
 
 exo_result exo_engine_claim(exo_app *app, const char *ns, const char *const *nodes, size_t nnodes, int64_t lease_ms,
-                            size_t limit, exo_state_row **rows, size_t *n, int64_t *next_due)
+                            const char *runtime_name, size_t limit, exo_state_row **rows, size_t *n, int64_t *next_due)
 {
-    claim_tx t = {.ns = ns, .nodes = nodes, .nnodes = nnodes, .limit = limit, .lease_ms = lease_ms, .rows = rows,
-                  .n = n, .next_due = next_due};
+    claim_tx t = {.ns = ns, .nodes = nodes, .nnodes = nnodes, .limit = limit, .lease_ms = lease_ms,
+                  .runtime_name = runtime_name, .rows = rows, .n = n, .next_due = next_due};
     if (exo_db_caps(app->db) & EXO_STORAGE_ATOMIC_CLAIM) {
         /* one statement: no transaction round trips around it */
         exo_app_db_enter(app);

@@ -74,6 +74,9 @@ void h_prune(exo_req *req, exo_resp *resp);
 void h_reenqueue(exo_req *req, exo_resp *resp);
 void h_manual_retry(exo_req *req, exo_resp *resp);
 void h_secrets(exo_req *req, exo_resp *resp);
+/* handlers_runtimes.c: the worker registry */
+void h_runtime_heartbeat(exo_req *req, exo_resp *resp);
+void h_runtimes_list(exo_req *req, exo_resp *resp);
 void h_state_logs(exo_req *req, exo_resp *resp);
 /* handlers_runs.c */
 void h_runs(exo_req *req, exo_resp *resp);

@@ -38,6 +38,7 @@ static json_object *state_json(const exo_state_row *st)
     json_object_object_add(e, "updated_at", exo_json_time(st->updated_at));
     json_object_object_add(e, "enqueue_after", time_or_null(st->enqueue_after));
     json_object_object_add(e, "lease_expires_at", time_or_null(st->lease_expires_at));
+    json_object_object_add(e, "claimed_by", st->claimed_by ? json_object_new_string(st->claimed_by) : NULL);
     return e;
 }
 

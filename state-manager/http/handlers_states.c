@@ -81,6 +81,7 @@ typedef struct enqueue_park {
     const char **names;
     size_t nn, batch;
     int64_t lease_ms;
+    const char *runtime_name; /* the claimer's name (optional; NULL: unnamed) */
     int64_t deadline; /* monotonic ms */
     int extended;     /* claimed_json's */
 } enqueue_park;
@@ -101,7 +102,8 @@ static int enqueue_attempt(enqueue_park *p, exo_req *req, exo_resp *resp)
     exo_state_row *rows = NULL;
     size_t n = 0;
     int64_t next_due = 0;
-    if (exo_engine_claim(app, req->params[0], p->names, p->nn, p->lease_ms, p->batch, &rows, &n, &next_due) !=
+    if (exo_engine_claim(app, req->params[0], p->names, p->nn, p->lease_ms, p->runtime_name, p->batch, &rows, &n,
+                         &next_due) !=
         EXO_RESULT_OK) {
         exo_resp_500(resp);
         return 0;
@@ -133,6 +135,24 @@ static int enqueue_resume(exo_park *park, exo_req *req, exo_resp *resp)
     return enqueue_attempt(p, req, resp);
 }
 
+/* The optional "runtime_name" by which a worker names itself (exo's extension):
+ * recorded as the claimer of what it gets.  At most RUNTIME_NAME_MAX bytes, one line. */
+#define RUNTIME_NAME_MAX 200
+static const char *claimer_name(exo_reqcheck *rc, json_object *body)
+{
+    const char *name = NULL;
+    if (exo_req_string(rc, body, "runtime_name", "body", 0, &name) != 0)
+        return NULL;
+    size_t len = strlen(name);
+    int ok = len > 0 && len <= RUNTIME_NAME_MAX;
+    for (size_t i = 0; ok && i < len; i++)
+        ok = (unsigned char)name[i] >= 0x20 && name[i] != 0x7f;
+    if (!ok)
+        exo_reqcheck_value_error(rc, "body.runtime_name", "runtime_name must be 1 to 200 characters on one line",
+                                 json_object_object_get(body, "runtime_name"));
+    return ok ? name : NULL;
+}
+
 void h_enqueue(exo_req *req, exo_resp *resp)
 {
     exo_app *app = req->app;
@@ -140,8 +160,10 @@ void h_enqueue(exo_req *req, exo_resp *resp)
     exo_reqcheck_init(&rc);
     json_object *body = exo_req_body_object(req, &rc), *nodes = NULL;
     int64_t batch = 0, wait_ms = 0, lease_ms = app->cfg.default_lease_ms;
+    const char *runtime_name = NULL;
     if (body) {
         exo_req_string_list(&rc, body, "nodes", "body", 1, &nodes);
+        runtime_name = claimer_name(&rc, body);
         exo_req_int(&rc, body, "batch_size", "body", 1, &batch);
         if (exo_req_int(&rc, body, "wait_ms", "body", 0, &wait_ms) == 0)
             check_bound(&rc, body, "wait_ms", wait_ms, 0, 0);
@@ -181,7 +203,7 @@ void h_enqueue(exo_req *req, exo_resp *resp)
     for (size_t i = 0; i < nn; i++)
         names[i] = json_object_get_string(json_object_array_get_idx(nodes, i));
     *p = (enqueue_park){.names = names, .nn = nn, .batch = (size_t)batch, .lease_ms = lease_ms,
-                        .deadline = exo_mono_ms() + wait_ms, .extended = extended};
+                        .runtime_name = runtime_name, .deadline = exo_mono_ms() + wait_ms, .extended = extended};
     p->base.resume = enqueue_resume;
     p->base.free = enqueue_park_free;
     p->base.waiter.ns = req->params[0];

@@ -43,6 +43,8 @@ static const exo_route routes[] = {
     {"POST", NS "/graph/{graph_name}/delete", h_graph_delete, 1, 0, 0, 1, "Delete a graph"},
     {"GET", NS "/run/{run_id}/states", h_run_states, 0, 0, 0, 1, "A run's states (the dashboard)"},
     {"GET", NS "/overview", h_overview, 0, 0, 0, 1, "Counts of a namespace (the dashboard)"},
+    {"POST", NS "/runtimes/heartbeat", h_runtime_heartbeat, 1, 0, 0, 1, "A worker runtime says it is alive"},
+    {"GET", NS "/runtimes", h_runtimes_list, 0, 0, 0, 1, "The worker runtimes of a namespace, alive or lost"},
     {"GET", NS "/state/{state_id}/logs", h_state_logs, 0, 0, 0, 1, "What a state's node printed, as its host reported it"},
     /* the dashboard: its files and its sessions (handlers_dashboard.c) check their own access */
     {"GET", "/", h_dash_index, 0, 1, 0, 1, "The dashboard"},

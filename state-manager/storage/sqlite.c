@@ -99,20 +99,35 @@ static const char *const schema_v2 =
     "CREATE INDEX IF NOT EXISTS graph_versions_by_name ON graph_versions(namespace_name, name);"
     "CREATE INDEX IF NOT EXISTS runs_by_version ON runs(graph_version);";
 
-/* Migration 3 (state logs): what a state's node printed, as its host reported it
- * with executed/errored (capped by the engine; NULL: nothing reported). */
-static const column_add columns_v3[] = {
-    {"states", "logs", "TEXT"},
-    {NULL, NULL, NULL},
-};
-
 /* Ordered migrations: entry i brings the schema from version i to i + 1 (its
  * columns first, then its SQL).  Append only; never edit one that has shipped. */
 typedef struct migration {
     const column_add *columns; /* NULL: none */
     const char *sql;
 } migration;
-static const migration migrations[] = {{NULL, schema_v1}, {columns_v2, schema_v2}, {columns_v3, ""}};
+/* Migration 3 (worker registry): the runtime that claimed a state; the runtimes
+ * table of heartbeats (nodes as a JSON array of names). */
+static const column_add columns_v3[] = {
+    {"states", "claimed_by", "TEXT"},
+    {NULL, NULL, NULL},
+};
+static const char *const schema_v3 =
+    /* nodes last: the other columns are read without walking its overflow pages */
+    "CREATE TABLE IF NOT EXISTS runtimes(namespace_name TEXT NOT NULL, name TEXT NOT NULL,"
+    " version TEXT NOT NULL, hostname TEXT NOT NULL, pid INTEGER NOT NULL, slots INTEGER NOT NULL,"
+    " running INTEGER NOT NULL, interval_ms INTEGER NOT NULL, first_seen INTEGER NOT NULL,"
+    " last_seen INTEGER NOT NULL, nodes TEXT NOT NULL, PRIMARY KEY(namespace_name, name));"
+    "CREATE INDEX IF NOT EXISTS runtimes_by_seen ON runtimes(namespace_name, last_seen);";
+
+/* Migration 4 (state logs): what a state's node printed, as its host reported it
+ * with executed/errored (capped by the engine; NULL: nothing reported). */
+static const column_add columns_v4[] = {
+    {"states", "logs", "TEXT"},
+    {NULL, NULL, NULL},
+};
+
+static const migration migrations[] = {{NULL, schema_v1}, {columns_v2, schema_v2}, {columns_v3, schema_v3},
+                                       {columns_v4, ""}};
 #define SCHEMA_VERSION ((int)(sizeof migrations / sizeof *migrations))
 
 /* ---- statement helpers ------------------------------------------------------- */
@@ -878,7 +893,8 @@ static int sq_store_get(exo_storage *s, const char *run_id, const char *ns, cons
 
 #define STATE_COLS "id, created_at, updated_at, node_name, namespace_name, identifier, graph_name, run_id," \
                    " status, inputs, outputs, data, error, parents, does_unites, unite_key, enqueue_after,"  \
-                   " retry_count, fanout_id, manual_retry_fanout_id, exec_group, lease_expires_at, lease_ms"
+                   " retry_count, fanout_id, manual_retry_fanout_id, exec_group, lease_expires_at, lease_ms," \
+                   " claimed_by"
 
 static int read_state(sqlite3_stmt *st, void *row)
 {
@@ -907,11 +923,13 @@ static int read_state(sqlite3_stmt *st, void *row)
     col_id(st, 20, r->exec_group);
     r->lease_expires_at = sqlite3_column_int64(st, 21);
     r->lease_ms = sqlite3_column_int64(st, 22);
+    r->claimed_by = col_text(st, 23);
+    int claimer_ok = r->claimed_by || sqlite3_column_type(st, 23) == SQLITE_NULL;
     int error_ok = r->error || sqlite3_column_type(st, 12) == SQLITE_NULL;
     int unite_ok = r->unite_key || sqlite3_column_type(st, 15) == SQLITE_NULL;
     return r->node_name && r->namespace_name && r->identifier && r->graph_name && r->run_id &&
                    json_read(st, 9, r->inputs) && json_read(st, 10, r->outputs) && json_read(st, 11, r->data) &&
-                   json_read(st, 13, r->parents) && r->fanout_id && r->manual_retry_fanout_id && error_ok && unite_ok &&
+                   json_read(st, 13, r->parents) && r->fanout_id && r->manual_retry_fanout_id && error_ok && unite_ok && claimer_ok &&
                    status >= 0
                ? 0
                : -1;
@@ -926,11 +944,11 @@ static const row_kind state_rows = {"state", sizeof(exo_state_row), read_state, 
 
 static int sq_state_insert(exo_storage *s, const exo_state_row *r)
 {
-    return EXEC(s, "INSERT INTO states(" STATE_COLS ") VALUES(?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
-                "tiitttttt" "jjjtjitiitttii", r->id, r->created_at, r->updated_at, r->node_name, r->namespace_name,
+    return EXEC(s, "INSERT INTO states(" STATE_COLS ") VALUES(?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
+                "tiitttttt" "jjjtjitiitttiit", r->id, r->created_at, r->updated_at, r->node_name, r->namespace_name,
                 r->identifier, r->graph_name, r->run_id, exo_status_names[r->status], r->inputs, r->outputs, r->data, r->error,
                 r->parents, (int64_t)r->does_unites, r->unite_key, r->enqueue_after, r->retry_count, r->fanout_id,
-                r->manual_retry_fanout_id, r->exec_group, r->lease_expires_at, r->lease_ms);
+                r->manual_retry_fanout_id, r->exec_group, r->lease_expires_at, r->lease_ms, r->claimed_by);
 }
 
 static int sq_state_get(exo_storage *s, const char *id, exo_state_row *out)
@@ -1006,7 +1024,8 @@ static sqlite3_stmt *prep_nodes_query(exo_storage *s, const char *head, const ch
 }
 
 static int sq_state_claim(exo_storage *s, const char *ns, const char *const *nodes, size_t nnodes, int64_t now,
-                          int64_t lease_ms, size_t limit, exo_state_row **out, size_t *n, int64_t *next_due)
+                          int64_t lease_ms, const char *claimed_by, size_t limit, exo_state_row **out, size_t *n,
+                          int64_t *next_due)
 {
     int64_t lease_until = now + lease_ms;
     *out = NULL;
@@ -1024,8 +1043,12 @@ static int sq_state_claim(exo_storage *s, const char *ns, const char *const *nod
         r->status = EXO_ST_QUEUED;
         r->lease_expires_at = lease_until;
         r->lease_ms = lease_ms;
-        if (EXEC(s, "UPDATE states SET status='QUEUED', lease_expires_at=?, lease_ms=? WHERE id=? AND status='CREATED'",
-                 "iit", lease_until, lease_ms, r->id) != 0 ||
+        free(r->claimed_by);
+        r->claimed_by = claimed_by ? strdup(claimed_by) : NULL;
+        if ((claimed_by && !r->claimed_by) ||
+            EXEC(s, "UPDATE states SET status='QUEUED', lease_expires_at=?, lease_ms=?, claimed_by=?"
+                    " WHERE id=? AND status='CREATED'",
+                 "iitt", lease_until, lease_ms, claimed_by, r->id) != 0 ||
             mirror_status(s, r->id, EXO_ST_QUEUED) != 0)
             return -1;
     }
@@ -1211,6 +1234,77 @@ static int sq_queue_depth(exo_storage *s, int64_t now, size_t limit, exo_queue_r
     return fetch_all(s, st, &queue_rows, (void **)out, n);
 }
 
+/* ---- worker registry ------------------------------------------------------------- */
+
+#define RUNTIME_COLS "namespace_name, name, version, hostname, pid, slots, running, interval_ms, first_seen," \
+                     " last_seen, nodes"
+
+static int read_runtime(sqlite3_stmt *st, void *row)
+{
+    exo_runtime_row *r = row;
+    r->namespace_name = col_text(st, 0);
+    r->name = col_text(st, 1);
+    r->version = col_text(st, 2);
+    r->hostname = col_text(st, 3);
+    r->pid = sqlite3_column_int64(st, 4);
+    r->slots = sqlite3_column_int64(st, 5);
+    r->running = sqlite3_column_int64(st, 6);
+    r->interval_ms = sqlite3_column_int64(st, 7);
+    r->first_seen = sqlite3_column_int64(st, 8);
+    r->last_seen = sqlite3_column_int64(st, 9);
+    r->nodes = col_json(st, 10);
+    return r->namespace_name && r->name && r->version && r->hostname && json_read(st, 10, r->nodes) ? 0 : -1;
+}
+
+static void free_runtime_row(void *row)
+{
+    exo_runtime_row_free(row);
+}
+
+static const row_kind runtime_rows = {"runtime", sizeof(exo_runtime_row), read_runtime, free_runtime_row};
+
+/* One integer of a one-row query (st NULL: preparing failed).  0 ok, -1 error. */
+static int query_int(exo_storage *s, sqlite3_stmt *st, int64_t *out)
+{
+    if (!st)
+        return -1;
+    int rc = sqlite3_step(st);
+    *out = rc == SQLITE_ROW ? sqlite3_column_int64(st, 0) : 0;
+    unprep(s, st);
+    return rc == SQLITE_ROW || rc == SQLITE_DONE ? 0 : step_error(s, rc);
+}
+
+static int sq_runtime_upsert(exo_storage *s, const exo_runtime_row *r, size_t max_per_ns, int64_t forget_before)
+{
+    if (EXEC(s, "DELETE FROM runtimes WHERE namespace_name=? AND last_seen<?", "ti", r->namespace_name,
+             forget_before) != 0)
+        return -1;
+    int64_t known = 0, count = 0;
+    if (query_int(s, prep_bind(s, "SELECT count(*) FROM runtimes WHERE namespace_name=? AND name=?", "tt",
+                               r->namespace_name, r->name), &known) != 0 ||
+        (!known && query_int(s, prep_bind(s, "SELECT count(*) FROM runtimes WHERE namespace_name=?", "t",
+                                          r->namespace_name), &count) != 0))
+        return -1;
+    if (!known && (size_t)count >= max_per_ns)
+        return 1;
+    return EXEC(s,
+                "INSERT INTO runtimes(" RUNTIME_COLS ") VALUES(?,?,?,?,?,?,?,?,?,?,?)"
+                " ON CONFLICT(namespace_name, name) DO UPDATE SET version=excluded.version,"
+                " hostname=excluded.hostname, pid=excluded.pid, slots=excluded.slots, running=excluded.running,"
+                " interval_ms=excluded.interval_ms, nodes=excluded.nodes, last_seen=excluded.last_seen",
+                "ttttiiiiiij", r->namespace_name, r->name, r->version, r->hostname, r->pid, r->slots, r->running,
+                r->interval_ms, r->first_seen, r->last_seen, r->nodes) == 0
+               ? 0
+               : -1;
+}
+
+static int sq_runtime_list(exo_storage *s, const char *ns, exo_runtime_row **out, size_t *n)
+{
+    sqlite3_stmt *st = prep_bind(s, "SELECT " RUNTIME_COLS " FROM runtimes WHERE namespace_name=?"
+                                    " ORDER BY CAST(name AS BLOB)", "t", ns);
+    return fetch_all(s, st, &runtime_rows, (void **)out, n);
+}
+
 static int sq_lease_expired(exo_storage *s, int64_t now, size_t limit, char (**ids)[EXO_ID_LEN + 1], size_t *n)
 {
     *ids = NULL;
@@ -1366,6 +1460,8 @@ static const exo_storage_ops sqlite_ops = {
     .lease_renew = sq_lease_renew,
     .lease_expired = sq_lease_expired,
     .queue_depth = sq_queue_depth,
+    .runtime_upsert = sq_runtime_upsert,
+    .runtime_list = sq_runtime_list,
     .state_logs_set = sq_state_logs_set,
     .state_logs_get = sq_state_logs_get,
     .run_finished = sq_run_finished,

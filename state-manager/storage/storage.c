@@ -198,6 +198,7 @@ void exo_state_row_free(exo_state_row *r)
     free(r->unite_key);
     free(r->fanout_id);
     free(r->manual_retry_fanout_id);
+    free(r->claimed_by);
     memset(r, 0, sizeof *r);
 }
 
@@ -219,6 +220,32 @@ void exo_queue_rows_free(exo_queue_row *rows, size_t n)
     free(rows);
 }
 
+void exo_runtime_row_free(exo_runtime_row *r)
+{
+    free(r->namespace_name);
+    free(r->name);
+    free(r->version);
+    free(r->hostname);
+    json_object_put(r->nodes);
+    memset(r, 0, sizeof *r);
+}
+
+int exo_runtime_alive(const exo_runtime_row *r, int64_t now)
+{
+    return now - r->last_seen <= EXO_RUNTIME_LOST_INTERVALS * r->interval_ms;
+}
+
+int exo_runtime_has_node(const exo_runtime_row *r, const char *node)
+{
+    size_t n = json_object_is_type(r->nodes, json_type_array) ? json_object_array_length(r->nodes) : 0;
+    for (size_t i = 0; i < n; i++) {
+        const char *name = json_object_get_string(json_object_array_get_idx(r->nodes, i));
+        if (name && !strcmp(name, node))
+            return 1;
+    }
+    return 0;
+}
+
 void exo_trigger_row_free(exo_trigger_row *r)
 {
     free(r->expression);
@@ -238,3 +265,4 @@ ROWS_FREE(exo_node_rows_free, exo_node_row, exo_node_row_free)
 ROWS_FREE(exo_graph_rows_free, exo_graph_row, exo_graph_row_free)
 ROWS_FREE(exo_state_rows_free, exo_state_row, exo_state_row_free)
 ROWS_FREE(exo_run_rows_free, exo_run_row, exo_run_row_free)
+ROWS_FREE(exo_runtime_rows_free, exo_runtime_row, exo_runtime_row_free)

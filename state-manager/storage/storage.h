@@ -96,7 +96,21 @@ typedef struct exo_state_row {
     char exec_group[EXO_ID_LEN + 1]; /* the instance id shared by fan-out siblings */
     int64_t lease_expires_at;  /* 0 = no lease */
     int64_t lease_ms;          /* length of the current lease (set by claim / renew only) */
+    char *claimed_by;          /* runtime named by the last claim (NULL: none or unnamed); set by claim only */
 } exo_state_row;
+
+/* One worker runtime of the registry (exo-host's heartbeats), keyed by
+ * (namespace, name).  A runtime is lost when it has not been heard from for
+ * EXO_RUNTIME_LOST_INTERVALS of its own heartbeat intervals (exo_runtime_alive). */
+typedef struct exo_runtime_row {
+    char *namespace_name, *name;
+    char *version, *hostname;    /* "" when the heartbeat did not say */
+    int64_t pid, slots, running;
+    int64_t interval_ms;         /* the heartbeat period the runtime announced */
+    int64_t first_seen, last_seen;
+    json_object *nodes;          /* array of node names */
+} exo_runtime_row;
+#define EXO_RUNTIME_LOST_INTERVALS 3
 
 /* One (namespace, node) of the work queue (queue_depth). */
 typedef struct exo_queue_row {
@@ -253,10 +267,11 @@ typedef struct exo_storage_ops {
     int (*state_lock)(exo_storage *s, const char *id, exo_state_row *out); /* 1: none */
     int (*state_update)(exo_storage *s, const exo_state_row *st); /* every mutable field */
     /* Claims up to `limit` CREATED states of ns whose node_name is in nodes and
-     * enqueue_after <= now: sets QUEUED and lease_expires_at.  *next_due = earliest
-     * future enqueue_after of such states (0 when none). */
+     * enqueue_after <= now: sets QUEUED, lease_expires_at and claimed_by (the
+     * claiming runtime's name; NULL: unnamed).  *next_due = earliest future
+     * enqueue_after of such states (0 when none). */
     int (*state_claim)(exo_storage *s, const char *ns, const char *const *nodes, size_t nnodes,
-                       int64_t now, int64_t lease_ms, size_t limit,
+                       int64_t now, int64_t lease_ms, const char *claimed_by, size_t limit,
                        exo_state_row **out, size_t *n, int64_t *next_due);
     /* Ancestor-instance index used by unite evaluation. */
     int (*ancestors_copy)(exo_storage *s, const char *from_state, const char *to_state);
@@ -289,6 +304,14 @@ typedef struct exo_storage_ops {
      * CREATED, QUEUED or EXECUTED; 1 otherwise.  Reads only (the run duration metric). */
     int (*run_finished)(exo_storage *s, const char *run_id, int64_t *created_at);
 
+    /* Worker registry.  runtime_upsert stores a heartbeat: an existing (namespace,
+     * name) row keeps its first_seen and takes every other member; runtimes of the
+     * namespace last seen before forget_before are deleted first.  1: the row is new
+     * and the namespace already holds max_per_ns runtimes (nothing written). */
+    int (*runtime_upsert)(exo_storage *s, const exo_runtime_row *row, size_t max_per_ns, int64_t forget_before);
+    /* Every runtime of ns, by name. */
+    int (*runtime_list)(exo_storage *s, const char *ns, exo_runtime_row **out, size_t *n);
+
     /* Cron trigger records.  trigger_insert ignores duplicates. */
     int (*trigger_insert)(exo_storage *s, const char *expr, const char *ns, const char *graph,
                           int64_t trigger_time, int64_t expires_at);
@@ -309,6 +332,7 @@ typedef struct exo_storage_ops {
     X(store_get) X(run_get) X(run_query) X(run_mark_cancelled) X(run_delete)                            \
     X(state_insert) X(state_get) X(state_update) X(state_claim) X(ancestors_copy) X(ancestor_add)       \
     X(group_has_status) X(unite_exists) X(states_of_run) X(lease_renew) X(lease_expired) X(queue_depth) \
+    X(runtime_upsert) X(runtime_list) \
     X(state_logs_set) X(state_logs_get) X(run_finished)                                                 \
     X(trigger_insert) X(trigger_delete_pending) X(trigger_claim) X(trigger_finish) X(trigger_housekeeping)
 
@@ -348,6 +372,12 @@ void exo_graph_rows_free(exo_graph_row *rows, size_t n);
 void exo_state_rows_free(exo_state_row *rows, size_t n);
 void exo_run_rows_free(exo_run_row *rows, size_t n);
 void exo_queue_rows_free(exo_queue_row *rows, size_t n);
+void exo_runtime_row_free(exo_runtime_row *r);
+void exo_runtime_rows_free(exo_runtime_row *rows, size_t n);
+/* 1 when r was heard from within EXO_RUNTIME_LOST_INTERVALS heartbeat intervals of now. */
+int exo_runtime_alive(const exo_runtime_row *r, int64_t now);
+/* 1 when r's nodes include node. */
+int exo_runtime_has_node(const exo_runtime_row *r, const char *node);
 
 /* ---- the wrappers: callers use these, never s->ops directly ------------------------------------- */
 
@@ -462,10 +492,10 @@ static inline int exo_db_state_lock(exo_storage *s, const char *id, exo_state_ro
 }
 static inline int exo_db_state_update(exo_storage *s, const exo_state_row *st) { return EXO_DB_OP(s, state_update)(s, st); }
 static inline int exo_db_state_claim(exo_storage *s, const char *ns, const char *const *nodes, size_t nnodes,
-                                     int64_t now, int64_t lease_ms, size_t limit, exo_state_row **out, size_t *n,
-                                     int64_t *next_due)
+                                     int64_t now, int64_t lease_ms, const char *claimed_by, size_t limit,
+                                     exo_state_row **out, size_t *n, int64_t *next_due)
 {
-    return EXO_DB_OP(s, state_claim)(s, ns, nodes, nnodes, now, lease_ms, limit, out, n, next_due);
+    return EXO_DB_OP(s, state_claim)(s, ns, nodes, nnodes, now, lease_ms, claimed_by, limit, out, n, next_due);
 }
 static inline int exo_db_ancestors_copy(exo_storage *s, const char *from_state, const char *to_state)
 {
@@ -498,6 +528,16 @@ static inline int exo_db_lease_expired(exo_storage *s, int64_t now, size_t limit
 static inline int exo_db_queue_depth(exo_storage *s, int64_t now, size_t limit, exo_queue_row **out, size_t *n)
 {
     return EXO_DB_OP(s, queue_depth)(s, now, limit, out, n);
+}
+
+static inline int exo_db_runtime_upsert(exo_storage *s, const exo_runtime_row *row, size_t max_per_ns,
+                                        int64_t forget_before)
+{
+    return EXO_DB_OP(s, runtime_upsert)(s, row, max_per_ns, forget_before);
+}
+static inline int exo_db_runtime_list(exo_storage *s, const char *ns, exo_runtime_row **out, size_t *n)
+{
+    return EXO_DB_OP(s, runtime_list)(s, ns, out, n);
 }
 
 static inline int exo_db_state_logs_set(exo_storage *s, const char *id, const char *logs, size_t len)

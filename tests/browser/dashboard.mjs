@@ -1,12 +1,13 @@
 // Drives exo's dashboard in headless Chromium (see test_dashboard_browser.py, which
 // starts the programs and passes EXO_URL, EXO_KEY, EXO_NS, EXO_FLAG, EXO_FAN_RUN,
-// EXO_SHOTS, EXO_CHROMIUM).  Exits non-zero with a message at the first failure;
+// EXO_SHOTS, EXO_CHROMIUM, EXO_RUNTIME).  Exits non-zero with a message at the first failure;
 // prints the measured timings as JSON on its last line.
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { chromium } from 'playwright-core';
 
 const { EXO_URL: url, EXO_KEY: key, EXO_NS: ns, EXO_FLAG: flag, EXO_FAN_RUN: fanRun, EXO_SHOTS: shots } = process.env;
+const runtime = process.env.EXO_RUNTIME || 'test-host';
 const timings = {};
 const step = (text) => console.error(`-- ${text}`);
 function check(cond, text) { if (!cond) throw new Error(`check failed: ${text}`); }
@@ -69,6 +70,7 @@ try {
   await page.waitForSelector('#state-panel h2');
   const panel = await page.textContent('#state-panel');
   check(panel.includes('browser,!'), `the panel shows the outputs: ${panel.slice(0, 300)}`);
+  check((await page.textContent('#state-worker')).includes(runtime), 'the panel names the worker that ran the state');
   await shot('run-green');
 
   step('a failing node shows its error');
@@ -146,7 +148,15 @@ try {
   await page.click('#nav a[data-view="nodes"]');
   await view('nodes');
   check((await page.textContent('main')).includes('FanOutNode'), 'registered nodes are listed');
+  await page.waitForSelector('main td .badge[data-status="alive"]');
   await shot('nodes');
+
+  step('workers: the host is listed, alive');
+  await page.click('#nav a[data-view="workers"]');
+  await view('workers');
+  await page.waitForSelector(`main tr[data-runtime="${runtime}"] .badge[data-status="alive"]`);
+  check((await page.textContent(`main tr[data-runtime="${runtime}"]`)).includes('FanOutNode'), 'the host\'s nodes are listed');
+  await shot('workers');
 
   step('keyboard: a DAG node opens with Enter');
   await page.goto(`${url}/#/ns/${ns}/run/${flakyRun}`);

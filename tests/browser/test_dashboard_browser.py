@@ -113,7 +113,7 @@ class DashboardInChromium(ExoTestCase):
         self.assertEqual(r.returncode, 0, "dashboard.mjs failed (its output is above)")
         report = json.loads(r.stdout.strip().splitlines()[-1])
         for name in ("signin", "overview", "graphs", "graph", "run-green", "run-error", "run-retried", "runs",
-                     "fanout", "nodes", "runs-phone", "dashboard"):
+                     "fanout", "nodes", "workers", "runs-phone", "dashboard"):
             self.assertTrue(os.path.getsize(os.path.join(shots, name + ".png")) > 1000, name)
         sys.stderr.write(f"timings (ms): {json.dumps(report)}\n")
 

@@ -83,6 +83,7 @@ static void test_defaults(void **state)
     assert_int_equal(conf.workers, 4);
     assert_int_equal(conf.batch_size, 16);
     assert_int_equal(conf.poll_interval_ms, 1000);
+    assert_int_equal(conf.heartbeat_ms, 10000);
     assert_int_equal(conf.n_plugins, 1);
     char want[300];
     snprintf(want, sizeof want, "%s/sample.so", dir);
@@ -201,6 +202,9 @@ static void test_bad_values(void **state)
                  "batch_size must be an integer");
     expect_error(BASE SM "poll_interval_ms = 0;\nplugins = ( \"a.so\" );\n", ":4:",
                  "poll_interval_ms must be at least 1");
+    expect_error(BASE SM "heartbeat_ms = 100;\nplugins = ( \"a.so\" );\n", ":4:",
+                 "heartbeat_ms must be 0 (off) or at least 500 (got 100)");
+    expect_error(BASE SM "heartbeat_ms = 3600001;\nplugins = ( \"a.so\" );\n", ":4:", "heartbeat_ms must be");
     expect_error(BASE SM "worker = 3;\nplugins = ( \"a.so\" );\n", ":4:", "unknown setting 'worker'");
     expect_error(BASE SM "plugins = ( \"a.so\" );\nsandbox = { timeout = 5; };\n", ":5:",
                  "unknown setting 'timeout' in sandbox");

@@ -168,7 +168,7 @@ static void test_result_codes_and_messages(void **state)
     exo_state_row *rows = NULL;
     size_t n = 0;
     int64_t next_due;
-    assert_int_equal(exo_engine_claim(app, NS, nodes, 1, 60000, 10, &rows, &n, &next_due), EXO_RESULT_OK);
+    assert_int_equal(exo_engine_claim(app, NS, nodes, 1, 60000, NULL, 10, &rows, &n, &next_due), EXO_RESULT_OK);
     assert_int_equal(n, 1);
     char id[EXO_ID_LEN + 1];
     memcpy(id, rows[0].id, sizeof id);

@@ -85,7 +85,7 @@ static void test_claim_hands_out_each_state_once(void **state)
     exo_state_row *rows;
     size_t n;
     int64_t next_due;
-    assert_int_equal(exo_db_state_claim(db, "ns", nodes, 1, 200, 1000, 3, &rows, &n, &next_due), 0);
+    assert_int_equal(exo_db_state_claim(db, "ns", nodes, 1, 200, 1000, NULL, 3, &rows, &n, &next_due), 0);
     assert_int_equal(n, 3);
     for (size_t i = 0; i < n; i++) {
         assert_int_equal(rows[i].status, EXO_ST_QUEUED);
@@ -96,13 +96,13 @@ static void test_claim_hands_out_each_state_once(void **state)
         exo_state_row_free(&again);
     }
     exo_state_rows_free(rows, n);
-    assert_int_equal(exo_db_state_claim(db, "ns", nodes, 1, 200, 1000, 10, &rows, &n, &next_due), 0);
+    assert_int_equal(exo_db_state_claim(db, "ns", nodes, 1, 200, 1000, NULL, 10, &rows, &n, &next_due), 0);
     assert_int_equal(n, 2);
     exo_state_rows_free(rows, n);
-    assert_int_equal(exo_db_state_claim(db, "ns", nodes, 1, 200, 1000, 10, &rows, &n, &next_due), 0);
+    assert_int_equal(exo_db_state_claim(db, "ns", nodes, 1, 200, 1000, NULL, 10, &rows, &n, &next_due), 0);
     assert_int_equal(n, 0);
     assert_int_equal(next_due, 5000); /* the delayed state */
-    assert_int_equal(exo_db_state_claim(db, "other", nodes, 1, 9000, 1000, 10, &rows, &n, &next_due), 0);
+    assert_int_equal(exo_db_state_claim(db, "other", nodes, 1, 9000, 1000, NULL, 10, &rows, &n, &next_due), 0);
     assert_int_equal(n, 0);
 }
 
@@ -134,7 +134,7 @@ static void test_statement_cache_keeps_answers_exact(void **state)
             exo_state_row *rows;
             size_t n;
             int64_t next_due;
-            assert_int_equal(exo_db_state_claim(db, "ns", nodes, nn, 200, 1000, 10, &rows, &n, &next_due), 0);
+            assert_int_equal(exo_db_state_claim(db, "ns", nodes, nn, 200, 1000, NULL, 10, &rows, &n, &next_due), 0);
             nodes[nn - 1] = "Z";
             assert_int_equal(n, 1);
             assert_string_equal(rows[0].id, id);
@@ -144,7 +144,7 @@ static void test_statement_cache_keeps_answers_exact(void **state)
             exo_state_row *rows;
             size_t n;
             int64_t next_due;
-            assert_int_equal(exo_db_state_claim(db, "ns", nodes, nn, 200, 1000, 10, &rows, &n, &next_due), 0);
+            assert_int_equal(exo_db_state_claim(db, "ns", nodes, nn, 200, 1000, NULL, 10, &rows, &n, &next_due), 0);
             assert_int_equal(n, 0);
         }
     }

@@ -4,6 +4,7 @@
  *                transactions and health;
  *   listen.c     the work listener (LISTEN/NOTIFY -> exo_storage_work_cb);
  *   schema.c     the schema and its migrations;
+ *   runtimes.c   the worker registry's ops;
  *   statements.h every statement, by number.
  * Nothing here is visible outside the backend: the rest of the state manager sees
  * only storage.h. */
@@ -109,6 +110,10 @@ int pg_release(exo_storage *s, const char *n);
 int pg_rollback_to(exo_storage *s, const char *n);
 int pg_tx_retryable(exo_storage *s);
 int pg_health(exo_storage *s, int probe, char *err, size_t errlen);
+
+/* ---- the worker registry (runtimes.c): storage.h's runtime_upsert / runtime_list ---- */
+int pg_runtime_upsert(exo_storage *s, const exo_runtime_row *row, size_t max_per_ns, int64_t forget_before);
+int pg_runtime_list(exo_storage *s, const char *ns, exo_runtime_row **out, size_t *n);
 
 /* ---- the work listener (listen.c) ---- */
 int pg_listen_work(exo_storage *s, exo_storage_work_cb cb, void *ud);

@@ -565,12 +565,14 @@ static int read_state(const PGresult *r, int i, void *row)
     pg_col_id(r, i, 20, st->exec_group);
     st->lease_expires_at = pg_col_int(r, i, 21);
     st->lease_ms = pg_col_int(r, i, 22);
+    st->claimed_by = pg_col_text(r, i, 23);
+    int claimer_ok = st->claimed_by || PQgetisnull(r, i, 23);
     int error_ok = st->error || PQgetisnull(r, i, 12);
     int unite_ok = st->unite_key || PQgetisnull(r, i, 15);
     return st->node_name && st->namespace_name && st->identifier && st->graph_name && st->run_id &&
                    pg_json_read(r, i, 9, st->inputs) && pg_json_read(r, i, 10, st->outputs) &&
                    pg_json_read(r, i, 11, st->data) && pg_json_read(r, i, 13, st->parents) && st->fanout_id &&
-                   st->manual_retry_fanout_id && error_ok && unite_ok && status >= 0
+                   st->manual_retry_fanout_id && error_ok && unite_ok && claimer_ok && status >= 0
                ? 0
                : -1;
 }
@@ -604,6 +606,7 @@ static int pg_state_insert(exo_storage *s, const exo_state_row *st)
     pg_param_text(&p, st->exec_group);
     pg_param_int(&p, st->lease_expires_at);
     pg_param_int(&p, st->lease_ms);
+    pg_param_text(&p, st->claimed_by);
     int64_t n = pg_exec_count(s, ST_STATE_INSERT, &p);
     return n < 0 ? -1 : n == 1 ? 0 : 1;
 }
@@ -640,7 +643,8 @@ static int pg_state_update(exo_storage *s, const exo_state_row *st)
 }
 
 static int pg_state_claim(exo_storage *s, const char *ns, const char *const *nodes, size_t nnodes, int64_t now,
-                          int64_t lease_ms, size_t limit, exo_state_row **out, size_t *n, int64_t *next_due)
+                          int64_t lease_ms, const char *claimed_by, size_t limit, exo_state_row **out, size_t *n,
+                          int64_t *next_due)
 {
     *out = NULL;
     *n = 0;
@@ -655,6 +659,7 @@ static int pg_state_claim(exo_storage *s, const char *ns, const char *const *nod
     pg_param_int(&p, now + lease_ms);
     pg_param_int(&p, lease_ms);
     pg_param_int(&p, (int64_t)limit);
+    pg_param_text(&p, claimed_by);
     if (pg_fetch_all(pg_query(s, ST_STATE_CLAIM, &p, 0), &state_rows, (void **)out, n) != 0)
         return -1;
     if (*n > 0)
@@ -966,6 +971,8 @@ static const exo_storage_ops postgres_ops = {
     .lease_renew = pg_lease_renew,
     .lease_expired = pg_lease_expired,
     .queue_depth = pg_queue_depth,
+    .runtime_upsert = pg_runtime_upsert,
+    .runtime_list = pg_runtime_list,
     .state_logs_set = pg_state_logs_set,
     .state_logs_get = pg_state_logs_get,
     .run_finished = pg_run_finished,

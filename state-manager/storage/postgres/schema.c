@@ -86,13 +86,23 @@ static const char *const schema_v2 =
     "CREATE INDEX IF NOT EXISTS runs_by_version ON runs(graph_version);"
     "CREATE INDEX IF NOT EXISTS states_executed ON states(namespace_name) WHERE status = 'EXECUTED';";
 
-/* Migration 3 (state logs): what a state's node printed, as its host reported it
+/* Migration 3 (worker registry): the runtime that claimed a state; the runtimes
+ * table of heartbeats (nodes as a JSON array of names). */
+static const char *const schema_v3 =
+    "ALTER TABLE states ADD COLUMN IF NOT EXISTS claimed_by text;"
+    "CREATE TABLE IF NOT EXISTS runtimes(namespace_name text NOT NULL, name text NOT NULL,"
+    " version text NOT NULL, hostname text NOT NULL, pid bigint NOT NULL, slots bigint NOT NULL,"
+    " running bigint NOT NULL, interval_ms bigint NOT NULL, first_seen bigint NOT NULL,"
+    " last_seen bigint NOT NULL, nodes text NOT NULL, PRIMARY KEY(namespace_name, name));"
+    "CREATE INDEX IF NOT EXISTS runtimes_by_seen ON runtimes(namespace_name, last_seen);";
+
+/* Migration 4 (state logs): what a state's node printed, as its host reported it
  * with executed/errored; bytea because node output may hold NUL bytes. */
-static const char *const schema_v3 = "ALTER TABLE states ADD COLUMN IF NOT EXISTS logs bytea;";
+static const char *const schema_v4 = "ALTER TABLE states ADD COLUMN IF NOT EXISTS logs bytea;";
 
 /* Ordered migrations: entry i brings the schema from version i to i + 1.  Append
  * only; never edit one that has shipped. */
-static const char *const migrations[] = {schema_v1, schema_v2, schema_v3};
+static const char *const migrations[] = {schema_v1, schema_v2, schema_v3, schema_v4};
 #define SCHEMA_VERSION ((int)(sizeof migrations / sizeof *migrations))
 
 /* libpq's message as one line (its messages end in a newline and may span lines). */

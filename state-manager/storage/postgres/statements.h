@@ -12,7 +12,10 @@
                    " g.validation_status, g.validation_errors"
 #define STATE_COLS "id, created_at, updated_at, node_name, namespace_name, identifier, graph_name, run_id," \
                    " status, inputs, outputs, data, error, parents, does_unites, unite_key, enqueue_after,"  \
-                   " retry_count, fanout_id, manual_retry_fanout_id, exec_group, lease_expires_at, lease_ms"
+                   " retry_count, fanout_id, manual_retry_fanout_id, exec_group, lease_expires_at, lease_ms," \
+                   " claimed_by"
+#define RUNTIME_COLS "namespace_name, name, version, hostname, pid, slots, running, interval_ms, first_seen," \
+                     " last_seen, nodes"
 
 /* Every statement, by number: each connection prepares one the first time it runs it. */
 #define STATEMENTS(X)                                                                                           \
@@ -76,13 +79,13 @@
                  " ON CONFLICT(run_id, namespace_name, graph_name, key) DO UPDATE SET value=excluded.value")    \
     X(STORE_GET, "SELECT value FROM store WHERE run_id=$1 AND namespace_name=$2 AND graph_name=$3 AND key=$4")  \
     X(STATE_INSERT, "INSERT INTO states(" STATE_COLS ") VALUES($1,$2,$3,$4,$5,$6,$7,$8,$9,$10,$11,$12,$13,$14," \
-                    "$15,$16,$17,$18,$19,$20,$21,$22,$23) ON CONFLICT DO NOTHING")                              \
+                    "$15,$16,$17,$18,$19,$20,$21,$22,$23,$24) ON CONFLICT DO NOTHING")                              \
     X(STATE_GET, "SELECT " STATE_COLS " FROM states WHERE id=$1")                                               \
     X(STATE_LOCK, "SELECT " STATE_COLS " FROM states WHERE id=$1 FOR UPDATE")                                   \
     X(STATE_UPDATE, "WITH m AS (UPDATE state_ancestors SET status=$2 WHERE state_id=$11 AND status<>$2)"        \
                     " UPDATE states SET updated_at=$1, status=$2, inputs=$3, outputs=$4, data=$5, error=$6,"    \
                     " parents=$7, enqueue_after=$8, exec_group=$9, lease_expires_at=$10 WHERE id=$11")          \
-    X(STATE_CLAIM, "WITH c AS (UPDATE states SET status='QUEUED', lease_expires_at=$4, lease_ms=$5"             \
+    X(STATE_CLAIM, "WITH c AS (UPDATE states SET status='QUEUED', lease_expires_at=$4, lease_ms=$5, claimed_by=$7" \
                    " WHERE id = ANY(ARRAY(SELECT id FROM states WHERE namespace_name=$1 AND status='CREATED'"  \
                    " AND node_name = ANY($2::text[]) AND enqueue_after<=$3 LIMIT $6 FOR UPDATE SKIP LOCKED))"  \
                    " AND status='CREATED' RETURNING " STATE_COLS "),"                                          \
@@ -127,6 +130,16 @@
     X(TRIGGER_RESET, "UPDATE triggers SET trigger_status='PENDING' WHERE trigger_status='TRIGGERING'")          \
     X(TRIGGER_EXPIRE, "DELETE FROM triggers WHERE trigger_status IN ('TRIGGERED','FAILED')"                     \
                       " AND (expires_at IS NULL OR expires_at<=$1)")                                            \
+    /* the worker registry (runtimes.c) */                                                                 \
+    X(RUNTIME_FORGET, "DELETE FROM runtimes WHERE namespace_name=$1 AND last_seen<$2")                          \
+    X(RUNTIME_KNOWN, "SELECT 1 FROM runtimes WHERE namespace_name=$1 AND name=$2")                              \
+    X(RUNTIME_COUNT, "SELECT count(*) FROM runtimes WHERE namespace_name=$1")                                   \
+    X(RUNTIME_UPSERT, "INSERT INTO runtimes(" RUNTIME_COLS ") VALUES($1,$2,$3,$4,$5,$6,$7,$8,$9,$10,$11)"       \
+                      " ON CONFLICT(namespace_name, name) DO UPDATE SET version=excluded.version,"              \
+                      " hostname=excluded.hostname, pid=excluded.pid, slots=excluded.slots,"                    \
+                      " running=excluded.running, interval_ms=excluded.interval_ms, nodes=excluded.nodes,"      \
+                      " last_seen=excluded.last_seen")                                                         \
+    X(RUNTIME_LIST, "SELECT " RUNTIME_COLS " FROM runtimes WHERE namespace_name=$1 ORDER BY name COLLATE \"C\"") \
     X(PING, "SELECT 1")
 
 #define STMT_ENUM(name, sql) ST_##name,
