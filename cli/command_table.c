@@ -115,6 +115,13 @@ const command commands[] = {
                 "RETRY_CREATED.",
      .min_positional = 1, .max_positional = 1, .positional_label = "STATE_ID", .needs_namespace = 1,
      .run = cmd_state_retry},
+    {.group = "state", .name = "logs", .args = "STATE_ID",
+     .summary = "print what a state's node printed (the last 64 KiB its host kept)",
+     .details = "stdout, stderr and exo_log lines of the node, as its exo-host reported them with\n"
+                "the state's result.  Control characters are shown as \\xHH.  A state that has not\n"
+                "finished, or whose worker reported nothing, has no logs (said on stderr).",
+     .min_positional = 1, .max_positional = 1, .positional_label = "STATE_ID", .needs_namespace = 1,
+     .run = cmd_state_logs},
     {.group = "nodes", .name = "list", .args = "", .summary = "list the nodes registered in the namespace",
      .needs_namespace = 1, .run = cmd_nodes_list},
     {.name = "workers", .args = "", .summary = "list the worker runtimes of the namespace: last heartbeat, alive or lost",

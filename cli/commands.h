@@ -69,6 +69,7 @@ int cmd_trigger(const command *cmd, cli_ctx *ctx, const parsed_args *args);
 int cmd_run_list(const command *cmd, cli_ctx *ctx, const parsed_args *args);
 int cmd_run_show(const command *cmd, cli_ctx *ctx, const parsed_args *args);
 int cmd_state_retry(const command *cmd, cli_ctx *ctx, const parsed_args *args);
+int cmd_state_logs(const command *cmd, cli_ctx *ctx, const parsed_args *args);
 int cmd_run_cancel(const command *cmd, cli_ctx *ctx, const parsed_args *args);
 int cmd_run_retry(const command *cmd, cli_ctx *ctx, const parsed_args *args);
 int cmd_run_watch(const command *cmd, cli_ctx *ctx, const parsed_args *args);

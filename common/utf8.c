@@ -1,6 +1,7 @@
 /* UTF-8 checks (utf8.h). */
 #include "utf8.h"
 
+#include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -40,13 +41,19 @@ static size_t utf8_sequence(const unsigned char *s, size_t *prefix)
 
 char *exo_utf8_sanitize(const char *s)
 {
-    size_t len = strlen(s);
+    return exo_utf8_sanitize_len(s, strlen(s), NULL);
+}
+
+char *exo_utf8_sanitize_len(const char *s, size_t len, size_t *out_len)
+{
+    if (len > (SIZE_MAX - 1) / 3)
+        return NULL;
     char *out = malloc(len * 3 + 1); /* each byte at most one 3-byte U+FFFD */
     if (!out)
         return NULL;
-    const unsigned char *p = (const unsigned char *)s;
+    const unsigned char *p = (const unsigned char *)s, *end = p + len;
     size_t o = 0;
-    while (*p) {
+    while (p < end) {
         size_t prefix = 0, n = utf8_sequence(p, &prefix);
         if (n) {
             memcpy(out + o, p, n);
@@ -59,7 +66,19 @@ char *exo_utf8_sanitize(const char *s)
         }
     }
     out[o] = '\0';
+    if (out_len)
+        *out_len = o;
     return out;
+}
+
+size_t exo_utf8_tail_start(const char *s, size_t len, size_t max)
+{
+    if (len <= max)
+        return 0;
+    size_t at = len - max;
+    while (at < len && ((unsigned char)s[at] & 0xC0) == 0x80)
+        at++; /* a continuation byte: the character began before the cut */
+    return at;
 }
 
 bool exo_utf8_valid(const char *s, size_t len)

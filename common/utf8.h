@@ -16,4 +16,12 @@ bool exo_utf8_valid(const char *s, size_t len);
  * the reference decodes URL paths that way.  NULL on allocation failure. */
 char *exo_utf8_sanitize(const char *s);
 
+/* The same for len bytes that may hold NULs (kept as U+0000); s[len] must be
+ * readable and NUL.  *out_len gets the copy's length.  NULL on allocation failure. */
+char *exo_utf8_sanitize_len(const char *s, size_t len, size_t *out_len);
+
+/* Where to cut len bytes of valid UTF-8 so that at most max bytes remain at the
+ * end: the offset of the first kept byte, never inside a character. */
+size_t exo_utf8_tail_start(const char *s, size_t len, size_t max);
+
 #endif

@@ -1,5 +1,6 @@
 #include "config.h"
 
+#include <arpa/inet.h>
 #include <errno.h>
 #include <libconfig.h>
 #include <limits.h>
@@ -9,6 +10,8 @@
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
+
+#include "log.h"
 
 /* Everything the parsing helpers need to produce "FILE:LINE: message" errors. */
 typedef struct parse_ctx {
@@ -481,18 +484,64 @@ static int parse_readable_paths(parse_ctx *pc, host_conf *c, const config_settin
     return 0;
 }
 
+/* "IP:PORT" with a numeric IPv4 address or a bracketed IPv6 one ("[::1]:9464"). */
+static bool listen_address_valid(const char *v)
+{
+    const char *colon = strrchr(v, ':');
+    if (!colon || colon == v)
+        return false;
+    char *end = NULL;
+    long port = strtol(colon + 1, &end, 10);
+    if (!colon[1] || *end || port < 1 || port > 65535)
+        return false;
+    char host[64];
+    size_t len = (size_t)(colon - v);
+    if (len >= sizeof host)
+        return false;
+    memcpy(host, v, len);
+    host[len] = '\0';
+    unsigned char addr[16];
+    if (host[0] == '[' && host[len - 1] == ']') {
+        host[len - 1] = '\0';
+        return inet_pton(AF_INET6, host + 1, addr) == 1;
+    }
+    return inet_pton(AF_INET, host, addr) == 1;
+}
+
+static int parse_observability(parse_ctx *pc, host_conf *c, const config_setting_t *root)
+{
+    const char *format = NULL, *listen = NULL;
+    if (get_string(pc, root, "log_format", "", &format) < 0 ||
+        get_string(pc, root, "metrics_listen", "", &listen) < 0)
+        return -1;
+    c->log_format = EXO_LOG_TEXT;
+    if (format && (c->log_format = exo_log_format_from_name(format)) < 0)
+        return fail_at(pc, config_setting_get_member(root, "log_format"),
+                       "log_format must be \"text\" or \"json\", got \"%s\"", format);
+    if (!listen || !*listen)
+        return 0;
+    if (!listen_address_valid(listen))
+        return fail_at(pc, config_setting_get_member(root, "metrics_listen"),
+                       "metrics_listen must be \"IP:PORT\" (e.g. \"127.0.0.1:9464\" or "
+                       "\"[::1]:9464\"), got \"%s\"",
+                       listen);
+    c->metrics_listen = strdup(listen);
+    return c->metrics_listen ? 0 : oom(pc);
+}
+
 static int parse_root(parse_ctx *pc, host_conf *c, const config_setting_t *root)
 {
     static const char *const keys[] = {
         "namespace", "name", "state_manager", "workers", "batch_size", "prefetch",
         "poll_interval_ms", "wait_ms", "lease_ms", "grace_ms", "register_timeout_ms", "heartbeat_ms",
         "state_dir", "scratch_dir", "plugin_dir", "plugins", "sandbox", "state_uids",
-        "readable_paths", NULL};
+        "readable_paths", "log_format", "metrics_listen", NULL};
     if (check_known(pc, root, NULL, keys) < 0 ||
         parse_required_name(pc, root, "namespace", &c->namespace_) < 0 ||
         parse_required_name(pc, root, "name", &c->name) < 0 || parse_numbers(pc, c, root) < 0 ||
         parse_state_manager(pc, c, root) < 0 || parse_paths(pc, c, root) < 0 ||
-        parse_state_uids(pc, c, root) < 0 || parse_readable_paths(pc, c, root) < 0)
+        parse_state_uids(pc, c, root) < 0 || parse_readable_paths(pc, c, root) < 0 ||
+        parse_observability(pc, c, root) < 0)
         return -1;
     host_sandbox_defaults(&c->sandbox);
     const config_setting_t *sb = config_setting_get_member(root, "sandbox");
@@ -576,6 +625,7 @@ void host_conf_free(host_conf *c)
     free(c->scratch_dir);
     free(c->plugin_dir);
     free(c->state_uids);
+    free(c->metrics_listen);
     for (size_t i = 0; i < c->n_readable_paths; i++)
         free(c->readable_paths[i]);
     free(c->readable_paths);

@@ -44,6 +44,8 @@ typedef struct host_conf {
     char *state_uids;     /* "FIRST-LAST": one user id per running state (root only); "" = off */
     char **readable_paths; /* absolute; what states may read besides the system dirs */
     size_t n_readable_paths;
+    int log_format;       /* exo_log_format: log_format = "text" (default) or "json" */
+    char *metrics_listen; /* "IP:PORT" of the Prometheus endpoint; NULL = none */
     host_plugin_conf *plugins;
     size_t n_plugins;
     host_sandbox_conf sandbox;

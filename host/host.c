@@ -11,6 +11,7 @@
 #include <sys/prctl.h>
 #include <sys/signalfd.h>
 #include <sys/stat.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "clock.h"
@@ -88,8 +89,17 @@ static void reload(host *h)
     }
     plugin_set_release(h->plugins);
     h->plugins = set;
+    if ((conf.metrics_listen || h->conf.metrics_listen) &&
+        (!conf.metrics_listen || !h->conf.metrics_listen || strcmp(conf.metrics_listen, h->conf.metrics_listen)))
+        log_warn("SIGHUP: metrics_listen changes take effect at the next start; still serving %s",
+                 h->metrics_http ? h->conf.metrics_listen : "nothing");
+    char *serving = h->conf.metrics_listen; /* kept: it names what is served */
+    h->conf.metrics_listen = NULL;
     host_conf_free(&h->conf);
+    free(conf.metrics_listen);
+    conf.metrics_listen = serving;
     h->conf = conf;
+    exo_log_set_format((exo_log_format)h->conf.log_format); /* the fork server keeps its own */
     h->lease_enabled = h->conf.lease_ms > 0;
     log_info("SIGHUP: reloaded %s (%zu node%s); registering again", h->conf.file, n,
              n == 1 ? "" : "s");
@@ -128,6 +138,7 @@ static unsigned collect_fds(host *h, struct curl_waitfd *fds)
     fds[n++] = (struct curl_waitfd){h->sigfd, CURL_WAIT_POLLIN, 0};
     if (h->zygote)
         fds[n++] = (struct curl_waitfd){host_zygote_fd(h->zygote), CURL_WAIT_POLLIN, 0};
+    n += host_metrics_http_fds(h->metrics_http, fds + n, HOST_MAX_WAIT_FDS / 2 - n);
     for (hstate *s = h->states; s && n + 2 <= HOST_MAX_WAIT_FDS; s = s->next) {
         if (!s->has_run)
             continue;
@@ -196,9 +207,15 @@ static int loop(host *h)
         unsigned n = collect_fds(h, fds);
         if (host_http_wait(h->http, fds, n, wait_timeout(h, exo_mono_ms())) < 0)
             return 1;
-        for (unsigned i = 1; i < n; i++)
-            if (fds[i].revents && (!h->zygote || fds[i].fd != host_zygote_fd(h->zygote)))
+        for (unsigned i = 1; i < n; i++) {
+            if (!fds[i].revents || (h->zygote && fds[i].fd == host_zygote_fd(h->zygote)))
+                continue;
+            if (host_metrics_http_owns(h->metrics_http, fds[i].fd))
+                host_metrics_http_ready(h->metrics_http, fds[i].fd, fds[i].revents, exo_mono_ms());
+            else
                 host_states_readable(h, fds[i].fd);
+        }
+        host_metrics_http_tick(h->metrics_http, exo_mono_ms());
         /* Exits after output: a state's last words are read before it counts as done. */
         host_states_zygote_events(h);
         if (fds[0].revents)
@@ -345,8 +362,49 @@ static int prepare_dirs(host *h)
     return prepare_view(h);
 }
 
+/* GET /metrics: the counters with the gauges the loop knows now. */
+static char *render_metrics(void *arg, size_t *len)
+{
+    host *h = arg;
+    host_metrics_gauges g = {.workers = h->conf.workers, .running = host_states_count(h, PH_RUNNING),
+                             .waiting = host_states_count(h, PH_WAITING), .name = h->conf.name,
+                             .namespace_ = h->conf.namespace_, .started_unix_s = h->started_unix_s};
+    g.busy = g.running + host_states_count(h, PH_SECRETS);
+    for (const report *r = h->reports; r; r = r->next) {
+        g.reports_pending++;
+        g.spool_depth += r->file != NULL;
+    }
+    h->metrics.scrapes++;
+    char *text = NULL;
+    FILE *out = open_memstream(&text, len);
+    if (!out)
+        return NULL;
+    int rc = host_metrics_render(&h->metrics, &g, out);
+    if (fclose(out) != 0 || rc < 0) {
+        free(text);
+        return NULL;
+    }
+    return text;
+}
+
+static int open_metrics(host *h)
+{
+    host_metrics_init(&h->metrics);
+    h->started_unix_s = (int64_t)time(NULL);
+    if (!h->conf.metrics_listen)
+        return 0;
+    char err[512];
+    if (!(h->metrics_http = host_metrics_http_open(h->conf.metrics_listen, render_metrics, h, err, sizeof err))) {
+        log_error("%s", err);
+        return -1;
+    }
+    log_info("metrics at http://%s/metrics", h->conf.metrics_listen);
+    return 0;
+}
+
 static void host_free(host *h)
 {
+    host_metrics_http_close(h->metrics_http);
     host_reports_free(h);
     while (h->states)
         host_state_remove(h, h->states);
@@ -396,7 +454,7 @@ int host_run_forever(host_conf *conf, host_node *nodes, size_t n_nodes)
         goto done;
     }
     host_http_set_observer(h.http, host_failover_observe, &h);
-    if (prepare_dirs(&h) < 0)
+    if (prepare_dirs(&h) < 0 || open_metrics(&h) < 0)
         goto done;
     /* Processes a state leaves behind are re-parented to the host and reaped by
      * its wait4(-1) instead of piling up under init. */

@@ -179,12 +179,15 @@ static void on_claimed(void *arg, const host_http_result *res)
         h->poll_next_ms = now;
         return;
     }
+    h->metrics.claims++;
+    host_metrics_observe(&h->metrics.claim_rtt, (double)(now - c->sent_ms) / 1000.0);
     json_object *body = res->status == 200 ? json_tokener_parse(res->body) : NULL;
     json_object *states = NULL;
     if (!body || !json_object_is_type(body, json_type_object) ||
         (json_object_object_get_ex(body, "states", &states) &&
          !json_object_is_type(states, json_type_array))) {
         h->poll_failures++;
+        h->metrics.claims_failed++;
         h->poll_backlog = false;
         int64_t delay = host_backoff_ms(h->poll_failures, 2 * h->conf.poll_interval_ms,
                                         BACKOFF_CAP_MS);
@@ -204,6 +207,7 @@ static void on_claimed(void *arg, const host_http_result *res)
     for (size_t i = 0; i < n; i++)
         if (host_state_add(h, json_object_array_get_idx(states, i)))
             added++;
+    h->metrics.states_claimed += added;
     if (n > 0)
         log_debug("claimed %zu state%s", added, added == 1 ? "" : "s");
     h->poll_backlog = n > 0 && n >= (size_t)c->want;
@@ -238,6 +242,8 @@ static json_object *claim_body(const host *h, int want, bool long_poll)
         json_object_object_add(body, "wait_ms", json_object_new_int64(h->conf.wait_ms));
     if (h->conf.lease_ms > 0)
         json_object_object_add(body, "lease_ms", json_object_new_int64(h->conf.lease_ms));
+    /* exo answers with each state's run and graph (for the log lines); others ignore it */
+    json_object_object_add(body, "extended", json_object_new_boolean(1));
     return body;
 }
 

@@ -8,6 +8,9 @@
 
 #include "config.h"
 #include "http.h"
+#include "metrics.h"
+#include "metrics_http.h"
+#include "log.h"
 #include "plugin.h"
 #include "run.h"
 #include "scratch.h"
@@ -50,6 +53,8 @@ typedef struct hstate {
     char *id;
     char *node_name;
     char *identifier;
+    char *run_id;     /* from exo's extended claim answer; NULL from other servers */
+    char *graph_name; /* likewise */
     json_object *inputs; /* as received */
     state_phase phase;
     plugin_set *set;
@@ -154,6 +159,9 @@ struct host {
     bool hb_inflight;
     bool hb_failing;         /* the last one failed (logged once per failing stretch) */
     int64_t hb_next_ms;
+    host_metrics metrics;           /* what metrics_listen serves */
+    host_metrics_http *metrics_http; /* NULL: no metrics_listen */
+    int64_t started_unix_s;
 
     bool stopping;
     int64_t stop_kill_ms;    /* running children are killed at this time */
@@ -197,6 +205,11 @@ void host_heartbeat_tick(host *h, int64_t now);
 int64_t host_heartbeat_next_ms(const host *h);
 
 /* host_states.c: dispatch, secrets, children */
+/* A log line about state s: "state ID [run RUN graph GRAPH ]node NODE" then the
+ * message (which brings its own separator: ": started", " 12 ms: executed"); in
+ * the JSON format the state's id, run, graph and node are members of the line. */
+void host_state_log(exo_log_level level, const hstate *s, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
 void host_states_dispatch(host *h, int64_t now);
 void host_states_reap(host *h);
 void host_states_zygote_events(host *h);

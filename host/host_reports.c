@@ -103,6 +103,17 @@ static void report_refused(host *h, report *r, const host_http_result *res)
     free(detail);
 }
 
+/* The kind of a report by its path's last segment (replayed reports know only it). */
+static host_report_kind kind_of(const report *r)
+{
+    const char *last = strrchr(r->path, '/');
+    last = last ? last + 1 : r->path;
+    for (int k = HOST_REPORT_EXECUTED; k <= HOST_REPORT_REQUEUE; k++)
+        if (strcmp(last, endpoint((host_report_kind)k)) == 0)
+            return (host_report_kind)k;
+    return HOST_REPORT_ERRORED;
+}
+
 /* The state manager's answer to one report (alone or in a batch). */
 static void apply_answer(report *r, const host_http_result *res)
 {
@@ -110,17 +121,21 @@ static void apply_answer(report *r, const host_http_result *res)
     r->inflight = false;
     r->batch = NULL;
     r->attempts++;
+    if (!retryable(res->status))
+        h->metrics.reports[kind_of(r)]++; /* answered for good */
     if (res->status >= 200 && res->status <= 299) {
         log_debug("state %s: %s delivered", r->state_id, r->path);
         report_done(h, r);
         return;
     }
     if (!retryable(res->status)) {
+        h->metrics.reports_refused++;
         report_refused(h, r, res);
         report_done(h, r);
         return;
     }
     int64_t delay = host_backoff_ms(r->attempts, 500, BACKOFF_CAP_MS);
+    h->metrics.report_retries++;
     if (res->status)
         log_warn("state %s: POST %s answered %ld; retrying in %lld ms", r->state_id, r->path,
                  res->status, (long long)delay);
@@ -276,7 +291,7 @@ static host_batch *free_batch(host *h)
 }
 
 /* "executed" of ".../state/ID/executed". */
-static const char *kind_of(const report *r)
+static const char *kind_name(const report *r)
 {
     const char *slash = strrchr(r->path, '/');
     return slash ? slash + 1 : r->path;
@@ -373,7 +388,7 @@ static int append_item(struct printbuf *out, const report *r, bool first)
     int rc = sprintbuf(out, "%s{\"state_id\":%s,\"kind\":\"%s\",\"body\":%s}",
                             first ? "" : ",",
                             json_object_to_json_string_ext(id, JSON_C_TO_STRING_PLAIN),
-                            kind_of(r), r->body);
+                            kind_name(r), r->body);
     json_object_put(id);
     return rc < 0 ? -1 : 0;
 }

@@ -1,5 +1,6 @@
 /* Claimed states from arrival to report: dispatch to free workers, input checks,
  * secrets, the child process, and the one log line per state. */
+#include <stdarg.h>
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -10,6 +11,7 @@
 #include "host_internal.h"
 #include "log.h"
 #include "http_client.h"
+#include "strfmt.h"
 #include "validate.h"
 
 #define REQUEST_TIMEOUT_MS 60000
@@ -30,6 +32,37 @@ static char *string_member(json_object *o, const char *key)
     return strdup(json_object_get_string(v));
 }
 
+void host_state_log(exo_log_level level, const hstate *s, const char *fmt, ...)
+{
+    if (!exo_log_enabled(level))
+        return;
+    va_list ap;
+    va_start(ap, fmt);
+    char *msg = exo_vstrfmt(fmt, ap);
+    va_end(ap);
+    exo_log_field fields[] = {{"state_id", s->id}, {"run_id", s->run_id}, {"graph", s->graph_name},
+                              {"node", s->node_name}};
+    if (s->run_id && s->graph_name)
+        exo_logf_fields(level, fields, 4, "state %s run %s graph %s node %s%s", s->id, s->run_id,
+                        s->graph_name, s->node_name, msg ? msg : ": (out of memory)");
+    else
+        exo_logf_fields(level, fields, 4, "state %s node %s%s", s->id, s->node_name,
+                        msg ? msg : ": (out of memory)");
+    free(msg);
+}
+
+/* A name from the claim answer that goes into log lines: one with control
+ * characters (a forged line, a terminal escape) is dropped (freed, NULL). */
+static char *log_safe(char *name)
+{
+    for (const char *p = name; p && *p; p++)
+        if ((unsigned char)*p < 0x20 || *p == 0x7f) {
+            free(name);
+            return NULL;
+        }
+    return name;
+}
+
 hstate *host_state_add(host *h, json_object *claim)
 {
     if (!claim || !json_object_is_type(claim, json_type_object)) {
@@ -42,12 +75,16 @@ hstate *host_state_add(host *h, json_object *claim)
     s->id = string_member(claim, "state_id");
     s->node_name = string_member(claim, "node_name");
     s->identifier = string_member(claim, "identifier");
+    s->run_id = log_safe(string_member(claim, "run_id"));
+    s->graph_name = log_safe(string_member(claim, "graph_name"));
     if (!s->id || !s->id[0] || !s->node_name) {
         log_warn("claimed state without a state_id or node_name string; skipped: %.300s",
                  json_object_to_json_string(claim));
         free(s->id);
         free(s->node_name);
         free(s->identifier);
+        free(s->run_id);
+        free(s->graph_name);
         free(s);
         return NULL;
     }
@@ -76,6 +113,8 @@ void host_state_remove(host *h, hstate *s)
     free(s->id);
     free(s->node_name);
     free(s->identifier);
+    free(s->run_id);
+    free(s->graph_name);
     json_object_put(s->inputs);
     json_object_put(s->valid_inputs);
     json_object_put(s->secrets); /* secret strings are freed with it */
@@ -100,8 +139,10 @@ static void report_state(host *h, hstate *s, host_report_kind kind, json_object 
 void host_state_finish(host *h, hstate *s, host_outcome *out, int64_t now)
 {
     int64_t started = s->start_ms ? s->start_ms : s->claimed_ms;
-    log_info("state %s node %s %lld ms: %s", s->id, s->node_name, (long long)(now - started),
-             out->summary);
+    h->metrics.outcomes[out->reason < HOST_OUTCOME_COUNT ? out->reason : HOST_OUTCOME_HOST_ERROR]++;
+    if (s->has_run && s->run.exited && s->run.started_ms)
+        host_metrics_observe(&h->metrics.run, (double)(s->run.exited_ms - s->run.started_ms) / 1000.0);
+    host_state_log(EXO_LOG_INFO, s, " %lld ms: %s", (long long)(now - started), out->summary);
     if (s->start_ms) { /* backpressure (host_claims.c): 1/8 of each new duration */
         int64_t took = now - s->start_ms > 0 ? now - s->start_ms : 1;
         h->state_ms_avg = h->state_ms_avg ? h->state_ms_avg + (took - h->state_ms_avg) / 8 : took;
@@ -125,6 +166,7 @@ static void finish_errored(host *h, hstate *s, const char *message)
     host_outcome out;
     memset(&out, 0, sizeof out);
     host_outcome_errored(&out, message);
+    out.reason = HOST_OUTCOME_HOST_ERROR; /* it never ran: unknown node, inputs, secrets, fork server */
     host_state_finish(h, s, &out, exo_mono_ms());
 }
 
@@ -138,8 +180,11 @@ static void start_child(host *h, hstate *s)
                              "started (see the host log)");
         return;
     }
-    if (host_run_start(&s->run, &job, &s->node->sandbox, h->zygote, &h->scratch, err,
-                       sizeof err) < 0) {
+    int64_t spawn_us = exo_mono_us();
+    int started = host_run_start(&s->run, &job, &s->node->sandbox, h->zygote, &h->scratch, err,
+                                 sizeof err);
+    host_metrics_observe(&h->metrics.spawn, (double)(exo_mono_us() - spawn_us) / 1e6);
+    if (started < 0) {
         char msg[600];
         snprintf(msg, sizeof msg, "the host could not start the state: %s", err);
         finish_errored(h, s, msg);
@@ -147,8 +192,8 @@ static void start_child(host *h, hstate *s)
     }
     s->has_run = true;
     s->phase = PH_RUNNING;
-    log_debug("state %s node %s: started (token %llu)", s->id, s->node_name,
-              (unsigned long long)s->run.token);
+    host_run_set_context(&s->run, s->run_id, s->graph_name);
+    host_state_log(EXO_LOG_DEBUG, s, ": started (token %llu)", (unsigned long long)s->run.token);
     /* The child has its copy; the parent's copy of the secrets is no longer needed. */
     if (s->secrets) {
         json_object_object_foreach(s->secrets, key, value)
@@ -200,7 +245,7 @@ static void on_secrets(void *arg, const host_http_result *res)
                  "is not run without its secrets",
                  res->status, detail ? ": " : "", detail ? json_object_get_string(detail) : "", s->node_name);
         json_object_put(answer);
-        log_warn("state %s: %s", s->id, msg);
+        host_state_log(EXO_LOG_WARN, s, ": %s", msg);
         finish_errored(h, s, msg);
         return;
     }
@@ -383,13 +428,15 @@ void host_states_tick(host *h, int64_t now)
         if (!host_run_finished(&s->run, now))
             continue;
         if (s->lease_lost) {
-            log_warn("state %s node %s: stopped, the state manager ended its lease", s->id,
-                     s->node_name);
+            host_state_log(EXO_LOG_WARN, s, ": stopped, the state manager ended its lease");
+            h->metrics.outcomes[HOST_OUTCOME_LEASE_LOST]++;
             host_state_remove(h, s);
             continue;
         }
         host_outcome out;
         host_run_outcome(&s->run, s->node, &out);
+        if (s->run_id) /* exo (the extended claim answer said so) takes the logs */
+            host_run_attach_logs(&s->run, &out);
         host_state_finish(h, s, &out, now);
     }
 }
@@ -428,7 +475,7 @@ void host_states_release_waiting(host *h)
         if (!body)
             continue;
         json_object_object_add(body, "enqueue_after", json_object_new_int(1));
-        log_info("state %s node %s: released (host stopping)", s->id, s->node_name);
+        host_state_log(EXO_LOG_INFO, s, ": released (host stopping)");
         report_state(h, s, HOST_REPORT_REQUEUE, body);
         json_object_put(body);
     }
@@ -448,8 +495,8 @@ void host_states_lease_lost(host *h, json_object *ids)
             if (s->phase == PH_RUNNING) {
                 host_run_kill(&s->run);
             } else {
-                log_warn("state %s node %s: dropped, the state manager ended its lease", s->id,
-                         s->node_name);
+                host_state_log(EXO_LOG_WARN, s, ": dropped, the state manager ended its lease");
+                h->metrics.outcomes[HOST_OUTCOME_LEASE_LOST]++;
                 if (s->phase == PH_SECRETS && s->secrets_req) {
                     s->phase = PH_WAITING; /* on_secrets ignores the cancelled answer */
                     host_http_cancel(h->http, s->secrets_req);

@@ -1,5 +1,6 @@
 /* exo-host: command line.  -c host.conf runs the host; --check validates the
  * configuration and the plugins; --describe x.so prints a node's registration JSON. */
+#include <errno.h>
 #include <getopt.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -77,6 +78,10 @@ static int load(const char *conf_path, bool check, host_conf *conf, host_node **
         fprintf(stderr, "exo-host: %s\n", err);
         return -1;
     }
+    exo_log_set_format((exo_log_format)conf->log_format);
+    /* the fork server logs in the same format (its environment keeps this variable) */
+    if (conf->log_format == EXO_LOG_JSON && setenv("EXO_LOG_FORMAT", "json", 1) < 0)
+        fprintf(stderr, "exo-host: setenv: %s\n", strerror(errno));
     if (host_plugins_load_all(conf, nodes, n, err, sizeof err) < 0) {
         fprintf(stderr, "exo-host: cannot load plugins:\n%s\n", err);
         host_conf_free(conf);

@@ -52,6 +52,8 @@ int host_run_start(host_run *r, const host_job *job, const host_sandbox_conf *sb
         snprintf(err, errlen, "out of memory");
         goto fail;
     }
+    r->state_id = job->state_id;
+    r->node_name = job->node->name;
     r->scratch_pool = scratch;
     if (!(r->scratch = host_scratch_take(scratch, err, errlen)))
         goto fail;
@@ -113,6 +115,19 @@ fail:
     return -1;
 }
 
+void host_run_set_context(host_run *r, const char *run_id, const char *graph_name)
+{
+    r->run_id = run_id;
+    r->graph_name = graph_name;
+    char *prefix = NULL;
+    if (!run_id || !graph_name ||
+        asprintf(&prefix, "state %s run %s graph %s (%s)", r->state_id, run_id, graph_name,
+                 r->node_name) < 0)
+        return; /* the plain prefix stays */
+    free(r->log_prefix);
+    r->log_prefix = prefix;
+}
+
 static void kill_group(host_run *r)
 {
     if (r->token && !r->exited)
@@ -151,10 +166,14 @@ static void forward_line(host_run *r)
         return;
     char text[sizeof r->line * 4 + 1];
     escape_for_log(r->line, r->line_len, text, sizeof text);
+    exo_log_field fields[] = {{"state_id", r->state_id}, {"run_id", r->run_id},
+                              {"graph", r->graph_name}, {"node", r->node_name},
+                              {"stream", "output"}};
+    size_t nf = sizeof fields / sizeof *fields;
     if (r->forwarded < FORWARD_LIMIT)
-        log_info("%s: %s", r->log_prefix, text);
+        exo_logf_fields(EXO_LOG_INFO, fields, nf, "%s: %s", r->log_prefix, text);
     else if (r->forwarded - r->line_len < FORWARD_LIMIT)
-        log_info("%s: (further output not logged)", r->log_prefix);
+        exo_logf_fields(EXO_LOG_INFO, fields, nf, "%s: (further output not logged)", r->log_prefix);
     r->line_len = 0;
 }
 
@@ -225,6 +244,7 @@ static void read_output(host_run *r)
             return;
         }
         r->output_len += (size_t)n;
+        host_logtail_append(&r->logs, buf, (size_t)n);
         if (r->output_len > output_limit(r)) {
             stop_over_limit(r, &r->output_fd);
             return;
@@ -289,6 +309,7 @@ bool host_run_finished(const host_run *r, int64_t now_ms)
 void host_outcome_errored(host_outcome *out, const char *message)
 {
     out->kind = HOST_REPORT_ERRORED;
+    out->reason = HOST_OUTCOME_NODE_ERROR; /* callers name other reasons */
     out->body = json_object_new_object();
     if (out->body)
         json_object_object_add(out->body, "error", json_object_new_string(message));
@@ -332,6 +353,7 @@ static void outcome_from_result(const host_run *r, const host_node *node, json_o
         json_object_object_get_ex(res, "syscall", &v);
         snprintf(msg, sizeof msg, "blocked system call: %s", v ? json_object_get_string(v) : "?");
         host_outcome_errored(out, msg);
+        out->reason = HOST_OUTCOME_BLOCKED_SYSCALL;
     } else if (strcmp(kind, "signal") == 0) {
         /* pid 1 of its PID namespace reports a signal it could not die of */
         json_object_object_get_ex(res, "signal", &v);
@@ -339,6 +361,7 @@ static void outcome_from_result(const host_run *r, const host_node *node, json_o
     } else if (strcmp(kind, "memory") == 0) {
         snprintf(msg, sizeof msg, "memory limit %lld MiB exceeded", (long long)r->sb.memory_mb);
         host_outcome_errored(out, msg);
+        out->reason = HOST_OUTCOME_MEMORY;
     } else if (strcmp(kind, "prune") == 0) {
         json_object_object_get_ex(res, "data", &v);
         if (!v || !json_object_is_type(v, json_type_object)) {
@@ -350,6 +373,7 @@ static void outcome_from_result(const host_run *r, const host_node *node, json_o
             return;
         }
         out->kind = HOST_REPORT_PRUNE;
+        out->reason = HOST_OUTCOME_PRUNED;
         out->body = json_object_new_object();
         if (out->body)
             json_object_object_add(out->body, "data", json_object_get(v));
@@ -362,6 +386,7 @@ static void outcome_from_result(const host_run *r, const host_node *node, json_o
             return;
         }
         out->kind = HOST_REPORT_REQUEUE;
+        out->reason = HOST_OUTCOME_REQUEUED;
         out->body = json_object_new_object();
         if (out->body)
             json_object_object_add(out->body, "enqueue_after", json_object_new_int64(ms));
@@ -380,6 +405,7 @@ static void outcome_from_result(const host_run *r, const host_node *node, json_o
             return;
         }
         out->kind = HOST_REPORT_EXECUTED;
+        out->reason = HOST_OUTCOME_SUCCESS;
         out->body = json_object_new_object();
         if (!out->body) {
             json_object_put(clean);
@@ -420,35 +446,42 @@ static void signal_outcome(const host_run *r, int sig, host_outcome *out)
             snprintf(msg, sizeof msg, "killed by signal %d", sig);
     }
     host_outcome_errored(out, msg);
+    out->reason = sig == SIGXCPU || (sig == SIGKILL && cpu_spent) ? HOST_OUTCOME_CPU
+                  : sig == SIGSYS                                 ? HOST_OUTCOME_BLOCKED_SYSCALL
+                                                                  : HOST_OUTCOME_SIGNAL;
 }
 
-void host_run_outcome(const host_run *r, const host_node *node, host_outcome *out)
+static void decide_outcome(const host_run *r, const host_node *node, host_outcome *out)
 {
-    memset(out, 0, sizeof *out);
     char msg[256], size[32];
     if (r->lost[0]) {
         host_outcome_errored(out, r->lost);
+        out->reason = HOST_OUTCOME_HOST_ERROR;
         return;
     }
     if (r->killed_by_host) {
         host_outcome_errored(out, "host shutting down: the state did not finish within the "
                                   "grace period");
+        out->reason = HOST_OUTCOME_HOST_ERROR;
         return;
     }
     if (r->timed_out) {
         snprintf(msg, sizeof msg, "timed out after %lld ms", (long long)r->sb.timeout_ms);
         host_outcome_errored(out, msg);
+        out->reason = HOST_OUTCOME_TIMEOUT;
         return;
     }
     if (r->memory_exceeded) {
         snprintf(msg, sizeof msg, "memory limit %lld MiB exceeded", (long long)r->sb.memory_mb);
         host_outcome_errored(out, msg);
+        out->reason = HOST_OUTCOME_MEMORY;
         return;
     }
     if (r->output_exceeded) {
         host_format_kib(r->sb.output_kb, size, sizeof size);
         snprintf(msg, sizeof msg, "output larger than %s", size);
         host_outcome_errored(out, msg);
+        out->reason = HOST_OUTCOME_OUTPUT;
         return;
     }
     json_object *res = r->result_len ? json_tokener_parse(r->result) : NULL;
@@ -471,8 +504,27 @@ void host_run_outcome(const host_run *r, const host_node *node, host_outcome *ou
     json_object_put(res);
 }
 
+void host_run_outcome(const host_run *r, const host_node *node, host_outcome *out)
+{
+    memset(out, 0, sizeof *out);
+    decide_outcome(r, node, out);
+}
+
+void host_run_attach_logs(const host_run *r, host_outcome *out)
+{
+    if (!out->body || (out->kind != HOST_REPORT_EXECUTED && out->kind != HOST_REPORT_ERRORED))
+        return;
+    size_t len = 0;
+    char *text = host_logtail_text(&r->logs, &len);
+    json_object *logs = text ? json_object_new_string_len(text, (int)len) : NULL;
+    if (logs && json_object_object_add(out->body, "logs", logs) != 0)
+        json_object_put(logs);
+    free(text);
+}
+
 void host_run_cleanup(host_run *r)
 {
+    host_logtail_free(&r->logs);
     close_fd(&r->result_fd);
     close_fd(&r->output_fd);
     if (r->scratch) {

@@ -16,6 +16,8 @@
 
 #include "child.h"
 #include "config.h"
+#include "logtail.h"
+#include "metrics.h"
 #include "scratch.h"
 #include "zygote.h"
 
@@ -31,6 +33,7 @@ typedef struct host_outcome {
     host_report_kind kind;
     json_object *body;
     char summary[512]; /* for the one log line per state */
+    host_outcome_reason reason; /* for exo_host_state_outcomes_total */
 } host_outcome;
 
 typedef struct host_run {
@@ -41,7 +44,10 @@ typedef struct host_run {
     int output_fd;
     char *scratch;
     host_scratch_pool *scratch_pool;
-    char *log_prefix; /* "state <id> (<node>)" for forwarded output */
+    char *log_prefix; /* "state <id> [run <run> graph <graph> ](<node>)" for forwarded output */
+    /* For the fields of JSON log lines; borrowed from the job and the state, which
+     * outlive the run (NULL: unknown). */
+    const char *state_id, *node_name, *run_id, *graph_name;
     host_sandbox_conf sb;
     int64_t started_ms;
     int64_t deadline_ms;
@@ -52,6 +58,7 @@ typedef struct host_run {
     char line[256]; /* partial line of printed output */
     size_t line_len;
     size_t forwarded;
+    host_logtail logs;  /* the end of the printed output, for the report */
     bool exited;
     int status;
     struct rusage ru;
@@ -67,6 +74,10 @@ typedef struct host_run {
  * directory is taken from (and returned to by host_run_cleanup). */
 int host_run_start(host_run *r, const host_job *job, const host_sandbox_conf *sb,
                    host_zygote *zygote, host_scratch_pool *scratch, char *err, size_t errlen);
+
+/* Names the state's run and graph (when the state manager said) in the lines of
+ * forwarded output; both borrowed, NULL when unknown. */
+void host_run_set_context(host_run *r, const char *run_id, const char *graph_name);
 
 /* Reads what is available on fd (one of the run's pipes).  Kills the child when the
  * output limit is exceeded. */
@@ -90,6 +101,10 @@ bool host_run_finished(const host_run *r, int64_t now_ms);
 
 /* Decides the report from the run and the node's declared outputs. */
 void host_run_outcome(const host_run *r, const host_node *node, host_outcome *out);
+
+/* Adds the end of what the process printed (logtail.h) to an executed or errored
+ * report as "logs" (exo's extension), when it printed anything. */
+void host_run_attach_logs(const host_run *r, host_outcome *out);
 
 /* Closes the pipes and removes the scratch directory. */
 void host_run_cleanup(host_run *r);

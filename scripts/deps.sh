@@ -6,7 +6,7 @@ packages=(build-essential clang cmake pkg-config python3 sqlite3 curl
           libsqlite3-dev libpq-dev libssl-dev libseccomp-dev uuid-dev libcmocka-dev
           postgresql   # postgresql: the throwaway cluster of the *_pg tests (tests/pg/cluster.sh)
           bubblewrap   # bench/: the sandbox measured against bwrap --unshare-all
-          prometheus   # promtool: test_sm_metrics.py checks the /metrics exposition with it
+          prometheus   # promtool: test_sm_metrics.py and test_host_metrics.py check both /metrics with it
           chromium)
 # The dashboard's browser test (tests/browser/) drives chromium with playwright-core
 # from npm; a node/npm installed otherwise (e.g. a newer Node.js) is kept.

@@ -361,7 +361,7 @@ static void reset_signals(void)
 /* The runner's environment: what libc, the loader and sanitizers need, nothing
  * that could carry a credential. */
 static const char *const kept_env[] = {"PATH", "LANG", "LC_ALL", "LC_CTYPE", "TZ",
-                                       "LD_LIBRARY_PATH", "EXO_LOG_LEVEL", "ASAN_OPTIONS",
+                                       "LD_LIBRARY_PATH", "EXO_LOG_LEVEL", "EXO_LOG_FORMAT", "ASAN_OPTIONS",
                                        "UBSAN_OPTIONS", "LSAN_OPTIONS",
                                        "EXO_HOST_PREFORK", NULL};
 

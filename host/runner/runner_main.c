@@ -6,6 +6,7 @@
 
 #include "child.h"
 #include "runner.h"
+#include "version.h"
 
 int main(int argc, char **argv)
 {
@@ -13,6 +14,10 @@ int main(int argc, char **argv)
         host_zygote_serve(HOST_ZYGOTE_FD, argc >= 3 ? argv[2] : NULL, argc == 4 ? argv[3] : NULL);
     if (argc == 3 && strcmp(argv[1], "--probe") == 0)
         host_probe_main(argv[2]);
+    if (argc == 2 && strcmp(argv[1], "--version") == 0) {
+        exo_version_print(stdout, "exo-host-runner");
+        return 0;
+    }
     fprintf(stderr, "exo-host-runner is started by exo-host; it is not meant to be run by "
                     "hand\n");
     return 2;

@@ -338,7 +338,21 @@ function showState(ctx, panel, s, wait, view) {
       h('dt', {}, 'Worker'), h('dd', { id: 'state-worker' }, s.claimed_by
         ? [link(`#/ns/${encodeURIComponent(ctx.ns)}/workers`, s.claimed_by), wait && wait.worker_lost ? ' (lost)' : ''] : '—'),
       h('dt', {}, 'Parents'), h('dd', {}, parents.length ? parents.map(([k, v]) => h('div', {}, `${k}: `, h('code', {}, v))) : '—')),
-    h('h3', {}, 'Inputs'), json(s.inputs), h('h3', {}, 'Outputs'), json(s.outputs)].filter(Boolean));
+    h('h3', {}, 'Inputs'), json(s.inputs), h('h3', {}, 'Outputs'), json(s.outputs),
+    h('h3', {}, 'Logs'), stateLogs(ctx, s)].filter(Boolean));
+}
+
+// What the state's node printed, as its host reported it (GET state/{id}/logs):
+// node output, so control characters are shown as \xHH and it goes in as text.
+const visible = (t) => t.replace(/[\x00-\x08\x0b-\x1f\x7f]/g, (c) => `\\x${c.charCodeAt(0).toString(16).padStart(2, '0')}`);
+function stateLogs(ctx, s) {
+  const box = h('div', { id: 'state-logs' }, h('p', { class: 'muted' }, 'Loading…'));
+  get(nsPath(ctx.ns, `/state/${encodeURIComponent(s.state_id)}/logs`)).then((r) => {
+    box.replaceChildren(typeof r.logs === 'string'
+      ? h('pre', { class: 'logs' }, visible(r.logs))
+      : h('p', { class: 'muted' }, ['CREATED', 'QUEUED'].includes(s.status) ? 'Not finished yet.' : 'Its worker reported no logs.'));
+  }).catch((e) => box.replaceChildren(alert(`Logs unavailable: ${detailText(e)}`)));
+  return box;
 }
 
 // ---- Nodes ------------------------------------------------------------------------------

@@ -73,6 +73,7 @@ void exo_app_destroy(exo_app *app)
     pthread_mutex_destroy(&app->verify_lock);
     pthread_cond_destroy(&app->verify_cond);
     pthread_cond_destroy(&app->group.committed);
+    exo_metrics_free(&app->metrics);
 }
 
 /* ---- group commit (serialised backend) ---------------------------------------------- */
@@ -611,6 +612,7 @@ int exo_app_tx(exo_app *app, int (*body)(exo_app *app, void *arg), void *arg)
     tx_notes *outer = current_notes;
     current_notes = &notes;
     int64_t started_us = exo_mono_us();
+    exo_metrics_tx_begin();
     int grouped = app->group.enabled;
     if (grouped)
         db_lock_take(app);
@@ -621,6 +623,7 @@ int exo_app_tx(exo_app *app, int (*body)(exo_app *app, void *arg), void *arg)
         attempts = 1;
         if (!group_attempt(app, body, arg, &rc)) {
             notes_flush(&notes, 0); /* what the lost group held was rolled back */
+            exo_metrics_tx_discard();
             grouped = 0;
         }
     }
@@ -632,6 +635,7 @@ int exo_app_tx(exo_app *app, int (*body)(exo_app *app, void *arg), void *arg)
         if (rc >= 0 || !retry || atomic_load(&app->stopping))
             break;
         notes_flush(&notes, 0); /* what the failed attempt created was rolled back */
+        exo_metrics_tx_discard();
         /* a collision with another transaction: back off a little, growing, so
            the colliding ones do not meet again at once */
         exo_sleep_ms(attempt * 2 + (int64_t)(exo_mono_ms() % 3));
@@ -642,6 +646,7 @@ int exo_app_tx(exo_app *app, int (*body)(exo_app *app, void *arg), void *arg)
     exo_app_db_leave(app);
     current_notes = outer;
     notes_flush(&notes, rc >= 0);
+    exo_metrics_tx_end(&app->metrics, rc >= 0);
     exo_metrics_tx(&app->metrics, attempts, rc >= 0, exo_mono_us() - started_us);
     return rc;
 }

@@ -52,6 +52,20 @@ exo_result exo_engine_executed(exo_app *app, const char *ns, const char *state_i
 /* errored: applies the run's retry policy; *retry_created tells the outcome. */
 exo_result exo_engine_errored(exo_app *app, const char *ns, const char *state_id, const char *error,
                               int *retry_created, char **detail);
+
+/* State logs (exo's extension, state_logs.c): what the node printed, len bytes of
+ * UTF-8 (NULs allowed) sent with the report; NULL: none.  The same as the two above,
+ * storing the logs in the report's transaction.  More than EXO_STATE_LOGS_MAX bytes
+ * keep their end, after a line saying how much was cut. */
+#define EXO_STATE_LOGS_MAX (256 * 1024)
+exo_result exo_engine_executed_logs(exo_app *app, const char *ns, const char *state_id, json_object *outputs,
+                                    json_object *store, const char *logs, size_t logs_len, char **detail);
+exo_result exo_engine_errored_logs(exo_app *app, const char *ns, const char *state_id, const char *error,
+                                   const char *logs, size_t logs_len, int *retry_created, char **detail);
+/* The state state_id of ns (*row) and its logs (*logs malloc'd, NULL when its host
+ * reported none).  NOT_FOUND for an unknown id or another namespace's state. */
+exo_result exo_engine_state_logs(exo_app *app, const char *ns, const char *state_id, exo_state_row *row,
+                                 char **logs, size_t *len);
 /* prune signal: *enqueue_after is the state's (unchanged) due time. */
 exo_result exo_engine_prune(exo_app *app, const char *ns, const char *state_id, json_object *data,
                             int64_t *enqueue_after, char **detail);

@@ -41,6 +41,9 @@ int exo_apply_errored(exo_app *app, const exo_graph *g, exo_state_row *st, const
                       int *retry_created);
 int exo_apply_pruned(exo_app *app, exo_state_row *st, json_object *data, int64_t now);
 
+/* Stores a report's logs with state_id (state_logs.c; NULL logs: nothing).  0 ok, -1 failure. */
+int exo_state_logs_store(exo_app *app, const char *state_id, const char *logs, size_t len);
+
 /* Manual retry of st (states.c): REFUSED unless ERRORED / NEXT_CREATED_ERROR,
  * CONFLICT when a retry with fanout_id exists; on OK st is RETRY_CREATED and the
  * new CREATED state's id is in new_id. */

@@ -35,7 +35,37 @@ void exo_metrics_init(exo_metrics *m)
     atomic_init(&m->retries_lease, 0);
     atomic_init(&m->leases_expired, 0);
     atomic_init(&m->cron_firings, 0);
+    exo_histogram *extra[] = {&m->schedule_to_start, &m->run_duration};
+    for (size_t i = 0; i < sizeof extra / sizeof *extra; i++) {
+        for (size_t b = 0; b < EXO_METRICS_BUCKETS; b++)
+            atomic_init(&extra[i]->bucket[b], 0);
+        atomic_init(&extra[i]->sum_us, 0);
+        atomic_init(&extra[i]->count, 0);
+    }
+    m->states = calloc(1, sizeof *m->states);
+    if (m->states) {
+        pthread_mutex_init(&m->states->lock, NULL);
+        atomic_init(&m->states->used, 0);
+        for (size_t i = 0; i <= EXO_METRICS_MAX_NODES; i++) {
+            atomic_init(&m->states->slot[i].created, 0);
+            for (size_t s = 0; s < EXO_METRICS_STATUS_SLOTS; s++)
+                atomic_init(&m->states->slot[i].finished[s], 0);
+        }
+    }
     m->started_unix_s = (int64_t)time(NULL);
+}
+
+void exo_metrics_free(exo_metrics *m)
+{
+    if (!m->states)
+        return;
+    for (size_t i = 0; i <= EXO_METRICS_MAX_NODES; i++) {
+        free(m->states->slot[i].ns);
+        free(m->states->slot[i].node);
+    }
+    pthread_mutex_destroy(&m->states->lock);
+    free(m->states);
+    m->states = NULL;
 }
 
 static size_t status_slot(int status)

@@ -253,6 +253,9 @@ static int insert_with_ancestors(exo_app *app, exo_state_row *st, const char *co
     int rc = exo_db_state_insert(app->db, st);
     if (rc != 0)
         return rc;
+    exo_metrics_state_created(&app->metrics, st->namespace_name, st->node_name);
+    if (!exo_status_unfinished(st->status)) /* a united state that could not be built */
+        exo_metrics_state_finished(&app->metrics, st->namespace_name, st->node_name, (int)st->status);
     if (st->status == EXO_ST_CREATED)
         exo_app_tx_note_work(app, st->namespace_name, st->node_name);
     if (copy_from && exo_db_ancestors_copy(app->db, copy_from, st->id) != 0)
@@ -461,6 +464,8 @@ static int mark_all(exo_app *app, exo_state_row *S, size_t n, exo_status status,
         S[i].status = status;
         if (set_error(&S[i], error) != 0 || exo_db_state_update(app->db, &S[i]) != 0)
             return -1;
+        if (!exo_status_unfinished(status))
+            exo_metrics_state_finished(&app->metrics, S[i].namespace_name, S[i].node_name, (int)status);
     }
     return 0;
 }
@@ -648,6 +653,7 @@ int exo_apply_errored(exo_app *app, const exo_graph *g, exo_state_row *st, const
     st->lease_expires_at = 0;
     if (exo_db_state_update(app->db, st) != 0)
         return -1;
+    exo_metrics_state_finished(&app->metrics, st->namespace_name, st->node_name, (int)st->status);
     if (*retry_created || !g)
         return 0;
     return on_final(app, g, st, MODE_FINAL, now, NULL) < 0 ? -1 : 0;
@@ -662,6 +668,7 @@ int exo_apply_pruned(exo_app *app, exo_state_row *st, json_object *data, int64_t
     st->lease_expires_at = 0;
     if (exo_db_state_update(app->db, st) != 0)
         return -1;
+    exo_metrics_state_finished(&app->metrics, st->namespace_name, st->node_name, (int)st->status);
     const exo_graph *g = exo_engine_run_graph(app, st->run_id, NULL);
     int rc = !g ? 0 : on_final(app, g, st, MODE_FINAL, now, NULL) < 0 ? -1 : 0;
     exo_graph_cache_release(app->graphs, g);

@@ -45,6 +45,8 @@ static int cancel_pass(exo_app *app, cancel_tx *t, const char *message, int64_t 
             st.lease_expires_at = 0;
             st.updated_at = t->now;
             rc = st.error && exo_db_state_update(app->db, &st) == 0 ? 0 : -1;
+            if (rc == 0)
+                exo_metrics_state_finished(&app->metrics, st.namespace_name, st.node_name, (int)st.status);
             ++*changed;
         }
         exo_state_row_free(&st);

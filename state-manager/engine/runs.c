@@ -160,6 +160,7 @@ static exo_result insert_run(exo_app *app, const exo_graph_row *row, const exo_n
         root.inputs = json_object_get(inputs);
         root.enqueue_after = exo_add_saturating(now, start_delay);
         if (exo_db_state_insert(app->db, &root) == 0) {
+            exo_metrics_state_created(&app->metrics, ns, root.node_name);
             exo_app_tx_note_work(app, ns, root.node_name);
             result = EXO_RESULT_OK;
         }

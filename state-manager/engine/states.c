@@ -36,6 +36,14 @@ static int claim_body(exo_app *app, void *arg)
                               t->rows, t->n, t->next_due);
 }
 
+/* Schedule-to-start of the states a claim took: from when each was due to now. */
+static void observe_claimed(exo_app *app, const exo_state_row *rows, size_t n)
+{
+    int64_t now = exo_now_ms();
+    for (size_t i = 0; i < n; i++)
+        exo_metrics_observe(&app->metrics.schedule_to_start, (now - rows[i].enqueue_after) * 1000);
+}
+
 exo_result exo_engine_claim(exo_app *app, const char *ns, const char *const *nodes, size_t nnodes, int64_t lease_ms,
                             const char *runtime_name, size_t limit, exo_state_row **rows, size_t *n, int64_t *next_due)
 {
@@ -46,10 +54,14 @@ exo_result exo_engine_claim(exo_app *app, const char *ns, const char *const *nod
         exo_app_db_enter(app);
         int rc = claim_body(app, &t);
         exo_app_db_leave(app);
+        if (rc == 0)
+            observe_claimed(app, *rows, *n);
         return rc == 0 ? EXO_RESULT_OK : EXO_RESULT_FAILED;
     }
-    if (exo_app_tx(app, claim_body, &t) == 0)
+    if (exo_app_tx(app, claim_body, &t) == 0) {
+        observe_claimed(app, *rows, *n);
         return EXO_RESULT_OK;
+    }
     if (t.attempted) { /* claimed rows whose commit failed are not the caller's */
         exo_state_rows_free(*rows, *n);
         *rows = NULL;
@@ -166,7 +178,29 @@ static exo_result refuse_unless_queued(const exo_state_row *st, char **detail)
 
 typedef struct executed_arg {
     json_object *outputs, *store;
+    const char *logs; /* NULL: none */
+    size_t logs_len;
+    char run_id[EXO_UUID_LEN + 1]; /* the state's, for observe_run_end */
 } executed_arg;
+
+/* After a report committed: when it finished its run's last state, the run's
+ * duration (trigger to now) goes to the run duration histogram. */
+static void observe_run_end(exo_app *app, const char *run_id)
+{
+    if (!run_id[0])
+        return;
+    int64_t created_at = 0;
+    exo_app_db_enter(app);
+    int rc = exo_db_run_finished(app->db, run_id, &created_at);
+    exo_app_db_leave(app);
+    if (rc == 0)
+        exo_metrics_observe(&app->metrics.run_duration, (exo_now_ms() - created_at) * 1000);
+}
+
+static void keep_run_id(char out[EXO_UUID_LEN + 1], const exo_state_row *st)
+{
+    snprintf(out, EXO_UUID_LEN + 1, "%s", st->run_id);
+}
 
 static exo_result change_executed(exo_app *app, exo_state_row *st, void *arg, char **detail)
 {
@@ -174,19 +208,34 @@ static exo_result change_executed(exo_app *app, exo_state_row *st, void *arg, ch
     exo_result r = refuse_unless_queued(st, detail);
     if (r != EXO_RESULT_OK)
         return r;
+    if (exo_state_logs_store(app, st->id, a->logs, a->logs_len) != 0)
+        return EXO_RESULT_FAILED;
+    keep_run_id(a->run_id, st);
     return exo_apply_executed(app, st, a->outputs, a->store, exo_now_ms()) == 0 ? EXO_RESULT_OK : EXO_RESULT_FAILED;
 }
 
 exo_result exo_engine_executed(exo_app *app, const char *ns, const char *state_id, json_object *outputs,
                                json_object *store, char **detail)
 {
-    executed_arg a = {.outputs = outputs, .store = store};
-    return with_state(app, ns, state_id, change_executed, &a, detail);
+    return exo_engine_executed_logs(app, ns, state_id, outputs, store, NULL, 0, detail);
+}
+
+exo_result exo_engine_executed_logs(exo_app *app, const char *ns, const char *state_id, json_object *outputs,
+                                    json_object *store, const char *logs, size_t logs_len, char **detail)
+{
+    executed_arg a = {.outputs = outputs, .store = store, .logs = logs, .logs_len = logs_len};
+    exo_result r = with_state(app, ns, state_id, change_executed, &a, detail);
+    if (r == EXO_RESULT_OK)
+        observe_run_end(app, a.run_id);
+    return r;
 }
 
 typedef struct errored_arg {
     const char *error;
+    const char *logs; /* NULL: none */
+    size_t logs_len;
     int retry_created;
+    char run_id[EXO_UUID_LEN + 1];
 } errored_arg;
 
 static exo_result change_errored(exo_app *app, exo_state_row *st, void *arg, char **detail)
@@ -206,7 +255,10 @@ static exo_result change_errored(exo_app *app, exo_state_row *st, void *arg, cha
         *detail = exo_strfmt("Graph template not found");
         return EXO_RESULT_NOT_FOUND;
     }
-    int rc = exo_apply_errored(app, g, st, a->error, exo_now_ms(), &a->retry_created);
+    int rc = exo_state_logs_store(app, st->id, a->logs, a->logs_len);
+    keep_run_id(a->run_id, st);
+    if (rc == 0)
+        rc = exo_apply_errored(app, g, st, a->error, exo_now_ms(), &a->retry_created);
     exo_graph_cache_release(app->graphs, g);
     return rc == 0 ? EXO_RESULT_OK : EXO_RESULT_FAILED;
 }
@@ -214,9 +266,17 @@ static exo_result change_errored(exo_app *app, exo_state_row *st, void *arg, cha
 exo_result exo_engine_errored(exo_app *app, const char *ns, const char *state_id, const char *error,
                               int *retry_created, char **detail)
 {
-    errored_arg a = {.error = error};
+    return exo_engine_errored_logs(app, ns, state_id, error, NULL, 0, retry_created, detail);
+}
+
+exo_result exo_engine_errored_logs(exo_app *app, const char *ns, const char *state_id, const char *error,
+                                   const char *logs, size_t logs_len, int *retry_created, char **detail)
+{
+    errored_arg a = {.error = error, .logs = logs, .logs_len = logs_len};
     exo_result r = with_state(app, ns, state_id, change_errored, &a, detail);
     *retry_created = a.retry_created;
+    if (r == EXO_RESULT_OK && !a.retry_created)
+        observe_run_end(app, a.run_id);
     if (r == EXO_RESULT_OK && a.retry_created)
         exo_metrics_add(&app->metrics.retries_error, 1);
     return r;
@@ -226,6 +286,7 @@ typedef struct signal_arg {
     json_object *data;
     int64_t delay_ms;
     int64_t enqueue_after;
+    char run_id[EXO_UUID_LEN + 1];
 } signal_arg;
 
 static exo_result change_pruned(exo_app *app, exo_state_row *st, void *arg, char **detail)
@@ -236,6 +297,7 @@ static exo_result change_pruned(exo_app *app, exo_state_row *st, void *arg, char
         return r;
     if (exo_apply_pruned(app, st, a->data, exo_now_ms()) != 0)
         return EXO_RESULT_FAILED;
+    keep_run_id(a->run_id, st);
     a->enqueue_after = st->enqueue_after;
     return EXO_RESULT_OK;
 }
@@ -246,6 +308,8 @@ exo_result exo_engine_prune(exo_app *app, const char *ns, const char *state_id, 
     signal_arg a = {.data = data};
     exo_result r = with_state(app, ns, state_id, change_pruned, &a, detail);
     *enqueue_after = a.enqueue_after;
+    if (r == EXO_RESULT_OK)
+        observe_run_end(app, a.run_id);
     return r;
 }
 
@@ -318,6 +382,8 @@ exo_result exo_apply_manual_retry(exo_app *app, exo_state_row *st, const char *f
     int rc = exo_db_state_insert(app->db, &r);
     if (rc < 0)
         goto out;
+    if (rc == 0)
+        exo_metrics_state_created(&app->metrics, r.namespace_name, r.node_name);
     if (rc == 0 && r.status == EXO_ST_CREATED)
         exo_app_tx_note_work(app, r.namespace_name, r.node_name);
     if (rc == 1) {
@@ -331,6 +397,7 @@ exo_result exo_apply_manual_retry(exo_app *app, exo_state_row *st, const char *f
     st->updated_at = now;
     if (exo_db_state_update(app->db, st) != 0)
         goto out;
+    exo_metrics_state_finished(&app->metrics, st->namespace_name, st->node_name, (int)st->status);
     memcpy(new_id, r.id, EXO_ID_LEN + 1);
     result = EXO_RESULT_OK;
 out:

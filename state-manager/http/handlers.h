@@ -79,6 +79,7 @@ void h_states_report(exo_req *req, exo_resp *resp);
 /* handlers_runtimes.c: the worker registry */
 void h_runtime_heartbeat(exo_req *req, exo_resp *resp);
 void h_runtimes_list(exo_req *req, exo_resp *resp);
+void h_state_logs(exo_req *req, exo_resp *resp);
 /* handlers_runs.c */
 void h_runs(exo_req *req, exo_resp *resp);
 void h_run_graph(exo_req *req, exo_resp *resp);

@@ -123,6 +123,60 @@ static void write_label_value(FILE *out, const char *v)
     }
 }
 
+static void write_pair_labels(FILE *out, const exo_node_counters *c)
+{
+    fputs("namespace=\"", out);
+    write_label_value(out, c->ns);
+    fputs("\",node=\"", out);
+    write_label_value(out, c->node);
+    fputc('"', out);
+}
+
+/* States created and finished by (namespace, node) pair, as counted at commit
+ * (metrics.h bounds the pairs), and the two state/run histograms. */
+static void write_states(FILE *out, const exo_metrics *m)
+{
+    static const exo_status final[] = {EXO_ST_SUCCESS, EXO_ST_ERRORED, EXO_ST_NEXT_CREATED_ERROR, EXO_ST_PRUNED,
+                                       EXO_ST_RETRY_CREATED};
+    size_t used = m->states ? atomic_load(&m->states->used) : 0;
+    fputs("# HELP exo_states_created_total States created (roots, next states, fan-out siblings, retries), by namespace and node.\n"
+          "# TYPE exo_states_created_total counter\n",
+          out);
+    for (size_t i = 0; i < used; i++) {
+        const exo_node_counters *c = &m->states->slot[i];
+        if (!c->ns)
+            continue;
+        fputs("exo_states_created_total{", out);
+        write_pair_labels(out, c);
+        fprintf(out, "} %llu\n", (unsigned long long)load(&c->created));
+    }
+    fputs("# HELP exo_states_finished_total States that reached a final status, by namespace, node and status.\n"
+          "# TYPE exo_states_finished_total counter\n",
+          out);
+    for (size_t i = 0; i < used; i++) {
+        const exo_node_counters *c = &m->states->slot[i];
+        for (size_t f = 0; c->ns && f < sizeof final / sizeof *final; f++) {
+            fputs("exo_states_finished_total{", out);
+            write_pair_labels(out, c);
+            fprintf(out, ",status=\"%s\"} %llu\n", exo_status_names[final[f]],
+                    (unsigned long long)load(&c->finished[final[f]]));
+        }
+    }
+    fprintf(out,
+            "# HELP exo_metrics_node_label_sets (namespace, node) pairs labelling the state counters (at most %d, then _other).\n"
+            "# TYPE exo_metrics_node_label_sets gauge\n"
+            "exo_metrics_node_label_sets %zu\n",
+            EXO_METRICS_MAX_NODES, used);
+    fputs("# HELP exo_state_schedule_to_start_seconds From a state's due time to its claim by a worker.\n"
+          "# TYPE exo_state_schedule_to_start_seconds histogram\n",
+          out);
+    write_histogram(out, "exo_state_schedule_to_start_seconds", "", &m->schedule_to_start);
+    fputs("# HELP exo_run_duration_seconds From a run's trigger to the report that finished its last state.\n"
+          "# TYPE exo_run_duration_seconds histogram\n",
+          out);
+    write_histogram(out, "exo_run_duration_seconds", "", &m->run_duration);
+}
+
 static void write_queue_series(FILE *out, const char *name, const exo_queue_row *r, int64_t v)
 {
     fprintf(out, "%s{namespace=\"", name);
@@ -182,6 +236,7 @@ void h_metrics(exo_req *req, exo_resp *resp)
             "exo_longpolls_parked %zu\n",
             EXO_VERSION, EXO_GIT_DESCRIBE, (long long)app->metrics.started_unix_s, exo_app_parked_count(app));
     write_engine(out, &app->metrics);
+    write_states(out, &app->metrics);
     if (write_queue(out, app) != 0) { /* the database is down: the counters still help */
         fputs("# exo_queue_states, exo_queue_states_due, exo_states_running: the database did not answer\n", out);
     }

@@ -7,6 +7,7 @@
 
 #include "clock.h"
 #include "handlers.h"
+#include "strfmt.h"
 
 #define BATCH_CAP 1000
 #define NODES_CAP 1000
@@ -48,7 +49,9 @@ static json_object *status_body(const char *status)
 
 /* ---- enqueue ------------------------------------------------------------------------------- */
 
-static json_object *claimed_json(const char *ns, exo_state_row *rows, size_t n)
+/* extended (exo's extension, asked by "extended": true in the body or ?extended=true):
+ * each state also names its run and graph, which exo-host puts in its log lines. */
+static json_object *claimed_json(const char *ns, exo_state_row *rows, size_t n, int extended)
 {
     json_object *o = json_object_new_object(), *arr = json_object_new_array();
     for (size_t i = 0; i < n; i++) {
@@ -58,6 +61,10 @@ static json_object *claimed_json(const char *ns, exo_state_row *rows, size_t n)
         json_object_object_add(s, "identifier", json_object_new_string(rows[i].identifier));
         json_object_object_add(s, "inputs", json_object_get(rows[i].inputs));
         json_object_object_add(s, "created_at", exo_json_time(rows[i].created_at));
+        if (extended) {
+            json_object_object_add(s, "run_id", json_object_new_string(rows[i].run_id));
+            json_object_object_add(s, "graph_name", json_object_new_string(rows[i].graph_name));
+        }
         json_object_array_add(arr, s);
     }
     json_object_object_add(o, "count", json_object_new_int64((int64_t)n));
@@ -76,6 +83,7 @@ typedef struct enqueue_park {
     int64_t lease_ms;
     const char *runtime_name; /* the claimer's name (optional; NULL: unnamed) */
     int64_t deadline; /* monotonic ms */
+    int extended;     /* claimed_json's */
 } enqueue_park;
 
 static void enqueue_park_free(exo_park *park)
@@ -102,7 +110,7 @@ static int enqueue_attempt(enqueue_park *p, exo_req *req, exo_resp *resp)
     }
     int64_t now_mono = exo_mono_ms();
     if (n > 0 || now_mono >= p->deadline || atomic_load(&app->stopping)) {
-        exo_resp_json(resp, 200, claimed_json(req->params[0], rows, n));
+        exo_resp_json(resp, 200, claimed_json(req->params[0], rows, n, p->extended));
         exo_state_rows_free(rows, n);
         return 0;
     }
@@ -121,7 +129,7 @@ static int enqueue_resume(exo_park *park, exo_req *req, exo_resp *resp)
 {
     enqueue_park *p = (enqueue_park *)park;
     if (exo_req_client_gone(req)) { /* nobody would receive what we claim now */
-        exo_resp_json(resp, 200, claimed_json(req->params[0], NULL, 0));
+        exo_resp_json(resp, 200, claimed_json(req->params[0], NULL, 0, 0));
         return 0;
     }
     return enqueue_attempt(p, req, resp);
@@ -164,6 +172,9 @@ void h_enqueue(exo_req *req, exo_resp *resp)
     }
     if (finish_check(&rc, resp))
         return;
+    json_object *ext = json_object_object_get(body, "extended");
+    int extended = exo_req_extended(req) || (ext && json_object_is_type(ext, json_type_boolean) &&
+                                             json_object_get_boolean(ext));
     if (wait_ms > WAIT_CAP_MS)
         wait_ms = WAIT_CAP_MS;
     if (lease_ms < LEASE_MIN_MS)
@@ -178,7 +189,7 @@ void h_enqueue(exo_req *req, exo_resp *resp)
         return;
     }
     if (batch <= 0 || nn == 0) {
-        exo_resp_json(resp, 200, claimed_json(req->params[0], NULL, 0));
+        exo_resp_json(resp, 200, claimed_json(req->params[0], NULL, 0, 0));
         return;
     }
     enqueue_park *p = calloc(1, sizeof *p);
@@ -192,7 +203,7 @@ void h_enqueue(exo_req *req, exo_resp *resp)
     for (size_t i = 0; i < nn; i++)
         names[i] = json_object_get_string(json_object_array_get_idx(nodes, i));
     *p = (enqueue_park){.names = names, .nn = nn, .batch = (size_t)batch, .lease_ms = lease_ms,
-                        .runtime_name = runtime_name, .deadline = exo_mono_ms() + wait_ms};
+                        .runtime_name = runtime_name, .deadline = exo_mono_ms() + wait_ms, .extended = extended};
     p->base.resume = enqueue_resume;
     p->base.free = enqueue_park_free;
     p->base.waiter.ns = req->params[0];
@@ -262,11 +273,28 @@ static void check_outputs(exo_reqcheck *rc, json_object *outputs)
     }
 }
 
+/* The optional "logs" of executed / errored (exo's extension): a string, NULs
+ * allowed (what a node prints is bytes); absent or null: *logs stays NULL. */
+static void optional_logs(exo_reqcheck *rc, json_object *body, const char **logs, size_t *len)
+{
+    json_object *v = NULL;
+    if (!json_object_object_get_ex(body, "logs", &v) || !v)
+        return;
+    if (!json_object_is_type(v, json_type_string)) {
+        exo_reqcheck_add(rc, "body.logs", "string_type", "Input should be a valid string", v, NULL);
+        return;
+    }
+    *logs = json_object_get_string(v);
+    *len = (size_t)json_object_get_string_len(v);
+}
+
 void h_executed(exo_req *req, exo_resp *resp)
 {
     exo_reqcheck rc;
     exo_reqcheck_init(&rc);
     json_object *body = exo_req_body_object(req, &rc), *outputs = NULL, *store = NULL;
+    const char *logs = NULL;
+    size_t logs_len = 0;
     if (body) {
         if (exo_req_array(&rc, body, "outputs", "body", 1, &outputs) == 0) {
             /* the cap keeps one report from holding the database for long (docs/dev/HARDENING.md) */
@@ -280,11 +308,13 @@ void h_executed(exo_req *req, exo_resp *resp)
             check_outputs(&rc, outputs);
         }
         exo_req_string_map(&rc, body, "store", "body", 0, &store);
+        optional_logs(&rc, body, &logs, &logs_len);
     }
     if (finish_check(&rc, resp))
         return;
     char *msg = NULL;
-    exo_result r = exo_engine_executed(req->app, req->params[0], req->params[1], outputs, store, &msg);
+    exo_result r = exo_engine_executed_logs(req->app, req->params[0], req->params[1], outputs, store, logs, logs_len,
+                                            &msg);
     if (r != EXO_RESULT_OK)
         exo_resp_result(resp, r, msg);
     else
@@ -307,12 +337,21 @@ static const char *string_field(exo_req *req, exo_resp *resp, const char *field)
 
 void h_errored(exo_req *req, exo_resp *resp)
 {
-    const char *error = string_field(req, resp, "error");
-    if (!error)
+    exo_reqcheck rc;
+    exo_reqcheck_init(&rc);
+    json_object *body = exo_req_body_object(req, &rc);
+    const char *error = NULL, *logs = NULL;
+    size_t logs_len = 0;
+    if (body) {
+        exo_req_string(&rc, body, "error", "body", 1, &error);
+        optional_logs(&rc, body, &logs, &logs_len);
+    }
+    if (finish_check(&rc, resp))
         return;
     char *msg = NULL;
     int retry_created = 0;
-    exo_result r = exo_engine_errored(req->app, req->params[0], req->params[1], error, &retry_created, &msg);
+    exo_result r = exo_engine_errored_logs(req->app, req->params[0], req->params[1], error, logs, logs_len,
+                                           &retry_created, &msg);
     if (r != EXO_RESULT_OK) {
         exo_resp_result(resp, r, msg);
         return;
@@ -403,4 +442,28 @@ void h_secrets(exo_req *req, exo_resp *resp)
     json_object *o = json_object_new_object();
     json_object_object_add(o, "secrets", secrets);
     exo_resp_json(resp, 200, o);
+}
+
+/* GET state/{id}/logs (exo's extension): what the state's node printed, as its host
+ * reported it; "logs" is null when none was reported. */
+void h_state_logs(exo_req *req, exo_resp *resp)
+{
+    exo_state_row st = {0};
+    char *logs = NULL;
+    size_t len = 0;
+    exo_result r = exo_engine_state_logs(req->app, req->params[0], req->params[1], &st, &logs, &len);
+    if (r != EXO_RESULT_OK) {
+        exo_resp_result(resp, r, r == EXO_RESULT_NOT_FOUND ? exo_strfmt("State not found") : NULL);
+        return;
+    }
+    json_object *o = json_object_new_object();
+    json_object_object_add(o, "state_id", json_object_new_string(st.id));
+    json_object_object_add(o, "node_name", json_object_new_string(st.node_name));
+    json_object_object_add(o, "identifier", json_object_new_string(st.identifier));
+    json_object_object_add(o, "run_id", json_object_new_string(st.run_id));
+    json_object_object_add(o, "status", json_object_new_string(exo_status_names[st.status]));
+    json_object_object_add(o, "logs", logs ? json_object_new_string_len(logs, (int)len) : NULL);
+    exo_resp_json(resp, 200, o);
+    free(logs);
+    exo_state_row_free(&st);
 }

@@ -48,6 +48,7 @@ static const exo_route routes[] = {
     {"GET", NS "/runs/watch", h_runs_watch, 0, 0, 0, 1, "Wait until a run listing changes (live view)"},
     {"POST", NS "/runtimes/heartbeat", h_runtime_heartbeat, 1, 0, 0, 1, "A worker runtime says it is alive"},
     {"GET", NS "/runtimes", h_runtimes_list, 0, 0, 0, 1, "The worker runtimes of a namespace, alive or lost"},
+    {"GET", NS "/state/{state_id}/logs", h_state_logs, 0, 0, 0, 1, "What a state's node printed, as its host reported it"},
     /* the dashboard: its files and its sessions (handlers_dashboard.c) check their own access */
     {"GET", "/", h_dash_index, 0, 1, 0, 1, "The dashboard"},
     {"GET", "/ui/{asset}", h_dash_asset, 0, 1, 0, 1, "The dashboard's files"},

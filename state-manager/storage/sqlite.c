@@ -157,6 +157,13 @@ static const char *const schema_v5 =
     " WHERE cancelled_at=0 AND n_pending=0 AND (n_failed>0 OR n_states=0);"
     "CREATE INDEX IF NOT EXISTS runs_cancelled ON runs(namespace_name, created_at, seq) WHERE cancelled_at>0;";
 
+/* Migration 6 (state logs): what a state's node printed, as its host reported it
+ * with executed/errored (capped by the engine; NULL: nothing reported). */
+static const column_add columns_v6[] = {
+    {"states", "logs", "TEXT"},
+    {NULL, NULL, NULL},
+};
+
 /* Ordered migrations: entry i brings the schema from version i to i + 1 (its
  * columns first, then its SQL).  Append only; never edit one that has shipped. */
 typedef struct migration {
@@ -164,7 +171,7 @@ typedef struct migration {
     const char *sql;
 } migration;
 static const migration migrations[] = {{NULL, schema_v1}, {columns_v2, schema_v2}, {columns_v3, schema_v3},
-                                      {NULL, schema_v4}, {columns_v5, schema_v5}};
+                                      {NULL, schema_v4}, {columns_v5, schema_v5}, {columns_v6, ""}};
 #define SCHEMA_VERSION ((int)(sizeof migrations / sizeof *migrations))
 
 /* ---- statement helpers ------------------------------------------------------- */
@@ -1198,6 +1205,71 @@ static int sq_lease_renew(exo_storage *s, const char *ns, const char *id, int64_
     return sqlite3_changes(DB(s)) == 1 ? 0 : 1;
 }
 
+static int sq_state_logs_set(exo_storage *s, const char *id, const char *logs, size_t len)
+{
+    sqlite3_stmt *st = prep_bind(s, "UPDATE states SET logs=? WHERE id=?", "");
+    if (!st)
+        return -1;
+    /* bound by length: node output may contain U+0000 */
+    if (sqlite3_bind_text(st, 1, logs, (int)len, SQLITE_TRANSIENT) != SQLITE_OK ||
+        sqlite3_bind_text(st, 2, id, -1, SQLITE_TRANSIENT) != SQLITE_OK) {
+        log_error("sqlite bind failed: %s", sqlite3_errmsg(DB(s)));
+        unprep(s, st);
+        return -1;
+    }
+    if (exec_stmt(s, st) != 0)
+        return -1;
+    return sqlite3_changes(DB(s)) == 1 ? 0 : 1;
+}
+
+static int sq_state_logs_get(exo_storage *s, const char *ns, const char *id, char **logs, size_t *len)
+{
+    *logs = NULL;
+    *len = 0;
+    sqlite3_stmt *st = prep_bind(s, "SELECT logs FROM states WHERE id=? AND namespace_name=?", "tt", id, ns);
+    if (!st)
+        return -1;
+    int rc = sqlite3_step(st), ret = 0;
+    if (rc == SQLITE_ROW && sqlite3_column_type(st, 0) != SQLITE_NULL) {
+        const unsigned char *t = sqlite3_column_text(st, 0);
+        int n = sqlite3_column_bytes(st, 0); /* after column_text: the UTF-8 length, NULs included */
+        if (!t || !(*logs = malloc((size_t)n + 1))) {
+            ret = -1;
+        } else {
+            memcpy(*logs, t, (size_t)n);
+            (*logs)[n] = '\0';
+            *len = (size_t)n;
+        }
+    } else if (rc == SQLITE_DONE) {
+        ret = 1;
+    } else if (rc != SQLITE_ROW) {
+        log_error("sqlite state_logs_get failed: %s", sqlite3_errmsg(DB(s)));
+        ret = -1;
+    }
+    unprep(s, st);
+    return ret;
+}
+
+static int sq_run_finished(exo_storage *s, const char *run_id, int64_t *created_at)
+{
+    sqlite3_stmt *st = prep_bind(s,
+                                 "SELECT created_at FROM runs WHERE run_id=? AND NOT EXISTS (SELECT 1 FROM states"
+                                 " WHERE run_id=? AND status IN ('CREATED', 'QUEUED', 'EXECUTED'))",
+                                 "tt", run_id, run_id);
+    if (!st)
+        return -1;
+    int rc = sqlite3_step(st), ret = 1;
+    if (rc == SQLITE_ROW) {
+        *created_at = sqlite3_column_int64(st, 0);
+        ret = 0;
+    } else if (rc != SQLITE_DONE) {
+        log_error("sqlite run_finished failed: %s", sqlite3_errmsg(DB(s)));
+        ret = -1;
+    }
+    unprep(s, st);
+    return ret;
+}
+
 static int read_queue(sqlite3_stmt *st, void *row)
 {
     exo_queue_row *r = row;
@@ -1460,6 +1532,9 @@ static const exo_storage_ops sqlite_ops = {
     .queue_depth = sq_queue_depth,
     .runtime_upsert = sq_runtime_upsert,
     .runtime_list = sq_runtime_list,
+    .state_logs_set = sq_state_logs_set,
+    .state_logs_get = sq_state_logs_get,
+    .run_finished = sq_run_finished,
     .trigger_insert = sq_trigger_insert,
     .trigger_delete_pending = sq_trigger_delete_pending,
     .trigger_claim = sq_trigger_claim,

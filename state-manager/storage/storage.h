@@ -294,6 +294,15 @@ typedef struct exo_storage_ops {
      * due by now) and QUEUED (claimed), at most limit (namespace, node) pairs, in
      * name order.  Reads only; no lock. */
     int (*queue_depth)(exo_storage *s, int64_t now, size_t limit, exo_queue_row **out, size_t *n);
+    /* A state's logs (what its node printed, as the host reported it; len bytes of
+     * UTF-8 that may hold U+0000).  set: 1 when no state has this id.  get: *logs
+     * malloc'd and NUL-terminated, NULL when the state has none; 1 when ns has no
+     * state with this id. */
+    int (*state_logs_set)(exo_storage *s, const char *id, const char *logs, size_t len);
+    int (*state_logs_get)(exo_storage *s, const char *ns, const char *id, char **logs, size_t *len);
+    /* 0 with *created_at (the run's) when run_id exists and none of its states is
+     * CREATED, QUEUED or EXECUTED; 1 otherwise.  Reads only (the run duration metric). */
+    int (*run_finished)(exo_storage *s, const char *run_id, int64_t *created_at);
 
     /* Worker registry.  runtime_upsert stores a heartbeat: an existing (namespace,
      * name) row keeps its first_seen and takes every other member; runtimes of the
@@ -324,6 +333,7 @@ typedef struct exo_storage_ops {
     X(state_insert) X(state_get) X(state_update) X(state_claim) X(ancestors_copy) X(ancestor_add)       \
     X(group_has_status) X(unite_exists) X(states_of_run) X(lease_renew) X(lease_expired) X(queue_depth) \
     X(runtime_upsert) X(runtime_list) \
+    X(state_logs_set) X(state_logs_get) X(run_finished)                                                 \
     X(trigger_insert) X(trigger_delete_pending) X(trigger_claim) X(trigger_finish) X(trigger_housekeeping)
 
 /* Told of every state a caller wrote through the wrappers below (state_insert,
@@ -561,6 +571,20 @@ static inline int exo_db_runtime_upsert(exo_storage *s, const exo_runtime_row *r
 static inline int exo_db_runtime_list(exo_storage *s, const char *ns, exo_runtime_row **out, size_t *n)
 {
     return EXO_DB_OP(s, runtime_list)(s, ns, out, n);
+}
+
+static inline int exo_db_state_logs_set(exo_storage *s, const char *id, const char *logs, size_t len)
+{
+    return EXO_DB_OP(s, state_logs_set)(s, id, logs, len);
+}
+static inline int exo_db_state_logs_get(exo_storage *s, const char *ns, const char *id, char **logs, size_t *len)
+{
+    return EXO_DB_OP(s, state_logs_get)(s, ns, id, logs, len);
+}
+
+static inline int exo_db_run_finished(exo_storage *s, const char *run_id, int64_t *created_at)
+{
+    return EXO_DB_OP(s, run_finished)(s, run_id, created_at);
 }
 
 static inline int exo_db_trigger_insert(exo_storage *s, const char *expr, const char *ns, const char *graph,

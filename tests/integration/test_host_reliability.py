@@ -175,7 +175,10 @@ class HostReliabilityMock(MockHostTestCase):
         h = self.host(["echo.so"], extra=f'scratch_dir = "{scratch}";\n')
         wait_until(lambda: not os.path.exists(os.path.dirname(stale)), 20, what="stale scratch removed")
         self.assertTrue(os.path.isdir(unrelated))
-        self.assertTrue(os.path.isdir(os.path.join(scratch, f"exo-host-{h.proc.pid}")))
+        # the host makes its own directory after moving the stale one aside and forking
+        # the remover (slow under load and ASan): wait for it rather than race it
+        wait_until(lambda: os.path.isdir(os.path.join(scratch, f"exo-host-{h.proc.pid}")), 20,
+                   what="the host's own scratch directory")
 
     def test_sighup_reloads_plugins_without_dropping_running_states(self):
         m = self.mock

@@ -129,6 +129,46 @@ class MetricsTest(ExoTestCase):
             for k, v in labels:
                 self.assertNotIn("/graph/g", v, (name, labels))
 
+    def test_states_by_node_and_status_and_the_histograms(self):
+        sm = self.start_state_manager()
+        api = sm.api(NS)
+        self.assertEqual(api.register([node_def("A", [], []), node_def("B", [], [])]).status, 200)
+        r = api.put_graph("chain", {"secrets": {}, "retry_policy": {"max_retries": 0}, "nodes": [
+            {"node_name": "A", "namespace": NS, "identifier": "a", "inputs": {}, "next_nodes": ["b"]},
+            {"node_name": "B", "namespace": NS, "identifier": "b", "inputs": {}, "next_nodes": []}]})
+        self.assertEqual(r.status, 201, r)
+        api.wait_validated("chain")
+        for _ in range(2):
+            self.assertEqual(api.trigger("chain").status, 200)
+        claimed = api.enqueue(["A"], batch_size=2).json["states"]
+        self.assertEqual(len(claimed), 2)
+        # a refused report counts nothing
+        bad = api.request("POST", api.ns_path(f"/state/{claimed[0]['state_id']}/executed"), {"outputs": "x"})
+        self.assertEqual(bad.status, 422)
+        self.assertEqual(api.executed(claimed[0]["state_id"], [{}]).status, 200)  # creates B
+        self.assertEqual(api.errored(claimed[1]["state_id"], "boom").status, 200)  # ends its run
+        b = api.enqueue(["B"], batch_size=1).json["states"]
+        self.assertEqual(api.executed(b[0]["state_id"], []).status, 200)  # ends the other run
+
+        text = self.scrape(sm, api_key=API_KEY).text
+        s = parse(text)
+        self.assertEqual(value(s, "exo_states_created_total", namespace=NS, node="A"), 2)
+        self.assertEqual(value(s, "exo_states_created_total", namespace=NS, node="B"), 1)
+        self.assertEqual(value(s, "exo_states_finished_total", namespace=NS, node="A", status="SUCCESS"), 1)
+        self.assertEqual(value(s, "exo_states_finished_total", namespace=NS, node="A", status="ERRORED"), 1)
+        self.assertEqual(value(s, "exo_states_finished_total", namespace=NS, node="A", status="PRUNED"), 0)
+        self.assertEqual(value(s, "exo_states_finished_total", namespace=NS, node="B", status="SUCCESS"), 1)
+        self.assertEqual(value(s, "exo_metrics_node_label_sets"), 2)
+        self.assertEqual(value(s, "exo_state_schedule_to_start_seconds_count"), 3)
+        self.assertEqual(value(s, "exo_state_schedule_to_start_seconds_bucket", le="+Inf"), 3)
+        self.assertEqual(value(s, "exo_run_duration_seconds_count"), 2)
+        self.assertGreater(value(s, "exo_run_duration_seconds_sum"), 0)
+        promtool = shutil.which("promtool")
+        if promtool:
+            p = subprocess.run([promtool, "check", "metrics"], input=text, capture_output=True, text=True,
+                               timeout=60)
+            self.assertEqual(p.returncode, 0, p.stdout + p.stderr)
+
     def test_promtool_accepts_the_exposition(self):
         promtool = shutil.which("promtool")
         self.assertIsNotNone(promtool, "promtool is missing: scripts/deps.sh installs Debian's prometheus")

@@ -19,7 +19,7 @@ def project_version():
 class VersionTest(ExoTestCase):
     def test_every_program_prints_the_project_version(self):
         want = project_version()
-        for prog in ("exo-state-manager", "exo-host", "exoctl"):
+        for prog in ("exo-state-manager", "exo-host", "exoctl", "exo-host-runner"):
             # no STATE_MANAGER_SECRET, no config: --version needs nothing
             env = {k: v for k, v in os.environ.items() if k != "STATE_MANAGER_SECRET"}
             p = subprocess.run([binary(prog), "--version"], capture_output=True, text=True, timeout=10, env=env)

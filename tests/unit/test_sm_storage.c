@@ -393,6 +393,45 @@ static void test_pg_schema_version_recorded_and_newer_refused(void **state)
     exo_state_row_free(&st);
 }
 
+/* State logs are kept byte-exact (NULs included), per namespace, and replaced by a
+ * later set; run_finished answers 0 only when no state of the run is unfinished. */
+static void test_state_logs_and_run_finished(void **state)
+{
+    fixture *f = *state;
+    char id[25];
+    insert(f->db, "A", "lane", 0, id);
+    char *logs = (char *)1;
+    size_t len = 9;
+    assert_int_equal(exo_db_state_logs_get(f->db, "ns", id, &logs, &len), 0);
+    assert_null(logs); /* none reported */
+    assert_int_equal(len, 0);
+    assert_int_equal(exo_db_state_logs_get(f->db, "other", id, &logs, &len), 1);
+    assert_int_equal(exo_db_state_logs_get(f->db, "ns", "0123456789abcdef01234567", &logs, &len), 1);
+    assert_int_equal(exo_db_state_logs_set(f->db, "0123456789abcdef01234567", "x", 1), 1);
+    assert_int_equal(exo_db_state_logs_set(f->db, id, "a\0b\xc3\xa9\n", 6), 0);
+    assert_int_equal(exo_db_state_logs_get(f->db, "ns", id, &logs, &len), 0);
+    assert_int_equal(len, 6);
+    assert_memory_equal(logs, "a\0b\xc3\xa9\n", 6);
+    assert_int_equal(logs[6], '\0');
+    free(logs);
+    assert_int_equal(exo_db_state_logs_set(f->db, id, "new", 3), 0);
+    assert_int_equal(exo_db_state_logs_get(f->db, "ns", id, &logs, &len), 0);
+    assert_string_equal(logs, "new");
+    free(logs);
+
+    int64_t created = 0;
+    assert_int_equal(exo_db_run_finished(f->db, "run-1", &created), 1); /* no run row yet */
+    assert_int_equal(exo_db_run_insert(f->db, "run-1", "ns", "g", 0, 4242), 0);
+    assert_int_equal(exo_db_run_finished(f->db, "run-1", &created), 1); /* A is CREATED */
+    exo_state_row st;
+    assert_int_equal(exo_db_state_get(f->db, id, &st), 0);
+    st.status = EXO_ST_SUCCESS;
+    assert_int_equal(exo_db_state_update(f->db, &st), 0);
+    exo_state_row_free(&st);
+    assert_int_equal(exo_db_run_finished(f->db, "run-1", &created), 0);
+    assert_int_equal(created, 4242);
+}
+
 /* Each backend keeps its version its own way. */
 static void test_schema_version_of_the_backend(void **state)
 {
@@ -415,6 +454,7 @@ int main(void)
         cmocka_unit_test(test_unknown_scheme_is_refused),
         cmocka_unit_test_setup_teardown(test_ops_check_names_the_missing_callback, setup, teardown),
         cmocka_unit_test_setup_teardown(test_schema_version_of_the_backend, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_state_logs_and_run_finished, setup, teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -742,6 +742,54 @@ static int pg_lease_renew(exo_storage *s, const char *ns, const char *id, int64_
     return n < 0 ? -1 : n == 1 ? 0 : 1;
 }
 
+static int pg_state_logs_set(exo_storage *s, const char *id, const char *logs, size_t len)
+{
+    pg_params p = {0};
+    pg_param_bytes(&p, logs, (int)len); /* binary: node output may contain U+0000 */
+    pg_param_text(&p, id);
+    int64_t n = pg_exec_count(s, ST_STATE_LOGS_SET, &p);
+    return n < 0 ? -1 : n == 1 ? 0 : 1;
+}
+
+static int pg_state_logs_get(exo_storage *s, const char *ns, const char *id, char **logs, size_t *len)
+{
+    *logs = NULL;
+    *len = 0;
+    pg_params p = {0};
+    pg_param_text(&p, id);
+    pg_param_text(&p, ns);
+    PGresult *r = pg_query(s, ST_STATE_LOGS_GET, &p, 1);
+    if (!r)
+        return -1;
+    int ret = PQntuples(r) > 0 ? 0 : 1;
+    if (ret == 0 && !PQgetisnull(r, 0, 0)) {
+        size_t n = (size_t)PQgetlength(r, 0, 0);
+        if ((*logs = malloc(n + 1))) {
+            memcpy(*logs, PQgetvalue(r, 0, 0), n);
+            (*logs)[n] = '\0';
+            *len = n;
+        } else {
+            ret = -1;
+        }
+    }
+    PQclear(r);
+    return ret;
+}
+
+static int pg_run_finished(exo_storage *s, const char *run_id, int64_t *created_at)
+{
+    pg_params p = {0};
+    pg_param_text(&p, run_id);
+    PGresult *r = pg_query(s, ST_RUN_FINISHED, &p, 0);
+    if (!r)
+        return -1;
+    int ret = PQntuples(r) > 0 ? 0 : 1;
+    if (ret == 0)
+        *created_at = pg_col_int(r, 0, 0);
+    PQclear(r);
+    return ret;
+}
+
 static int read_queue(const PGresult *r, int i, void *row)
 {
     exo_queue_row *q = row;
@@ -925,6 +973,9 @@ static const exo_storage_ops postgres_ops = {
     .queue_depth = pg_queue_depth,
     .runtime_upsert = pg_runtime_upsert,
     .runtime_list = pg_runtime_list,
+    .state_logs_set = pg_state_logs_set,
+    .state_logs_get = pg_state_logs_get,
+    .run_finished = pg_run_finished,
     .trigger_insert = pg_trigger_insert,
     .trigger_delete_pending = pg_trigger_delete_pending,
     .trigger_claim = pg_trigger_claim,

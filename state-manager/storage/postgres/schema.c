@@ -138,9 +138,13 @@ static const char *const schema_v4 =
     "CREATE TRIGGER states_change_status AFTER UPDATE OF status ON states FOR EACH ROW"
     " WHEN (OLD.status IS DISTINCT FROM NEW.status) EXECUTE FUNCTION exo_notify_change();";
 
+/* Migration 5 (state logs): what a state's node printed, as its host reported it
+ * with executed/errored; bytea because node output may hold NUL bytes. */
+static const char *const schema_v5 = "ALTER TABLE states ADD COLUMN IF NOT EXISTS logs bytea;";
+
 /* Ordered migrations: entry i brings the schema from version i to i + 1.  Append
  * only; never edit one that has shipped. */
-static const char *const migrations[] = {schema_v1, schema_v2, schema_v3, schema_v4};
+static const char *const migrations[] = {schema_v1, schema_v2, schema_v3, schema_v4, schema_v5};
 #define SCHEMA_VERSION ((int)(sizeof migrations / sizeof *migrations))
 
 /* libpq's message as one line (its messages end in a newline and may span lines). */

@@ -111,6 +111,10 @@
                    " SUM(CASE WHEN status='CREATED' AND enqueue_after<=$1 THEN 1 ELSE 0 END),"                 \
                    " SUM(CASE WHEN status='QUEUED' THEN 1 ELSE 0 END) FROM states"                             \
                    " WHERE status IN ('CREATED', 'QUEUED') GROUP BY 1, 2 ORDER BY 1, 2 LIMIT $2")            \
+    X(STATE_LOGS_SET, "UPDATE states SET logs=$1 WHERE id=$2")                                                \
+    X(STATE_LOGS_GET, "SELECT logs FROM states WHERE id=$1 AND namespace_name=$2")                            \
+    X(RUN_FINISHED, "SELECT created_at FROM runs WHERE run_id=$1 AND NOT EXISTS (SELECT 1 FROM states"          \
+                    " WHERE run_id=$1 AND status IN ('CREATED', 'QUEUED', 'EXECUTED'))")                       \
     X(LEASE_EXPIRED, "SELECT id FROM states WHERE status='QUEUED' AND lease_expires_at>0"                       \
                      " AND lease_expires_at<=$1 LIMIT $2 FOR UPDATE SKIP LOCKED")                               \
     X(TRIGGER_INSERT, "INSERT INTO triggers(type, expression, namespace_name, graph_name, trigger_time,"        \
