@@ -121,6 +121,9 @@ class HostReliabilityRealStateManager(ExoTestCase):
         put_one_node_graph(self, api, "g-sleep", "SleepNode", {"seconds": "2"})
         run_id = trigger(self, api, "g-sleep")
         wait_until(lambda: api.run_graph(run_id).json["execution_summary"]["QUEUED"] == 1, 20, what="claim")
+        # Claimed is not yet running (a state stopped before it started is released):
+        # the stop must come once the state's process runs.
+        wait_until(lambda: state_processes(host.proc.pid), 20, what="the state's process")
         self.assertEqual(host.stop(signal.SIGTERM, timeout=30), 0)
         state = finished_state(api, run_id, timeout=5)
         self.assertEqual(state["status"], "SUCCESS", state)
