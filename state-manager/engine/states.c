@@ -180,26 +180,24 @@ typedef struct executed_arg {
     json_object *outputs, *store;
     const char *logs; /* NULL: none */
     size_t logs_len;
-    char run_id[EXO_UUID_LEN + 1]; /* the state's, for observe_run_end */
+    int64_t run_created_at; /* see note_run_end */
 } executed_arg;
 
-/* After a report committed: when it finished its run's last state, the run's
- * duration (trigger to now) goes to the run duration histogram. */
-static void observe_run_end(exo_app *app, const char *run_id)
+/* In a report's transaction, after its change (so in the same snapshot, with no
+ * second trip to the database): when the run has no unfinished state left,
+ * *created_at = the run's creation time, else 0.  -1 when the read failed. */
+static int note_run_end(exo_app *app, const exo_state_row *st, int64_t *created_at)
 {
-    if (!run_id[0])
-        return;
-    int64_t created_at = 0;
-    exo_app_db_enter(app);
-    int rc = exo_db_run_finished(app->db, run_id, &created_at);
-    exo_app_db_leave(app);
-    if (rc == 0)
-        exo_metrics_observe(&app->metrics.run_duration, (exo_now_ms() - created_at) * 1000);
+    *created_at = 0;
+    return exo_db_run_finished(app->db, st->run_id, created_at) < 0 ? -1 : 0;
 }
 
-static void keep_run_id(char out[EXO_UUID_LEN + 1], const exo_state_row *st)
+/* After the report committed: a run it finished has its duration (trigger to now)
+ * observed by the run duration histogram. */
+static void observe_run_end(exo_app *app, int64_t created_at)
 {
-    snprintf(out, EXO_UUID_LEN + 1, "%s", st->run_id);
+    if (created_at > 0)
+        exo_metrics_observe(&app->metrics.run_duration, (exo_now_ms() - created_at) * 1000);
 }
 
 static exo_result change_executed(exo_app *app, exo_state_row *st, void *arg, char **detail)
@@ -208,10 +206,11 @@ static exo_result change_executed(exo_app *app, exo_state_row *st, void *arg, ch
     exo_result r = refuse_unless_queued(st, detail);
     if (r != EXO_RESULT_OK)
         return r;
-    if (exo_state_logs_store(app, st->id, a->logs, a->logs_len) != 0)
+    if (exo_state_logs_store(app, st->id, a->logs, a->logs_len) != 0 ||
+        exo_apply_executed(app, st, a->outputs, a->store, exo_now_ms()) != 0 ||
+        note_run_end(app, st, &a->run_created_at) != 0)
         return EXO_RESULT_FAILED;
-    keep_run_id(a->run_id, st);
-    return exo_apply_executed(app, st, a->outputs, a->store, exo_now_ms()) == 0 ? EXO_RESULT_OK : EXO_RESULT_FAILED;
+    return EXO_RESULT_OK;
 }
 
 exo_result exo_engine_executed(exo_app *app, const char *ns, const char *state_id, json_object *outputs,
@@ -226,7 +225,7 @@ exo_result exo_engine_executed_logs(exo_app *app, const char *ns, const char *st
     executed_arg a = {.outputs = outputs, .store = store, .logs = logs, .logs_len = logs_len};
     exo_result r = with_state(app, ns, state_id, change_executed, &a, detail);
     if (r == EXO_RESULT_OK)
-        observe_run_end(app, a.run_id);
+        observe_run_end(app, a.run_created_at);
     return r;
 }
 
@@ -235,7 +234,7 @@ typedef struct errored_arg {
     const char *logs; /* NULL: none */
     size_t logs_len;
     int retry_created;
-    char run_id[EXO_UUID_LEN + 1];
+    int64_t run_created_at; /* see note_run_end */
 } errored_arg;
 
 static exo_result change_errored(exo_app *app, exo_state_row *st, void *arg, char **detail)
@@ -256,9 +255,10 @@ static exo_result change_errored(exo_app *app, exo_state_row *st, void *arg, cha
         return EXO_RESULT_NOT_FOUND;
     }
     int rc = exo_state_logs_store(app, st->id, a->logs, a->logs_len);
-    keep_run_id(a->run_id, st);
     if (rc == 0)
         rc = exo_apply_errored(app, g, st, a->error, exo_now_ms(), &a->retry_created);
+    if (rc == 0)
+        rc = note_run_end(app, st, &a->run_created_at); /* a retry created: not finished */
     exo_graph_cache_release(app->graphs, g);
     return rc == 0 ? EXO_RESULT_OK : EXO_RESULT_FAILED;
 }
@@ -275,8 +275,8 @@ exo_result exo_engine_errored_logs(exo_app *app, const char *ns, const char *sta
     errored_arg a = {.error = error, .logs = logs, .logs_len = logs_len};
     exo_result r = with_state(app, ns, state_id, change_errored, &a, detail);
     *retry_created = a.retry_created;
-    if (r == EXO_RESULT_OK && !a.retry_created)
-        observe_run_end(app, a.run_id);
+    if (r == EXO_RESULT_OK)
+        observe_run_end(app, a.run_created_at);
     if (r == EXO_RESULT_OK && a.retry_created)
         exo_metrics_add(&app->metrics.retries_error, 1);
     return r;
@@ -286,7 +286,7 @@ typedef struct signal_arg {
     json_object *data;
     int64_t delay_ms;
     int64_t enqueue_after;
-    char run_id[EXO_UUID_LEN + 1];
+    int64_t run_created_at; /* see note_run_end (prune) */
 } signal_arg;
 
 static exo_result change_pruned(exo_app *app, exo_state_row *st, void *arg, char **detail)
@@ -295,9 +295,8 @@ static exo_result change_pruned(exo_app *app, exo_state_row *st, void *arg, char
     exo_result r = refuse_unless_queued(st, detail);
     if (r != EXO_RESULT_OK)
         return r;
-    if (exo_apply_pruned(app, st, a->data, exo_now_ms()) != 0)
+    if (exo_apply_pruned(app, st, a->data, exo_now_ms()) != 0 || note_run_end(app, st, &a->run_created_at) != 0)
         return EXO_RESULT_FAILED;
-    keep_run_id(a->run_id, st);
     a->enqueue_after = st->enqueue_after;
     return EXO_RESULT_OK;
 }
@@ -309,7 +308,7 @@ exo_result exo_engine_prune(exo_app *app, const char *ns, const char *state_id, 
     exo_result r = with_state(app, ns, state_id, change_pruned, &a, detail);
     *enqueue_after = a.enqueue_after;
     if (r == EXO_RESULT_OK)
-        observe_run_end(app, a.run_id);
+        observe_run_end(app, a.run_created_at);
     return r;
 }
 

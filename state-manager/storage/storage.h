@@ -301,7 +301,8 @@ typedef struct exo_storage_ops {
     int (*state_logs_set)(exo_storage *s, const char *id, const char *logs, size_t len);
     int (*state_logs_get)(exo_storage *s, const char *ns, const char *id, char **logs, size_t *len);
     /* 0 with *created_at (the run's) when run_id exists and none of its states is
-     * CREATED, QUEUED or EXECUTED; 1 otherwise.  Reads only (the run duration metric). */
+     * CREATED, QUEUED or EXECUTED; 1 otherwise.  Reads only (the run duration metric,
+     * asked inside the report's transaction after its change). */
     int (*run_finished)(exo_storage *s, const char *run_id, int64_t *created_at);
 
     /* Worker registry.  runtime_upsert stores a heartbeat: an existing (namespace,
