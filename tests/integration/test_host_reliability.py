@@ -70,7 +70,9 @@ class HostReliabilityRealStateManager(ExoTestCase):
         # The state finishes while nobody can take its result: it goes to the spool.
         wait_until(lambda: re.search(r"node SleepNode \d+ ms: executed", host.log()), 20, what="state finished")
         spool = os.path.join(self.tmp, "state", "spool")
-        wait_until(lambda: os.listdir(spool), 10, what="a spool entry")
+        # a complete entry: "<name>.json.tmp" is one being written (kill -9 then loses it
+        # and the lease brings the state back instead)
+        wait_until(lambda: [n for n in os.listdir(spool) if n.endswith(".json")], 10, what="a spool entry")
         host.proc.kill()  # kill -9: nothing gets a chance to flush
         host.proc.wait()
         sm2 = self.restart_state_manager(sm)
