@@ -137,7 +137,10 @@ typedef struct exo_run_row {
  *   PENDING    some state is CREATED, QUEUED or EXECUTED
  *   FAILED     some state is ERRORED or NEXT_CREATED_ERROR, or the run has no state
  *   SUCCESS    otherwise
- * exo_run_status_of computes it from a row; run_query filters by the same rule. */
+ * exo_run_status_of computes it from a row; run_query filters by the same rule,
+ * except that its FAILED-alone filter starts from the failed states and so does not
+ * list a run without any state: the engine never writes one (a run is inserted with
+ * its root state in one transaction, and its states are deleted only with it). */
 typedef enum { EXO_RUN_PENDING, EXO_RUN_SUCCESS, EXO_RUN_FAILED, EXO_RUN_CANCELLED, EXO_RUN_STATUS_COUNT } exo_run_status;
 extern const char *const exo_run_status_names[EXO_RUN_STATUS_COUNT];
 int exo_run_status_from_name(const char *name); /* -1 when unknown */

@@ -70,16 +70,16 @@ static void add_run(exo_storage *db, const char *ns, const char *graph, const ch
 }
 
 static const exo_status ok[] = {EXO_ST_SUCCESS}, failed[] = {EXO_ST_SUCCESS, EXO_ST_ERRORED},
-                        pending[] = {EXO_ST_SUCCESS, EXO_ST_QUEUED};
+                        pending[] = {EXO_ST_SUCCESS, EXO_ST_QUEUED}, not_created[] = {EXO_ST_NEXT_CREATED_ERROR};
 
 /* Five runs of ns "ns": r1 SUCCESS (g1, t=100), r2 FAILED (g1, 200), r3 PENDING (g2, 300),
- * r4 without states = FAILED (g2, 300), r5 PENDING (g1, 400); and one of another ns. */
+ * r4 FAILED by NEXT_CREATED_ERROR (g2, 300), r5 PENDING (g1, 400); and one of another ns. */
 static void add_runs(exo_storage *db)
 {
     add_run(db, "ns", "g1", "r1-aaaa", 100, ok, 1);
     add_run(db, "ns", "g1", "r2-bbbb", 200, failed, 2);
     add_run(db, "ns", "g2", "r3-cccc", 300, pending, 2);
-    add_run(db, "ns", "g2", "r4-dddd", 300, NULL, 0);
+    add_run(db, "ns", "g2", "r4-dddd", 300, not_created, 1);
     add_run(db, "ns", "g1", "r5-eeee", 400, pending, 2);
     add_run(db, "other", "g1", "x1-ffff", 250, ok, 1);
 }
