@@ -131,7 +131,7 @@ static const char *const schema_v4 =
  * triggers in the transaction that writes the states, so a run's status (storage.h)
  * is a condition on its own row, and the FAILED and the CANCELLED runs, usually few,
  * have partial indexes of their own (newest first).  The statuses are the stored names.
- * (Migration 7 removes the counters again.) */
+ * (Migration 7 removes n_states and n_pending again.) */
 static const column_add columns_v5[] = {
     {"runs", "n_states", "INTEGER NOT NULL DEFAULT 0"},
     {"runs", "n_pending", "INTEGER NOT NULL DEFAULT 0"},
@@ -165,11 +165,13 @@ static const column_add columns_v6[] = {
     {NULL, NULL, NULL},
 };
 
-/* Migration 7 (throughput): migration 5's per-state run counters cost every state
- * insert and every finish an UPDATE of its run's row (0.88x the server's CPU per
- * state, 1.19x transitions/s without them, measured side by side).  A run's status
- * is now read from its states through states_run(run_id, status), and the failed
- * states, usually few, have a partial index of their own for the FAILED filter. */
+/* Migration 7 (throughput): migration 5's counters cost every state insert and
+ * every finish an UPDATE of its run's row (1.19x transitions/s and 0.88x the server's
+ * CPU per state without them, measured side by side).  Only n_failed stays, kept by
+ * triggers that fire on the rare transitions into or out of a failed status, so the
+ * FAILED filter still walks its partial index newest first; whether a run has an
+ * unfinished state is probed in states_run(run_id, status). */
+#define SQ_IS_FAILED(x) "(" x ".status IN ('ERRORED','NEXT_CREATED_ERROR'))"
 static const char *const schema_v7 =
     "DROP TRIGGER IF EXISTS states_count_insert;"
     "DROP TRIGGER IF EXISTS states_count_update;"
@@ -177,9 +179,15 @@ static const char *const schema_v7 =
     "DROP INDEX IF EXISTS runs_failed;"
     "ALTER TABLE runs DROP COLUMN n_states;"
     "ALTER TABLE runs DROP COLUMN n_pending;"
-    "ALTER TABLE runs DROP COLUMN n_failed;"
-    "CREATE INDEX IF NOT EXISTS states_failed ON states(run_id)"
-    " WHERE status IN ('ERRORED','NEXT_CREATED_ERROR');";
+    "CREATE TRIGGER IF NOT EXISTS states_failed_insert AFTER INSERT ON states WHEN " SQ_IS_FAILED("NEW") " BEGIN"
+    " UPDATE runs SET n_failed=n_failed+1 WHERE run_id=NEW.run_id; END;"
+    "CREATE TRIGGER IF NOT EXISTS states_failed_update AFTER UPDATE OF status ON states"
+    " WHEN " SQ_IS_FAILED("OLD") "<>" SQ_IS_FAILED("NEW") " BEGIN"
+    " UPDATE runs SET n_failed=n_failed+" SQ_IS_FAILED("NEW") "-" SQ_IS_FAILED("OLD") " WHERE run_id=NEW.run_id; END;"
+    "CREATE TRIGGER IF NOT EXISTS states_failed_delete AFTER DELETE ON states WHEN " SQ_IS_FAILED("OLD") " BEGIN"
+    " UPDATE runs SET n_failed=n_failed-1 WHERE run_id=OLD.run_id; END;"
+    "CREATE INDEX IF NOT EXISTS runs_failed ON runs(namespace_name, created_at, seq)"
+    " WHERE cancelled_at=0 AND n_failed>0;";
 
 /* Ordered migrations: entry i brings the schema from version i to i + 1 (its
  * columns first, then its SQL).  Append only; never edit one that has shipped. */
@@ -778,24 +786,22 @@ static int sq_run_get(exo_storage *s, const char *ns, const char *run_id, exo_ru
 }
 
 /* SQL condition "run r has status i" for each exo_run_status, by the rule of
- * storage.h (precedence CANCELLED, PENDING, FAILED, SUCCESS), as probes of the
- * run's states in states_run(run_id, status).  FAILED alone starts from the failed
- * states' partial index (states_failed, usually few among many runs) and CANCELLED
- * alone from runs_cancelled.  (The FAILED-alone form does not look for runs without
- * any state: a run is inserted with its root state in one transaction and its states
- * are deleted only with it.) */
-#define SQ_RUN_HAS(statuses) "EXISTS(SELECT 1 FROM states s WHERE s.run_id=r.run_id AND s.status IN (" statuses "))"
-#define SQ_RUN_PENDING SQ_RUN_HAS("'CREATED','QUEUED','EXECUTED'")
-#define SQ_RUN_FAILED SQ_RUN_HAS("'ERRORED','NEXT_CREATED_ERROR'")
+ * storage.h (precedence CANCELLED, PENDING, FAILED, SUCCESS): whether the run has
+ * an unfinished state, or any, is probed in states_run(run_id, status); its failed
+ * states are counted in the run's row (migration 7).  FAILED alone and CANCELLED
+ * alone walk their partial indexes (runs_failed, runs_cancelled), usually few among
+ * many runs.  (The FAILED-alone form does not look for runs without any state: a run
+ * is inserted with its root state in one transaction and its states are deleted only
+ * with it.) */
+#define SQ_RUN_PENDING                                                                                             \
+    "EXISTS(SELECT 1 FROM states s WHERE s.run_id=r.run_id AND s.status IN ('CREATED','QUEUED','EXECUTED'))"
 #define SQ_RUN_ANY "EXISTS(SELECT 1 FROM states s WHERE s.run_id=r.run_id)"
-#define RUN_FAILED_ONLY                                                                                            \
-    " AND r.run_id IN (SELECT f.run_id FROM states f WHERE f.status IN ('ERRORED','NEXT_CREATED_ERROR'))"          \
-    " AND r.cancelled_at=0 AND NOT " SQ_RUN_PENDING
+#define RUN_FAILED_ONLY " AND r.cancelled_at=0 AND r.n_failed>0 AND NOT " SQ_RUN_PENDING
 #define RUN_CANCELLED_ONLY " AND r.cancelled_at>0"
 static const char *const run_status_sql[EXO_RUN_STATUS_COUNT] = {
     [EXO_RUN_PENDING] = "(r.cancelled_at=0 AND " SQ_RUN_PENDING ")",
-    [EXO_RUN_SUCCESS] = "(r.cancelled_at=0 AND NOT " SQ_RUN_PENDING " AND NOT " SQ_RUN_FAILED " AND " SQ_RUN_ANY ")",
-    [EXO_RUN_FAILED] = "(r.cancelled_at=0 AND NOT " SQ_RUN_PENDING " AND (" SQ_RUN_FAILED " OR NOT " SQ_RUN_ANY "))",
+    [EXO_RUN_SUCCESS] = "(r.cancelled_at=0 AND NOT " SQ_RUN_PENDING " AND r.n_failed=0 AND " SQ_RUN_ANY ")",
+    [EXO_RUN_FAILED] = "(r.cancelled_at=0 AND NOT " SQ_RUN_PENDING " AND (r.n_failed>0 OR NOT " SQ_RUN_ANY "))",
     [EXO_RUN_CANCELLED] = "(r.cancelled_at>0)",
 };
 

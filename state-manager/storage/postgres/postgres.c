@@ -369,24 +369,22 @@ static int pg_run_get(exo_storage *s, const char *ns, const char *run_id, exo_ru
 }
 
 /* SQL condition "run r has status i" for each exo_run_status, by the rule of
- * storage.h (precedence CANCELLED, PENDING, FAILED, SUCCESS), as probes of the
- * run's states in states_run(run_id, status).  FAILED alone starts from the failed
- * states' partial index (states_failed, usually few among many runs) and CANCELLED
- * alone from runs_cancelled.  (The FAILED-alone form does not look for runs without
- * any state: a run is inserted with its root state in one transaction and its states
- * are deleted only with it.) */
-#define PG_RUN_HAS(statuses) "EXISTS(SELECT 1 FROM states s WHERE s.run_id=r.run_id AND s.status IN (" statuses "))"
-#define PG_RUN_PENDING PG_RUN_HAS("'CREATED','QUEUED','EXECUTED'")
-#define PG_RUN_FAILED PG_RUN_HAS("'ERRORED','NEXT_CREATED_ERROR'")
+ * storage.h (precedence CANCELLED, PENDING, FAILED, SUCCESS): whether the run has
+ * an unfinished state, or any, is probed in states_run(run_id, status); its failed
+ * states are counted in the run's row (migration 6).  FAILED alone and CANCELLED
+ * alone walk their partial indexes (runs_failed, runs_cancelled), usually few among
+ * many runs.  (The FAILED-alone form does not look for runs without any state: a run
+ * is inserted with its root state in one transaction and its states are deleted only
+ * with it.) */
+#define PG_RUN_PENDING                                                                                             \
+    "EXISTS(SELECT 1 FROM states s WHERE s.run_id=r.run_id AND s.status IN ('CREATED','QUEUED','EXECUTED'))"
 #define PG_RUN_ANY "EXISTS(SELECT 1 FROM states s WHERE s.run_id=r.run_id)"
-#define RUN_FAILED_ONLY                                                                                            \
-    " AND r.run_id IN (SELECT f.run_id FROM states f WHERE f.status IN ('ERRORED','NEXT_CREATED_ERROR'))"          \
-    " AND r.cancelled_at=0 AND NOT " PG_RUN_PENDING
+#define RUN_FAILED_ONLY " AND r.cancelled_at=0 AND r.n_failed>0 AND NOT " PG_RUN_PENDING
 #define RUN_CANCELLED_ONLY " AND r.cancelled_at>0"
 static const char *const run_status_sql[EXO_RUN_STATUS_COUNT] = {
     [EXO_RUN_PENDING] = "(r.cancelled_at=0 AND " PG_RUN_PENDING ")",
-    [EXO_RUN_SUCCESS] = "(r.cancelled_at=0 AND NOT " PG_RUN_PENDING " AND NOT " PG_RUN_FAILED " AND " PG_RUN_ANY ")",
-    [EXO_RUN_FAILED] = "(r.cancelled_at=0 AND NOT " PG_RUN_PENDING " AND (" PG_RUN_FAILED " OR NOT " PG_RUN_ANY "))",
+    [EXO_RUN_SUCCESS] = "(r.cancelled_at=0 AND NOT " PG_RUN_PENDING " AND r.n_failed=0 AND " PG_RUN_ANY ")",
+    [EXO_RUN_FAILED] = "(r.cancelled_at=0 AND NOT " PG_RUN_PENDING " AND (r.n_failed>0 OR NOT " PG_RUN_ANY "))",
     [EXO_RUN_CANCELLED] = "(r.cancelled_at>0)",
 };
 
