@@ -214,13 +214,22 @@ void exo_app_db_enter(exo_app *app)
 {
     if (!app->db_serialised)
         return;
-    if (!app->group.enabled) {
-        pthread_mutex_lock(&app->db_lock);
-        return;
-    }
     db_lock_take(app);
     if (app->group.open)
         group_end(app, 1); /* a plain read must not see uncommitted bodies */
+}
+
+#define DB_YIELD_STEP_US 100
+#define DB_YIELD_MAX_STEPS 50 /* 5 ms */
+
+void exo_app_db_yield(exo_app *app)
+{
+    if (!app->db_serialised)
+        return;
+    for (int i = 0; i < DB_YIELD_MAX_STEPS && atomic_load(&app->group.arriving) > 0; i++) {
+        struct timespec step = {0, DB_YIELD_STEP_US * 1000L};
+        nanosleep(&step, NULL); /* an interruption only ends this step early */
+    }
 }
 
 void exo_app_db_leave(exo_app *app)

@@ -38,7 +38,8 @@ typedef struct exo_app {
         size_t size;              /* bodies in it */
         struct exo_group_member *members; /* waiting for its commit */
         pthread_cond_t committed; /* broadcast after each group commit or rollback */
-        atomic_int arriving;      /* threads waiting for db_lock: they will join or flush */
+        atomic_int arriving;      /* threads waiting for db_lock (every serialised use counts
+                                     itself): they will join or flush; exo_app_db_yield lets them in */
         uint64_t commits, bodies; /* groups committed and the bodies they held (tests) */
     } group;
 
@@ -88,6 +89,12 @@ void exo_app_destroy(exo_app *app);
 
 void exo_app_db_enter(exo_app *app);
 void exo_app_db_leave(exo_app *app);
+/* Between two transactions of a long job (a purge's batches): when requests are
+ * waiting for db_lock (serialised backend), lets them have it first, waiting at most
+ * 5 ms.  Without it the job's thread, releasing and taking the lock again at once,
+ * usually gets it back and the others wait for the whole job (2.7 s seen behind a
+ * purge of 20,000 runs). */
+void exo_app_db_yield(exo_app *app);
 
 /* ---- Work notifications (long-poll wake-ups) ----------------------------------------
  *

@@ -57,6 +57,7 @@ static int64_t delete_matching(exo_app *app, exo_run_query q, int max_batches, i
         if (n < (size_t)q.limit)
             return deleted;
         *more = 1;
+        exo_app_db_yield(app);
     }
     return deleted;
 }
