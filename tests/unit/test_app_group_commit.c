@@ -16,39 +16,16 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "app.h"
+#include "test_app.h"
 
 #define THREADS 8
 #define PER_THREAD 300
 
-typedef struct fixture {
-    char path[64];
-    exo_app app;
-} fixture;
-
-static void remove_db(const char *path)
-{
-    char side[80];
-    unlink(path);
-    snprintf(side, sizeof side, "%s-wal", path);
-    unlink(side);
-    snprintf(side, sizeof side, "%s-shm", path);
-    unlink(side);
-}
+typedef exo_test_app fixture;
 
 static int setup(void **state)
 {
-    fixture *f = calloc(1, sizeof *f);
-    assert_non_null(f);
-    snprintf(f->path, sizeof f->path, "/tmp/exo-group-test-XXXXXX");
-    int fd = mkstemp(f->path);
-    assert_true(fd >= 0);
-    close(fd);
-    assert_int_equal(exo_app_init(&f->app), 0);
-    char err[256];
-    exo_storage *db = exo_storage_open(f->path, err, sizeof err);
-    assert_non_null(db);
-    assert_int_equal(exo_app_set_storage(&f->app, db), 0);
+    fixture *f = exo_test_app_new("group-test");
     assert_true(f->app.group.enabled);
     *state = f;
     return 0;
@@ -56,10 +33,7 @@ static int setup(void **state)
 
 static int teardown(void **state)
 {
-    fixture *f = *state;
-    exo_app_destroy(&f->app);
-    remove_db(f->path);
-    free(f);
+    exo_test_app_free(*state);
     return 0;
 }
 
