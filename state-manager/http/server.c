@@ -378,7 +378,7 @@ typedef struct request {
     } headers[MAX_EXTRA_HEADERS];
     size_t nheaders;
     char allow[128];
-    char location[8800];
+    char *location;            /* a redirect's Location (owned); NULL otherwise */
 } request;
 
 /* Where a request is between MHD's calls of the access handler. */
@@ -516,10 +516,11 @@ static phase_result respond_not_found(request *x)
     const char *query = strchr(x->cc->raw_uri, '?');
     if (!query || strlen(query) > 4096)
         query = "";
-    if (host && strlen(host) < 256)
-        snprintf(x->location, sizeof x->location, "http://%s%s%s", host, location, query);
-    else
-        snprintf(x->location, sizeof x->location, "%s%s", location, query);
+    free(x->location);
+    x->location = host && strlen(host) < 256 ? exo_strfmt("http://%s%s%s", host, location, query)
+                                             : exo_strfmt("%s%s", location, query);
+    if (!x->location)
+        return PHASE_ABORT;
     exo_resp_bytes(&x->resp, 307, "application/json", "", 0);
     add_header(x, "Location", x->location);
     return PHASE_RESPOND;
@@ -740,6 +741,8 @@ static void request_free(request *x)
         free(x->sanitized[i]);
         x->sanitized[i] = NULL;
     }
+    free(x->location);
+    x->location = NULL;
     free(x->scratch);
     x->scratch = NULL;
 }
