@@ -187,12 +187,15 @@ static void *verify_main(void *arg)
 typedef struct reap_tx {
     int reaped;
     int retried; /* of them, how many got a retry state */
+    size_t nended;
+    int64_t ended[REAP_BATCH]; /* creation times of the runs whose last state this ended */
 } reap_tx;
 
 static int reap_body(exo_app *app, void *arg)
 {
     reap_tx *t = arg;
     t->reaped = t->retried = 0;
+    t->nended = 0;
     int64_t now = exo_now_ms();
     char(*ids)[EXO_ID_LEN + 1] = NULL;
     size_t n = 0;
@@ -215,6 +218,11 @@ static int reap_body(exo_app *app, void *arg)
         const exo_graph *g = exo_engine_run_graph(app, st.run_id, NULL);
         rc = exo_apply_errored(app, g, &st, error, now, &retry);
         exo_graph_cache_release(app->graphs, g);
+        int64_t run_created_at = 0;
+        if (rc == 0 && !retry && exo_db_run_finished(app->db, st.run_id, &run_created_at) < 0)
+            rc = -1;
+        if (run_created_at > 0)
+            t->ended[t->nended++] = run_created_at;
         log_warn("state %s (%s, run %s): %s%s", st.id, st.identifier, st.run_id, error,
                  retry ? "; retry created" : "");
         exo_state_row_free(&st);
@@ -231,6 +239,8 @@ void exo_reap_leases(exo_app *app)
     if (exo_app_tx(app, reap_body, &t) < 0)
         log_error("lease reaper: database error");
     else if (t.reaped) {
+        for (size_t i = 0; i < t.nended; i++)
+            exo_metrics_observe(&app->metrics.run_duration, (exo_now_ms() - t.ended[i]) * 1000);
         exo_metrics_add(&app->metrics.leases_expired, (uint64_t)t.reaped);
         exo_metrics_add(&app->metrics.retries_lease, (uint64_t)t.retried);
         exo_app_notify_work(app, NULL, NULL); /* retries were created (their notes were sent too) */

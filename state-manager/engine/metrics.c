@@ -3,8 +3,19 @@
 #include <stdlib.h>
 #include <time.h>
 
-const double exo_metrics_bucket_bounds[EXO_METRICS_BUCKETS - 1] = {0.001, 0.0025, 0.005, 0.01, 0.025, 0.05,
-                                                                  0.1,   0.25,   0.5,   1,    2.5,   10};
+const double exo_metrics_latency_bounds[EXO_METRICS_BUCKETS - 1] = {0.001, 0.0025, 0.005, 0.01, 0.025, 0.05,
+                                                                   0.1,   0.25,   0.5,   1,    2.5,   10};
+const double exo_metrics_duration_bounds[EXO_METRICS_BUCKETS - 1] = {0.01, 0.05, 0.1, 0.5, 1,   5,
+                                                                    10,   30,   60,  300, 900, 3600};
+
+static void histogram_init(exo_histogram *h, const double *bounds)
+{
+    h->bounds = bounds;
+    for (size_t b = 0; b < EXO_METRICS_BUCKETS; b++)
+        atomic_init(&h->bucket[b], 0);
+    atomic_init(&h->sum_us, 0);
+    atomic_init(&h->count, 0);
+}
 
 /* The status codes the server answers with: a slot each, the rest share "other". */
 static const char *const status_labels[] = {"200", "201", "204", "301", "302", "303", "304", "307",
@@ -19,15 +30,11 @@ void exo_metrics_init(exo_metrics *m)
     for (size_t r = 0; r < EXO_METRICS_MAX_ROUTES; r++) {
         for (size_t s = 0; s < EXO_METRICS_STATUSES; s++)
             atomic_init(&m->http_requests[r][s], 0);
-        for (size_t b = 0; b < EXO_METRICS_BUCKETS; b++)
-            atomic_init(&m->http_latency[r].bucket[b], 0);
-        atomic_init(&m->http_latency[r].sum_us, 0);
-        atomic_init(&m->http_latency[r].count, 0);
+        histogram_init(&m->http_latency[r], exo_metrics_latency_bounds);
     }
-    for (size_t b = 0; b < EXO_METRICS_BUCKETS; b++)
-        atomic_init(&m->tx_latency.bucket[b], 0);
-    atomic_init(&m->tx_latency.sum_us, 0);
-    atomic_init(&m->tx_latency.count, 0);
+    histogram_init(&m->tx_latency, exo_metrics_latency_bounds);
+    histogram_init(&m->schedule_to_start, exo_metrics_duration_bounds);
+    histogram_init(&m->run_duration, exo_metrics_duration_bounds);
     atomic_init(&m->tx_total, 0);
     atomic_init(&m->tx_retries, 0);
     atomic_init(&m->tx_failed, 0);
@@ -35,13 +42,6 @@ void exo_metrics_init(exo_metrics *m)
     atomic_init(&m->retries_lease, 0);
     atomic_init(&m->leases_expired, 0);
     atomic_init(&m->cron_firings, 0);
-    exo_histogram *extra[] = {&m->schedule_to_start, &m->run_duration};
-    for (size_t i = 0; i < sizeof extra / sizeof *extra; i++) {
-        for (size_t b = 0; b < EXO_METRICS_BUCKETS; b++)
-            atomic_init(&extra[i]->bucket[b], 0);
-        atomic_init(&extra[i]->sum_us, 0);
-        atomic_init(&extra[i]->count, 0);
-    }
     m->states = calloc(1, sizeof *m->states);
     if (m->states) {
         pthread_mutex_init(&m->states->lock, NULL);
@@ -89,7 +89,7 @@ void exo_metrics_observe(exo_histogram *h, int64_t elapsed_us)
         elapsed_us = 0;
     double s = (double)elapsed_us / 1e6;
     size_t b = 0;
-    while (b < EXO_METRICS_BUCKETS - 1 && s > exo_metrics_bucket_bounds[b])
+    while (b < EXO_METRICS_BUCKETS - 1 && s > h->bounds[b])
         b++;
     atomic_fetch_add_explicit(&h->bucket[b], 1, memory_order_relaxed);
     atomic_fetch_add_explicit(&h->sum_us, (uint_fast64_t)elapsed_us, memory_order_relaxed);

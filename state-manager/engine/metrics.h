@@ -18,11 +18,12 @@
 #include <stdint.h>
 
 #define EXO_METRICS_MAX_ROUTES 64  /* the route table's size (router.c checks it fits) + "unmatched" */
-#define EXO_METRICS_BUCKETS 13     /* upper bounds in exo_metrics_bucket_bounds, the last is +Inf */
+#define EXO_METRICS_BUCKETS 13     /* a histogram's bounds, then +Inf */
 #define EXO_METRICS_STATUSES 32    /* exo_metrics_status_codes + "other" */
 
 /* A latency histogram: per-bucket (non-cumulative) counts and the sum in µs. */
 typedef struct exo_histogram {
+    const double *bounds; /* EXO_METRICS_BUCKETS - 1 upper bounds in seconds (set by exo_metrics_init) */
     atomic_uint_fast64_t bucket[EXO_METRICS_BUCKETS];
     atomic_uint_fast64_t sum_us;
     atomic_uint_fast64_t count;
@@ -67,8 +68,11 @@ typedef struct exo_metrics {
     exo_histogram run_duration;          /* a run's trigger to the report that finished its last state */
 } exo_metrics;
 
-/* Bucket upper bounds in seconds (the +Inf bucket is implied after the last). */
-extern const double exo_metrics_bucket_bounds[EXO_METRICS_BUCKETS - 1];
+/* Bucket upper bounds in seconds (the +Inf bucket is implied after the last): requests
+ * and transactions (1 ms to 10 s), and what waits for workers and nodes, a state's
+ * schedule-to-start and a run's duration (10 ms to 1 h). */
+extern const double exo_metrics_latency_bounds[EXO_METRICS_BUCKETS - 1];
+extern const double exo_metrics_duration_bounds[EXO_METRICS_BUCKETS - 1];
 
 void exo_metrics_init(exo_metrics *m); /* also allocates m->states (NULL if out of memory: not counted) */
 void exo_metrics_free(exo_metrics *m);

@@ -24,7 +24,7 @@ static void write_histogram(FILE *out, const char *name, const char *labels, con
     for (size_t b = 0; b < EXO_METRICS_BUCKETS; b++) {
         cumulative += load(&h->bucket[b]);
         if (b < EXO_METRICS_BUCKETS - 1)
-            fprintf(out, "%s_bucket{%s%sle=\"%g\"} %llu\n", name, labels, sep, exo_metrics_bucket_bounds[b],
+            fprintf(out, "%s_bucket{%s%sle=\"%g\"} %llu\n", name, labels, sep, h->bounds[b],
                     (unsigned long long)cumulative);
         else
             fprintf(out, "%s_bucket{%s%sle=\"+Inf\"} %llu\n", name, labels, sep, (unsigned long long)cumulative);

@@ -109,6 +109,8 @@ class MetricsTest(ExoTestCase):
 
         s = parse(self.scrape(sm, api_key=API_KEY).text)
         self.assertEqual(value(s, "exo_state_retries_total", cause="errored"), 1)
+        self.assertEqual(value(s, "exo_http_request_duration_seconds_bucket", route="/v0/namespace/{namespace}/graph/{graph_name}/trigger",
+                               method="POST", le="10"), 3)
         self.assertEqual(value(s, "exo_cron_firings_total"), 0)
         trig = "/v0/namespace/{namespace}/graph/{graph_name}/trigger"
         self.assertEqual(value(s, "exo_http_requests_total", route=trig, method="POST", code="200"), 3)
@@ -163,11 +165,20 @@ class MetricsTest(ExoTestCase):
         self.assertEqual(value(s, "exo_state_schedule_to_start_seconds_bucket", le="+Inf"), 3)
         self.assertEqual(value(s, "exo_run_duration_seconds_count"), 2)
         self.assertGreater(value(s, "exo_run_duration_seconds_sum"), 0)
+        self.assertEqual(value(s, "exo_run_duration_seconds_bucket", le="3600"), 2)
         promtool = shutil.which("promtool")
         if promtool:
             p = subprocess.run([promtool, "check", "metrics"], input=text, capture_output=True, text=True,
                                timeout=60)
             self.assertEqual(p.returncode, 0, p.stdout + p.stderr)
+
+        # a lease that runs out ends its run too (no retry allowed): the reaper observes it
+        self.assertEqual(api.trigger("chain").status, 200)
+        self.assertEqual(api.enqueue(["A"], batch_size=1, lease_ms=1000).json["count"], 1)
+        wait_until(lambda: value(parse(self.scrape(sm, api_key=API_KEY).text), "exo_leases_expired_total") == 1,
+                   timeout=30, what="the lease to expire")
+        s = parse(self.scrape(sm, api_key=API_KEY).text)
+        self.assertEqual(value(s, "exo_run_duration_seconds_count"), 3)
 
     def test_promtool_accepts_the_exposition(self):
         promtool = shutil.which("promtool")
