@@ -10,6 +10,8 @@
 #include <stdlib.h>
 #include <unistd.h>
 
+#include "test_db.h"
+
 exo_test_app *exo_test_app_new(const char *tag)
 {
     exo_test_app *t = calloc(1, sizeof *t);
@@ -33,11 +35,6 @@ void exo_test_app_free(exo_test_app *t)
     if (!t)
         return;
     exo_app_destroy(&t->app);
-    char side[80];
-    unlink(t->path);
-    snprintf(side, sizeof side, "%s-wal", t->path);
-    unlink(side);
-    snprintf(side, sizeof side, "%s-shm", t->path);
-    unlink(side);
+    exo_test_sqlite_remove(t->path);
     free(t);
 }

@@ -76,10 +76,15 @@ void exo_test_db_remove(exo_test_db *t)
         exo_test_pg_exec("postgres", sql, NULL, 0);
         return;
     }
+    exo_test_sqlite_remove(t->path);
+}
+
+void exo_test_sqlite_remove(const char *path)
+{
     char side[600];
-    unlink(t->path);
-    snprintf(side, sizeof side, "%s-wal", t->path);
+    unlink(path);
+    snprintf(side, sizeof side, "%s-wal", path);
     unlink(side);
-    snprintf(side, sizeof side, "%s-shm", t->path);
+    snprintf(side, sizeof side, "%s-shm", path);
     unlink(side);
 }

@@ -24,5 +24,7 @@ void exo_test_pg_exec(const char *dbname, const char *sql, char *out, size_t out
 void exo_test_db_open(exo_test_db *t, const char *tag);
 /* Closes t->db (when open) and removes the database. */
 void exo_test_db_remove(exo_test_db *t);
+/* Removes a SQLite database file with its WAL and shared-memory files. */
+void exo_test_sqlite_remove(const char *path);
 
 #endif
