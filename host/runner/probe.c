@@ -273,7 +273,7 @@ void host_probe_main(const char *user)
     if (devnull > HOST_PLUGIN_FD)
         close(devnull);
     char err[1024];
-    if (host_sandbox_enter(&sb, NULL, err, sizeof err) < 0) {
+    if (host_sandbox_enter(&sb, NULL, -1, err, sizeof err) < 0) {
         char msg[1100];
         snprintf(msg, sizeof msg, "sandbox setup failed: %s", err);
         answer_error(msg);

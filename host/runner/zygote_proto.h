@@ -36,6 +36,7 @@ typedef struct zy_event {
     int32_t start_errno; /* != 0: the process could not be created (status unused) */
     uint32_t limits;     /* ZY_LIMIT_MEMORY: the OOM killer acted in the state's cgroup */
     struct rusage ru;
+    char blocked[64]; /* the refused system call that ended it ("" = none; seccomp_notify.h) */
 } zy_event;
 
 #endif
