@@ -5,12 +5,17 @@ handlers; the fork server holds the seccomp filter's listener, names the call an
 ends the whole state, whether the node's process became the program (exec) or the
 program runs in a child the node waits for (spawn: the node never gets to report the
 child's status).  The host, its fork server, its spool and a state running next to
-them are unharmed."""
+them are unharmed.
+
+Where a state cannot have a listener (a kernel without user notification, or
+exo-host under a supervisor's filter that has one), the fork server says so once
+at start and refusals trap as before: the node's own call is still named, an
+exec'd program's is "killed by SIGSYS"."""
 
 import os
 import platform
 
-from harness import PLUGIN_DIR, ExoTestCase, main, wait_until
+from harness import PLUGIN_DIR, ExoTestCase, Process, binary, main, wait_until, write_host_conf
 from host_graphs import finished_state, put_one_node_graph, trigger, wait_registered
 from test_host_sandbox_syscalls import children
 
@@ -81,6 +86,41 @@ class HostExecBlocked(ExoTestCase):
         self.assertEqual(children(host.proc.pid), servers, "the fork server was replaced")
         spool = os.path.join(state_dir, "spool")
         wait_until(lambda: not os.listdir(spool), 10, what="an empty spool")
+
+    def test_without_a_listener_refusals_trap_and_the_start_says_so(self):
+        sm = self.start_state_manager()
+        api = sm.api(NS)
+        state_dir = os.path.join(self.tmp, "state")
+        conf = write_host_conf(os.path.join(self.tmp, "host.conf"), sm.url, NS,
+                               [PLUGIN, "open_socket.so", "echo.so"],
+                               extra=host_conf_extra(state_dir))
+        host = Process([os.path.join(PROGRAMS, "exo-test-with-listener"), binary("exo-host"),
+                        "-c", conf], dict(os.environ), self.tmp, "host.log")
+        host.start()
+        self.addCleanup(host.stop)
+        wait_registered(api, ["ExecProgramNode", "SocketNode", "EchoNode"])
+        wait_until(lambda: "no seccomp user notification here" in host.log(), 30,
+                   what="the fork server's fallback line in the host log")
+        self.assertIn("sandbox: no seccomp user notification here (a filter with a listener is "
+                      "refused: Device or resource busy): a blocked system call in a program a "
+                      "node executes ends its state as \"killed by SIGSYS\", unnamed",
+                      host.log())
+        expected = {
+            "g-socket": ("SocketNode", {}, ("ERRORED", "blocked system call: socket")),
+            "g-exec": ("ExecProgramNode", {"command": f"{HELPER} unshare", "mode": "exec"},
+                       ("ERRORED", "blocked system call in a program the node executed "
+                                   "(killed by SIGSYS)")),
+            "g-echo": ("EchoNode", {"text": "hi", "suffix": "!"}, ("SUCCESS", None)),
+        }
+        runs = {}
+        for graph, (node, inputs, _) in expected.items():
+            put_one_node_graph(self, api, graph, node, inputs)
+            runs[graph] = trigger(self, api, graph)
+        for graph, (_, _, outcome) in expected.items():
+            with self.subTest(graph=graph):
+                state = finished_state(api, runs[graph])
+                self.assertEqual((state["status"], state["error"]), outcome, state)
+        self.assertTrue(host.alive(), host.log())
 
 
 if __name__ == "__main__":
