@@ -344,7 +344,7 @@ int host_sandbox_enter(const host_sandbox_conf *sb, const char *scratch, int not
                        char *err, size_t errlen)
 {
     const char *dir = scratch ? scratch : "/";
-    if (scratch && host_view_enter(err, errlen) < 0)
+    if (host_view_enter(err, errlen) < 0) /* the probe's view has no scratch */
         return -1;
     if (chdir(dir) < 0) {
         snprintf(err, errlen, "chdir(%s): %s", dir, strerror(errno));

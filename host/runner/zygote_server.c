@@ -733,7 +733,7 @@ void host_zygote_serve(int sock, const char *uids, const char *view)
     exo_log_init("exo-host fork server");
     /* Not root: the host's user becomes root of a user namespace, with that one user
      * id mapped (no ids to hand out to states). */
-    bool userns = host_isolation_enter_userns();
+    bool userns = host_isolation_enter_userns(true);
     if (userns)
         host_sandbox_set_userns();
     host_view_build(view); /* before any state: they inherit it */
