@@ -191,10 +191,10 @@ static int interpret(const char *path, const char *text, int status, host_node *
                  WEXITSTATUS(status));
     else if (o && json_object_object_get_ex(o, "node", &v))
         rc = host_descriptor_from_json(v, path, out, err, errlen);
-    if (rc == 0 && json_object_object_get_ex(o, "no_view", &v))
-        say_no_view(json_object_get_string(v));
     else
         exo_errf(err, errlen, "%s: the probe sent no descriptor", path);
+    if (rc == 0 && json_object_object_get_ex(o, "no_view", &v))
+        say_no_view(json_object_get_string(v));
     json_object_put(o);
     return rc;
 }

@@ -74,6 +74,19 @@ class HostProbeView(ExoTestCase):
         # the probes' mount points are gone with them
         wait_until(lambda: set(probe_dirs()) <= self.dirs_before, 5, what="no probe directory left")
 
+    def test_without_a_view_the_host_says_so(self):
+        conf = self.write_conf("http://127.0.0.1:9")
+        env = dict(os.environ, TMPDIR=os.path.join(self.tmp, "missing"))  # no probe directory
+        r = subprocess.run([binary("exo-host"), "--describe", "ctor_leak.so", "-c", conf],
+                           capture_output=True, text=True, timeout=60, env=env)
+        self.assertEqual(r.returncode, 0, r.stderr)
+        self.assertIn("sandbox: the plugin probe has no private file system view (cannot create "
+                      "a directory for it): a plugin's constructors can read what sandbox.user "
+                      "may read", r.stderr)
+        self.assertEqual(r.stderr.count("no private file system view"), 1, r.stderr)
+        # what the view is there for: without it, the constructor read host.conf
+        self.assertTrue(input_names(json.loads(r.stdout))[0].startswith("leak_"), r.stdout)
+
     def test_an_unprivileged_probe_reads_nothing_of_exo(self):
         if not can_run_as_nobody():
             self.skipTest("needs root to become nobody, and unprivileged user namespaces")
