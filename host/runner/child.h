@@ -22,7 +22,9 @@
  *   {"kind":"error","error":"text"}
  *   {"kind":"prune","data":{...}}
  *   {"kind":"requeue","delay_ms":N}
- *   {"kind":"blocked","syscall":"socket"}   (written by the SIGSYS handler)
+ *   {"kind":"blocked","syscall":"socket"}   (written by the SIGSYS handler, where refusals
+ *                                             trap; else the fork server names the call
+ *                                             in the exit event, seccomp_notify.h)
  *   {"kind":"memory"}                        (crash right after an allocation failed)
  *   {"kind":"signal","signal":N}             (pid 1 of its PID namespace: a signal it
  *                                             cannot die of, e.g. abort's SIGABRT) */

@@ -348,6 +348,15 @@ static void warm_wait(int sock, int cg_fds[2], uid_t uid, bool notify)
     host_state_child(fds[0], fds[1], fds[2], fds[3], sock);
 }
 
+static void close_notify(child_entry *c)
+{
+    if (c->chan >= 0)
+        close(c->chan);
+    if (c->listener >= 0)
+        close(c->listener);
+    c->chan = c->listener = -1;
+}
+
 /* Replaces the least recently used slot (or fills an empty one) with a new
  * pre-forked process of shape sh; nothing when ids or processes run out. */
 static void prefork(server *s, const spawn_shape *sh)
@@ -384,6 +393,11 @@ static void prefork(server *s, const spawn_shape *sh)
         close(sp[0]);
         close(s->sock); /* the host must see EOF when the server dies, whoever waits */
         close(s->sigfd);
+        /* Nor may it wait with the listeners of running states (they would stay
+         * open after the server closed them; it closes everything else once its
+         * state arrives). */
+        for (size_t i = 0; i < s->n; i++)
+            close_notify(&s->children[i]);
         setpgid(0, 0);
         warm_wait(sp[1], cg_fds, slot ? s->uids.first + slot - 1 : 0, s->notify);
     }
@@ -592,15 +606,6 @@ static void handle_request(server *s)
         spawn_shape sh = shape_of(&req);
         prefork(s, &sh);
     }
-}
-
-static void close_notify(child_entry *c)
-{
-    if (c->chan >= 0)
-        close(c->chan);
-    if (c->listener >= 0)
-        close(c->listener);
-    c->chan = c->listener = -1;
 }
 
 /* Activity on a state's channel or listener (revents of its poll entry). */
