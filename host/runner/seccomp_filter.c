@@ -159,10 +159,19 @@ void host_seccomp_describe(uint32_t arch, uint64_t nr_raw, char *buf, size_t len
     (void)append(buf, len, pos, abi);
 }
 
+/* Whether a thread of this process is writing the blocked result already.  Static:
+ * shared by the handler's invocations in every thread (one result, then exit). */
+static int sigsys_taken;
+
 static void on_sigsys(int sig, siginfo_t *info, void *uc)
 {
     (void)sig;
     (void)uc;
+    /* Several threads refused at once: the first writes the one result and ends the
+     * process; the others wait for that (an _exit of theirs could cut it short). */
+    if (__atomic_exchange_n(&sigsys_taken, 1, __ATOMIC_SEQ_CST))
+        for (;;)
+            pause();
     char name[HOST_SECCOMP_NAME_MAX];
     host_seccomp_describe((uint32_t)info->si_arch, (uint64_t)(unsigned)info->si_syscall, name,
                           sizeof name);

@@ -92,13 +92,13 @@ class HostExecBlocked(ExoTestCase):
         api = sm.api(NS)
         state_dir = os.path.join(self.tmp, "state")
         conf = write_host_conf(os.path.join(self.tmp, "host.conf"), sm.url, NS,
-                               [PLUGIN, "open_socket.so", "echo.so"],
+                               [PLUGIN, "open_socket.so", "blocked_flood.so", "echo.so"],
                                extra=host_conf_extra(state_dir))
         host = Process([os.path.join(PROGRAMS, "exo-test-with-listener"), binary("exo-host"),
                         "-c", conf], dict(os.environ), self.tmp, "host.log")
         host.start()
         self.addCleanup(host.stop)
-        wait_registered(api, ["ExecProgramNode", "SocketNode", "EchoNode"])
+        wait_registered(api, ["ExecProgramNode", "SocketNode", "BlockedFloodNode", "EchoNode"])
         wait_until(lambda: "no seccomp user notification here" in host.log(), 30,
                    what="the fork server's fallback line in the host log")
         self.assertIn("sandbox: no seccomp user notification here (a filter with a listener is "
@@ -107,6 +107,8 @@ class HostExecBlocked(ExoTestCase):
                       host.log())
         expected = {
             "g-socket": ("SocketNode", {}, ("ERRORED", "blocked system call: socket")),
+            # 33 threads trapping at once: one result, not 33 interleaved ones
+            "g-flood": ("BlockedFloodNode", {}, ("ERRORED", "blocked system call: io_uring_setup")),
             "g-exec": ("ExecProgramNode", {"command": f"{HELPER} unshare", "mode": "exec"},
                        ("ERRORED", "blocked system call in a program the node executed "
                                    "(killed by SIGSYS)")),
