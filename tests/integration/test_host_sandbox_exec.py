@@ -46,6 +46,8 @@ def host_conf_extra(state_dir):
 
 
 class HostExecBlocked(ExoTestCase):
+    check_sanitizers = True
+
     def test_blocked_calls_of_exec_programs_are_named(self):
         sm = self.start_state_manager()
         api = sm.api(NS)
@@ -96,8 +98,8 @@ class HostExecBlocked(ExoTestCase):
                                extra=host_conf_extra(state_dir))
         host = Process([os.path.join(PROGRAMS, "exo-test-with-listener"), binary("exo-host"),
                         "-c", conf], dict(os.environ), self.tmp, "host.log")
+        self._procs.append(host)  # stopped, and its log checked, by tearDown
         host.start()
-        self.addCleanup(host.stop)
         wait_registered(api, ["ExecProgramNode", "SocketNode", "BlockedFloodNode", "EchoNode"])
         wait_until(lambda: "no seccomp user notification here" in host.log(), 30,
                    what="the fork server's fallback line in the host log")

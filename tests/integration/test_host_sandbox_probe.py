@@ -28,6 +28,8 @@ def probe_dirs():
 
 
 class HostProbeView(ExoTestCase):
+    check_sanitizers = True
+
     def setUp(self):
         super().setUp()
         shutil.rmtree(CONF_DIR, ignore_errors=True)
@@ -63,8 +65,8 @@ class HostProbeView(ExoTestCase):
         self.assertEqual(input_names(self.describe(conf)), ["sealed"])
         # and so does the host at start: what it registers holds nothing of host.conf
         host = Process([binary("exo-host"), "-c", conf], dict(os.environ), self.tmp, "host.log")
+        self._procs.append(host)  # stopped, and its log checked, by tearDown
         host.start()
-        self.addCleanup(host.stop)
         wait_registered(api, ["CtorLeakNode"])
         nodes = api.request("GET", api.ns_path("/nodes/")).json["nodes"]
         node = next(n for n in nodes if n["name"] == "CtorLeakNode")
