@@ -185,7 +185,7 @@ int main(int argc, char **argv)
         perror(argv[1]);
         return 1;
     }
-    if (host_plugin_load(plugin, NULL, &node, err, sizeof err) < 0) {
+    if (host_plugin_load(plugin, NULL, NULL, &node, err, sizeof err) < 0) {
         fprintf(stderr, "%s\n", err);
         return 1;
     }

@@ -300,38 +300,25 @@ static void remove_stale_scratch(const char *root, const char *own)
 }
 
 /* What the fork server needs to build the states' file system view: the scratch
- * directory (writable), readable_paths, and exo's own files to hide where they lie
- * inside an exposed system directory (host.conf under /etc, say). */
+ * directory (writable) and the configuration's paths (host_conf_view_paths). */
 static int prepare_view(host *h)
 {
-    json_object *spec = json_object_new_object(), *hide = json_object_new_array(),
-                *read = json_object_new_array();
-    char *conf_file = realpath(h->conf.file, NULL);
+    json_object *spec = host_conf_view_paths(&h->conf);
     int rc = -1;
     if (asprintf(&h->view_root, "%s/.view", h->scratch_dir) < 0) {
         h->view_root = NULL;
         goto done;
     }
-    if (!spec || !hide || !read || (mkdir(h->view_root, 0755) < 0 && errno != EEXIST)) {
+    if (!spec || (mkdir(h->view_root, 0755) < 0 && errno != EEXIST)) {
         log_error("cannot prepare %s: %m", h->view_root);
         goto done;
     }
-    json_object_array_add(hide, json_object_new_string(h->conf.state_dir));
-    if (conf_file)
-        json_object_array_add(hide, json_object_new_string(conf_file));
-    for (size_t i = 0; i < h->conf.n_readable_paths; i++)
-        json_object_array_add(read, json_object_new_string(h->conf.readable_paths[i]));
     json_object_object_add(spec, "root", json_object_new_string(h->view_root));
     json_object_object_add(spec, "scratch", json_object_new_string(h->scratch_dir));
-    json_object_object_add(spec, "hide", json_object_get(hide));
-    json_object_object_add(spec, "read", json_object_get(read));
     h->view_spec = strdup(json_object_to_json_string_ext(spec, JSON_C_TO_STRING_PLAIN));
     rc = h->view_spec ? 0 : -1;
 done:
     json_object_put(spec);
-    json_object_put(hide);
-    json_object_put(read);
-    free(conf_file);
     return rc;
 }
 

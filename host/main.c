@@ -9,6 +9,7 @@
 #include "child.h"
 #include "zygote.h"
 #include "config.h"
+#include "plugins_conf.h"
 #include "host.h"
 #include "log.h"
 #include "plugin.h"
@@ -51,7 +52,11 @@ static int describe(const char *so, const char *conf_path)
         fprintf(stderr, "exo-host: out of memory\n");
         goto done;
     }
-    if (host_plugin_load(in_dir ? in_dir : so, NULL, &node, err, sizeof err) < 0) {
+    json_object *paths = have_conf ? host_conf_view_paths(&conf) : NULL;
+    const char *view = paths ? json_object_to_json_string_ext(paths, JSON_C_TO_STRING_PLAIN) : NULL;
+    int loaded = host_plugin_load(in_dir ? in_dir : so, NULL, view, &node, err, sizeof err);
+    json_object_put(paths);
+    if (loaded < 0) {
         fprintf(stderr, "exo-host: plugin %s\n", err);
         free(in_dir);
         goto done;
@@ -95,8 +100,8 @@ int main(int argc, char **argv)
     /* Internal: the fork server (zygote.h) when exo-host-runner is not installed. */
     if (argc >= 2 && argc <= 4 && strcmp(argv[1], "--zygote") == 0)
         host_zygote_serve(HOST_ZYGOTE_FD, argc >= 3 ? argv[2] : NULL, argc == 4 ? argv[3] : NULL);
-    if (argc == 3 && strcmp(argv[1], "--probe") == 0)
-        host_probe_main(argv[2]);
+    if ((argc == 3 || argc == 4) && strcmp(argv[1], "--probe") == 0)
+        host_probe_main(argv[2], argc == 4 ? argv[3] : NULL);
     static const struct option opts[] = {{"config", required_argument, NULL, 'c'},
                                          {"check", no_argument, NULL, 'k'},
                                          {"describe", required_argument, NULL, 'd'},

@@ -272,6 +272,7 @@ void host_run_reaped(host_run *r, const host_zygote_exit *ex)
         snprintf(r->lost, sizeof r->lost, "the host could not start the state: fork: %s",
                  strerror(ex->start_errno));
     r->memory_exceeded = ex->memory_exceeded;
+    snprintf(r->blocked, sizeof r->blocked, "%s", ex->blocked);
 }
 
 void host_run_lost(host_run *r, const char *reason)
@@ -432,7 +433,8 @@ static void signal_outcome(const host_run *r, int sig, host_outcome *out)
     if (sig == SIGXCPU || (sig == SIGKILL && cpu_spent)) {
         snprintf(msg, sizeof msg, "CPU time limit %lld s exceeded", (long long)r->sb.cpu_seconds);
     } else if (sig == SIGSYS) {
-        /* The sandbox's handler names the call; a program the node exec'd lost it. */
+        /* Only where refusals trap (no seccomp user notification): the sandbox's
+         * handler names the call, but a program the node exec'd lost the handler. */
         snprintf(msg, sizeof msg, "blocked system call in a program the node executed "
                                   "(killed by SIGSYS)");
     } else if (sig == SIGXFSZ) {
@@ -463,6 +465,14 @@ static void decide_outcome(const host_run *r, const host_node *node, host_outcom
         host_outcome_errored(out, "host shutting down: the state did not finish within the "
                                   "grace period");
         out->reason = HOST_OUTCOME_HOST_ERROR;
+        return;
+    }
+    if (r->blocked[0]) {
+        /* The fork server read the state's first refused call (any of its processes,
+         * exec'd programs included) and killed it for it. */
+        snprintf(msg, sizeof msg, "blocked system call: %s", r->blocked);
+        host_outcome_errored(out, msg);
+        out->reason = HOST_OUTCOME_BLOCKED_SYSCALL;
         return;
     }
     if (r->timed_out) {

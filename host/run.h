@@ -65,6 +65,7 @@ typedef struct host_run {
     bool timed_out;
     bool output_exceeded;
     bool memory_exceeded; /* its cgroup's OOM killer acted */
+    char blocked[64];     /* the refused system call the fork server ended it for ("" = none) */
     bool killed_by_host; /* shutdown grace expired */
     char lost[256];      /* why the process never ran or was lost ("" = it was not) */
 } host_run;

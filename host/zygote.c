@@ -152,6 +152,9 @@ int host_zygote_next(host_zygote *z, host_zygote_exit *out)
         out->start_errno = ev.start_errno;
         out->memory_exceeded = (ev.limits & ZY_LIMIT_MEMORY) != 0;
         out->ru = ev.ru;
+        /* The server's text, terminated here whatever it sent. */
+        memcpy(out->blocked, ev.blocked, sizeof out->blocked);
+        out->blocked[sizeof out->blocked - 1] = '\0';
         return 1;
     }
 }

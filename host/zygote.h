@@ -37,6 +37,7 @@ typedef struct host_zygote_exit {
     int start_errno; /* != 0: fork failed in the server; status is meaningless */
     bool memory_exceeded; /* the OOM killer acted in the state's cgroup */
     struct rusage ru;
+    char blocked[64]; /* the refused system call the server ended it for ("" = none) */
 } host_zygote_exit;
 
 /* Starts the server: runner = exo-host-runner (NULL: this program, which must

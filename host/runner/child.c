@@ -334,18 +334,24 @@ static void close_from(int first)
     }
 }
 
-/* 0 = job, 1 and 2 = output, 3 = result, 4 = plugin; nothing else stays open. */
-static void setup_descriptors(int job_fd, int result_fd, int output_fd, int plugin_fd)
+/* 0 = job, 1 and 2 = output, 3 = result, 4 = plugin, 5 = the seccomp listener's
+ * channel (when notify_fd >= 0); nothing else stays open: in particular no other
+ * state's descriptors or listeners, which a copy of the fork server holds. */
+static void setup_descriptors(int job_fd, int result_fd, int output_fd, int plugin_fd,
+                              int notify_fd)
 {
     job_fd = lift_fd(job_fd);
     result_fd = lift_fd(result_fd);
     output_fd = lift_fd(output_fd);
     plugin_fd = lift_fd(plugin_fd);
+    if (notify_fd >= 0)
+        notify_fd = lift_fd(notify_fd);
     if (dup2(job_fd, STDIN_FILENO) < 0 || dup2(output_fd, STDOUT_FILENO) < 0 ||
         dup2(output_fd, STDERR_FILENO) < 0 || dup2(result_fd, HOST_RESULT_FD) < 0 ||
-        dup2(plugin_fd, HOST_PLUGIN_FD) < 0)
+        dup2(plugin_fd, HOST_PLUGIN_FD) < 0 ||
+        (notify_fd >= 0 && dup2(notify_fd, HOST_NOTIFY_FD) < 0))
         _exit(123);
-    close_from(HOST_PLUGIN_FD + 1);
+    close_from(notify_fd >= 0 ? HOST_NOTIFY_FD + 1 : HOST_PLUGIN_FD + 1);
 }
 
 static void reset_signals(void)
@@ -430,7 +436,7 @@ void host_zygote_exec(const char *runner, int sock, const char *uids, const char
     host_runner_exec(runner, args, &sock, 1);
 }
 
-void host_state_child(int job_fd, int result_fd, int output_fd, int plugin_fd)
+void host_state_child(int job_fd, int result_fd, int output_fd, int plugin_fd, int notify_fd)
 {
     pid_t parent = getppid();
     setpgid(0, 0);
@@ -441,8 +447,8 @@ void host_state_child(int job_fd, int result_fd, int output_fd, int plugin_fd)
     sigprocmask(SIG_SETMASK, &none, NULL);
     if (prctl(PR_SET_PDEATHSIG, SIGKILL) < 0 || getppid() != parent)
         _exit(124);
-    setup_descriptors(job_fd, result_fd, output_fd, plugin_fd);
-    host_runner_main();
+    setup_descriptors(job_fd, result_fd, output_fd, plugin_fd, notify_fd);
+    host_runner_main(notify_fd >= 0 ? HOST_NOTIFY_FD : -1);
 }
 
 /* ---- job format ------------------------------------------------------------- */
@@ -572,7 +578,7 @@ static char *read_job(void)
     return NULL;
 }
 
-void host_runner_main(void)
+void host_runner_main(int notify_fd)
 {
     char *text = read_job();
     int devnull = open("/dev/null", O_RDONLY);
@@ -591,7 +597,7 @@ void host_runner_main(void)
     host_sandbox_conf sb;
     sandbox_from_json(json_object_object_get(job_json, "sandbox"), &sb);
     char err[1024];
-    if (host_sandbox_enter(&sb, scratch, err, sizeof err) < 0) {
+    if (host_sandbox_enter(&sb, scratch, notify_fd, err, sizeof err) < 0) {
         char msg[1100];
         snprintf(msg, sizeof msg, "sandbox setup failed: %s", err);
         fail_setup(msg);

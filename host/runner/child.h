@@ -7,7 +7,9 @@
  * memory), so node code cannot find them.  Descriptors of the state's process:
  * 0 = the job (JSON, read to the end, then replaced by /dev/null), 1 and 2 =
  * printed output, HOST_RESULT_FD = the result, HOST_PLUGIN_FD = the plugin (the
- * host's sealed memfd copy, loaded after the sandbox is in place).  The environment is reduced to a
+ * host's sealed memfd copy, loaded after the sandbox is in place), HOST_NOTIFY_FD =
+ * a socket to the fork server that takes the seccomp filter's listener (closed
+ * before the plugin is loaded; absent where refusals trap).  The environment is reduced to a
  * few harmless variables (never EXOSPHERE_API_KEY).
  *
  * Job (written by the host): {"plugin": path (for messages: the code is the memfd
@@ -20,7 +22,9 @@
  *   {"kind":"error","error":"text"}
  *   {"kind":"prune","data":{...}}
  *   {"kind":"requeue","delay_ms":N}
- *   {"kind":"blocked","syscall":"socket"}   (written by the SIGSYS handler)
+ *   {"kind":"blocked","syscall":"socket"}   (written by the SIGSYS handler, where refusals
+ *                                             trap; else the fork server names the call
+ *                                             in the exit event, seccomp_notify.h)
  *   {"kind":"memory"}                        (crash right after an allocation failed)
  *   {"kind":"signal","signal":N}             (pid 1 of its PID namespace: a signal it
  *                                             cannot die of, e.g. abort's SIGABRT) */
@@ -34,6 +38,7 @@
 
 #define HOST_RESULT_FD 3
 #define HOST_PLUGIN_FD 4
+#define HOST_NOTIFY_FD 5
 
 typedef struct host_job {
     const host_node *node;
@@ -61,8 +66,9 @@ void host_zygote_exec(const char *runner, int sock, const char *uids, const char
 
 /* A state's process, in the fork server right after fork(): new process group,
  * parent-death signal, descriptors in place (everything else closed), default
- * signals, then host_runner_main.  Never returns. */
-void host_state_child(int job_fd, int result_fd, int output_fd, int plugin_fd)
+ * signals, then host_runner_main.  notify_fd: the seccomp listener's channel to the
+ * fork server, or -1.  Never returns. */
+void host_state_child(int job_fd, int result_fd, int output_fd, int plugin_fd, int notify_fd)
     __attribute__((noreturn));
 
 /* In a sandboxed process: dlopens the plugin open on fd (through /proc/self/fd)
@@ -71,9 +77,9 @@ int host_runner_load_plugin(int fd, const host_sandbox_conf *sb, host_node *node
                             size_t errlen);
 
 /* The state's process after host_state_child: reads the job, opens the plugin,
- * enters the sandbox, loads the plugin, runs the node, writes the result.
- * Never returns. */
-void host_runner_main(void) __attribute__((noreturn));
+ * enters the sandbox (notify_fd: HOST_NOTIFY_FD or -1, see host_sandbox_enter),
+ * loads the plugin, runs the node, writes the result.  Never returns. */
+void host_runner_main(int notify_fd) __attribute__((noreturn));
 
 /* Path of exo-host-runner next to the running program, or NULL when it is not
  * there (malloc'd). */

@@ -85,7 +85,7 @@ static int write_text(const char *path, const char *text)
     return rc < 0 ? -1 : 0;
 }
 
-bool host_isolation_enter_userns(void)
+bool host_isolation_enter_userns(bool announce)
 {
     if (geteuid() == 0)
         return false;
@@ -93,7 +93,8 @@ bool host_isolation_enter_userns(void)
     gid_t gid = getegid();
     char map[64];
     if (unshare(CLONE_NEWUSER) < 0) {
-        log_warn("sandbox: not root and no user namespaces here (%s): states run as the "
+        if (announce)
+            log_warn("sandbox: not root and no user namespaces here (%s): states run as the "
                  "host's own user without namespaces, view or cgroups",
                  strerror(errno));
         return false;
@@ -103,13 +104,15 @@ bool host_isolation_enter_userns(void)
     snprintf(map, sizeof map, "0 %u 1\n", (unsigned)gid);
     if (rc < 0 || write_text("/proc/self/setgroups", "deny") < 0 ||
         write_text("/proc/self/gid_map", map) < 0) {
-        log_warn("sandbox: cannot map the host's user into a user namespace: %s",
+        if (announce)
+            log_warn("sandbox: cannot map the host's user into a user namespace: %s",
                  strerror(errno));
         return false;
     }
-    log_info("sandbox: not running as root: states run in a user namespace as the host's "
-             "user (%u), without capabilities",
-             (unsigned)uid);
+    if (announce)
+        log_info("sandbox: not running as root: states run in a user namespace as the host's "
+                 "user (%u), without capabilities",
+                 (unsigned)uid);
     return true;
 }
 

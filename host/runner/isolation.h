@@ -22,8 +22,9 @@
  * user namespace in which the host's user is root (unprivileged user namespaces), so
  * that the namespaces, the view and the scratch tmpfs below work there too.  States
  * then run as that (mapped) root without any capability (host_sandbox_set_userns).
- * true when it did; false (logged) when the kernel does not allow it. */
-bool host_isolation_enter_userns(void);
+ * true when it did; false (logged when announce) when the kernel does not allow it.
+ * The plugin probe uses it too, quietly (announce false), for its view. */
+bool host_isolation_enter_userns(bool announce);
 
 /* In the fork server: makes sure it is pid 1 of a PID namespace (the host started it
  * so where it could; otherwise it forks into a new one and its first process only

@@ -41,9 +41,13 @@ typedef struct host_node {
 /* Host side: copies path (a bare name is relative to the working directory, never
  * searched in library paths) into a sealed memfd, loads it in a sandboxed probe
  * process and fills out from the descriptor the probe sends back (out->so_fd is the
- * memfd; out->execute is NULL).  0 or -1 with err = "<path>: <reason>". */
-int host_plugin_load(const char *path, const host_sandbox_conf *sandbox, host_node *out,
-                     char *err, size_t errlen);
+ * memfd; out->execute is NULL).  The probe sees the states' file system view
+ * without a scratch directory (view.h); view adds its paths as JSON,
+ * {"hide": [...], "read": [...]} (host_conf_view_paths), NULL for none.  Where the
+ * view cannot be built the probe runs without it (logged once).  0 or -1 with
+ * err = "<path>: <reason>". */
+int host_plugin_load(const char *path, const host_sandbox_conf *sandbox, const char *view,
+                     host_node *out, char *err, size_t errlen);
 
 /* Checks a descriptor (ABI version, size, names, fields) and copies it into out.
  * origin names the plugin in messages. */

@@ -18,7 +18,10 @@
 #include "clock.h"
 #include "descriptor.h"
 #include "fdio.h"
+#include "isolation.h"
+#include "log.h"
 #include "plugin.h"
+#include "view.h"
 #include "runner.h"
 #include "sandbox.h"
 #include "strfmt.h"
@@ -151,6 +154,21 @@ static int wait_probe(pid_t pid, int64_t deadline, int *status)
     return 1;
 }
 
+/* Why the probe had no file system view, said once per process (a host loads
+ * every plugin at start and again at each SIGHUP; the reason is the same each time).
+ * Static: a process-wide "already said", nothing else. */
+static bool said_no_view;
+
+static void say_no_view(const char *why)
+{
+    if (said_no_view)
+        return;
+    said_no_view = true;
+    log_warn("sandbox: the plugin probe has no private file system view (%s): a plugin's "
+             "constructors can read what sandbox.user may read",
+             why);
+}
+
 /* What the probe's answer and exit status say.  0 with out filled, or -1. */
 static int interpret(const char *path, const char *text, int status, host_node *out, char *err,
                      size_t errlen)
@@ -175,31 +193,74 @@ static int interpret(const char *path, const char *text, int status, host_node *
         rc = host_descriptor_from_json(v, path, out, err, errlen);
     else
         exo_errf(err, errlen, "%s: the probe sent no descriptor", path);
+    if (rc == 0 && json_object_object_get_ex(o, "no_view", &v))
+        say_no_view(json_object_get_string(v));
     json_object_put(o);
     return rc;
 }
 
-static int probe(const char *path, int so_fd, const host_sandbox_conf *sb, host_node *out,
-                 char *err, size_t errlen)
+/* The probe's view spec: paths ({"hide": [...], "read": [...]}, or NULL for none
+ * beyond the system directories) with "root" = a new empty directory, which the
+ * probe mounts a tmpfs on in its own mount namespace (the host's sees an empty
+ * directory, removed after the probe).  NULL when that directory cannot be made
+ * (*root NULL too): the probe then runs without a view, and says so. */
+static char *probe_view_spec(const char *paths, char **root)
+{
+    *root = NULL;
+    const char *tmp = getenv("TMPDIR");
+    char *dir = NULL;
+    if (asprintf(&dir, "%s/exo-probe-XXXXXX", tmp && tmp[0] == '/' ? tmp : "/tmp") < 0)
+        return NULL;
+    if (!mkdtemp(dir)) {
+        free(dir);
+        return NULL;
+    }
+    json_object *spec = paths ? json_tokener_parse(paths) : json_object_new_object();
+    char *text = NULL;
+    if (spec && json_object_is_type(spec, json_type_object) &&
+        json_object_object_add(spec, "root", json_object_new_string(dir)) == 0)
+        text = strdup(json_object_to_json_string_ext(spec, JSON_C_TO_STRING_PLAIN));
+    json_object_put(spec);
+    if (!text) {
+        rmdir(dir);
+        free(dir);
+        return NULL;
+    }
+    *root = dir;
+    return text;
+}
+
+static int probe(const char *path, int so_fd, const host_sandbox_conf *sb, const char *view,
+                 host_node *out, char *err, size_t errlen)
 {
     int fds[2];
     if (pipe2(fds, O_CLOEXEC) < 0)
         return exo_errf(err, errlen, "%s: cannot probe: pipe: %s", path, strerror(errno));
+    char *root = NULL;
+    char *spec = probe_view_spec(view, &root);
+    if (!spec)
+        say_no_view("cannot create a directory for it");
     char *runner = host_runner_path();
     fflush(NULL);
     pid_t pid = fork();
     if (pid < 0) {
+        int saved = errno;
         free(runner);
         close(fds[0]);
         close(fds[1]);
-        return exo_errf(err, errlen, "%s: cannot probe: fork: %s", path, strerror(errno));
+        if (root)
+            rmdir(root);
+        free(root);
+        free(spec);
+        return exo_errf(err, errlen, "%s: cannot probe: fork: %s", path, strerror(saved));
     }
     if (pid == 0) {
-        const char *args[] = {"--probe", sb->user, NULL};
+        const char *args[] = {"--probe", sb->user, spec ? spec : "", NULL};
         int child_fds[2] = {fds[1], so_fd}; /* HOST_RESULT_FD, HOST_PLUGIN_FD */
         host_runner_exec(runner, args, child_fds, 2);
     }
     free(runner);
+    free(spec);
     close(fds[1]);
     int64_t deadline = exo_mono_ms() + PROBE_TIMEOUT_MS;
     char *text = NULL;
@@ -207,7 +268,11 @@ static int probe(const char *path, int so_fd, const host_sandbox_conf *sb, host_
     int late = read_answer(fds[0], deadline, &text, &len);
     close(fds[0]);
     int status = 0;
-    if (wait_probe(pid, late ? exo_mono_ms() : deadline, &status) || late) {
+    int killed = wait_probe(pid, late ? exo_mono_ms() : deadline, &status);
+    if (root && rmdir(root) < 0)
+        log_warn("cannot remove the plugin probe's directory %s: %s", root, strerror(errno));
+    free(root);
+    if (killed || late) {
         free(text);
         return exo_errf(err, errlen,
                         "%s: loading did not finish within %d ms (constructor hangs?)", path,
@@ -218,8 +283,8 @@ static int probe(const char *path, int so_fd, const host_sandbox_conf *sb, host_
     return rc;
 }
 
-int host_plugin_load(const char *path, const host_sandbox_conf *sandbox, host_node *out,
-                     char *err, size_t errlen)
+int host_plugin_load(const char *path, const host_sandbox_conf *sandbox, const char *view,
+                     host_node *out, char *err, size_t errlen)
 {
     memset(out, 0, sizeof *out);
     out->so_fd = -1;
@@ -231,7 +296,7 @@ int host_plugin_load(const char *path, const host_sandbox_conf *sandbox, host_no
     int so_fd = open_copy(path, err, errlen);
     if (so_fd < 0)
         return -1;
-    if (probe(path, so_fd, &sb, out, err, errlen) < 0) {
+    if (probe(path, so_fd, &sb, view, out, err, errlen) < 0) {
         close(so_fd);
         return -1;
     }
@@ -260,20 +325,39 @@ static void answer_error(const char *msg)
     answer(o, 2);
 }
 
-void host_probe_main(const char *user)
+/* The states' view without a scratch directory, in a mount namespace of the
+ * probe's own (a user namespace first when not root, as the fork server does).
+ * NULL, or why not (a static string or buf). */
+static const char *enter_view(const char *spec, char *buf, size_t len)
+{
+    if (!spec || !spec[0])
+        return "the host could not create a directory for it";
+    if (geteuid() != 0) {
+        if (!host_isolation_enter_userns(false))
+            return "not root, and no user namespace here";
+        host_sandbox_set_userns();
+    }
+    if (host_view_build_probe(spec, buf, len) < 0)
+        return buf;
+    return NULL;
+}
+
+void host_probe_main(const char *user, const char *view)
 {
     /* A sandbox like a state's, without a writable directory: the plugin's
      * constructors are node code. */
     host_sandbox_conf sb;
     host_sandbox_defaults(&sb);
     snprintf(sb.user, sizeof sb.user, "%s", user ? user : "");
+    char why_buf[512];
+    const char *no_view = enter_view(view, why_buf, sizeof why_buf);
     int devnull = open("/dev/null", O_RDWR);
     if (devnull < 0 || dup2(devnull, STDIN_FILENO) < 0 || dup2(devnull, STDOUT_FILENO) < 0)
         answer_error("cannot open /dev/null");
     if (devnull > HOST_PLUGIN_FD)
         close(devnull);
     char err[1024];
-    if (host_sandbox_enter(&sb, NULL, err, sizeof err) < 0) {
+    if (host_sandbox_enter(&sb, NULL, -1, err, sizeof err) < 0) {
         char msg[1100];
         snprintf(msg, sizeof msg, "sandbox setup failed: %s", err);
         answer_error(msg);
@@ -289,5 +373,7 @@ void host_probe_main(const char *user)
     if (!o || !d)
         answer_error("out of memory");
     json_object_object_add(o, "node", d);
+    if (no_view)
+        json_object_object_add(o, "no_view", json_object_new_string(no_view));
     answer(o, 0);
 }

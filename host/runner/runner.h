@@ -22,9 +22,11 @@
  * zygote.h for the host's side. */
 void host_zygote_serve(int sock, const char *uids, const char *view) __attribute__((noreturn));
 
-/* The plugin probe (exo-host-runner --probe USER; see plugin.h): loads the plugin on
- * HOST_PLUGIN_FD inside a sandbox without a writable directory and writes
- * {"node": descriptor} or {"error": text} to HOST_RESULT_FD. */
-void host_probe_main(const char *user) __attribute__((noreturn));
+/* The plugin probe (exo-host-runner --probe USER [VIEW]; see plugin.h): builds the
+ * file system view VIEW (view.h, without scratch; "" or NULL: none) in a mount
+ * namespace of its own, loads the plugin on HOST_PLUGIN_FD inside a sandbox without
+ * a writable directory and writes {"node": descriptor} (with "no_view": why, when
+ * it had none) or {"error": text} to HOST_RESULT_FD. */
+void host_probe_main(const char *user, const char *view) __attribute__((noreturn));
 
 #endif

@@ -12,8 +12,8 @@ int main(int argc, char **argv)
 {
     if (argc >= 2 && argc <= 4 && strcmp(argv[1], "--zygote") == 0)
         host_zygote_serve(HOST_ZYGOTE_FD, argc >= 3 ? argv[2] : NULL, argc == 4 ? argv[3] : NULL);
-    if (argc == 3 && strcmp(argv[1], "--probe") == 0)
-        host_probe_main(argv[2]);
+    if ((argc == 3 || argc == 4) && strcmp(argv[1], "--probe") == 0)
+        host_probe_main(argv[2], argc == 4 ? argv[3] : NULL);
     if (argc == 2 && strcmp(argv[1], "--version") == 0) {
         exo_version_print(stdout, "exo-host-runner");
         return 0;

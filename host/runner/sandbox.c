@@ -297,9 +297,9 @@ static int landlock_enforce(int ruleset, char *err, size_t errlen)
     return 0;
 }
 
-int host_sandbox_prepare(char *err, size_t errlen)
+int host_sandbox_prepare(bool notify, char *err, size_t errlen)
 {
-    return host_seccomp_prepare(err, errlen);
+    return host_seccomp_prepare(notify, err, errlen);
 }
 
 static int install_crash_handlers(char *err, size_t errlen)
@@ -338,11 +338,13 @@ static int install_crash_handlers(char *err, size_t errlen)
     return 0;
 }
 
-int host_sandbox_enter(const host_sandbox_conf *sb, const char *scratch, char *err,
-                       size_t errlen)
+/* Every way out of here closes notify_sock: host_seccomp_apply does, and the early
+ * returns end the process (fail_setup), which does too. */
+int host_sandbox_enter(const host_sandbox_conf *sb, const char *scratch, int notify_sock,
+                       char *err, size_t errlen)
 {
     const char *dir = scratch ? scratch : "/";
-    if (scratch && host_view_enter(err, errlen) < 0)
+    if (host_view_enter(err, errlen) < 0) /* the probe's view has no scratch */
         return -1;
     if (chdir(dir) < 0) {
         snprintf(err, errlen, "chdir(%s): %s", dir, strerror(errno));
@@ -365,7 +367,7 @@ int host_sandbox_enter(const host_sandbox_conf *sb, const char *scratch, char *e
     }
     if (landlock_enforce(ruleset, err, errlen) < 0)
         return -1;
-    return host_seccomp_apply(sb, err, errlen);
+    return host_seccomp_apply(sb, notify_sock, err, errlen);
 }
 
 void host_sandbox_log_layers(void)

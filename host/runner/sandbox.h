@@ -14,8 +14,10 @@
  *   4. PR_SET_NO_NEW_PRIVS;
  *   5. Landlock (where the kernel has it): writes only below the scratch directory
  *      and to /dev/null;
- *   6. seccomp, an allowlist (seccomp_filter.h): everything else traps, and the
- *      SIGSYS handler writes {"kind":"blocked","syscall":NAME} to the result channel.
+ *   6. seccomp, an allowlist (seccomp_filter.h): everything else notifies the fork
+ *      server (which names the call and ends the state) over the listener sent on
+ *      notify_sock, or traps, and the SIGSYS handler writes
+ *      {"kind":"blocked","syscall":NAME} to the result channel.
  * A SIGSEGV/SIGBUS/SIGABRT that follows a failed allocation (errno == ENOMEM) under
  * a memory limit writes {"kind":"memory"} before the child dies of the signal; as
  * pid 1 of its PID namespace (which cannot die of a signal it sends itself, such as
@@ -23,19 +25,23 @@
 #ifndef EXO_HOST_SANDBOX_H
 #define EXO_HOST_SANDBOX_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <sys/types.h>
 
 #include "sandbox_conf.h"
 
-/* scratch NULL: no writable directory at all (the plugin probe); cwd is then "/". */
-int host_sandbox_enter(const host_sandbox_conf *sb, const char *scratch, char *err,
-                       size_t errlen);
+/* scratch NULL: no writable directory at all (the plugin probe); cwd is then "/".
+ * notify_sock: the state's channel to the fork server for its seccomp listener
+ * (seccomp_filter.h), -1 for none (refusals then trap). */
+int host_sandbox_enter(const host_sandbox_conf *sb, const char *scratch, int notify_sock,
+                       char *err, size_t errlen);
 
 /* In the fork server, before any fork: compiles the seccomp filters to BPF once
- * (states then load them with one prctl), resolves nothing else.  On failure the
+ * (states then load them with one system call), refusing by user notification when
+ * notify (host_seccomp_notify_usable), resolves nothing else.  On failure trapping
  * filters are built per state. */
-int host_sandbox_prepare(char *err, size_t errlen);
+int host_sandbox_prepare(bool notify, char *err, size_t errlen);
 
 /* In the fork server: resolves sandbox.user once so that the children inherit the
  * answer (no-op unless running as root). */

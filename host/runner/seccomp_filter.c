@@ -14,6 +14,9 @@
 #include <string.h>
 #include <sys/mman.h>
 #include <sys/prctl.h>
+#include <sys/socket.h>
+#include <sys/syscall.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include "child.h"
@@ -101,33 +104,41 @@ static void put(const char *s)
     }
 }
 
-static void put_number(unsigned long v)
-{
-    char buf[24];
-    size_t i = sizeof buf;
-    buf[--i] = '\0';
-    do {
-        buf[--i] = (char)('0' + v % 10);
-        v /= 10;
-    } while (v && i > 0);
-    put(buf + i);
-}
-
 static const char *table_name(const char *const *table, unsigned long nr)
 {
     return nr < NAME_TABLE ? table[nr] : NULL;
 }
 
-static void on_sigsys(int sig, siginfo_t *info, void *uc)
+/* Appends s to buf (of len bytes, pos used), always terminated; async-signal-safe. */
+static size_t append(char *buf, size_t len, size_t pos, const char *s)
 {
-    (void)sig;
-    (void)uc;
-    unsigned long nr = (unsigned long)(unsigned)info->si_syscall;
+    while (*s && pos + 1 < len)
+        buf[pos++] = *s++;
+    if (len > 0)
+        buf[pos < len ? pos : len - 1] = '\0';
+    return pos;
+}
+
+static size_t append_number(char *buf, size_t len, size_t pos, unsigned long v)
+{
+    char digits[24];
+    size_t i = sizeof digits;
+    digits[--i] = '\0';
+    do {
+        digits[--i] = (char)('0' + v % 10);
+        v /= 10;
+    } while (v && i > 0);
+    return append(buf, len, pos, digits + i);
+}
+
+void host_seccomp_describe(uint32_t arch, uint64_t nr_raw, char *buf, size_t len)
+{
+    unsigned long nr = (unsigned long)(uint32_t)nr_raw;
     const char *name, *abi = "";
-    if (info->si_arch != seccomp_arch_native() && info->si_arch == AUDIT_ARCH_I386) {
+    if (arch != seccomp_arch_native() && arch == AUDIT_ARCH_I386) {
         name = table_name(i386_names, nr);
         abi = " (i386 ABI, int 0x80)";
-    } else if (info->si_arch != seccomp_arch_native()) {
+    } else if (arch != seccomp_arch_native()) {
         name = NULL;
         abi = " (foreign ABI)";
     } else if (nr & __X32_SYSCALL_BIT) {
@@ -136,14 +147,36 @@ static void on_sigsys(int sig, siginfo_t *info, void *uc)
     } else {
         name = table_name(native_names, nr);
     }
-    put("{\"kind\":\"blocked\",\"syscall\":\"");
+    size_t pos = 0;
+    if (len > 0)
+        buf[0] = '\0';
     if (name) {
-        put(name);
+        pos = append(buf, len, pos, name);
     } else {
-        put("number ");
-        put_number(nr);
+        pos = append(buf, len, pos, "number ");
+        pos = append_number(buf, len, pos, nr);
     }
-    put(abi);
+    (void)append(buf, len, pos, abi);
+}
+
+/* Whether a thread of this process is writing the blocked result already.  Static:
+ * shared by the handler's invocations in every thread (one result, then exit). */
+static int sigsys_taken;
+
+static void on_sigsys(int sig, siginfo_t *info, void *uc)
+{
+    (void)sig;
+    (void)uc;
+    /* Several threads refused at once: the first writes the one result and ends the
+     * process; the others wait for that (an _exit of theirs could cut it short). */
+    if (__atomic_exchange_n(&sigsys_taken, 1, __ATOMIC_SEQ_CST))
+        for (;;)
+            pause();
+    char name[HOST_SECCOMP_NAME_MAX];
+    host_seccomp_describe((uint32_t)info->si_arch, (uint64_t)(unsigned)info->si_syscall, name,
+                          sizeof name);
+    put("{\"kind\":\"blocked\",\"syscall\":\"");
+    put(name);
     put("\"}");
     _exit(0);
 }
@@ -206,15 +239,18 @@ static int add_process_rules(scmp_filter_ctx f, bool processes)
     return rc;
 }
 
-static scmp_filter_ctx build_filter(bool network, bool processes, char *err, size_t errlen)
+/* notify: refused calls go to the fork server (SECCOMP_RET_USER_NOTIF), else trap. */
+static scmp_filter_ctx build_filter(bool network, bool processes, bool notify, char *err,
+                                    size_t errlen)
 {
-    scmp_filter_ctx f = seccomp_init(SCMP_ACT_TRAP);
+    uint32_t refused = notify ? SCMP_ACT_NOTIFY : SCMP_ACT_TRAP;
+    scmp_filter_ctx f = seccomp_init(refused);
     if (!f) {
         exo_errf(err, errlen, "seccomp_init failed");
         return NULL;
     }
-    /* Another ABI of this CPU (int 0x80, x32) traps too, and the handler names it. */
-    int rc = seccomp_attr_set(f, SCMP_FLTATR_ACT_BADARCH, SCMP_ACT_TRAP);
+    /* Another ABI of this CPU (int 0x80, x32) is refused the same way, and named. */
+    int rc = seccomp_attr_set(f, SCMP_FLTATR_ACT_BADARCH, refused);
     /* A binary tree instead of a linear chain of comparisons: the kernel evaluates
      * the filter for every system call number when it is attached (its action
      * cache), and at every call. */
@@ -235,9 +271,11 @@ static scmp_filter_ctx build_filter(bool network, bool processes, char *err, siz
 
 /* The filters compiled to BPF once, in the fork server, before any state's process
  * is forked (libseccomp's compilation costs more than the rest of the sandbox):
- * [network][processes > 0].  Written once by host_seccomp_prepare, then read-only.
- * Static: the runner process has no host context; fork hands it to every state. */
+ * [network][processes > 0], and whether their refusals notify (prepared_notify).
+ * Written once by host_seccomp_prepare, then read-only.  Static: the runner process
+ * has no host context; fork hands it to every state. */
 static struct sock_fprog prepared[2][2];
+static bool prepared_notify;
 
 /* Compiles f into memory (libseccomp exports only to a descriptor). */
 static int export_bpf(scmp_filter_ctx f, struct sock_fprog *out, char *err, size_t errlen)
@@ -260,12 +298,12 @@ static int export_bpf(scmp_filter_ctx f, struct sock_fprog *out, char *err, size
     return 0;
 }
 
-int host_seccomp_prepare(char *err, size_t errlen)
+int host_seccomp_prepare(bool notify, char *err, size_t errlen)
 {
     fill_names();
     for (int net = 0; net < 2; net++)
         for (int procs = 0; procs < 2; procs++) {
-            scmp_filter_ctx f = build_filter(net, procs, err, errlen);
+            scmp_filter_ctx f = build_filter(net, procs, notify, err, errlen);
             if (!f)
                 return -1;
             int rc = export_bpf(f, &prepared[net][procs], err, errlen);
@@ -273,18 +311,113 @@ int host_seccomp_prepare(char *err, size_t errlen)
             if (rc < 0)
                 return -1;
         }
+    prepared_notify = notify;
     return 0;
 }
 
-static int load_filter(const host_sandbox_conf *sb, char *err, size_t errlen)
+static long seccomp_call(unsigned op, unsigned flags, const void *args)
+{
+    return syscall(SYS_seccomp, op, flags, args);
+}
+
+/* A child that installs an allow-all filter with a listener, as a state's process
+ * will: the kernel may lack user notification (before 5.0: EINVAL), or exo-host may
+ * run under a supervisor's filter that has a listener already (EBUSY). */
+bool host_seccomp_notify_usable(char *why, size_t whylen)
+{
+    if (seccomp_api_get() < 5) {
+        exo_errf(why, whylen, "libseccomp reports API level %u (5 needed)", seccomp_api_get());
+        return false;
+    }
+    pid_t pid = fork();
+    if (pid < 0) {
+        exo_errf(why, whylen, "fork: %s", strerror(errno));
+        return false;
+    }
+    if (pid == 0) {
+        struct sock_filter allow = BPF_STMT(BPF_RET | BPF_K, SECCOMP_RET_ALLOW);
+        struct sock_fprog prog = {.len = 1, .filter = &allow};
+        if (prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) < 0)
+            _exit(errno & 0x7f);
+        _exit(seccomp_call(SECCOMP_SET_MODE_FILTER, SECCOMP_FILTER_FLAG_NEW_LISTENER, &prog) < 0
+                  ? errno & 0x7f
+                  : 0);
+    }
+    int status = 0;
+    while (waitpid(pid, &status, 0) < 0) {
+        if (errno != EINTR) {
+            exo_errf(why, whylen, "waitpid: %s", strerror(errno));
+            return false;
+        }
+    }
+    if (WIFEXITED(status) && WEXITSTATUS(status) == 0)
+        return true;
+    if (WIFEXITED(status))
+        exo_errf(why, whylen, "a filter with a listener is refused: %s",
+                 strerror(WEXITSTATUS(status)));
+    else
+        exo_errf(why, whylen, "the test process died of signal %d", WTERMSIG(status));
+    return false;
+}
+
+/* Sends the listener to the fork server over sock (SCM_RIGHTS, one byte). */
+static int send_listener(int sock, int listener)
+{
+    union {
+        char buf[CMSG_SPACE(sizeof(int))];
+        struct cmsghdr align;
+    } ctl;
+    memset(&ctl, 0, sizeof ctl);
+    char byte = 'n';
+    struct iovec iov = {&byte, 1};
+    struct msghdr msg = {.msg_iov = &iov, .msg_iovlen = 1, .msg_control = ctl.buf,
+                         .msg_controllen = sizeof ctl.buf};
+    struct cmsghdr *c = CMSG_FIRSTHDR(&msg);
+    c->cmsg_level = SOL_SOCKET;
+    c->cmsg_type = SCM_RIGHTS;
+    c->cmsg_len = CMSG_LEN(sizeof(int));
+    memcpy(CMSG_DATA(c), &listener, sizeof listener);
+    ssize_t n;
+    while ((n = sendmsg(sock, &msg, MSG_NOSIGNAL)) < 0 && errno == EINTR) {
+    }
+    return n == 1 ? 0 : -1;
+}
+
+/* Loads the prepared notifying filter and hands its listener to the fork server.
+ * Both descriptors are closed before the plugin is loaded: no node code ever holds a
+ * listener (with one it could answer its own refused calls, or another state's). */
+static int load_notifying(const struct sock_fprog *prog, int notify_sock, char *err,
+                          size_t errlen)
+{
+    long listener = seccomp_call(SECCOMP_SET_MODE_FILTER, SECCOMP_FILTER_FLAG_NEW_LISTENER, prog);
+    if (listener < 0) {
+        int saved = errno;
+        close(notify_sock);
+        return exo_errf(err, errlen, "seccomp with a listener: %s", strerror(saved));
+    }
+    int sent = send_listener(notify_sock, (int)listener);
+    int saved = errno;
+    close((int)listener);
+    close(notify_sock);
+    if (sent < 0)
+        return exo_errf(err, errlen, "cannot hand the seccomp listener to the fork server: %s",
+                        strerror(saved));
+    return 0;
+}
+
+static int load_filter(const host_sandbox_conf *sb, int notify_sock, char *err, size_t errlen)
 {
     const struct sock_fprog *prog = &prepared[sb->network ? 1 : 0][sb->processes > 0 ? 1 : 0];
-    if (prog->filter) {
+    if (prog->filter && prepared_notify && notify_sock >= 0)
+        return load_notifying(prog, notify_sock, err, errlen);
+    if (notify_sock >= 0)
+        close(notify_sock); /* the fork server reads EOF: refusals trap in this state */
+    if (prog->filter && !prepared_notify) {
         if (prctl(PR_SET_SECCOMP, SECCOMP_MODE_FILTER, prog, 0, 0) < 0)
             return exo_errf(err, errlen, "seccomp: %s", strerror(errno));
         return 0;
     }
-    scmp_filter_ctx f = build_filter(sb->network, sb->processes > 0, err, errlen);
+    scmp_filter_ctx f = build_filter(sb->network, sb->processes > 0, false, err, errlen);
     if (!f)
         return -1;
     int rc = seccomp_load(f);
@@ -294,14 +427,17 @@ static int load_filter(const host_sandbox_conf *sb, char *err, size_t errlen)
     return 0;
 }
 
-int host_seccomp_apply(const host_sandbox_conf *sb, char *err, size_t errlen)
+int host_seccomp_apply(const host_sandbox_conf *sb, int notify_sock, char *err, size_t errlen)
 {
     fill_names();
     struct sigaction sa;
     memset(&sa, 0, sizeof sa);
     sa.sa_sigaction = on_sigsys;
     sa.sa_flags = SA_SIGINFO;
-    if (sigaction(SIGSYS, &sa, NULL) < 0)
+    if (sigaction(SIGSYS, &sa, NULL) < 0) {
+        if (notify_sock >= 0)
+            close(notify_sock);
         return exo_errf(err, errlen, "sigaction(SIGSYS): %s", strerror(errno));
-    return load_filter(sb, err, errlen);
+    }
+    return load_filter(sb, notify_sock, err, errlen);
 }

@@ -131,7 +131,9 @@ static int hide(const char *path, char *err, size_t errlen)
     return 0;
 }
 
-static int mount_proc(char *err, size_t errlen)
+/* quiet: the plugin probe's view (one per plugin load: the fork server's lines say
+ * the same once). */
+static int mount_proc(bool quiet, char *err, size_t errlen)
 {
     char target[PATH_MAX];
     if (inside("/proc", target, sizeof target) < 0 || mkdirs(target, 0555) < 0)
@@ -143,7 +145,8 @@ static int mount_proc(char *err, size_t errlen)
     /* In a user namespace that does not own the PID namespace a new proc is refused:
      * the host's, as it is (other processes visible; they are not signalable). */
     if (mount("/proc", target, NULL, MS_BIND | MS_REC, NULL) == 0) {
-        log_info("sandbox: states see the host's /proc (a private one is not allowed here)");
+        if (!quiet)
+            log_info("sandbox: states see the host's /proc (a private one is not allowed here)");
         return 0;
     }
     return exo_errf(err, errlen, "mount proc: %s", strerror(errno));
@@ -166,7 +169,9 @@ static int hide_one(const char *path, int unused, char *err, size_t errlen)
     return hide(path, err, errlen);
 }
 
-static int populate(json_object *spec, const char *scratch, char *err, size_t errlen)
+/* scratch NULL: nothing writable (the probe's view). */
+static int populate(json_object *spec, const char *scratch, bool quiet, char *err,
+                    size_t errlen)
 {
     for (const char *const *d = system_dirs; *d; d++)
         if (expose(*d, READ_ONLY, err, errlen) < 0)
@@ -176,7 +181,8 @@ static int populate(json_object *spec, const char *scratch, char *err, size_t er
     for (const char *const *d = devices; *d; d++)
         if (expose(*d, DEVICE, err, errlen) < 0)
             return -1;
-    if (expose(scratch, WRITABLE, err, errlen) < 0 || mount_proc(err, errlen) < 0)
+    if ((scratch && expose(scratch, WRITABLE, err, errlen) < 0) ||
+        mount_proc(quiet, err, errlen) < 0)
         return -1;
     if (each_string(json_object_object_get(spec, "hide"), hide_one, 0, err, errlen) < 0)
         return -1;
@@ -185,12 +191,12 @@ static int populate(json_object *spec, const char *scratch, char *err, size_t er
     return 0;
 }
 
-static int build(json_object *spec, char *err, size_t errlen)
+static int build(json_object *spec, bool need_scratch, char *err, size_t errlen)
 {
     json_object *root = json_object_object_get(spec, "root");
     json_object *scratch = json_object_object_get(spec, "scratch");
     if (!json_object_is_type(root, json_type_string) ||
-        !json_object_is_type(scratch, json_type_string))
+        (need_scratch && !json_object_is_type(scratch, json_type_string)))
         return exo_errf(err, errlen, "the view spec lacks root or scratch");
     if (unshare(CLONE_NEWNS) < 0)
         return exo_errf(err, errlen, "no mount namespace: %s", strerror(errno));
@@ -200,7 +206,8 @@ static int build(json_object *spec, char *err, size_t errlen)
     if (mount("tmpfs", dir, "tmpfs", MS_NOSUID | MS_NODEV, "mode=0755,size=1m") < 0)
         return exo_errf(err, errlen, "tmpfs on %s: %s", dir, strerror(errno));
     pathf(view_root, sizeof view_root, "%s", dir);
-    if (populate(spec, json_object_get_string(scratch), err, errlen) < 0) {
+    if (populate(spec, need_scratch ? json_object_get_string(scratch) : NULL, !need_scratch, err,
+                 errlen) < 0) {
         view_root[0] = '\0';
         return -1;
     }
@@ -213,12 +220,20 @@ int host_view_build(const char *spec_text)
         return 0;
     json_object *spec = json_tokener_parse(spec_text);
     char err[512] = "";
-    int rc = spec ? build(spec, err, sizeof err) : exo_errf(err, sizeof err, "bad view spec");
+    int rc = spec ? build(spec, true, err, sizeof err) : exo_errf(err, sizeof err, "bad view spec");
     json_object_put(spec);
     if (rc < 0)
         log_warn("sandbox: no private file system view for states (%s): they can read what "
                  "their user may read on the host",
                  err);
+    return rc;
+}
+
+int host_view_build_probe(const char *spec_text, char *err, size_t errlen)
+{
+    json_object *spec = json_tokener_parse(spec_text);
+    int rc = spec ? build(spec, false, err, errlen) : exo_errf(err, errlen, "bad view spec");
+    json_object_put(spec);
     return rc;
 }
 

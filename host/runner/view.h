@@ -30,8 +30,13 @@
  * (then states see the host's file system, limited by Landlock and permissions). */
 int host_view_build(const char *spec);
 
-/* In a state's process, before the sandbox: chroot into the view (no-op when none
- * was built).  0 or -1 with err. */
+/* In the plugin probe (probe.c), in its own mount namespace: the same view without
+ * the scratch directory (spec without "scratch"): nothing writable.  Quiet: 0, or -1
+ * with err (the host logs it). */
+int host_view_build_probe(const char *spec, char *err, size_t errlen);
+
+/* In a state's process (and the probe), before the sandbox: chroot into the view
+ * (no-op when none was built).  0 or -1 with err. */
 int host_view_enter(char *err, size_t errlen);
 
 /* In the fork server, before a state's process is created: its scratch directory

@@ -9,7 +9,8 @@
 enum {
     ZY_SPAWN = 1,  /* host -> server; carries job, result, output and plugin fds (SCM_RIGHTS) */
     ZY_KILL = 2,   /* host -> server: kill the state's process group */
-    ZY_EXITED = 3, /* server -> host: the state's process was reaped (or never started) */
+    ZY_EXITED = 3, /* server -> host: the state's process was reaped (or never started);
+                    * blocked names the refused call it was ended for */
 };
 
 #define ZY_SPAWN_FDS 4 /* job (read end), result, output (write ends), plugin memfd */
@@ -36,6 +37,7 @@ typedef struct zy_event {
     int32_t start_errno; /* != 0: the process could not be created (status unused) */
     uint32_t limits;     /* ZY_LIMIT_MEMORY: the OOM killer acted in the state's cgroup */
     struct rusage ru;
+    char blocked[64]; /* the refused system call that ended it ("" = none; seccomp_notify.h) */
 } zy_event;
 
 #endif

@@ -26,6 +26,8 @@
 
 #include "child.h"
 #include "cgroup.h"
+#include "seccomp_filter.h"
+#include "seccomp_notify.h"
 #include "isolation.h"
 #include "view.h"
 #include "log.h"
@@ -33,12 +35,18 @@
 #include "runner.h"
 #include "zygote_proto.h"
 
+_Static_assert(sizeof ((zy_event *)0)->blocked == HOST_SECCOMP_NAME_MAX,
+               "the exit event carries a blocked call's whole name");
+
 typedef struct child_entry {
     uint64_t token;
     pid_t pid;
     uint32_t uid_slot; /* index into the uid range + 1; 0 = none */
     int cgroup;        /* its cgroup slot, -1 = none */
     char *scratch;     /* its scratch tmpfs, unmounted after it (NULL = none) */
+    int chan;          /* socket on which its seccomp listener arrives, -1 = none (any more) */
+    int listener;      /* its seccomp listener (seccomp_notify.h), -1 = none (any more) */
+    char blocked[HOST_SECCOMP_NAME_MAX]; /* its first refused call ("" = none) */
 } child_entry;
 
 /* The user ids handed out to states, one per running state (root only).  Every
@@ -89,6 +97,9 @@ typedef struct server {
     warm_child warm[WARM_MAX];
     uint64_t warm_clock;
     bool prefork; /* false: EXO_HOST_PREFORK=0 (side-by-side measurements) */
+    bool notify;  /* states send their seccomp listeners (else refusals trap) */
+    struct pollfd *watch; /* the poll set: host socket, signalfd, then one per state */
+    size_t watch_cap;
 } server;
 
 static void send_event(server *s, const zy_event *ev)
@@ -168,18 +179,23 @@ static void give_back_uid(uid_pool *p, uint32_t slot)
     p->lock[slot - 1] = -1;
 }
 
+/* Records a started state; chan (its listener's channel, or -1) is the entry's from
+ * now on, or closed here when the entry cannot be made (-1). */
 static int remember(server *s, uint64_t token, pid_t pid, uint32_t uid_slot, int cgroup,
-                    char *scratch)
+                    char *scratch, int chan)
 {
     if (s->n == s->cap) {
         size_t cap = s->cap ? s->cap * 2 : 64;
         child_entry *grown = realloc(s->children, cap * sizeof *grown);
-        if (!grown)
+        if (!grown) {
+            if (chan >= 0)
+                close(chan);
             return -1;
+        }
         s->children = grown;
         s->cap = cap;
     }
-    s->children[s->n++] = (child_entry){token, pid, uid_slot, cgroup, scratch};
+    s->children[s->n++] = (child_entry){token, pid, uid_slot, cgroup, scratch, chan, -1, ""};
     return 0;
 }
 
@@ -295,9 +311,10 @@ static void close_cgroup_fds(int cg_fds[2])
 }
 
 /* In a pre-forked process: waits for its state's four descriptors, then is that
- * state's process.  Ends quietly when the server gives it up (socket closed). */
-static void warm_wait(int sock, int cg_fds[2], uid_t uid) __attribute__((noreturn));
-static void warm_wait(int sock, int cg_fds[2], uid_t uid)
+ * state's process.  Ends quietly when the server gives it up (socket closed).  With
+ * notify, the same socket then carries its seccomp listener back to the server. */
+static void warm_wait(int sock, int cg_fds[2], uid_t uid, bool notify) __attribute__((noreturn));
+static void warm_wait(int sock, int cg_fds[2], uid_t uid, bool notify)
 {
     if (prctl(PR_SET_PDEATHSIG, SIGKILL) < 0)
         _exit(124);
@@ -318,14 +335,26 @@ static void warm_wait(int sock, int cg_fds[2], uid_t uid)
         _exit(0);
     int fds[ZY_SPAWN_FDS];
     memcpy(fds, CMSG_DATA(c), sizeof fds);
-    close(sock);
+    if (!notify) {
+        close(sock);
+        sock = -1;
+    }
     /* The cgroup is joined only now: a join (a task migration) holds the kernel's
      * cgroup_threadgroup_rwsem for writing, which stalls every fork and exit on the
      * machine; done while other states start and end, it cost them more than the
      * join costs here (measured: hop p50 3 ms -> 9 ms on a loaded machine). */
     if (enter_state_process(cg_fds, uid) < 0)
         fail_early(fds[1], CGROUP_JOIN_FAILED);
-    host_state_child(fds[0], fds[1], fds[2], fds[3]);
+    host_state_child(fds[0], fds[1], fds[2], fds[3], sock);
+}
+
+static void close_notify(child_entry *c)
+{
+    if (c->chan >= 0)
+        close(c->chan);
+    if (c->listener >= 0)
+        close(c->listener);
+    c->chan = c->listener = -1;
 }
 
 /* Replaces the least recently used slot (or fills an empty one) with a new
@@ -364,8 +393,13 @@ static void prefork(server *s, const spawn_shape *sh)
         close(sp[0]);
         close(s->sock); /* the host must see EOF when the server dies, whoever waits */
         close(s->sigfd);
+        /* Nor may it wait with the listeners of running states (they would stay
+         * open after the server closed them; it closes everything else once its
+         * state arrives). */
+        for (size_t i = 0; i < s->n; i++)
+            close_notify(&s->children[i]);
         setpgid(0, 0);
-        warm_wait(sp[1], cg_fds, slot ? s->uids.first + slot - 1 : 0);
+        warm_wait(sp[1], cg_fds, slot ? s->uids.first + slot - 1 : 0, s->notify);
     }
     close(sp[1]);
     close_cgroup_fds(cg_fds);
@@ -407,7 +441,8 @@ static bool forget_warm(server *s, pid_t pid)
 }
 
 /* Hands the state's descriptors to a pre-forked process: 0, or -1 when it is gone
- * (it was killed, or ended: its exit is reaped as an orphan's). */
+ * (it was killed, or ended: its exit is reaped as an orphan's).  w->sock stays open
+ * (with notify it is the state's listener channel). */
 static int hand_over(warm_child *w, const int fds[ZY_SPAWN_FDS])
 {
     union {
@@ -427,7 +462,6 @@ static int hand_over(warm_child *w, const int fds[ZY_SPAWN_FDS])
     ssize_t n;
     while ((n = sendmsg(w->sock, &msg, MSG_NOSIGNAL)) < 0 && errno == EINTR) {
     }
-    close(w->sock);
     return n == 1 ? 0 : -1;
 }
 
@@ -455,7 +489,12 @@ static pid_t start_warm(server *s, const zy_request *req, const spawn_shape *sh,
     if (w.pid == 0)
         return 0;
     char *mounted = mount_scratch(s, req, w.uid_slot);
-    if (hand_over(&w, fds) < 0 || remember(s, req->token, w.pid, w.uid_slot, w.cgroup, mounted) < 0) {
+    int handed = hand_over(&w, fds);
+    if (!s->notify || handed < 0) {
+        close(w.sock);
+        w.sock = -1;
+    }
+    if (handed < 0 || remember(s, req->token, w.pid, w.uid_slot, w.cgroup, mounted, w.sock) < 0) {
         /* Killed now; reaped as an orphan (it is no longer in a slot). */
         kill(w.pid, SIGKILL);
         give_back_resources(s, w.uid_slot, w.cgroup);
@@ -493,19 +532,28 @@ static bool spawn(server *s, const zy_request *req, const int fds[ZY_SPAWN_FDS])
         return false;
     }
     char *mounted = mount_scratch(s, req, slot);
-    pid_t pid = host_isolation_spawn(&s->iso, (req->flags & ZY_NETWORK) != 0, fds[1]);
+    /* The channel for its seccomp listener (a pre-forked process has its socket). */
+    int chan[2] = {-1, -1};
+    pid_t pid = -1;
+    if (!s->notify || socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, chan) == 0)
+        pid = host_isolation_spawn(&s->iso, (req->flags & ZY_NETWORK) != 0, fds[1]);
     if (pid == 0) {
         if (enter_state_process(cg_fds, slot ? s->uids.first + slot - 1 : 0) < 0)
             fail_early(fds[1], CGROUP_JOIN_FAILED);
-        host_state_child(fds[0], fds[1], fds[2], fds[3]);
+        host_state_child(fds[0], fds[1], fds[2], fds[3], chan[1]);
     }
+    int start_errno = pid < 0 ? errno : ENOMEM;
     close_cgroup_fds(cg_fds);
-    if (pid < 0 || remember(s, req->token, pid, slot, cgroup, mounted) < 0) {
+    if (chan[1] >= 0)
+        close(chan[1]);
+    if (pid < 0 && chan[0] >= 0)
+        close(chan[0]);
+    if (pid < 0 || remember(s, req->token, pid, slot, cgroup, mounted, chan[0]) < 0) {
         give_back_resources(s, slot, cgroup);
         if (mounted)
             host_view_scratch_done(mounted);
         free(mounted);
-        ev.start_errno = pid < 0 ? errno : ENOMEM;
+        ev.start_errno = start_errno;
         if (pid > 0) {
             kill(pid, SIGKILL);
             waitpid(pid, NULL, 0);
@@ -560,6 +608,68 @@ static void handle_request(server *s)
     }
 }
 
+/* Activity on a state's channel or listener (revents of its poll entry). */
+static void on_notify(child_entry *c, short revents)
+{
+    if (c->chan >= 0) {
+        /* Its listener (or EOF: it ended first, or its refusals trap). */
+        c->listener = host_notify_take_listener(c->chan);
+        close(c->chan);
+        c->chan = -1;
+        return;
+    }
+    if (c->listener < 0)
+        return;
+    if (!(revents & POLLIN)) { /* POLLHUP: nothing of the state can call any more */
+        close_notify(c);
+        return;
+    }
+    int got = host_notify_first_call(c->listener, c->blocked, sizeof c->blocked);
+    if (got == 0)
+        return; /* the caller died before the read; the state ends or calls again */
+    if (got < 0)
+        log_warn("sandbox: cannot read a seccomp notification of state process %d: %s",
+                 (int)c->pid, strerror(errno));
+    if (got < 0 && !c->blocked[0])
+        snprintf(c->blocked, sizeof c->blocked, "(unreadable notification)");
+    /* The first refused call ends the state: nothing more is read from it. */
+    kill(-c->pid, SIGKILL);
+    kill(c->pid, SIGKILL);
+    close_notify(c);
+}
+
+/* The poll set for this turn: host socket, signalfd, then each state's channel or
+ * listener (entries of states with neither are -1, which poll skips).  false when
+ * it cannot be grown (then only the first two are watched this turn). */
+static bool build_watch(server *s, size_t *count)
+{
+    size_t need = 2 + s->n;
+    bool grown_enough = true;
+    if (need > s->watch_cap) {
+        size_t cap = need < 64 ? 64 : need * 2;
+        struct pollfd *grown = realloc(s->watch, cap * sizeof *grown);
+        if (grown) {
+            s->watch = grown;
+            s->watch_cap = cap;
+        }
+        grown_enough = grown != NULL;
+    }
+    *count = 0;
+    if (s->watch_cap < 2)
+        return false;
+    s->watch[0] = (struct pollfd){s->sock, POLLIN, 0};
+    s->watch[1] = (struct pollfd){s->sigfd, POLLIN, 0};
+    *count = 2;
+    if (!grown_enough)
+        return false;
+    for (size_t i = 0; i < s->n; i++) {
+        const child_entry *c = &s->children[i];
+        s->watch[2 + i] = (struct pollfd){c->chan >= 0 ? c->chan : c->listener, POLLIN, 0};
+    }
+    *count = need;
+    return true;
+}
+
 static void reap(server *s)
 {
     struct signalfd_siginfo si;
@@ -604,6 +714,8 @@ static void reap(server *s)
         }
         if (host_cgroups_release(&s->cgroups, s->children[i].cgroup))
             ev.limits |= ZY_LIMIT_MEMORY;
+        memcpy(ev.blocked, s->children[i].blocked, sizeof ev.blocked);
+        close_notify(&s->children[i]);
         s->children[i] = s->children[--s->n];
         send_event(s, &ev);
     }
@@ -626,7 +738,7 @@ void host_zygote_serve(int sock, const char *uids, const char *view)
     exo_log_init("exo-host fork server");
     /* Not root: the host's user becomes root of a user namespace, with that one user
      * id mapped (no ids to hand out to states). */
-    bool userns = host_isolation_enter_userns();
+    bool userns = host_isolation_enter_userns(true);
     if (userns)
         host_sandbox_set_userns();
     host_view_build(view); /* before any state: they inherit it */
@@ -635,18 +747,32 @@ void host_zygote_serve(int sock, const char *uids, const char *view)
     init_uids(&s.uids, userns ? NULL : uids);
     host_cgroups_init(&s.cgroups);
     char err[256];
-    if (host_sandbox_prepare(err, sizeof err) < 0)
+    s.notify = host_seccomp_notify_usable(err, sizeof err);
+    if (!s.notify)
+        log_warn("sandbox: no seccomp user notification here (%s): a blocked system call in a "
+                 "program a node executes ends its state as \"killed by SIGSYS\", unnamed",
+                 err);
+    if (host_sandbox_prepare(s.notify, err, sizeof err) < 0) {
         dprintf(STDERR_FILENO, "exo-host fork server: %s (filters built per state)\n", err);
-    struct pollfd p[2] = {{sock, POLLIN, 0}, {s.sigfd, POLLIN, 0}};
+        s.notify = false;
+    }
     for (;;) {
-        if (poll(p, 2, -1) < 0) {
+        size_t count = 0;
+        if (!build_watch(&s, &count) && count == 0)
+            _exit(5);
+        if (poll(s.watch, count, -1) < 0) {
             if (errno == EINTR)
                 continue;
             _exit(5);
         }
-        if (p[1].revents)
+        /* States first: a refused call is named before the state's exit is reaped
+         * (the kill follows the read), and reap reorders the children. */
+        for (size_t i = 0; i + 2 < count && i < s.n; i++)
+            if (s.watch[2 + i].revents)
+                on_notify(&s.children[i], s.watch[2 + i].revents);
+        if (s.watch[1].revents)
             reap(&s);
-        if (p[0].revents)
+        if (s.watch[0].revents)
             handle_request(&s);
     }
 }

@@ -9,6 +9,7 @@ import subprocess
 from harness import ExoTestCase, Process, binary, main, wait_until, write_host_conf
 from host_graphs import finished_state, put_one_node_graph, trigger, wait_registered
 from test_host_sandbox_syscalls import processes_named
+from test_host_sandbox_exec import HELPER, PLUGIN as EXEC_PLUGIN, PROGRAMS
 
 NS = "unprivileged"
 NOBODY = 65534
@@ -19,6 +20,9 @@ CASES = [
     ("io_uring.so", "IoUringNode", {}, "blocked system call: io_uring_setup"),
     ("segfault.so", "SegfaultNode", {}, "killed by SIGSEGV"),
     ("abort.so", "AbortNode", {}, "killed by SIGABRT"),
+    # a refused call in a program the node exec'd, named by the fork server
+    (EXEC_PLUGIN, "ExecProgramNode", {"command": f"{HELPER} io_uring", "mode": "spawn"},
+     "blocked system call: io_uring_setup"),
 ]
 
 
@@ -42,7 +46,8 @@ class HostUnprivileged(ExoTestCase):
             '{ path = "escape_session.so"; sandbox = { processes = 4; }; }', "read_file.so"]
         conf = write_host_conf(os.path.join(self.tmp, "host.conf"), sm.url, NS, plugins,
                                extra=f'state_dir = "{self.tmp}/state";\n'
-                                     f'scratch_dir = "{self.tmp}/scratch";\n')
+                                     f'scratch_dir = "{self.tmp}/scratch";\n'
+                                     f'readable_paths = [ "{PROGRAMS}" ];\n')
         os.chmod(conf, 0o644)
         host = Process(["setpriv", f"--reuid={NOBODY}", f"--regid={NOBODY}", "--clear-groups",
                         binary("exo-host"), "-c", conf], dict(os.environ), self.tmp, "host.log")
@@ -63,6 +68,11 @@ class HostUnprivileged(ExoTestCase):
                     self.assertEqual(state["status"], "SUCCESS", state)
                 else:
                     self.assertEqual((state["status"], state["error"]), ("ERRORED", error))
+        put_one_node_graph(self, api, "g-exec", "ExecProgramNode",
+                           {"command": "/usr/bin/unshare --net /bin/true", "mode": "exec"})
+        state = finished_state(api, trigger(self, api, "g-exec"))
+        self.assertEqual((state["status"], state["error"]),
+                         ("ERRORED", "blocked system call: unshare"))
         put_one_node_graph(self, api, "g-escape", "EscapeSessionNode", {})
         self.assertEqual(finished_state(api, trigger(self, api, "g-escape"))["status"], "SUCCESS")
         wait_until(lambda: not processes_named("exo-escapee"), 5, what="no escapee left")

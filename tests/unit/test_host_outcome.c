@@ -106,6 +106,24 @@ static void test_signals_and_limits(void **state)
            HOST_REPORT_ERRORED, "{\"error\": \"killed by SIGSEGV\"}");
 }
 
+/* The fork server read the state's refused call and killed it (seccomp user
+ * notification): the call's name wins over the SIGKILL and over whatever the node
+ * wrote before. */
+static void test_blocked_by_the_fork_server(void **state)
+{
+    (void)state;
+    host_run r = make_run(SIGNALED(SIGKILL), NULL);
+    snprintf(r.blocked, sizeof r.blocked, "io_uring_setup");
+    expect(r, HOST_REPORT_ERRORED, "{\"error\": \"blocked system call: io_uring_setup\"}");
+    r = make_run(SIGNALED(SIGKILL), "{\"kind\":\"outputs\",\"outputs\":[{\"text\":\"x\"}]}");
+    snprintf(r.blocked, sizeof r.blocked, "getpid (x32 ABI)");
+    expect(r, HOST_REPORT_ERRORED, "{\"error\": \"blocked system call: getpid (x32 ABI)\"}");
+    /* Without a name (refusals trap), an exec'd program's SIGSYS stays unnamed. */
+    expect(make_run(SIGNALED(SIGSYS), NULL), HOST_REPORT_ERRORED,
+           "{\"error\": \"blocked system call in a program the node executed (killed by "
+           "SIGSYS)\"}");
+}
+
 static void test_results(void **state)
 {
     (void)state;
@@ -133,6 +151,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_host_kills),
         cmocka_unit_test(test_signals_and_limits),
+        cmocka_unit_test(test_blocked_by_the_fork_server),
         cmocka_unit_test(test_results),
     };
     return cmocka_run_group_tests(tests, setup, teardown);

@@ -30,7 +30,7 @@ static void expect_load_error(const char *file, const char *fragment)
 {
     host_node node;
     char err[1024] = "";
-    int rc = host_plugin_load(file, NULL, &node, err, sizeof err);
+    int rc = host_plugin_load(file, NULL, NULL, &node, err, sizeof err);
     if (rc == 0) {
         host_node_free(&node);
         fail_msg("%s loaded, expected an error containing '%s'", file, fragment);
@@ -44,7 +44,7 @@ static void test_loads_healthy_plugin(void **state)
     (void)state;
     host_node node;
     char err[1024];
-    assert_int_equal(host_plugin_load(plugin("echo.so"), NULL, &node, err, sizeof err), 0);
+    assert_int_equal(host_plugin_load(plugin("echo.so"), NULL, NULL, &node, err, sizeof err), 0);
     assert_string_equal(node.name, "EchoNode");
     assert_int_equal(node.inputs.count, 2);
     assert_string_equal(node.inputs.items[0].name, "text");
@@ -107,7 +107,7 @@ static void test_host_never_maps_the_plugin(void **state)
     (void)state;
     host_node node;
     char err[1024];
-    assert_int_equal(host_plugin_load(plugin("echo.so"), NULL, &node, err, sizeof err), 0);
+    assert_int_equal(host_plugin_load(plugin("echo.so"), NULL, NULL, &node, err, sizeof err), 0);
     FILE *maps = fopen("/proc/self/maps", "r");
     assert_non_null(maps);
     char line[4096];
@@ -127,7 +127,7 @@ static void test_bare_name_is_relative_to_the_working_directory(void **state)
     assert_int_equal(chdir(EXO_TEST_PLUGIN_DIR), 0);
     host_node node;
     char err[1024];
-    int rc = host_plugin_load("echo.so", NULL, &node, err, sizeof err);
+    int rc = host_plugin_load("echo.so", NULL, NULL, &node, err, sizeof err);
     assert_int_equal(chdir(cwd), 0);
     if (rc != 0)
         fail_msg("echo.so by its bare name: %s", err);
@@ -152,7 +152,7 @@ static void test_plugin_replaced_after_load(void **state)
     close(fd);
     host_node node;
     char err[1024];
-    assert_int_equal(host_plugin_load(path, NULL, &node, err, sizeof err), 0);
+    assert_int_equal(host_plugin_load(path, NULL, NULL, &node, err, sizeof err), 0);
     struct stat before;
     assert_int_equal(fstat(node.so_fd, &before), 0);
     assert_int_equal(unlink(path), 0);
@@ -174,8 +174,8 @@ static void test_duplicate_node(void **state)
     (void)state;
     host_node nodes[2];
     char err[1024];
-    assert_int_equal(host_plugin_load(plugin("echo.so"), NULL, &nodes[0], err, sizeof err), 0);
-    assert_int_equal(host_plugin_load(plugin("echo_duplicate.so"), NULL, &nodes[1], err, sizeof err), 0);
+    assert_int_equal(host_plugin_load(plugin("echo.so"), NULL, NULL, &nodes[0], err, sizeof err), 0);
+    assert_int_equal(host_plugin_load(plugin("echo_duplicate.so"), NULL, NULL, &nodes[1], err, sizeof err), 0);
     assert_int_equal(host_nodes_check_unique(nodes, 2, err, sizeof err), -1);
     assert_non_null(strstr(err, "duplicate node name 'EchoNode'"));
     assert_non_null(strstr(err, "echo.so"));
