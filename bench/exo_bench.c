@@ -7,8 +7,10 @@
  *                      (several URIs: replicas; the workers spread over them)
  *                      the state manager alone: W threads act as workers (enqueue, executed)
  *                      over N pre-triggered one-node runs, no forking
- *   exo-bench growth   --uri U --key K [--levels 10000,100000,1000000]
- *                      enqueue / executed latency with that many states already stored
+ *   exo-bench growth   --uri U --key K [--levels 10000,100000,1000000] [--stored N]
+ *                      enqueue / executed latency with that many states already stored;
+ *                      --stored: N states are stored already (seeded by the caller
+ *                      directly in the database), only the rest are stored through the API
  *
  * Every command prints one JSON object on stdout (progress goes to stderr).
  */
@@ -38,6 +40,7 @@ typedef struct options {
     int workers;
     int batch;
     const char *levels;
+    long stored; /* growth: states the caller stored before (seeded), 0 by default */
 } options;
 
 /* ---- latency samples ------------------------------------------------------ */
@@ -379,7 +382,7 @@ static int cmd_growth(const options *o)
 {
     setup_graph(o);
     json_object *out = json_object_new_array();
-    long stored = 0;
+    long stored = o->stored;
     char *levels = strdup(o->levels);
     if (!levels)
         return 1;
@@ -423,7 +426,7 @@ static int cmd_growth(const options *o)
 static void usage(void)
 {
     fprintf(stderr, "usage: exo-bench floors|sm-load|growth --uri URI --key KEY [--dir DIR] "
-                    "[--states N] [--workers W] [--batch B] [--levels a,b,c]\n");
+                    "[--states N] [--workers W] [--batch B] [--levels a,b,c] [--stored N]\n");
 }
 
 /* The value of a numeric option: a whole number 1..1e9, else -1 (reported). */
@@ -468,14 +471,16 @@ int main(int argc, char **argv)
             o.batch = (int)positive(a, v);
         else if (!strcmp(a, "--levels"))
             o.levels = v;
+        else if (!strcmp(a, "--stored"))
+            o.stored = positive(a, v);
         else {
             fprintf(stderr, "exo-bench: unknown option %s\n", a);
             usage();
             return 2;
         }
     }
-    if (!o.uri || !o.key || o.states < 1 || o.workers < 1 || o.batch < 1) {
-        fprintf(stderr, "exo-bench: --uri and --key are required; --states, --workers, --batch must be >= 1\n");
+    if (!o.uri || !o.key || o.states < 1 || o.workers < 1 || o.batch < 1 || o.stored < 0) {
+        fprintf(stderr, "exo-bench: --uri and --key are required; --states, --workers, --batch, --stored must be >= 1\n");
         return 2;
     }
     if (exo_http_global_init() != 0)

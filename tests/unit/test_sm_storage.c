@@ -106,6 +106,63 @@ static void test_claim_hands_out_each_state_once(void **state)
     assert_int_equal(n, 0);
 }
 
+/* The PostgreSQL claim takes the oldest due states first, of every node asked for:
+ * a node with a long backlog does not starve another one's older state, and a node
+ * named twice is claimed once.  (SQLite's claim promises no order.) */
+static void test_pg_claim_takes_the_oldest_due_of_every_node(void **state)
+{
+    if (!exo_test_pg_host())
+        skip();
+    fixture *f = *state;
+    exo_storage *db = f->db;
+    char fan[8];
+    for (int i = 4; i >= 0; i--) { /* inserted newest first: the order is enqueue_after's */
+        snprintf(fan, sizeof fan, "a%d", i);
+        insert(db, "A", fan, 300 + i, NULL);
+    }
+    insert(db, "B", "b0", 100, NULL);
+    const char *both[] = {"A", "B"};
+    exo_state_row *rows;
+    size_t n;
+    int64_t next_due;
+    assert_int_equal(exo_db_state_claim(db, "ns", both, 2, 1000, 1000, NULL, 1, &rows, &n, &next_due), 0);
+    assert_int_equal(n, 1);
+    assert_string_equal(rows[0].fanout_id, "b0");
+    exo_state_rows_free(rows, n);
+    const char *twice[] = {"A", "A", "B"};
+    assert_int_equal(exo_db_state_claim(db, "ns", twice, 3, 1000, 1000, NULL, 2, &rows, &n, &next_due), 0);
+    assert_int_equal(n, 2);
+    int seen = 0;
+    for (size_t i = 0; i < n; i++)
+        seen |= !strcmp(rows[i].fanout_id, "a0") ? 1 : !strcmp(rows[i].fanout_id, "a1") ? 2 : 4;
+    assert_int_equal(seen, 3);
+    exo_state_rows_free(rows, n);
+}
+
+/* A transaction that runs no statement ends cleanly either way, and the one after it
+ * still commits or rolls back exactly what it wrote (PostgreSQL sends a transaction's
+ * BEGIN with its first statement). */
+static void test_transactions_with_and_without_statements(void **state)
+{
+    fixture *f = *state;
+    exo_storage *db = f->db;
+    assert_int_equal(exo_db_begin(db), 0);
+    assert_int_equal(exo_db_commit(db), 0);
+    assert_int_equal(exo_db_begin(db), 0);
+    assert_int_equal(exo_db_rollback(db), 0);
+    char kept[25], dropped[25];
+    assert_int_equal(exo_db_begin(db), 0);
+    insert(db, "A", "kept", 100, kept);
+    assert_int_equal(exo_db_commit(db), 0);
+    assert_int_equal(exo_db_begin(db), 0);
+    insert(db, "A", "dropped", 100, dropped);
+    assert_int_equal(exo_db_rollback(db), 0);
+    exo_state_row row;
+    assert_int_equal(exo_db_state_get(db, kept, &row), 0);
+    exo_state_row_free(&row);
+    assert_int_equal(exo_db_state_get(db, dropped, &row), 1);
+}
+
 /* Prepared statements are cached per connection (direct-mapped on the SQL text):
  * many different texts (claims with node lists of every length, more than the
  * cache holds, and one too long to cache) and a statement reused after a
@@ -445,6 +502,8 @@ int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test_setup_teardown(test_claim_hands_out_each_state_once, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_pg_claim_takes_the_oldest_due_of_every_node, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_transactions_with_and_without_statements, setup, teardown),
         cmocka_unit_test_setup_teardown(test_statement_cache_keeps_answers_exact, setup, teardown),
         cmocka_unit_test_setup_teardown(test_lane_and_unite_keys_are_unique, setup, teardown),
         cmocka_unit_test_setup_teardown(test_ancestor_index_mirrors_status, setup, teardown),

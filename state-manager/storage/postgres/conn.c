@@ -211,10 +211,119 @@ static PGresult *checked(pg_storage *q, pg_conn *c, PGresult *r)
     return r;
 }
 
-/* Runs prepared statement id on c; the result (NULL after a failure, already
- * logged) is the caller's to PQclear.  binary_result asks for binary columns. */
-static PGresult *run(pg_storage *q, pg_conn *c, stmt_id id, const pg_params *p, int binary_result)
+/* Sends statement id (prepared), or the text sql when id is ST_COUNT, without waiting. */
+static int send_statement(pg_conn *c, stmt_id id, const char *sql, const pg_params *p, int binary_result)
 {
+    int n = p ? p->n : 0;
+    const char *const *v = p ? p->v : NULL;
+    const int *len = p ? p->len : NULL, *fmt = p ? p->fmt : NULL;
+    if (id == ST_COUNT)
+        return PQsendQueryParams(c->pg, sql, n, NULL, v, len, fmt, binary_result);
+    char name[16];
+    snprintf(name, sizeof name, "exo%d", (int)id);
+    return PQsendQueryPrepared(c->pg, name, n, v, len, fmt, binary_result);
+}
+
+/* The next result of a pipeline (NULL when the connection gave none), with the NULL
+ * that ends each query's results consumed. */
+static PGresult *pipeline_next(pg_conn *c)
+{
+    PGresult *r = PQgetResult(c->pg);
+    if (r && PQresultStatus(r) != PGRES_PIPELINE_SYNC) {
+        PGresult *end = PQgetResult(c->pg);
+        PQclear(end); /* NULL: one statement has one result */
+    }
+    return r;
+}
+
+/* Whether a pipeline step succeeded: its result is the caller's to judge further;
+ * a failed or missing one is noted (what) and cleared. */
+static int pipeline_step_ok(pg_storage *q, pg_conn *c, PGresult *r, const char *what)
+{
+    ExecStatusType st = r ? PQresultStatus(r) : PGRES_FATAL_ERROR;
+    if (st == PGRES_COMMAND_OK || st == PGRES_TUPLES_OK)
+        return 1;
+    if (st != PGRES_PIPELINE_ABORTED) /* an earlier step's failure was noted already */
+        note_failure(q, c, r, what);
+    return 0;
+}
+
+/* The transaction's BEGIN, the statement's PREPARE when this connection has not
+ * prepared it, and the statement itself, sent together in libpq's pipeline mode and
+ * answered in one round trip (they were two or three).  The statement's result, or
+ * NULL (noted); the connection is left out of pipeline mode either way, broken when
+ * the exchange did not complete. */
+static PGresult *begin_with_statement(pg_storage *q, pg_conn *c, stmt_id id, const char *sql, const pg_params *p,
+                                      int binary_result)
+{
+    char name[16];
+    snprintf(name, sizeof name, "exo%d", (int)id);
+    int prepare = id != ST_COUNT && !c->prepared[id];
+    if (PQenterPipelineMode(c->pg) != 1 || PQsendQueryParams(c->pg, "BEGIN", 0, NULL, NULL, NULL, NULL, 0) != 1 ||
+        (prepare && PQsendPrepare(c->pg, name, stmt_sql[id], 0, NULL) != 1) ||
+        send_statement(c, id, sql, p, binary_result) != 1 || PQpipelineSync(c->pg) != 1) {
+        note_failure(q, c, NULL, "BEGIN and statement");
+        c->broken = 1;
+        PQexitPipelineMode(c->pg);
+        return NULL;
+    }
+    PGresult *begin = pipeline_next(c);
+    int ok = pipeline_step_ok(q, c, begin, "BEGIN");
+    PQclear(begin);
+    if (prepare) {
+        PGresult *prepared = pipeline_next(c);
+        if (pipeline_step_ok(q, c, prepared, "prepare") && ok)
+            c->prepared[id] = 1;
+        else
+            ok = 0;
+        PQclear(prepared);
+    }
+    PGresult *r = pipeline_next(c);
+    if (!pipeline_step_ok(q, c, r, "statement") || !ok) {
+        PQclear(r);
+        r = NULL;
+    }
+    PGresult *sync = pipeline_next(c);
+    int synced = sync && PQresultStatus(sync) == PGRES_PIPELINE_SYNC;
+    PQclear(sync);
+    if (!synced || PQexitPipelineMode(c->pg) != 1) {
+        if (r)
+            note_failure(q, c, NULL, "BEGIN and statement");
+        c->broken = 1; /* results left unread: the session is in an unknown state */
+        PQclear(r);
+        return NULL;
+    }
+    if (r)
+        set_reachable(q, 1, NULL);
+    return r;
+}
+
+/* Runs prepared statement id, or the text sql when id is ST_COUNT, on c; the result
+ * (NULL after a failure, already logged) is the caller's to PQclear.  binary_result
+ * asks for binary columns.  The first statement of a transaction takes its BEGIN
+ * along; should the connection turn out lost then (the server restarted since its
+ * last use), it is re-established and the two are sent once more: nothing of this
+ * transaction had reached the database. */
+static PGresult *run_on(pg_storage *q, pg_conn *c, stmt_id id, const char *sql, const pg_params *p,
+                        int binary_result)
+{
+    if (c->begin_pending == BEGIN_PENDING_FAILED) { /* never a transaction without its first statement */
+        log_error("postgres: statement after the transaction's failed first one: not run");
+        return NULL;
+    }
+    if (c->begin_pending) {
+        PGresult *r = begin_with_statement(q, c, id, sql, p, binary_result);
+        if (!r && c->broken && conn_revive(q, c) == 0)
+            r = begin_with_statement(q, c, id, sql, p, binary_result);
+        if (PQtransactionStatus(c->pg) == PQTRANS_INTRANS || PQtransactionStatus(c->pg) == PQTRANS_INERROR)
+            c->begin_pending = 0; /* the BEGIN was done: COMMIT or ROLLBACK now end it */
+        else if (!r)
+            c->begin_pending = BEGIN_PENDING_FAILED; /* a COMMIT now must fail */
+        return r;
+    }
+    if (id == ST_COUNT)
+        return checked(q, c, PQexecParams(c->pg, sql, p ? p->n : 0, NULL, p ? p->v : NULL, p ? p->len : NULL,
+                                          p ? p->fmt : NULL, 0));
     char name[16];
     snprintf(name, sizeof name, "exo%d", (int)id);
     if (!c->prepared[id]) {
@@ -229,15 +338,6 @@ static PGresult *run(pg_storage *q, pg_conn *c, stmt_id id, const pg_params *p, 
     }
     PGresult *r = PQexecPrepared(c->pg, name, p ? p->n : 0, p ? p->v : NULL, p ? p->len : NULL, p ? p->fmt : NULL,
                                  binary_result);
-    return checked(q, c, r);
-}
-
-/* An unprepared statement (its text varies with the request, as run_query's):
- * planned for these parameter values each time. */
-static PGresult *run_text(pg_storage *q, pg_conn *c, const char *sql, const pg_params *p)
-{
-    PGresult *r = PQexecParams(c->pg, sql, p ? p->n : 0, NULL, p ? p->v : NULL, p ? p->len : NULL,
-                               p ? p->fmt : NULL, 0);
     return checked(q, c, r);
 }
 
@@ -259,7 +359,7 @@ PGresult *pg_query(exo_storage *s, stmt_id id, pg_params *p, int binary_result)
 {
     pg_storage *q = (pg_storage *)s;
     pg_conn *c = conn_for_statement(q);
-    PGresult *r = c ? run(q, c, id, p, binary_result) : NULL;
+    PGresult *r = c ? run_on(q, c, id, NULL, p, binary_result) : NULL;
     conn_put(q, c);
     if (p)
         pg_params_free(p);
@@ -271,7 +371,7 @@ PGresult *pg_query_text(exo_storage *s, const char *sql, pg_params *p)
 {
     pg_storage *q = (pg_storage *)s;
     pg_conn *c = conn_for_statement(q);
-    PGresult *r = c ? run_text(q, c, sql, p) : NULL;
+    PGresult *r = c ? run_on(q, c, ST_COUNT, sql, p, 0) : NULL;
     conn_put(q, c);
     if (p)
         pg_params_free(p);
@@ -398,19 +498,29 @@ int pg_begin(exo_storage *s)
         return -1;
     }
     pg_conn *c = pool_take(q);
-    int rc = conn_revive(q, c) == 0 ? control(q, c, "BEGIN") : -1;
-    if (rc != 0 && c->broken && conn_revive(q, c) == 0)
-        rc = control(q, c, "BEGIN"); /* the server restarted since this connection's last use */
-    if (rc != 0) {
+    if (conn_revive(q, c) != 0) {
         mark_retry(q, 0);
         pool_give(q, c);
         return -1;
     }
     if (pthread_setspecific(q->bound, c) != 0) {
-        control(q, c, "ROLLBACK");
+        log_error("postgres: cannot bind the transaction's connection to this thread");
         pool_give(q, c);
         return -1;
     }
+    c->begin_pending = 1; /* BEGIN goes with the first statement (run_on) */
+    return 0;
+}
+
+/* Sends a BEGIN still pending on c on its own (before a command that cannot be
+ * pipelined with it); 0 ok. */
+static int begin_now(pg_storage *q, pg_conn *c)
+{
+    if (!c->begin_pending)
+        return 0;
+    if (control(q, c, "BEGIN") != 0)
+        return -1;
+    c->begin_pending = 0;
     return 0;
 }
 
@@ -422,6 +532,15 @@ static int finish(exo_storage *s, const char *sql)
     pg_conn *c = pthread_getspecific(q->bound);
     if (!c)
         return 0;
+    if (c->begin_pending) { /* no statement reached the database: no transaction to end */
+        int rc = c->begin_pending == BEGIN_PENDING_FAILED && !strcmp(sql, "COMMIT") ? -1 : 0;
+        if (rc != 0)
+            log_error("postgres COMMIT: the transaction's first statement had failed; nothing was written");
+        c->begin_pending = 0;
+        pthread_setspecific(q->bound, NULL);
+        pool_give(q, c);
+        return rc;
+    }
     int rc = -1;
     PGresult *r = PQexec(c->pg, sql);
     if (PQresultStatus(r) == PGRES_COMMAND_OK)
@@ -457,6 +576,8 @@ static int savepoint_cmd(exo_storage *s, const char *verb, const char *name)
         log_error("postgres: %s outside a transaction", verb);
         return -1;
     }
+    if (begin_now(q, c) != 0)
+        return -1;
     char sql[128];
     snprintf(sql, sizeof sql, "%s %s", verb, name);
     return control(q, c, sql);

@@ -22,6 +22,7 @@
 #define RECONNECT_MIN_MS 100
 #define RECONNECT_MAX_MS 5000
 #define MAX_PARAMS 24
+#define BEGIN_PENDING_FAILED 2
 #define WORK_CHANNEL "exo_work"
 /* "namespace<US>run_id" of a state inserted or whose status changed (live views) */
 #define CHANGE_CHANNEL "exo_change"
@@ -30,6 +31,10 @@ typedef struct pg_conn {
     PGconn *pg;
     unsigned char prepared[ST_COUNT];
     int broken;            /* lost: re-established on next use */
+    /* begin() bound this connection but sent no BEGIN yet: it goes with the
+       transaction's first statement (one round trip for both), and a transaction
+       that runs no statement ends without any */
+    int begin_pending; /* 0, 1, or BEGIN_PENDING_FAILED: the first statement failed */
     int64_t retry_at;      /* monotonic ms before which no reconnect is tried */
     int64_t backoff_ms;
 } pg_conn;

@@ -85,10 +85,21 @@
     X(STATE_UPDATE, "WITH m AS (UPDATE state_ancestors SET status=$2 WHERE state_id=$11 AND status<>$2)"        \
                     " UPDATE states SET updated_at=$1, status=$2, inputs=$3, outputs=$4, data=$5, error=$6,"    \
                     " parents=$7, enqueue_after=$8, exec_group=$9, lease_expires_at=$10 WHERE id=$11")          \
+    /* per node, the oldest due states in the order of the claim index (states_created): \
+       with ORDER BY the generic plan always reads that index and stops after $6 rows;   \
+       without, it chose a sequential scan (or a bitmap AND with the unique index) that  \
+       read every finished state before the claimable ones.  The nodes' candidates are  \
+       then merged oldest first, so one node's backlog does not starve another's.       \
+       The UPDATE itself has no status condition: the rows are locked (FOR UPDATE, which \
+       re-checks status='CREATED' on the newest version) until it ends, so none changed; \
+       such a condition matched the claim index's predicate, and the generic plan        \
+       ANDed the primary key's bitmap with a scan of the whole claim index. */          \
     X(STATE_CLAIM, "WITH c AS (UPDATE states SET status='QUEUED', lease_expires_at=$4, lease_ms=$5, claimed_by=$7" \
-                   " WHERE id = ANY(ARRAY(SELECT id FROM states WHERE namespace_name=$1 AND status='CREATED'"  \
-                   " AND node_name = ANY($2::text[]) AND enqueue_after<=$3 LIMIT $6 FOR UPDATE SKIP LOCKED))"  \
-                   " AND status='CREATED' RETURNING " STATE_COLS "),"                                          \
+                   " WHERE id = ANY(ARRAY(SELECT d.id FROM (SELECT DISTINCT unnest($2::text[]) AS name) n,"    \
+                   " LATERAL (SELECT id, enqueue_after FROM states WHERE namespace_name=$1 AND node_name=n.name" \
+                   " AND status='CREATED' AND enqueue_after<=$3 ORDER BY enqueue_after LIMIT $6"               \
+                   " FOR UPDATE SKIP LOCKED) d ORDER BY d.enqueue_after LIMIT $6))"                            \
+                   " RETURNING " STATE_COLS "),"                                                               \
                    " m AS (UPDATE state_ancestors SET status='QUEUED'"                                          \
                    " WHERE state_id = ANY(ARRAY(SELECT id FROM c)))"                                            \
                    " SELECT " STATE_COLS " FROM c")                                                            \
