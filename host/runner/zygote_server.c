@@ -303,13 +303,6 @@ static int enter_state_process(int cg_fds[2], uid_t uid)
     return host_cgroups_join(cg_fds);
 }
 
-static void close_cgroup_fds(int cg_fds[2])
-{
-    for (int i = 0; i < 2; i++)
-        if (cg_fds[i] >= 0)
-            close(cg_fds[i]);
-}
-
 /* In a pre-forked process: waits for its state's four descriptors, then is that
  * state's process.  Ends quietly when the server gives it up (socket closed).  With
  * notify, the same socket then carries its seccomp listener back to the server. */
@@ -384,7 +377,6 @@ static void prefork(server *s, const spawn_shape *sh)
     if (!take_resources(s, sh, &slot, &cgroup, cg_fds))
         return;
     if (socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, sp) < 0) {
-        close_cgroup_fds(cg_fds);
         give_back_resources(s, slot, cgroup);
         return;
     }
@@ -401,8 +393,7 @@ static void prefork(server *s, const spawn_shape *sh)
         setpgid(0, 0);
         warm_wait(sp[1], cg_fds, slot ? s->uids.first + slot - 1 : 0, s->notify);
     }
-    close(sp[1]);
-    close_cgroup_fds(cg_fds);
+    close(sp[1]); /* cg_fds are the cgroup's own, kept open (cgroup.h) */
     if (pid < 0) {
         close(sp[0]);
         give_back_resources(s, slot, cgroup);
@@ -542,8 +533,7 @@ static bool spawn(server *s, const zy_request *req, const int fds[ZY_SPAWN_FDS])
             fail_early(fds[1], CGROUP_JOIN_FAILED);
         host_state_child(fds[0], fds[1], fds[2], fds[3], chan[1]);
     }
-    int start_errno = pid < 0 ? errno : ENOMEM;
-    close_cgroup_fds(cg_fds);
+    int start_errno = pid < 0 ? errno : ENOMEM; /* cg_fds stay open: the cgroup's own */
     if (chan[1] >= 0)
         close(chan[1]);
     if (pid < 0 && chan[0] >= 0)
