@@ -207,15 +207,58 @@ static void slot_dir(const host_cgroups *cg, const char *base, int slot, char *o
     pathf(out, len, "%s/s%d", base, slot);
 }
 
+/* The group's OOM kill count from its kept descriptor: pread at offset 0 makes
+ * cgroupfs generate the file anew (seq_file restarts at 0), so no open per read. */
 static uint64_t oom_kills(const host_cgroups *cg, int slot)
 {
-    char dir[700], buf[1024];
-    slot_dir(cg, cg->mem, slot, dir, sizeof dir);
-    if (read_file(dir, cg->version == 2 ? "memory.events" : "memory.oom_control", buf,
-                  sizeof buf) < 0)
+    char buf[1024];
+    int fd = cg->slots[slot].events;
+    if (fd < 0)
         return 0;
+    ssize_t n = pread(fd, buf, sizeof buf - 1, 0);
+    if (n < 0)
+        return 0;
+    buf[n] = '\0';
     const char *p = strstr(buf, "oom_kill ");
     return p ? strtoull(p + 9, NULL, 10) : 0;
+}
+
+static int open_in(const char *dir, const char *file, int flags)
+{
+    char path[800];
+    if (!pathf(path, sizeof path, "%s/%s", dir, file)) {
+        errno = ENAMETOOLONG;
+        return -1;
+    }
+    return open(path, flags | O_CLOEXEC);
+}
+
+static void close_slot_fds(host_cgroup_slot *s)
+{
+    int *fds[] = {&s->procs[0], &s->procs[1], &s->events};
+    for (size_t i = 0; i < sizeof fds / sizeof fds[0]; i++) {
+        if (*fds[i] >= 0)
+            (void)close(*fds[i]); /* read-only use or an unused write end: nothing to lose */
+        *fds[i] = -1;
+    }
+}
+
+/* The descriptors a group keeps (host_cgroup_slot): -1 when one cannot be opened
+ * (then none is kept). */
+static int open_slot_fds(const host_cgroups *cg, host_cgroup_slot *s, const char *mem,
+                         const char *pids)
+{
+    s->procs[0] = open_in(mem, "cgroup.procs", O_WRONLY);
+    s->procs[1] = cg->version == 1 ? open_in(pids, "cgroup.procs", O_WRONLY) : -1;
+    s->events = open_in(mem, cg->version == 2 ? "memory.events" : "memory.oom_control",
+                        O_RDONLY);
+    if (s->procs[0] < 0 || (cg->version == 1 && s->procs[1] < 0) || s->events < 0) {
+        int saved = errno;
+        close_slot_fds(s);
+        errno = saved;
+        return -1;
+    }
+    return 0;
 }
 
 static int configure(host_cgroups *cg, int slot, int64_t memory_mb, int64_t tasks)
@@ -225,7 +268,8 @@ static int configure(host_cgroups *cg, int slot, int64_t memory_mb, int64_t task
     slot_dir(cg, cg->pids, slot, pids, sizeof pids);
     if (!cg->slots[slot].created) {
         if ((mkdir(mem, 0755) < 0 && errno != EEXIST) ||
-            (cg->version == 1 && mkdir(pids, 0755) < 0 && errno != EEXIST))
+            (cg->version == 1 && mkdir(pids, 0755) < 0 && errno != EEXIST) ||
+            open_slot_fds(cg, &cg->slots[slot], mem, pids) < 0)
             return -1;
         cg->slots[slot].created = true;
         cg->slots[slot].memory_mb = cg->slots[slot].tasks = -1;
@@ -257,15 +301,6 @@ static int configure(host_cgroups *cg, int slot, int64_t memory_mb, int64_t task
     return write_file(pids, "pids.max", count);
 }
 
-static int open_procs(const char *base, int slot, const host_cgroups *cg)
-{
-    char dir[700], path[800];
-    slot_dir(cg, base, slot, dir, sizeof dir);
-    if (!pathf(path, sizeof path, "%s/cgroup.procs", dir))
-        return -1;
-    return open(path, O_WRONLY | O_CLOEXEC);
-}
-
 int host_cgroups_take(host_cgroups *cg, int64_t memory_mb, int64_t tasks, int fds[2])
 {
     fds[0] = fds[1] = -1;
@@ -279,23 +314,15 @@ int host_cgroups_take(host_cgroups *cg, int64_t memory_mb, int64_t tasks, int fd
         if (!grown)
             return -1;
         cg->slots = grown;
-        cg->slots[cg->n_slots++] = (host_cgroup_slot){0};
+        cg->slots[cg->n_slots++] = (host_cgroup_slot){.procs = {-1, -1}, .events = -1};
     }
     if (configure(cg, (int)slot, memory_mb, tasks) < 0) {
         cg->slots[slot].memory_mb = cg->slots[slot].tasks = -1; /* written again next time */
         log_warn("sandbox: cannot configure cgroup s%zu: %s", slot, strerror(errno));
         return -1;
     }
-    fds[0] = open_procs(cg->mem, (int)slot, cg);
-    if (cg->version == 1)
-        fds[1] = open_procs(cg->pids, (int)slot, cg);
-    if (fds[0] < 0 || (cg->version == 1 && fds[1] < 0)) {
-        for (int i = 0; i < 2; i++)
-            if (fds[i] >= 0)
-                close(fds[i]);
-        fds[0] = fds[1] = -1;
-        return -1;
-    }
+    fds[0] = cg->slots[slot].procs[0];
+    fds[1] = cg->slots[slot].procs[1];
     cg->slots[slot].in_use = true;
     cg->slots[slot].oom_kills = oom_kills(cg, (int)slot);
     return (int)slot;
@@ -327,6 +354,7 @@ bool host_cgroups_release(host_cgroups *cg, int slot)
 void host_cgroups_free(host_cgroups *cg)
 {
     for (size_t i = 0; i < cg->n_slots; i++) {
+        close_slot_fds(&cg->slots[i]);
         char dir[700];
         slot_dir(cg, cg->mem, (int)i, dir, sizeof dir);
         (void)rmdir(dir);

@@ -21,6 +21,12 @@ typedef struct host_cgroup_slot {
     bool created, in_use;
     uint64_t oom_kills; /* the group's count when the state started */
     int64_t memory_mb, tasks; /* limits written last (rewritten only when they change) */
+    /* Opened once, when the group is created, and kept for the server's lifetime: a
+     * path lookup in cgroupfs per state (open + close, twice for v1's two
+     * hierarchies, and the OOM count read twice) cost more than the writes and
+     * reads themselves.  procs[1] is -1 for v2 (one hierarchy). */
+    int procs[2]; /* its cgroup.procs files (memory, pids) */
+    int events;   /* memory.events (v2) or memory.oom_control (v1), read with pread */
 } host_cgroup_slot;
 
 typedef struct host_cgroups {
@@ -38,10 +44,12 @@ void host_cgroups_init(host_cgroups *cg);
 
 /* A free group configured for one state: its index, or -1 (no cgroups, or an
  * error, logged).  fds[0..1] get descriptors of its cgroup.procs files (-1 when
- * unused) for the child. */
+ * unused) for the child.  They are the group's own (kept open by the server): the
+ * caller must not close them; the child's copies are closed by host_cgroups_join. */
 int host_cgroups_take(host_cgroups *cg, int64_t memory_mb, int64_t tasks, int fds[2]);
 
-/* In the state's process: joins the group (writes "0" to each fd, closes them).
+/* In the state's process: joins the group (writes "0" to each fd, closes its
+ * copies).
  * 0, or -1 when a write failed. */
 int host_cgroups_join(int fds[2]);
 

@@ -2,6 +2,7 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <limits.h>
 #include <signal.h>
 #include <stdbool.h>
 #include <stdio.h>
@@ -317,9 +318,12 @@ static void fail_setup(const char *what)
     _exit(121);
 }
 
-/* Moves fd to a number >= 10 so that the dup2 calls below cannot clobber it. */
-static int lift_fd(int fd)
+/* Moves fd to a number >= 10 so that the dup2 calls below cannot clobber it; one
+ * above top (the highest target of those dup2 calls) stays where it is. */
+static int lift_fd(int fd, int top)
 {
+    if (fd > top)
+        return fd; /* no dup2 writes there; close_from closes the original later */
     int lifted = fcntl(fd, F_DUPFD, 10);
     if (lifted < 0)
         _exit(122);
@@ -340,12 +344,13 @@ static void close_from(int first)
 static void setup_descriptors(int job_fd, int result_fd, int output_fd, int plugin_fd,
                               int notify_fd)
 {
-    job_fd = lift_fd(job_fd);
-    result_fd = lift_fd(result_fd);
-    output_fd = lift_fd(output_fd);
-    plugin_fd = lift_fd(plugin_fd);
+    int top = notify_fd >= 0 ? HOST_NOTIFY_FD : HOST_PLUGIN_FD;
+    job_fd = lift_fd(job_fd, top);
+    result_fd = lift_fd(result_fd, top);
+    output_fd = lift_fd(output_fd, top);
+    plugin_fd = lift_fd(plugin_fd, top);
     if (notify_fd >= 0)
-        notify_fd = lift_fd(notify_fd);
+        notify_fd = lift_fd(notify_fd, top);
     if (dup2(job_fd, STDIN_FILENO) < 0 || dup2(output_fd, STDOUT_FILENO) < 0 ||
         dup2(output_fd, STDERR_FILENO) < 0 || dup2(result_fd, HOST_RESULT_FD) < 0 ||
         dup2(plugin_fd, HOST_PLUGIN_FD) < 0 ||
@@ -401,7 +406,7 @@ void host_runner_exec(const char *runner, const char *const *args, const int *fd
         _exit(124);
     int lifted[8];
     for (size_t i = 0; i < nfds; i++)
-        lifted[i] = lift_fd(fds[i]);
+        lifted[i] = lift_fd(fds[i], INT_MAX); /* always: only a dup2 to another number clears close-on-exec */
     for (size_t i = 0; i < nfds; i++)
         if (dup2(lifted[i], 3 + (int)i) < 0)
             _exit(123);
@@ -436,19 +441,30 @@ void host_zygote_exec(const char *runner, int sock, const char *uids, const char
     host_runner_exec(runner, args, &sock, 1);
 }
 
-void host_state_child(int job_fd, int result_fd, int output_fd, int plugin_fd, int notify_fd)
+void host_state_child_prepare(void)
 {
     pid_t parent = getppid();
-    setpgid(0, 0);
+    setpgid(0, 0); /* also done by the server: whichever runs first wins */
     /* The server's dispositions are the defaults (it was exec'ed with them and
      * installs no handler); only its blocked SIGCHLD must not be inherited. */
     sigset_t none;
     sigemptyset(&none);
-    sigprocmask(SIG_SETMASK, &none, NULL);
-    if (prctl(PR_SET_PDEATHSIG, SIGKILL) < 0 || getppid() != parent)
+    if (sigprocmask(SIG_SETMASK, &none, NULL) < 0 || prctl(PR_SET_PDEATHSIG, SIGKILL) < 0 ||
+        getppid() != parent)
         _exit(124);
+}
+
+void host_state_child_start(int job_fd, int result_fd, int output_fd, int plugin_fd,
+                            int notify_fd)
+{
     setup_descriptors(job_fd, result_fd, output_fd, plugin_fd, notify_fd);
     host_runner_main(notify_fd >= 0 ? HOST_NOTIFY_FD : -1);
+}
+
+void host_state_child(int job_fd, int result_fd, int output_fd, int plugin_fd, int notify_fd)
+{
+    host_state_child_prepare();
+    host_state_child_start(job_fd, result_fd, output_fd, plugin_fd, notify_fd);
 }
 
 /* ---- job format ------------------------------------------------------------- */

@@ -64,12 +64,21 @@ void host_runner_exec(const char *runner, const char *const *args, const int *fd
 void host_zygote_exec(const char *runner, int sock, const char *uids, const char *view)
     __attribute__((noreturn));
 
-/* A state's process, in the fork server right after fork(): new process group,
- * parent-death signal, descriptors in place (everything else closed), default
- * signals, then host_runner_main.  notify_fd: the seccomp listener's channel to the
- * fork server, or -1.  Never returns. */
+/* A state's process, in the fork server right after fork(): host_state_child_prepare,
+ * then host_state_child_start.  Never returns. */
 void host_state_child(int job_fd, int result_fd, int output_fd, int plugin_fd, int notify_fd)
     __attribute__((noreturn));
+
+/* The part of a state's process that needs no state: new process group, no blocked
+ * signal, parent-death signal (exits 124 when the parent is already gone).  A
+ * pre-forked process does it before its state arrives. */
+void host_state_child_prepare(void);
+
+/* The rest, after host_state_child_prepare: descriptors in place (everything else
+ * closed), then host_runner_main.  notify_fd: the seccomp listener's channel to the
+ * fork server, or -1.  Never returns. */
+void host_state_child_start(int job_fd, int result_fd, int output_fd, int plugin_fd,
+                            int notify_fd) __attribute__((noreturn));
 
 /* In a sandboxed process: dlopens the plugin open on fd (through /proc/self/fd)
  * and checks it (host_plugin_open).  0 or -1 with err. */

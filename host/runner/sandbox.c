@@ -226,8 +226,15 @@ static int apply_limits(const host_sandbox_conf *sb, bool dropped, char *err, si
     return 0;
 }
 
+/* The kernel's Landlock ABI, -1 until asked.  Static: asked once in the fork server
+ * (host_sandbox_prepare), so that every state's process inherits the answer
+ * instead of asking again (a system call per state); the kernel's does not change. */
+static int known_landlock_abi = -1;
+
 static int landlock_abi(void)
 {
+    if (known_landlock_abi >= 0)
+        return known_landlock_abi;
     long abi = syscall(SYS_landlock_create_ruleset, NULL, 0, LANDLOCK_CREATE_RULESET_VERSION);
     return abi < 0 ? 0 : (int)abi;
 }
@@ -299,6 +306,7 @@ static int landlock_enforce(int ruleset, char *err, size_t errlen)
 
 int host_sandbox_prepare(bool notify, char *err, size_t errlen)
 {
+    known_landlock_abi = landlock_abi();
     return host_seccomp_prepare(notify, err, errlen);
 }
 

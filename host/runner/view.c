@@ -256,8 +256,10 @@ int host_view_scratch(const char *scratch, int64_t size_mb, uid_t uid)
 void host_view_scratch_done(const char *scratch)
 {
     char target[PATH_MAX];
+    /* ENOENT: the host removed the directory first (the fork server unmounts after
+     * it sent the state's exit), which detached the mount already. */
     if (view_root[0] && scratch[0] && inside(scratch, target, sizeof target) == 0 &&
-        umount2(target, MNT_DETACH) < 0)
+        umount2(target, MNT_DETACH) < 0 && errno != ENOENT)
         log_warn("sandbox: cannot unmount the scratch tmpfs on %s: %s", scratch, strerror(errno));
 }
 
