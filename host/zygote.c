@@ -15,6 +15,7 @@
 #include <unistd.h>
 
 #include "child.h"
+#include "fdio.h"
 #include "zygote_proto.h"
 
 struct host_zygote {
@@ -99,29 +100,11 @@ uint64_t host_zygote_spawn(host_zygote *z, const char *user, const host_zygote_l
     req.token = z->next_token++;
     snprintf(req.user, sizeof req.user, "%s", user ? user : "");
     int fds[ZY_SPAWN_FDS] = {job_fd, result_fd, output_fd, plugin_fd};
-    union {
-        char buf[CMSG_SPACE(sizeof fds)];
-        struct cmsghdr align;
-    } ctl;
-    memset(&ctl, 0, sizeof ctl);
-    struct iovec iov = {&req, sizeof req};
-    struct msghdr msg = {.msg_iov = &iov, .msg_iovlen = 1, .msg_control = ctl.buf,
-                         .msg_controllen = sizeof ctl.buf};
-    struct cmsghdr *c = CMSG_FIRSTHDR(&msg);
-    c->cmsg_level = SOL_SOCKET;
-    c->cmsg_type = SCM_RIGHTS;
-    c->cmsg_len = CMSG_LEN(sizeof fds);
-    memcpy(CMSG_DATA(c), fds, sizeof fds);
-    for (;;) {
-        ssize_t n = sendmsg(z->sock, &msg, MSG_NOSIGNAL);
-        if (n == (ssize_t)sizeof req)
-            return req.token;
-        if (n < 0 && errno == EINTR)
-            continue;
-        snprintf(err, errlen, "the fork server does not answer: %s",
-                 n < 0 ? strerror(errno) : "short write");
-        return 0;
-    }
+    ssize_t n = exo_send_fds(z->sock, &req, sizeof req, fds, ZY_SPAWN_FDS);
+    if (n == (ssize_t)sizeof req)
+        return req.token;
+    snprintf(err, errlen, "the fork server does not answer: %s", n < 0 ? strerror(errno) : "short write");
+    return 0;
 }
 
 void host_zygote_kill(host_zygote *z, uint64_t token)

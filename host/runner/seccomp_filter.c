@@ -20,6 +20,7 @@
 #include <unistd.h>
 
 #include "child.h"
+#include "fdio.h"
 #include "strfmt.h"
 
 #ifndef __X32_SYSCALL_BIT
@@ -363,24 +364,7 @@ bool host_seccomp_notify_usable(char *why, size_t whylen)
 /* Sends the listener to the fork server over sock (SCM_RIGHTS, one byte). */
 static int send_listener(int sock, int listener)
 {
-    union {
-        char buf[CMSG_SPACE(sizeof(int))];
-        struct cmsghdr align;
-    } ctl;
-    memset(&ctl, 0, sizeof ctl);
-    char byte = 'n';
-    struct iovec iov = {&byte, 1};
-    struct msghdr msg = {.msg_iov = &iov, .msg_iovlen = 1, .msg_control = ctl.buf,
-                         .msg_controllen = sizeof ctl.buf};
-    struct cmsghdr *c = CMSG_FIRSTHDR(&msg);
-    c->cmsg_level = SOL_SOCKET;
-    c->cmsg_type = SCM_RIGHTS;
-    c->cmsg_len = CMSG_LEN(sizeof(int));
-    memcpy(CMSG_DATA(c), &listener, sizeof listener);
-    ssize_t n;
-    while ((n = sendmsg(sock, &msg, MSG_NOSIGNAL)) < 0 && errno == EINTR) {
-    }
-    return n == 1 ? 0 : -1;
+    return exo_send_fds(sock, "n", 1, &listener, 1) == 1 ? 0 : -1;
 }
 
 /* Loads the prepared notifying filter and hands its listener to the fork server.

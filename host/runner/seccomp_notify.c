@@ -7,36 +7,16 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include "fdio.h"
 #include "seccomp_filter.h"
 
 int host_notify_take_listener(int chan)
 {
-    union {
-        char buf[CMSG_SPACE(4 * sizeof(int))];
-        struct cmsghdr align;
-    } ctl;
     char byte;
-    struct iovec iov = {&byte, 1};
-    struct msghdr msg = {.msg_iov = &iov, .msg_iovlen = 1, .msg_control = ctl.buf,
-                         .msg_controllen = sizeof ctl.buf};
-    ssize_t n;
-    while ((n = recvmsg(chan, &msg, MSG_DONTWAIT | MSG_CMSG_CLOEXEC)) < 0 && errno == EINTR) {
-    }
-    int listener = -1;
-    for (struct cmsghdr *c = n > 0 ? CMSG_FIRSTHDR(&msg) : NULL; c; c = CMSG_NXTHDR(&msg, c)) {
-        if (c->cmsg_level != SOL_SOCKET || c->cmsg_type != SCM_RIGHTS)
-            continue;
-        size_t count = (c->cmsg_len - CMSG_LEN(0)) / sizeof(int);
-        for (size_t i = 0; i < count; i++) {
-            int fd;
-            memcpy(&fd, CMSG_DATA(c) + i * sizeof fd, sizeof fd);
-            if (listener < 0)
-                listener = fd;
-            else
-                close(fd); /* one was sent; anything more is not ours to keep */
-        }
-    }
-    return listener;
+    int listener;
+    size_t got;
+    exo_recv_fds(chan, &byte, 1, &listener, 1, &got, MSG_DONTWAIT | MSG_CMSG_CLOEXEC);
+    return listener; /* -1 when none came; any more were closed: not ours to keep */
 }
 
 int host_notify_first_call(int listener, char *name, size_t len)

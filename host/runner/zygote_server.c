@@ -25,6 +25,7 @@
 #include <unistd.h>
 
 #include "child.h"
+#include "fdio.h"
 #include "cgroup.h"
 #include "seccomp_filter.h"
 #include "seccomp_notify.h"
@@ -221,25 +222,8 @@ static void kill_all(server *s)
 /* Receives one request and its descriptors (fds[i] = -1 when absent). */
 static ssize_t receive(server *s, zy_request *req, int fds[ZY_SPAWN_FDS])
 {
-    union {
-        char buf[CMSG_SPACE(ZY_SPAWN_FDS * sizeof(int))];
-        struct cmsghdr align;
-    } ctl;
-    struct iovec iov = {req, sizeof *req};
-    struct msghdr msg = {.msg_iov = &iov, .msg_iovlen = 1, .msg_control = ctl.buf,
-                         .msg_controllen = sizeof ctl.buf};
-    for (int i = 0; i < ZY_SPAWN_FDS; i++)
-        fds[i] = -1;
-    ssize_t n;
-    while ((n = recvmsg(s->sock, &msg, MSG_CMSG_CLOEXEC)) < 0 && errno == EINTR) {
-    }
-    for (struct cmsghdr *c = CMSG_FIRSTHDR(&msg); n > 0 && c; c = CMSG_NXTHDR(&msg, c)) {
-        if (c->cmsg_level != SOL_SOCKET || c->cmsg_type != SCM_RIGHTS)
-            continue;
-        size_t count = (c->cmsg_len - CMSG_LEN(0)) / sizeof(int);
-        memcpy(fds, CMSG_DATA(c), (count > ZY_SPAWN_FDS ? ZY_SPAWN_FDS : count) * sizeof(int));
-    }
-    return n;
+    size_t got;
+    return exo_recv_fds(s->sock, req, sizeof *req, fds, ZY_SPAWN_FDS, &got, MSG_CMSG_CLOEXEC);
 }
 
 /* In a state's process before its descriptors are in place: the state fails with
@@ -311,23 +295,11 @@ static void warm_wait(int sock, int cg_fds[2], uid_t uid, bool notify)
 {
     /* What needs no state is done before it arrives, off its critical path. */
     host_state_child_prepare();
-    union {
-        char buf[CMSG_SPACE(ZY_SPAWN_FDS * sizeof(int))];
-        struct cmsghdr align;
-    } ctl;
     char byte;
-    struct iovec iov = {&byte, 1};
-    struct msghdr msg = {.msg_iov = &iov, .msg_iovlen = 1, .msg_control = ctl.buf,
-                         .msg_controllen = sizeof ctl.buf};
-    ssize_t n;
-    while ((n = recvmsg(sock, &msg, 0)) < 0 && errno == EINTR) {
-    }
-    struct cmsghdr *c = n > 0 ? CMSG_FIRSTHDR(&msg) : NULL;
-    if (!c || c->cmsg_level != SOL_SOCKET || c->cmsg_type != SCM_RIGHTS ||
-        c->cmsg_len != CMSG_LEN(ZY_SPAWN_FDS * sizeof(int)))
-        _exit(0);
     int fds[ZY_SPAWN_FDS];
-    memcpy(fds, CMSG_DATA(c), sizeof fds);
+    size_t got;
+    if (exo_recv_fds(sock, &byte, 1, fds, ZY_SPAWN_FDS, &got, 0) <= 0 || got != ZY_SPAWN_FDS)
+        _exit(0);
     if (!notify) {
         close(sock);
         sock = -1;
@@ -435,24 +407,7 @@ static bool forget_warm(server *s, pid_t pid)
  * (with notify it is the state's listener channel). */
 static int hand_over(warm_child *w, const int fds[ZY_SPAWN_FDS])
 {
-    union {
-        char buf[CMSG_SPACE(ZY_SPAWN_FDS * sizeof(int))];
-        struct cmsghdr align;
-    } ctl;
-    memset(&ctl, 0, sizeof ctl);
-    char byte = 'j';
-    struct iovec iov = {&byte, 1};
-    struct msghdr msg = {.msg_iov = &iov, .msg_iovlen = 1, .msg_control = ctl.buf,
-                         .msg_controllen = sizeof ctl.buf};
-    struct cmsghdr *c = CMSG_FIRSTHDR(&msg);
-    c->cmsg_level = SOL_SOCKET;
-    c->cmsg_type = SCM_RIGHTS;
-    c->cmsg_len = CMSG_LEN(ZY_SPAWN_FDS * sizeof(int));
-    memcpy(CMSG_DATA(c), fds, ZY_SPAWN_FDS * sizeof(int));
-    ssize_t n;
-    while ((n = sendmsg(w->sock, &msg, MSG_NOSIGNAL)) < 0 && errno == EINTR) {
-    }
-    return n == 1 ? 0 : -1;
+    return exo_send_fds(w->sock, "j", 1, fds, ZY_SPAWN_FDS) == 1 ? 0 : -1;
 }
 
 /* Mounts the state's scratch tmpfs (owned by its user id): the malloc'd path to
