@@ -67,8 +67,19 @@ class HostZygote(MockHostTestCase):
         self.mock.add_state(sid(1), "SleepNode", {"seconds": "3600"})
         h = self.host(["sleep_long.so"], workers=1)
         zygote = self.zygote_of(h)
-        state = self.running_state(zygote)
-        self.assertEqual(os.getpgid(state), state)  # a process group of its own
+        self.running_state(zygote)
+
+        def own_group():  # the state's process leads a process group of its own (a
+            # pre-forked one still starting may not have left the server's group yet)
+            mine = []
+            for p in children(zygote):
+                try:
+                    if os.getpgid(p) == p:
+                        mine.append(p)
+                except ProcessLookupError:
+                    pass  # ended meanwhile
+            return mine
+        wait_until(own_group, 10, what="a state's process in a process group of its own")
         with open(f"/proc/{zygote}/environ", "rb") as f:
             env = f.read()
         self.assertNotIn(API_KEY.encode(), env)
