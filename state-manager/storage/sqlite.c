@@ -785,26 +785,6 @@ static int sq_run_get(exo_storage *s, const char *ns, const char *run_id, exo_ru
     return rc;
 }
 
-/* SQL condition "run r has status i" for each exo_run_status, by the rule of
- * storage.h (precedence CANCELLED, PENDING, FAILED, SUCCESS): whether the run has
- * an unfinished state, or any, is probed in states_run(run_id, status); its failed
- * states are counted in the run's row (migration 7).  FAILED alone and CANCELLED
- * alone walk their partial indexes (runs_failed, runs_cancelled), usually few among
- * many runs.  (The FAILED-alone form does not look for runs without any state: a run
- * is inserted with its root state in one transaction and its states are deleted only
- * with it.) */
-#define SQ_RUN_PENDING                                                                                             \
-    "EXISTS(SELECT 1 FROM states s WHERE s.run_id=r.run_id AND s.status IN ('CREATED','QUEUED','EXECUTED'))"
-#define SQ_RUN_ANY "EXISTS(SELECT 1 FROM states s WHERE s.run_id=r.run_id)"
-#define RUN_FAILED_ONLY " AND r.cancelled_at=0 AND r.n_failed>0 AND NOT " SQ_RUN_PENDING
-#define RUN_CANCELLED_ONLY " AND r.cancelled_at>0"
-static const char *const run_status_sql[EXO_RUN_STATUS_COUNT] = {
-    [EXO_RUN_PENDING] = "(r.cancelled_at=0 AND " SQ_RUN_PENDING ")",
-    [EXO_RUN_SUCCESS] = "(r.cancelled_at=0 AND NOT " SQ_RUN_PENDING " AND r.n_failed=0 AND " SQ_RUN_ANY ")",
-    [EXO_RUN_FAILED] = "(r.cancelled_at=0 AND NOT " SQ_RUN_PENDING " AND (r.n_failed>0 OR NOT " SQ_RUN_ANY "))",
-    [EXO_RUN_CANCELLED] = "(r.cancelled_at>0)",
-};
-
 /* Only PENDING runs asked for, of one namespace: the few runs with an unfinished
  * state are then found through the claim index first, instead of probing the
  * states of every run (the status condition still decides). */
@@ -856,17 +836,7 @@ static sqlite3_stmt *prep_run_query(exo_storage *s, const exo_run_query *q)
         fputs(" AND r.run_id IN (SELECT run_id FROM states WHERE namespace_name=:pns AND status='CREATED'"
               " UNION ALL SELECT run_id FROM states WHERE namespace_name=:pns AND status='QUEUED'"
               " UNION ALL SELECT run_id FROM states WHERE namespace_name=:pns AND status='EXECUTED')", f);
-    if (mask == (1u << EXO_RUN_FAILED)) {
-        fputs(RUN_FAILED_ONLY, f);
-    } else if (mask == (1u << EXO_RUN_CANCELLED)) {
-        fputs(RUN_CANCELLED_ONLY, f);
-    } else if (mask) {
-        fputs(" AND (0", f);
-        for (int i = 0; i < EXO_RUN_STATUS_COUNT; i++)
-            if (mask & (1u << i))
-                fprintf(f, " OR %s", run_status_sql[i]);
-        fputs(")", f);
-    }
+    exo_run_status_condition(f, mask);
     fputs(" ORDER BY r.created_at DESC, r.seq DESC LIMIT ?", f);
     if (fclose(f) != 0) {
         free(sql);

@@ -58,6 +58,38 @@ exo_run_status exo_run_status_of(const exo_run_row *r)
     return EXO_RUN_SUCCESS;
 }
 
+/* "run r has status i" for each exo_run_status, by the rule above: whether the run has
+ * an unfinished state, or any, is probed in states_run(run_id, status); its failed
+ * states are counted in the run's row (runs.n_failed, kept by triggers on failure
+ * transitions: SQLite migration 7, PostgreSQL 6).  The same text on both backends. */
+#define RUN_HAS_PENDING                                                                                            \
+    "EXISTS(SELECT 1 FROM states s WHERE s.run_id=r.run_id AND s.status IN ('CREATED','QUEUED','EXECUTED'))"
+#define RUN_HAS_ANY "EXISTS(SELECT 1 FROM states s WHERE s.run_id=r.run_id)"
+static const char *const run_status_sql[EXO_RUN_STATUS_COUNT] = {
+    [EXO_RUN_PENDING] = "(r.cancelled_at=0 AND " RUN_HAS_PENDING ")",
+    [EXO_RUN_SUCCESS] = "(r.cancelled_at=0 AND NOT " RUN_HAS_PENDING " AND r.n_failed=0 AND " RUN_HAS_ANY ")",
+    [EXO_RUN_FAILED] = "(r.cancelled_at=0 AND NOT " RUN_HAS_PENDING " AND (r.n_failed>0 OR NOT " RUN_HAS_ANY "))",
+    [EXO_RUN_CANCELLED] = "(r.cancelled_at>0)",
+};
+
+void exo_run_status_condition(FILE *f, unsigned mask)
+{
+    mask &= (1u << EXO_RUN_STATUS_COUNT) - 1;
+    /* FAILED alone and CANCELLED alone are written as the conditions of their partial
+       indexes (runs_failed, runs_cancelled): both are usually few among many runs */
+    if (mask == (1u << EXO_RUN_FAILED)) {
+        fputs(" AND r.cancelled_at=0 AND r.n_failed>0 AND NOT " RUN_HAS_PENDING, f);
+    } else if (mask == (1u << EXO_RUN_CANCELLED)) {
+        fputs(" AND r.cancelled_at>0", f);
+    } else if (mask) {
+        fputs(" AND (false", f);
+        for (int i = 0; i < EXO_RUN_STATUS_COUNT; i++)
+            if (mask & (1u << i))
+                fprintf(f, " OR %s", run_status_sql[i]);
+        fputs(")", f);
+    }
+}
+
 /* ---- backends ------------------------------------------------------------------------- */
 
 static const char *const postgres_schemes[] = {"postgres", "postgresql", NULL};

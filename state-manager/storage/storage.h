@@ -43,6 +43,7 @@
 #include <json-c/json.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <stdio.h>
 
 #include "sm_util.h"
 
@@ -145,6 +146,11 @@ typedef enum { EXO_RUN_PENDING, EXO_RUN_SUCCESS, EXO_RUN_FAILED, EXO_RUN_CANCELL
 extern const char *const exo_run_status_names[EXO_RUN_STATUS_COUNT];
 int exo_run_status_from_name(const char *name); /* -1 when unknown */
 exo_run_status exo_run_status_of(const exo_run_row *r);
+/* For the backends' run_query: appends to f " AND <condition>" selecting the runs of
+ * `r` (the runs table's alias) whose status is in mask, by the same rule; nothing for
+ * an empty mask.  The FAILED-alone form starts from the failed runs and so does not
+ * list a run without any state (see above). */
+void exo_run_status_condition(FILE *f, unsigned mask);
 /* Runs that have ended (CANCELLED, FAILED, SUCCESS), as a run_query status mask. */
 #define EXO_RUN_FINISHED_MASK ((1u << EXO_RUN_SUCCESS) | (1u << EXO_RUN_FAILED) | (1u << EXO_RUN_CANCELLED))
 

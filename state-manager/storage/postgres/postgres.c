@@ -368,26 +368,6 @@ static int pg_run_get(exo_storage *s, const char *ns, const char *run_id, exo_ru
     return rc;
 }
 
-/* SQL condition "run r has status i" for each exo_run_status, by the rule of
- * storage.h (precedence CANCELLED, PENDING, FAILED, SUCCESS): whether the run has
- * an unfinished state, or any, is probed in states_run(run_id, status); its failed
- * states are counted in the run's row (migration 6).  FAILED alone and CANCELLED
- * alone walk their partial indexes (runs_failed, runs_cancelled), usually few among
- * many runs.  (The FAILED-alone form does not look for runs without any state: a run
- * is inserted with its root state in one transaction and its states are deleted only
- * with it.) */
-#define PG_RUN_PENDING                                                                                             \
-    "EXISTS(SELECT 1 FROM states s WHERE s.run_id=r.run_id AND s.status IN ('CREATED','QUEUED','EXECUTED'))"
-#define PG_RUN_ANY "EXISTS(SELECT 1 FROM states s WHERE s.run_id=r.run_id)"
-#define RUN_FAILED_ONLY " AND r.cancelled_at=0 AND r.n_failed>0 AND NOT " PG_RUN_PENDING
-#define RUN_CANCELLED_ONLY " AND r.cancelled_at>0"
-static const char *const run_status_sql[EXO_RUN_STATUS_COUNT] = {
-    [EXO_RUN_PENDING] = "(r.cancelled_at=0 AND " PG_RUN_PENDING ")",
-    [EXO_RUN_SUCCESS] = "(r.cancelled_at=0 AND NOT " PG_RUN_PENDING " AND r.n_failed=0 AND " PG_RUN_ANY ")",
-    [EXO_RUN_FAILED] = "(r.cancelled_at=0 AND NOT " PG_RUN_PENDING " AND (r.n_failed>0 OR NOT " PG_RUN_ANY "))",
-    [EXO_RUN_CANCELLED] = "(r.cancelled_at>0)",
-};
-
 /* Only PENDING runs asked for: the few runs with an unfinished state are then
  * found through the partial indexes of CREATED, QUEUED and EXECUTED states first,
  * instead of probing the states of every run (the status condition still
@@ -448,17 +428,7 @@ static int build_run_query(const exo_run_query *q, char **sql, pg_params *p)
                 ns_cond, ns_cond, ns_cond);
     }
     unsigned mask = q->status_mask & ((1u << EXO_RUN_STATUS_COUNT) - 1);
-    if (mask == (1u << EXO_RUN_FAILED)) {
-        fputs(RUN_FAILED_ONLY, f);
-    } else if (mask == (1u << EXO_RUN_CANCELLED)) {
-        fputs(RUN_CANCELLED_ONLY, f);
-    } else if (mask) {
-        fputs(" AND (false", f);
-        for (int i = 0; i < EXO_RUN_STATUS_COUNT; i++)
-            if (mask & (1u << i))
-                fprintf(f, " OR %s", run_status_sql[i]);
-        fputs(")", f);
-    }
+    exo_run_status_condition(f, mask);
     fprintf(f, " ORDER BY r.created_at DESC, r.seq DESC LIMIT $%d", p->n + 1);
     pg_param_int(p, q->limit);
     if (fclose(f) != 0) {
