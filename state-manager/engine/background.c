@@ -204,7 +204,7 @@ static int reap_body(exo_app *app, void *arg)
     int rc = 0;
     for (size_t i = 0; i < n && rc == 0; i++) {
         exo_state_row st = {0};
-        rc = exo_db_state_lock(app->db, ids[i], &st);
+        rc = exo_engine_state_lock(app, ids[i], &st);
         if (rc != 0)
             break;
         if (st.status != EXO_ST_QUEUED || st.lease_expires_at <= 0 || st.lease_expires_at > now) {

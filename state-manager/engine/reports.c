@@ -31,6 +31,14 @@ int exo_engine_run_version(exo_app *app, const char *run_id, int64_t *version, c
     return rc;
 }
 
+int exo_engine_state_lock(exo_app *app, const char *id, exo_state_row *st)
+{
+    int rc = exo_db_state_lock(app->db, id, st);
+    if (rc == 0 && st->run_version > 0 && st->run_namespace)
+        exo_run_cache_put(app->runs, st->run_id, st->run_version, st->run_namespace);
+    return rc;
+}
+
 const exo_graph *exo_engine_run_graph(exo_app *app, const char *run_id, char **ns_out)
 {
     int64_t version;

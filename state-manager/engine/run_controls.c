@@ -33,7 +33,7 @@ static int cancel_pass(exo_app *app, cancel_tx *t, const char *message, int64_t 
         if (!exo_status_unfinished(rows[i].status))
             continue;
         exo_state_row st = {0};
-        int got = exo_db_state_lock(app->db, rows[i].id, &st);
+        int got = exo_engine_state_lock(app, rows[i].id, &st);
         if (got != 0) {
             rc = got < 0 ? -1 : 0;
             continue;

@@ -140,7 +140,7 @@ static int state_body(exo_app *app, void *arg)
     exo_state_row st = {0};
     /* locked until the transaction ends: a report, a signal or the lease reaper of
        another replica changing the same state waits and then sees this change */
-    int rc = exo_db_state_lock(app->db, norm, &st);
+    int rc = exo_engine_state_lock(app, norm, &st);
     if (rc < 0) {
         t->result = EXO_RESULT_FAILED;
         return -1;

@@ -969,6 +969,7 @@ static int sq_store_get(exo_storage *s, const char *run_id, const char *ns, cons
 static int read_state(sqlite3_stmt *st, void *row)
 {
     exo_state_row *r = row;
+    memset(r, 0, sizeof *r); /* fields no column fills (run_version, run_namespace) */
     col_id(st, 0, r->id);
     r->created_at = sqlite3_column_int64(st, 1);
     r->updated_at = sqlite3_column_int64(st, 2);

@@ -231,6 +231,7 @@ void exo_state_row_free(exo_state_row *r)
     free(r->fanout_id);
     free(r->manual_retry_fanout_id);
     free(r->claimed_by);
+    free(r->run_namespace);
     memset(r, 0, sizeof *r);
 }
 

@@ -98,6 +98,11 @@ typedef struct exo_state_row {
     int64_t lease_expires_at;  /* 0 = no lease */
     int64_t lease_ms;          /* length of the current lease (set by claim / renew only) */
     char *claimed_by;          /* runtime named by the last claim (NULL: none or unnamed); set by claim only */
+    /* the state's run's graph version and namespace, read by state_lock of a backend
+       that reads them with the state at no extra cost (0 / NULL otherwise, and when
+       the run is gone): a report then needs no query of its own for them */
+    int64_t run_version;
+    char *run_namespace;
 } exo_state_row;
 
 /* One worker runtime of the registry (exo-host's heartbeats), keyed by
@@ -272,7 +277,8 @@ typedef struct exo_storage_ops {
     int (*state_insert)(exo_storage *s, const exo_state_row *st);
     int (*state_get)(exo_storage *s, const char *id, exo_state_row *out); /* 1: none */
     /* [locks] state_get that, inside a transaction, locks the row until it ends: the
-     * read of a state the transaction is about to change. */
+     * read of a state the transaction is about to change (it may also fill
+     * run_version / run_namespace). */
     int (*state_lock)(exo_storage *s, const char *id, exo_state_row *out); /* 1: none */
     int (*state_update)(exo_storage *s, const exo_state_row *st); /* every mutable field */
     /* Claims up to `limit` CREATED states of ns whose node_name is in nodes and

@@ -163,6 +163,76 @@ static void test_transactions_with_and_without_statements(void **state)
     assert_int_equal(exo_db_state_get(db, dropped, &row), 1);
 }
 
+/* state_lock on PostgreSQL reads the run's version and namespace with the state (a
+ * report needs no query of its own for them); none when the run is gone; plain
+ * state_get and SQLite leave them unset. */
+static void test_state_lock_reads_the_run(void **state)
+{
+    fixture *f = *state;
+    exo_storage *db = f->db;
+    char with_run[25], without_run[25];
+    insert(db, "A", "a", 100, with_run);
+    exo_state_row orphan;
+    make_state(&orphan, "A", "b", 100);
+    free(orphan.run_id);
+    orphan.run_id = strdup("run-gone");
+    assert_int_equal(exo_db_state_insert(db, &orphan), 0);
+    memcpy(without_run, orphan.id, 25);
+    exo_state_row_free(&orphan);
+    assert_int_equal(exo_db_run_insert(db, "run-1", "runs-ns", "g", 7, 1000), 0);
+    int pg = exo_test_pg_host() != NULL;
+    exo_state_row row;
+    assert_int_equal(exo_db_begin(db), 0);
+    assert_int_equal(exo_db_state_lock(db, with_run, &row), 0);
+    assert_int_equal(row.run_version, pg ? 7 : 0);
+    if (pg)
+        assert_string_equal(row.run_namespace, "runs-ns");
+    else
+        assert_null(row.run_namespace);
+    exo_state_row_free(&row);
+    assert_int_equal(exo_db_state_lock(db, without_run, &row), 0);
+    assert_int_equal(row.run_version, 0);
+    assert_null(row.run_namespace);
+    exo_state_row_free(&row);
+    assert_int_equal(exo_db_commit(db), 0);
+    assert_int_equal(exo_db_state_get(db, with_run, &row), 0);
+    assert_int_equal(row.run_version, 0);
+    assert_null(row.run_namespace);
+    exo_state_row_free(&row);
+}
+
+/* On PostgreSQL a statement whose caller needs only its success (a savepoint, an
+ * update) travels with the next one: when it fails, that next statement and the
+ * COMMIT fail, nothing of the transaction is stored, and the connection serves the
+ * next transaction. */
+static void test_pg_failure_sent_ahead_fails_the_transaction(void **state)
+{
+    fixture *f = *state;
+    exo_storage *db = f->db;
+    if (!exo_test_pg_host())
+        skip();
+    char dropped[25], kept[25];
+    exo_state_row row;
+    assert_int_equal(exo_db_begin(db), 0);
+    insert(db, "A", "dropped", 100, dropped);
+    assert_int_equal(exo_db_savepoint(db, "not a name"), 0); /* sent ahead: no answer yet */
+    assert_int_equal(exo_db_state_get(db, dropped, &row), -1);
+    assert_int_equal(exo_db_commit(db), -1);
+    assert_int_equal(exo_db_state_get(db, dropped, &row), 1);
+    assert_int_equal(exo_db_begin(db), 0);
+    insert(db, "A", "kept", 100, kept);
+    assert_int_equal(exo_db_state_lock(db, kept, &row), 0);
+    row.status = EXO_ST_SUCCESS;
+    assert_int_equal(exo_db_state_update(db, &row), 0);
+    exo_state_row_free(&row);
+    assert_int_equal(exo_db_savepoint(db, "fine"), 0);
+    assert_int_equal(exo_db_release(db, "fine"), 0);
+    assert_int_equal(exo_db_commit(db), 0); /* the update and the savepoint went with it */
+    assert_int_equal(exo_db_state_get(db, kept, &row), 0);
+    assert_int_equal(row.status, EXO_ST_SUCCESS);
+    exo_state_row_free(&row);
+}
+
 /* Prepared statements are cached per connection (direct-mapped on the SQL text):
  * many different texts (claims with node lists of every length, more than the
  * cache holds, and one too long to cache) and a statement reused after a
@@ -504,6 +574,8 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_claim_hands_out_each_state_once, setup, teardown),
         cmocka_unit_test_setup_teardown(test_pg_claim_takes_the_oldest_due_of_every_node, setup, teardown),
         cmocka_unit_test_setup_teardown(test_transactions_with_and_without_statements, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_state_lock_reads_the_run, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_pg_failure_sent_ahead_fails_the_transaction, setup, teardown),
         cmocka_unit_test_setup_teardown(test_statement_cache_keeps_answers_exact, setup, teardown),
         cmocka_unit_test_setup_teardown(test_lane_and_unite_keys_are_unique, setup, teardown),
         cmocka_unit_test_setup_teardown(test_ancestor_index_mirrors_status, setup, teardown),

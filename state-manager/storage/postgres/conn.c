@@ -248,28 +248,35 @@ static int pipeline_step_ok(pg_storage *q, pg_conn *c, PGresult *r, const char *
     return 0;
 }
 
-/* The transaction's BEGIN, the statement's PREPARE when this connection has not
- * prepared it, and the statement itself, sent together in libpq's pipeline mode and
- * answered in one round trip (they were two or three).  The statement's result, or
- * NULL (noted); the connection is left out of pipeline mode either way, broken when
- * the exchange did not complete. */
-static PGresult *begin_with_statement(pg_storage *q, pg_conn *c, stmt_id id, const char *sql, const pg_params *p,
-                                      int binary_result)
+/* One exchange in libpq's pipeline mode, answered in one round trip: the statements
+ * queued on c ahead (pg_exec_deferred), the transaction's BEGIN when begin is set,
+ * the statement's PREPARE when this connection has not prepared it, and the
+ * statement itself.  The statement's result, or NULL when it or anything before it
+ * failed (noted); the connection leaves pipeline mode either way, broken when the
+ * exchange did not complete. */
+static PGresult *exchange(pg_storage *q, pg_conn *c, int begin, stmt_id id, const char *sql, const pg_params *p,
+                          int binary_result)
 {
     char name[16];
     snprintf(name, sizeof name, "exo%d", (int)id);
     int prepare = id != ST_COUNT && !c->prepared[id];
-    if (PQenterPipelineMode(c->pg) != 1 || PQsendQueryParams(c->pg, "BEGIN", 0, NULL, NULL, NULL, NULL, 0) != 1 ||
+    int queued = c->queued;
+    c->queued = 0;
+    if ((!queued && PQenterPipelineMode(c->pg) != 1) ||
+        (begin && PQsendQueryParams(c->pg, "BEGIN", 0, NULL, NULL, NULL, NULL, 0) != 1) ||
         (prepare && PQsendPrepare(c->pg, name, stmt_sql[id], 0, NULL) != 1) ||
         send_statement(c, id, sql, p, binary_result) != 1 || PQpipelineSync(c->pg) != 1) {
-        note_failure(q, c, NULL, "BEGIN and statement");
+        note_failure(q, c, NULL, "pipelined statements");
         c->broken = 1;
         PQexitPipelineMode(c->pg);
         return NULL;
     }
-    PGresult *begin = pipeline_next(c);
-    int ok = pipeline_step_ok(q, c, begin, "BEGIN");
-    PQclear(begin);
+    int ok = 1;
+    for (int i = 0; i < queued + begin; i++) {
+        PGresult *ahead = pipeline_next(c);
+        ok = pipeline_step_ok(q, c, ahead, i < queued ? "statement (sent ahead)" : "BEGIN") && ok;
+        PQclear(ahead);
+    }
     if (prepare) {
         PGresult *prepared = pipeline_next(c);
         if (pipeline_step_ok(q, c, prepared, "prepare") && ok)
@@ -288,7 +295,7 @@ static PGresult *begin_with_statement(pg_storage *q, pg_conn *c, stmt_id id, con
     PQclear(sync);
     if (!synced || PQexitPipelineMode(c->pg) != 1) {
         if (r)
-            note_failure(q, c, NULL, "BEGIN and statement");
+            note_failure(q, c, NULL, "pipelined statements");
         c->broken = 1; /* results left unread: the session is in an unknown state */
         PQclear(r);
         return NULL;
@@ -312,15 +319,17 @@ static PGresult *run_on(pg_storage *q, pg_conn *c, stmt_id id, const char *sql, 
         return NULL;
     }
     if (c->begin_pending) {
-        PGresult *r = begin_with_statement(q, c, id, sql, p, binary_result);
+        PGresult *r = exchange(q, c, 1, id, sql, p, binary_result);
         if (!r && c->broken && conn_revive(q, c) == 0)
-            r = begin_with_statement(q, c, id, sql, p, binary_result);
+            r = exchange(q, c, 1, id, sql, p, binary_result);
         if (PQtransactionStatus(c->pg) == PQTRANS_INTRANS || PQtransactionStatus(c->pg) == PQTRANS_INERROR)
             c->begin_pending = 0; /* the BEGIN was done: COMMIT or ROLLBACK now end it */
         else if (!r)
             c->begin_pending = BEGIN_PENDING_FAILED; /* a COMMIT now must fail */
         return r;
     }
+    if (c->queued)
+        return exchange(q, c, 0, id, sql, p, binary_result);
     if (id == ST_COUNT)
         return checked(q, c, PQexecParams(c->pg, sql, p ? p->n : 0, NULL, p ? p->v : NULL, p ? p->len : NULL,
                                           p ? p->fmt : NULL, 0));
@@ -392,6 +401,43 @@ int64_t pg_exec_count(exo_storage *s, stmt_id id, pg_params *p)
 int pg_exec_ok(exo_storage *s, stmt_id id, pg_params *p)
 {
     return pg_exec_count(s, id, p) < 0 ? -1 : 0;
+}
+
+/* Sends statement id (or the text sql when id is ST_COUNT) on c without waiting for
+ * its answer, which the next exchange reads (pg_exec_deferred); 0 sent, -1 failed. */
+static int send_ahead(pg_storage *q, pg_conn *c, stmt_id id, const char *sql, const pg_params *p)
+{
+    if ((!c->queued && PQenterPipelineMode(c->pg) != 1) || send_statement(c, id, sql, p, 0) != 1) {
+        note_failure(q, c, NULL, "statement (sent ahead)");
+        c->broken = 1;
+        return -1;
+    }
+    c->queued++;
+    return 0;
+}
+
+/* In a transaction that has begun, a statement whose caller needs only its success
+ * travels with the next one (or the COMMIT), which fails when it did; one that this
+ * connection has not prepared yet, and any outside a transaction or before its
+ * BEGIN went out (that first exchange can be sent again on a new connection), runs
+ * at once. */
+static int exec_deferred(pg_storage *q, stmt_id id, const char *sql, pg_params *p)
+{
+    pg_conn *c = pthread_getspecific(q->bound);
+    if (!c || c->begin_pending || c->broken || (id != ST_COUNT && !c->prepared[id])) {
+        PGresult *r = id == ST_COUNT ? pg_query_text(&q->base, sql, p) : pg_query(&q->base, id, p, 0);
+        PQclear(r);
+        return r ? 0 : -1;
+    }
+    int rc = send_ahead(q, c, id, sql, p);
+    if (p)
+        pg_params_free(p);
+    return rc;
+}
+
+int pg_exec_deferred(exo_storage *s, stmt_id id, pg_params *p)
+{
+    return exec_deferred((pg_storage *)s, id, NULL, p);
 }
 
 int64_t pg_col_int(const PGresult *r, int row, int col)
@@ -542,14 +588,17 @@ static int finish(exo_storage *s, const char *sql)
         return rc;
     }
     int rc = -1;
-    PGresult *r = PQexec(c->pg, sql);
-    if (PQresultStatus(r) == PGRES_COMMAND_OK)
-        rc = !strcmp(PQcmdStatus(r), sql) ? 0 : -1;
-    else
-        note_failure(q, c, r, sql);
-    if (rc != 0 && PQresultStatus(r) == PGRES_COMMAND_OK)
+    /* statements still sent ahead go with the COMMIT (which fails when one did) */
+    PGresult *r = c->queued ? exchange(q, c, 0, ST_COUNT, sql, NULL, 0) : checked(q, c, PQexec(c->pg, sql));
+    if (r && !strcmp(PQcmdStatus(r), sql))
+        rc = 0;
+    else if (r)
         log_error("postgres %s: the transaction had failed and was rolled back", sql);
     PQclear(r);
+    /* a pipelined COMMIT or ROLLBACK is skipped after a failure ahead of it */
+    if (!c->broken && PQtransactionStatus(c->pg) == PQTRANS_INERROR && control(q, c, "ROLLBACK") == 0 &&
+        !strcmp(sql, "ROLLBACK"))
+        rc = 0;
     if (PQtransactionStatus(c->pg) != PQTRANS_IDLE && !c->broken)
         c->broken = 1; /* in an unknown state: start afresh */
     pthread_setspecific(q->bound, NULL);
@@ -580,7 +629,7 @@ static int savepoint_cmd(exo_storage *s, const char *verb, const char *name)
         return -1;
     char sql[128];
     snprintf(sql, sizeof sql, "%s %s", verb, name);
-    return control(q, c, sql);
+    return exec_deferred(q, ST_COUNT, sql, NULL);
 }
 
 int pg_savepoint(exo_storage *s, const char *n) { return savepoint_cmd(s, "SAVEPOINT", n); }

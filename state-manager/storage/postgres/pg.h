@@ -35,6 +35,7 @@ typedef struct pg_conn {
        transaction's first statement (one round trip for both), and a transaction
        that runs no statement ends without any */
     int begin_pending; /* 0, 1, or BEGIN_PENDING_FAILED: the first statement failed */
+    int queued;        /* statements sent ahead in pipeline mode (pg_exec_deferred), unanswered */
     int64_t retry_at;      /* monotonic ms before which no reconnect is tried */
     int64_t backoff_ms;
 } pg_conn;
@@ -95,6 +96,9 @@ PGresult *pg_query(exo_storage *s, stmt_id id, pg_params *p, int binary_result);
 PGresult *pg_query_text(exo_storage *s, const char *sql, pg_params *p);
 int64_t pg_exec_count(exo_storage *s, stmt_id id, pg_params *p);
 int pg_exec_ok(exo_storage *s, stmt_id id, pg_params *p);
+/* pg_exec_ok for a statement whose caller needs only its success: in a transaction
+ * it travels with the next statement (or the COMMIT), which fails when it did. */
+int pg_exec_deferred(exo_storage *s, stmt_id id, pg_params *p);
 /* Column readers of row `row` (SQL NULL reads as 0, NULL, an empty id). */
 int64_t pg_col_int(const PGresult *r, int row, int col);
 char *pg_col_text(const PGresult *r, int row, int col);

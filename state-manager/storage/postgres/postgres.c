@@ -489,7 +489,7 @@ static int pg_store_put(exo_storage *s, const char *run_id, const char *ns, cons
     pg_param_text(&p, key);
     /* binary: the value may contain U+0000 */
     pg_param_bytes(&p, json_object_get_string(value), json_object_get_string_len(value));
-    return pg_exec_ok(s, ST_STORE_PUT, &p);
+    return pg_exec_deferred(s, ST_STORE_PUT, &p);
 }
 
 static int pg_store_get(exo_storage *s, const char *run_id, const char *ns, const char *graph, const char *key,
@@ -517,6 +517,7 @@ static int pg_store_get(exo_storage *s, const char *run_id, const char *ns, cons
 static int read_state(const PGresult *r, int i, void *row)
 {
     exo_state_row *st = row;
+    memset(st, 0, sizeof *st); /* fields no column fills (run_version, run_namespace) */
     pg_col_id(r, i, 0, st->id);
     st->created_at = pg_col_int(r, i, 1);
     st->updated_at = pg_col_int(r, i, 2);
@@ -555,6 +556,18 @@ static int read_state(const PGresult *r, int i, void *row)
 
 static void free_state_row(void *row) { exo_state_row_free(row); }
 static const pg_row_kind state_rows = {"state", sizeof(exo_state_row), read_state, free_state_row};
+
+/* A state read by STATE_LOCK: its columns, then its run's version and namespace. */
+static int read_locked_state(const PGresult *r, int i, void *row)
+{
+    if (read_state(r, i, row) != 0)
+        return -1;
+    exo_state_row *st = row;
+    st->run_version = pg_col_int(r, i, 24);
+    st->run_namespace = pg_col_text(r, i, 25);
+    return st->run_namespace || PQgetisnull(r, i, 25) ? 0 : -1;
+}
+static const pg_row_kind locked_state_rows = {"state", sizeof(exo_state_row), read_locked_state, free_state_row};
 
 static int pg_state_insert(exo_storage *s, const exo_state_row *st)
 {
@@ -598,7 +611,7 @@ static int pg_state_lock(exo_storage *s, const char *id, exo_state_row *out)
 {
     pg_params p = {0};
     pg_param_text(&p, id);
-    return pg_fetch_one(pg_query(s, ST_STATE_LOCK, &p, 0), &state_rows, out);
+    return pg_fetch_one(pg_query(s, ST_STATE_LOCK, &p, 0), &locked_state_rows, out);
 }
 
 static int pg_state_update(exo_storage *s, const exo_state_row *st)
@@ -615,7 +628,7 @@ static int pg_state_update(exo_storage *s, const exo_state_row *st)
     pg_param_text(&p, st->exec_group);
     pg_param_int(&p, st->lease_expires_at);
     pg_param_text(&p, st->id);
-    return pg_exec_ok(s, ST_STATE_UPDATE, &p);
+    return pg_exec_deferred(s, ST_STATE_UPDATE, &p);
 }
 
 static int pg_state_claim(exo_storage *s, const char *ns, const char *const *nodes, size_t nnodes, int64_t now,
@@ -659,7 +672,7 @@ static int pg_ancestors_copy(exo_storage *s, const char *from, const char *to)
     pg_params p = {0};
     pg_param_text(&p, from);
     pg_param_text(&p, to);
-    return pg_exec_ok(s, ST_ANCESTORS_COPY, &p);
+    return pg_exec_deferred(s, ST_ANCESTORS_COPY, &p);
 }
 
 static int pg_ancestor_add(exo_storage *s, const char *group, const char *state_id)
@@ -667,7 +680,7 @@ static int pg_ancestor_add(exo_storage *s, const char *group, const char *state_
     pg_params p = {0};
     pg_param_text(&p, group);
     pg_param_text(&p, state_id);
-    return pg_exec_ok(s, ST_ANCESTOR_ADD, &p);
+    return pg_exec_deferred(s, ST_ANCESTOR_ADD, &p);
 }
 
 static int pg_group_has_status(exo_storage *s, const char *group, unsigned mask)
@@ -681,10 +694,8 @@ static int pg_group_has_status(exo_storage *s, const char *group, unsigned mask)
         return 0;
     pg_params l = {0};
     pg_param_text(&l, group);
-    PGresult *r = pg_query(s, ST_GROUP_LOCK, &l, 0);
-    if (!r)
+    if (pg_exec_deferred(s, ST_GROUP_LOCK, &l) != 0) /* held from the next statement on */
         return -1;
-    PQclear(r);
     pg_params p = {0};
     pg_param_text(&p, group);
     if (pg_param_text_array(&p, names, k) != 0)

@@ -81,7 +81,10 @@
     X(STATE_INSERT, "INSERT INTO states(" STATE_COLS ") VALUES($1,$2,$3,$4,$5,$6,$7,$8,$9,$10,$11,$12,$13,$14," \
                     "$15,$16,$17,$18,$19,$20,$21,$22,$23,$24) ON CONFLICT DO NOTHING")                              \
     X(STATE_GET, "SELECT " STATE_COLS " FROM states WHERE id=$1")                                               \
-    X(STATE_LOCK, "SELECT " STATE_COLS " FROM states WHERE id=$1 FOR UPDATE")                                   \
+    /* with the run's version and namespace (the run's row is not locked) */            \
+    X(STATE_LOCK, "SELECT " STATE_COLS ", (SELECT graph_version FROM runs r WHERE r.run_id=states.run_id),"    \
+                  " (SELECT namespace_name FROM runs r WHERE r.run_id=states.run_id)"                           \
+                  " FROM states WHERE id=$1 FOR UPDATE")                                                       \
     X(STATE_UPDATE, "WITH m AS (UPDATE state_ancestors SET status=$2 WHERE state_id=$11 AND status<>$2)"        \
                     " UPDATE states SET updated_at=$1, status=$2, inputs=$3, outputs=$4, data=$5, error=$6,"    \
                     " parents=$7, enqueue_after=$8, exec_group=$9, lease_expires_at=$10 WHERE id=$11")          \
