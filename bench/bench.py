@@ -205,6 +205,22 @@ class PgCluster:
                        capture_output=True, timeout=60)
         return f"postgresql:///{name}?host={self.dir}&user=postgres"
 
+    def cpu_seconds(self):
+        """CPU time so far of the server's processes (the postmaster's children: one
+        backend per connection, which the replicas' pools keep open for the run)."""
+        with open(os.path.join(self.dir, "data", "postmaster.pid")) as f:
+            postmaster = f.readline().strip()
+        total = 0.0
+        for pid in filter(str.isdigit, os.listdir("/proc")):
+            try:
+                with open(f"/proc/{pid}/stat") as f:
+                    fields = f.read().rsplit(")", 1)[1].split()
+            except OSError:
+                continue  # gone meanwhile
+            if fields[1] == postmaster or pid == postmaster:
+                total += (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+        return total
+
     def psql(self, db, sql):
         """Runs sql (one or more statements) on db; returns the last result, unaligned."""
         out = subprocess.run([harness.pg_tool("psql"), db, "-X", "-q", "-A", "-t", "-v", "ON_ERROR_STOP=1"],
@@ -230,13 +246,17 @@ def cpu_seconds(pid):
     return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
-def sm_alone(build, sms, states):
+def sm_alone(build, sms, states, pg=None):
     """sm-load against the state managers sms (replicas); adds their CPU time per
-    state (trigger, claim, executed), which other load on the machine does not enter."""
+    state (trigger, claim, executed), which other load on the machine does not enter,
+    and with pg (the PgCluster) the database server's."""
     cpu0 = sum(cpu_seconds(sm.proc.pid) for sm in sms)
+    db0 = pg.cpu_seconds() if pg else 0
     out = exo_bench(build, ["sm-load", "--uri", ",".join(sm.url for sm in sms), "--key", harness.API_KEY,
                             "--states", str(states), "--workers", "4", "--batch", "16"])
     out["server_cpu_us_per_state"] = (sum(cpu_seconds(sm.proc.pid) for sm in sms) - cpu0) * 1e6 / states
+    if pg:
+        out["db_cpu_us_per_state"] = (pg.cpu_seconds() - db0) * 1e6 / states
     return out
 
 
@@ -270,7 +290,7 @@ def postgres_workloads(build, tmp, opts, sm_states, chain_runs, latency_runs):
                 sms = replicas_start(d, pg.new_db(), n)
                 try:
                     if what == "sm_alone":
-                        out[f"pg{n}_sm_alone"] = sm_alone(build, sms, sm_states)
+                        out[f"pg{n}_sm_alone"] = sm_alone(build, sms, sm_states, pg)
                     else:
                         out[f"pg{n}_chain"] = chain_on(d, sms, chain_runs, latency_runs, opts.workers)
                 finally:
@@ -499,10 +519,11 @@ def main():
     ap.add_argument("--only", metavar="LIST",
                     help="comma list of workloads to run: " + ",".join(WORKLOADS) + " (default: all)")
     ap.add_argument("--sm-states", type=int, help="states of the state-manager-alone workload")
+    ap.add_argument("--chain-runs", type=int, help="runs of the chain workload")
     ap.add_argument("--growth-levels", help="stored-state levels of the growth workload (comma list)")
     opts = ap.parse_args()
 
-    opts.chain_runs = 300 if opts.quick else 20000
+    opts.chain_runs = opts.chain_runs or (300 if opts.quick else 20000)
     opts.latency_runs = 50 if opts.quick else 300
     opts.branches = 100 if opts.quick else 1000
     opts.sm_states = opts.sm_states or (2000 if opts.quick else 50000)
@@ -552,6 +573,10 @@ def print_pg_table(r):
         if s:
             row(f"{label}: transitions/s", round(s["transitions_per_s"]), target)
             row(f"{label}: enqueue / executed p50 (ms)", f"{s['enqueue_p50_ms']:.2f} / {s['executed_p50_ms']:.2f}")
+            cpu = f"{s['server_cpu_us_per_state']:.0f}"
+            if "db_cpu_us_per_state" in s:
+                cpu += f" / {s['db_cpu_us_per_state']:.0f}"
+            row(f"{label}: CPU per state, state manager(s) / database (us)", cpu)
     growth = r.get("pg1_growth") or []
     for g in growth:
         row(f"PostgreSQL {g['stored_states']:>8} stored: enqueue / executed p50 (ms)",
