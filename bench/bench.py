@@ -260,8 +260,10 @@ def sm_alone(build, sms, states, pg=None):
     return out
 
 
-def chain_on(tmp, sms, runs, latency_runs, workers):
-    """The 3-node chain with one exo-host that knows every replica."""
+def chain_on(tmp, sms, runs, latency_runs, workers, pg):
+    """The 3-node chain with one exo-host that knows every replica (it uses the first
+    while it answers); with the CPU time per state of each replica, the host and the
+    database server."""
     api = sms[0].api(NS)
     hdir = os.path.join(tmp, "chain-host")
     os.makedirs(hdir, exist_ok=True)
@@ -272,7 +274,13 @@ def chain_on(tmp, sms, runs, latency_runs, workers):
     try:
         harness.wait_until(lambda: api.request("GET", api.ns_path("/nodes/")).json["count"] >= 2,
                            30, what="exo-host registration")
-        return chain_workload(api, host, runs, latency_runs)
+        before = [cpu_seconds(p.proc.pid) for p in sms + [host]] + [pg.cpu_seconds()]
+        out = chain_workload(api, host, runs, latency_runs)
+        after = [cpu_seconds(p.proc.pid) for p in sms + [host]] + [pg.cpu_seconds()]
+        per_state = [round((b - a) * 1e6 / out["states"]) for a, b in zip(before, after)]
+        out["replica_cpu_us_per_state"] = per_state[:len(sms)]
+        out["host_cpu_us_per_state"], out["db_cpu_us_per_state"] = per_state[-2], per_state[-1]
+        return out
     finally:
         host.stop()
 
@@ -292,7 +300,7 @@ def postgres_workloads(build, tmp, opts, sm_states, chain_runs, latency_runs):
                     if what == "sm_alone":
                         out[f"pg{n}_sm_alone"] = sm_alone(build, sms, sm_states, pg)
                     else:
-                        out[f"pg{n}_chain"] = chain_on(d, sms, chain_runs, latency_runs, opts.workers)
+                        out[f"pg{n}_chain"] = chain_on(d, sms, chain_runs, latency_runs, opts.workers, pg)
                 finally:
                     for sm in sms:
                         sm.stop()

@@ -19,11 +19,17 @@ static const char *const stmt_sql[ST_COUNT] = {STATEMENTS(STMT_SQL)};
 
 /* ---- connections and the pool -------------------------------------------------------------- */
 
+/* Generic plans for every prepared statement: the statements are written so that
+ * their generic plans are the right ones (the claim's ORDER BY keeps it on the claim
+ * index), and with the default (auto) the claim was planned anew at every execution,
+ * whose planning cost ten times its execution (0.25 ms against 0.02 ms). */
+#define SESSION_OPTIONS "-c plan_cache_mode=force_generic_plan"
+
 PGconn *pg_connect_db(const char *uri)
 {
     /* the URI's own settings win over these defaults (they come first) */
-    const char *const keys[] = {"connect_timeout", "application_name", "dbname", NULL};
-    const char *const vals[] = {"5", "exo-state-manager", uri, NULL};
+    const char *const keys[] = {"connect_timeout", "application_name", "options", "dbname", NULL};
+    const char *const vals[] = {"5", "exo-state-manager", SESSION_OPTIONS, uri, NULL};
     return PQconnectdbParams(keys, vals, 1);
 }
 
