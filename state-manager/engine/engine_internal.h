@@ -17,12 +17,12 @@ static inline int exo_status_unfinished(exo_status s)
     return s == EXO_ST_CREATED || s == EXO_ST_QUEUED || s == EXO_ST_EXECUTED;
 }
 
-/* Graph version a run was triggered with: a cache reference to release with
- * exo_graph_cache_release(app->graphs, g).  *ns_out (optional) receives the run's
- * namespace (malloc'd).  NULL when the run or its version is unknown. */
 /* exo_db_state_lock, remembering the run's version and namespace when the backend
  * read them with the state (the report's next lookups of them then hit the cache). */
 int exo_engine_state_lock(exo_app *app, const char *id, exo_state_row *st);
+/* Graph version a run was triggered with: a cache reference to release with
+ * exo_graph_cache_release(app->graphs, g).  *ns_out (optional) receives the run's
+ * namespace (malloc'd).  NULL when the run or its version is unknown. */
 const exo_graph *exo_engine_run_graph(exo_app *app, const char *run_id, char **ns_out);
 /* A run's graph version and namespace (*ns malloc'd), from app->runs when cached,
  * else read through storage and cached.  0, 1 when the run is unknown, -1. */
