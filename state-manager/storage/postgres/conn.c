@@ -70,6 +70,7 @@ static int conn_revive(pg_storage *q, pg_conn *c)
         return -1;
     }
     memset(c->prepared, 0, sizeof c->prepared); /* a new session has none */
+    c->queued = 0; /* nor statements sent ahead */
     c->broken = 0;
     c->backoff_ms = 0;
     c->retry_at = 0;
