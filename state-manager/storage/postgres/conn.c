@@ -565,18 +565,6 @@ int pg_begin(exo_storage *s)
     return 0;
 }
 
-/* Sends a BEGIN still pending on c on its own (before a command that cannot be
- * pipelined with it); 0 ok. */
-static int begin_now(pg_storage *q, pg_conn *c)
-{
-    if (!c->begin_pending)
-        return 0;
-    if (control(q, c, "BEGIN") != 0)
-        return -1;
-    c->begin_pending = 0;
-    return 0;
-}
-
 /* Ends this thread's transaction with sql (COMMIT or ROLLBACK) and frees its
  * connection.  A COMMIT of a failed transaction answers ROLLBACK: an error. */
 static int finish(exo_storage *s, const char *sql)
@@ -632,8 +620,7 @@ static int savepoint_cmd(exo_storage *s, const char *verb, const char *name)
         log_error("postgres: %s outside a transaction", verb);
         return -1;
     }
-    if (begin_now(q, c) != 0)
-        return -1;
+    /* a savepoint as the transaction's first command takes the BEGIN along (run_on) */
     char sql[128];
     snprintf(sql, sizeof sql, "%s %s", verb, name);
     return exec_deferred(q, ST_COUNT, sql, NULL);
