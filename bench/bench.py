@@ -213,12 +213,11 @@ class PgCluster:
         total = 0.0
         for pid in filter(str.isdigit, os.listdir("/proc")):
             try:
-                with open(f"/proc/{pid}/stat") as f:
-                    fields = f.read().rsplit(")", 1)[1].split()
+                fields = proc_stat(pid)
             except OSError:
                 continue  # gone meanwhile
             if fields[1] == postmaster or pid == postmaster:
-                total += (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+                total += stat_cpu_seconds(fields)
         return total
 
     def psql(self, db, sql):
@@ -239,11 +238,20 @@ def replicas_start(tmp, db, n):
     return sms
 
 
-def cpu_seconds(pid):
-    """User + system CPU time of a process so far (/proc/PID/stat)."""
+def proc_stat(pid):
+    """The fields of /proc/PID/stat after the command name (state, ppid, ...)."""
     with open(f"/proc/{pid}/stat") as f:
-        fields = f.read().rsplit(")", 1)[1].split()
+        return f.read().rsplit(")", 1)[1].split()
+
+
+def stat_cpu_seconds(fields):
+    """User + system CPU time in proc_stat fields."""
     return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def cpu_seconds(pid):
+    """User + system CPU time of a process so far."""
+    return stat_cpu_seconds(proc_stat(pid))
 
 
 def sm_alone(build, sms, states, pg=None):
